@@ -1,0 +1,2 @@
+// Package bench holds microsim's go test -bench suites.
+package bench

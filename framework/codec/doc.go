@@ -1,0 +1,14 @@
+// Package codec turns request and response values into bytes and back.
+//
+// A Codec handles one content type. A Table maps content types to codecs; it
+// is a value owned by whoever builds it (a client, a server), never a global,
+// so two services in one process can use different tables. Looking up a
+// content type that the table does not hold returns an error that wraps
+// ErrUnknownContentType and names the type.
+//
+// Three codecs ship: JSON (encoding/json), Proto (google.golang.org/protobuf,
+// values must implement proto.Message) and Bytes (raw []byte, no encoding).
+// All are safe for concurrent use.
+package codec
+
+//go:generate go tool mockgen -typed -destination=codecmock/codecmock.go -package=codecmock . Codec

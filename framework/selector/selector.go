@@ -1,0 +1,62 @@
+package selector
+
+import (
+	"context"
+	"errors"
+
+	"github.com/microsim/microsim/framework/registry"
+)
+
+// Sentinel errors.
+var (
+	// ErrNoneAvailable: the service has no node left to choose (none
+	// registered, all filtered out, or all tried by this call's Next).
+	ErrNoneAvailable = errors.New("selector: no node available")
+	// ErrNotFound: the registry does not know the service.
+	ErrNotFound = errors.New("selector: service not found")
+	// ErrClosed: the selector was closed.
+	ErrClosed = errors.New("selector: closed")
+)
+
+// Next returns the node for the next attempt of one call. It never blocks.
+type Next func() (*registry.Node, error)
+
+// Filter narrows the candidate services (and their nodes). It must not
+// modify its argument; it returns a new slice or the same one.
+type Filter func([]*registry.Service) []*registry.Service
+
+// Strategy turns a call's candidate nodes into a Next. Implementations keep
+// their own state (for example a round-robin position per service) and must
+// be safe for concurrent use.
+type Strategy interface {
+	// Pick returns the Next for one call to service over nodes.
+	Pick(service string, nodes []*registry.Node) Next
+}
+
+// Selector chooses nodes. It is safe for concurrent use.
+type Selector interface {
+	// Select returns the Next for one call to service. It blocks only to
+	// fetch a service it has not seen yet from the registry.
+	Select(ctx context.Context, service string, opts ...SelectOption) (Next, error)
+	// Mark reports the outcome of an attempt on node: err == nil is success.
+	Mark(service string, node *registry.Node, err error)
+	// Close stops the selector's watch. Idempotent.
+	Close() error
+}
+
+// SelectOptions are the per-call options of Select.
+type SelectOptions struct {
+	Filters  []Filter
+	Strategy Strategy
+}
+
+// SelectOption sets a SelectOptions field.
+type SelectOption func(*SelectOptions)
+
+// WithFilter adds a filter for this call.
+func WithFilter(f ...Filter) SelectOption {
+	return func(o *SelectOptions) { o.Filters = append(o.Filters, f...) }
+}
+
+// WithStrategy overrides the selector's strategy for this call.
+func WithStrategy(s Strategy) SelectOption { return func(o *SelectOptions) { o.Strategy = s } }

@@ -1,0 +1,34 @@
+// Package transport moves messages between a client and a server.
+//
+// A Transport dials connections (Conn) and listens for them (Listener). A
+// connection carries many concurrent streams; a stream (Socket) is an
+// ordered, bidirectional sequence of Messages. A unary call is one stream
+// with one message each way; a streaming call is one stream with many.
+// Servers see streams, not connections: Listener.Accept returns the next
+// stream opened by any client.
+//
+// Semantics every implementation honours (the conformance suite in
+// transporttest checks them):
+//
+//   - Messages on a stream arrive in the order they were sent, intact, and
+//     are copied: the sender may reuse a Message after Send returns.
+//   - Dial to an address nobody listens on fails at once with an error that
+//     wraps ErrRefused.
+//   - CloseSend half-closes a stream: the peer's Recv returns io.EOF after it
+//     has received every message sent before.
+//   - Close ends the local side of a stream: messages already sent are still
+//     delivered, then the peer sees io.EOF; pending and later Send/Recv on the
+//     closed side fail with ErrClosed.
+//   - A stream that was accepted nowhere (its listener closed first) ends
+//     with ErrRefused: the request was never processed.
+//   - A connection that breaks ends its streams with ErrReset.
+//   - A Message larger than the transport's limit fails Send with an error
+//     wrapping ErrMessageTooLarge that names both sizes; the stream stays usable.
+//   - Listener.Close stops accepting and frees the address at once; streams
+//     already accepted run to completion.
+//   - Every blocking method takes a ctx and returns ctx.Err() (possibly
+//     wrapped) when it is done first.
+//   - Close is idempotent everywhere and unblocks every pending call.
+package transport
+
+//go:generate go tool mockgen -typed -destination=transportmock/transportmock.go -package=transportmock . Transport,Conn,Listener,Socket

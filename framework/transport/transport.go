@@ -1,0 +1,102 @@
+package transport
+
+import (
+	"context"
+	"errors"
+)
+
+// DefaultMaxMessageSize is the default limit on one Message's size
+// (headers plus body): 4 MiB.
+const DefaultMaxMessageSize = 4 << 20
+
+// Sentinel errors. Implementations wrap them with details; test with errors.Is.
+var (
+	// ErrClosed: the socket, connection or listener was closed locally.
+	ErrClosed = errors.New("transport: use of closed connection")
+	// ErrRefused: nobody listens at the address, or the stream was refused
+	// before a server accepted it. The peer processed nothing.
+	ErrRefused = errors.New("transport: connection refused")
+	// ErrReset: the connection broke; the peer may have processed part of the stream.
+	ErrReset = errors.New("transport: connection reset")
+	// ErrMessageTooLarge: a message exceeds the transport's size limit.
+	ErrMessageTooLarge = errors.New("transport: message too large")
+)
+
+// Message is one unit sent on a stream: headers and an opaque body.
+type Message struct {
+	Header map[string]string
+	Body   []byte
+}
+
+// Size is the message's size as counted against a size limit: the body plus
+// every header key and value.
+func (m *Message) Size() int {
+	n := len(m.Body)
+	for k, v := range m.Header {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+// Clone returns a deep copy of m.
+func (m *Message) Clone() *Message {
+	c := &Message{Header: make(map[string]string, len(m.Header))}
+	for k, v := range m.Header {
+		c.Header[k] = v
+	}
+	if m.Body != nil {
+		c.Body = append(make([]byte, 0, len(m.Body)), m.Body...)
+	}
+	return c
+}
+
+// Transport dials and listens. It is safe for concurrent use.
+type Transport interface {
+	// Dial opens a connection to addr. It blocks until the connection is
+	// established, refused (ErrRefused) or ctx is done.
+	Dial(ctx context.Context, addr string) (Conn, error)
+	// Listen starts listening on addr and does not block. Which addresses are
+	// valid depends on the implementation; each documents how to ask for a
+	// free one.
+	Listen(addr string) (Listener, error)
+}
+
+// Conn is the client side of a connection. It is safe for concurrent use.
+type Conn interface {
+	// NewStream opens a stream. It blocks only while the connection applies
+	// backpressure; it fails with ErrClosed, ErrReset or ErrRefused when the
+	// connection can carry no new stream, in which case nothing was sent.
+	NewStream(ctx context.Context) (Socket, error)
+	// RemoteAddr is the address that was dialled.
+	RemoteAddr() string
+	// Close closes the connection and resets its streams. Idempotent.
+	Close() error
+}
+
+// Listener accepts streams. It is safe for concurrent use.
+type Listener interface {
+	// Accept blocks until a client opens a stream, the listener is closed
+	// (ErrClosed) or ctx is done.
+	Accept(ctx context.Context) (Socket, error)
+	// Addr is the address the listener is bound to; dial it to reach this listener.
+	Addr() string
+	// Close stops accepting and frees the address; streams already accepted
+	// are unaffected. Idempotent.
+	Close() error
+}
+
+// Socket is one stream. Send may be called concurrently with Recv, but
+// neither concurrently with itself.
+type Socket interface {
+	// Send sends m. It blocks while the stream applies backpressure.
+	Send(ctx context.Context, m *Message) error
+	// Recv blocks until a message arrives, the peer ends the stream (io.EOF),
+	// the stream fails, or ctx is done.
+	Recv(ctx context.Context) (*Message, error)
+	// CloseSend tells the peer no more messages will be sent. Idempotent.
+	CloseSend() error
+	// RemoteAddr is the peer's address.
+	RemoteAddr() string
+	// Close ends the stream for this side (see the package documentation). Idempotent.
+	Close() error
+}

@@ -1,0 +1,16 @@
+// Package memory is an in-process network: one Network value owns a
+// transport, a registry and a broker, so a test can build a whole cluster of
+// services inside one process. Two Networks never see each other.
+//
+// A Network is made of named hosts. Everything a host does (listen, dial,
+// register, publish, subscribe) goes through its Transport, Registry and
+// Broker; crashing the host closes its listeners, resets its connections,
+// closes its subscriptions and makes every further call from it fail until
+// it restarts, while its registry entries stay behind until their TTL
+// passes, as a real crashed process leaves them. Addresses are
+// "host:port"; Listen("") or Listen("host:0") picks a free port.
+//
+// Everything blocks only on channels and timers, never on a mutex held
+// across a wait, so the whole network runs inside a testing/synctest bubble
+// in virtual time. Create the Network inside the bubble that uses it.
+package memory
