@@ -5,6 +5,7 @@ import (
 	stderrors "errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Code classifies an error. The zero value is Unknown.
@@ -69,15 +70,16 @@ func (c Code) String() string {
 	return "code(" + strconv.Itoa(int(c)) + ")"
 }
 
-// ParseCode is the inverse of String. It also accepts the decimal value, so
-// that a code added by a newer peer survives a round trip.
+// ParseCode is the inverse of String. It also accepts the decimal value and
+// "code(N)", so that a code added by a newer peer survives a round trip.
 func ParseCode(s string) (Code, error) {
 	for i, n := range codeNames {
 		if n == s {
 			return Code(i), nil
 		}
 	}
-	if n, err := strconv.ParseInt(s, 10, 32); err == nil {
+	num := strings.TrimSuffix(strings.TrimPrefix(s, "code("), ")")
+	if n, err := strconv.ParseInt(num, 10, 32); err == nil {
 		return Code(n), nil
 	}
 	return Unknown, fmt.Errorf("errors: unknown code %q", s)

@@ -1,0 +1,140 @@
+package client
+
+import (
+	"context"
+	stderrors "errors"
+	"io"
+	"time"
+
+	"github.com/microsim/microsim/framework/errors"
+	"github.com/microsim/microsim/framework/internal/wire"
+	"github.com/microsim/microsim/framework/metadata"
+	"github.com/microsim/microsim/framework/transport"
+)
+
+// doAttempt is one unwrapped attempt: a stream on a pooled connection to
+// addr, one request, one reply.
+func (c *rpcClient) doAttempt(ctx context.Context, addr string, r *Request, rsp any) error {
+	conn, sock, err := c.openStream(ctx, addr, r)
+	if err != nil {
+		return err
+	}
+	defer sock.Close()
+
+	m := requestMessage(ctx, r)
+	m.Body = r.body
+	if err := sock.Send(ctx, m); err != nil {
+		c.evictBroken(addr, conn, err)
+		return sendError(ctx, r, addr, err)
+	}
+	reply, err := sock.Recv(ctx)
+	if err != nil {
+		c.evictBroken(addr, conn, err)
+		return recvError(ctx, r, addr, err)
+	}
+	if e := errors.FromHeader(reply.Header); e != nil {
+		return e
+	}
+	cd := r.codec
+	if ct := reply.Header[wire.ContentType]; ct != "" && ct != cd.ContentType() {
+		if cd, err = c.opts.codecs.Lookup(ct); err != nil {
+			return errors.Wrapf(errorID, errors.Internal, err, "reply from %s.%s at %s", r.Service, r.Endpoint, addr)
+		}
+	}
+	if rsp == nil {
+		return nil
+	}
+	if err := cd.Unmarshal(reply.Body, rsp); err != nil {
+		return errors.Wrapf(errorID, errors.Internal, err, "decode reply from %s.%s at %s", r.Service, r.Endpoint, addr)
+	}
+	return nil
+}
+
+// openStream takes a pooled connection to addr and opens a stream on it.
+// Every failure here happened before the request was written, so it is
+// Unavailable (safe to retry); a connection that can carry no new stream is
+// evicted from the pool.
+func (c *rpcClient) openStream(ctx context.Context, addr string, r *Request) (transport.Conn, transport.Socket, error) {
+	conn, err := c.pool.get(ctx, addr)
+	if err != nil {
+		return nil, nil, attemptCtxError(ctx, r, addr, "dial", err)
+	}
+	sock, err := conn.NewStream(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.pool.evict(addr, conn)
+		}
+		return nil, nil, attemptCtxError(ctx, r, addr, "open stream", err)
+	}
+	return conn, sock, nil
+}
+
+// evictBroken drops conn from the pool when err says the connection itself
+// is gone, so the next attempt dials afresh.
+func (c *rpcClient) evictBroken(addr string, conn transport.Conn, err error) {
+	if stderrors.Is(err, transport.ErrReset) || stderrors.Is(err, transport.ErrClosed) {
+		c.pool.evict(addr, conn)
+	}
+}
+
+// requestMessage builds the request headers of the wire protocol.
+func requestMessage(ctx context.Context, r *Request) *transport.Message {
+	h := make(map[string]string, 4)
+	metadata.ToHeader(ctx, h)
+	h[wire.Service] = r.Service
+	h[wire.Endpoint] = r.Endpoint
+	h[wire.ContentType] = r.ContentType
+	if dl, ok := ctx.Deadline(); ok {
+		h[wire.Timeout] = wire.FormatTimeout(time.Until(dl))
+	}
+	return &transport.Message{Header: h}
+}
+
+// attemptCtxError classifies a failure that happened before the request was
+// sent: the ctx's own end, or Unavailable.
+func attemptCtxError(ctx context.Context, r *Request, addr, stage string, err error) error {
+	if cerr := ctxError(ctx, r, addr, err); cerr != nil {
+		return cerr
+	}
+	if stderrors.Is(err, ErrClosed) {
+		return errors.Wrapf(errorID, errors.Unavailable, err, "call %s.%s", r.Service, r.Endpoint)
+	}
+	return errors.Wrapf(errorID, errors.Unavailable, err, "call %s.%s: %s %s", r.Service, r.Endpoint, stage, addr)
+}
+
+func sendError(ctx context.Context, r *Request, addr string, err error) error {
+	if cerr := ctxError(ctx, r, addr, err); cerr != nil {
+		return cerr
+	}
+	if stderrors.Is(err, transport.ErrMessageTooLarge) {
+		return errors.Wrapf(errorID, errors.ResourceExhausted, err, "call %s.%s: request", r.Service, r.Endpoint)
+	}
+	// The transport did not take the request: the server cannot have seen it.
+	return errors.Wrapf(errorID, errors.Unavailable, err, "call %s.%s: send to %s", r.Service, r.Endpoint, addr)
+}
+
+func recvError(ctx context.Context, r *Request, addr string, err error) error {
+	if cerr := ctxError(ctx, r, addr, err); cerr != nil {
+		return cerr
+	}
+	if stderrors.Is(err, transport.ErrRefused) {
+		// The stream was refused before any server accepted it.
+		return errors.Wrapf(errorID, errors.Unavailable, err, "call %s.%s: %s", r.Service, r.Endpoint, addr)
+	}
+	if stderrors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	// The request was sent; whether it was processed is unknown.
+	return errors.Wrapf(errorID, errors.Interrupted, err, "call %s.%s: awaiting reply from %s", r.Service, r.Endpoint, addr)
+}
+
+// ctxError returns the DeadlineExceeded or Canceled error when ctx is done.
+func ctxError(ctx context.Context, r *Request, addr string, err error) error {
+	switch ctx.Err() {
+	case context.DeadlineExceeded:
+		return errors.Wrapf(errorID, errors.DeadlineExceeded, err, "call %s.%s to %s", r.Service, r.Endpoint, addr)
+	case context.Canceled:
+		return errors.Wrapf(errorID, errors.Canceled, err, "call %s.%s to %s", r.Service, r.Endpoint, addr)
+	}
+	return nil
+}

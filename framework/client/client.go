@@ -1,0 +1,72 @@
+package client
+
+import (
+	"context"
+	"errors"
+
+	"github.com/microsim/microsim/framework/codec"
+)
+
+// ErrClosed: the client was closed.
+var ErrClosed = errors.New("client: closed")
+
+// Client calls services. It is safe for concurrent use.
+type Client interface {
+	// Call sends req to service's endpoint and decodes the reply into rsp
+	// (a pointer). It blocks until the reply, a final error, or the deadline.
+	Call(ctx context.Context, service, endpoint string, req, rsp any, opts ...CallOption) error
+	// Stream opens a bidirectional stream to service's endpoint. It blocks
+	// until the stream is open. The stream ends when ctx is done.
+	Stream(ctx context.Context, service, endpoint string, opts ...CallOption) (Stream, error)
+	// Publish encodes msg and publishes it on topic through the client's
+	// broker. It blocks until the broker accepted the message.
+	Publish(ctx context.Context, topic string, msg any, opts ...PublishOption) error
+	// Close closes pooled connections; later calls fail with ErrClosed.
+	// It does not close the selector or broker it was given. Idempotent.
+	Close() error
+}
+
+// Stream is a client stream. Send and Recv may be used from two goroutines,
+// but neither concurrently with itself.
+type Stream interface {
+	// Send encodes and sends msg. Blocks under backpressure.
+	Send(msg any) error
+	// Recv blocks for the next message and decodes it into msg; it returns
+	// io.EOF when the server ended the stream successfully, or the server's error.
+	Recv(msg any) error
+	// CloseSend tells the server the client will send no more.
+	CloseSend() error
+	// Close abandons the stream. Idempotent.
+	Close() error
+}
+
+// Request describes one call, as call and attempt wrappers see it.
+type Request struct {
+	Service     string
+	Endpoint    string
+	ContentType string
+	// Body is the request value (nil for streams).
+	Body any
+	// Idempotent marks a call that may safely run more than once.
+	Idempotent bool
+
+	opts  CallOptions
+	codec codec.Codec
+	body  []byte // Body encoded once per call
+}
+
+// Options returns the call's options.
+func (r *Request) Options() CallOptions { return r.opts }
+
+// CallFunc performs a whole call, retries included.
+type CallFunc func(ctx context.Context, req *Request, rsp any) error
+
+// CallWrapper is call middleware: it wraps the whole call.
+type CallWrapper func(next CallFunc) CallFunc
+
+// AttemptFunc performs one attempt on one node address.
+type AttemptFunc func(ctx context.Context, addr string, req *Request, rsp any) error
+
+// AttemptWrapper is attempt middleware: it wraps each attempt and sees the
+// node address it goes to.
+type AttemptWrapper func(next AttemptFunc) AttemptFunc

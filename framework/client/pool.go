@@ -1,0 +1,118 @@
+package client
+
+import (
+	"context"
+	"sync"
+
+	"github.com/microsim/microsim/framework/transport"
+)
+
+// pool keeps up to size connections per address and hands them out in
+// rotation. Each connection multiplexes many streams, so one is usually
+// enough. Dials to one address are single-flighted; no mutex is held across
+// a dial.
+type pool struct {
+	tr   transport.Transport
+	size int
+
+	mu      sync.Mutex
+	closed  bool
+	entries map[string]*poolEntry
+}
+
+type poolEntry struct {
+	conns   []transport.Conn
+	next    int
+	dialing chan struct{} // non-nil while a dial is under way; closed when it ends
+}
+
+func newPool(tr transport.Transport, size int) *pool {
+	return &pool{tr: tr, size: size, entries: make(map[string]*poolEntry)}
+}
+
+// get returns a connection to addr, dialling one if the address has fewer
+// than size. It blocks while dialling.
+func (p *pool) get(ctx context.Context, addr string) (transport.Conn, error) {
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return nil, ErrClosed
+		}
+		e := p.entries[addr]
+		if e == nil {
+			e = &poolEntry{}
+			p.entries[addr] = e
+		}
+		n := len(e.conns)
+		if n >= p.size || (n > 0 && e.dialing != nil) {
+			c := e.conns[e.next%n]
+			e.next++
+			p.mu.Unlock()
+			return c, nil
+		}
+		if wait := e.dialing; wait != nil {
+			p.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		e.dialing = done
+		p.mu.Unlock()
+
+		c, err := p.tr.Dial(ctx, addr)
+
+		p.mu.Lock()
+		e.dialing = nil
+		close(done)
+		if err != nil {
+			p.mu.Unlock()
+			return nil, err
+		}
+		if p.closed {
+			p.mu.Unlock()
+			c.Close()
+			return nil, ErrClosed
+		}
+		e.conns = append(e.conns, c)
+		p.mu.Unlock()
+		return c, nil
+	}
+}
+
+// evict drops c from the pool and closes it.
+func (p *pool) evict(addr string, c transport.Conn) {
+	p.mu.Lock()
+	if e := p.entries[addr]; e != nil {
+		for i, x := range e.conns {
+			if x == c {
+				e.conns = append(e.conns[:i], e.conns[i+1:]...)
+				break
+			}
+		}
+		if len(e.conns) == 0 && e.dialing == nil {
+			delete(p.entries, addr)
+		}
+	}
+	p.mu.Unlock()
+	c.Close()
+}
+
+// close closes every pooled connection; later gets fail with ErrClosed.
+func (p *pool) close() {
+	p.mu.Lock()
+	p.closed = true
+	var conns []transport.Conn
+	for _, e := range p.entries {
+		conns = append(conns, e.conns...)
+	}
+	p.entries = nil
+	p.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
