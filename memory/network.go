@@ -114,7 +114,8 @@ func (n *Network) Host(name string) *Host {
 	defer n.mu.Unlock()
 	h, ok := n.hosts[name]
 	if !ok {
-		h = &Host{net: n, name: name, up: true}
+		// A host created after Close is born down, like the rest of the network.
+		h = &Host{net: n, name: name, up: !n.closed}
 		h.tr = newHostTransport(h)
 		h.reg = newHostRegistry(h)
 		n.hosts[name] = h

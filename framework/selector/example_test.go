@@ -1,0 +1,49 @@
+package selector_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/microsim/microsim/framework/selector"
+)
+
+func Example() {
+	reg := newFakeRegistry() // any registry.Registry, e.g. a memory.Network's
+	ctx := context.Background()
+	_ = reg.Register(ctx, service("greeter", "v1", nodes("g", 3)...))
+
+	sel, err := selector.New(reg,
+		selector.WithStrategy(selector.RoundRobin()),      // the default
+		selector.WithFilter(selector.FilterVersion("v1")), // every Select
+		selector.WithRand(rand.New(rand.NewPCG(1, 2))),    // reproducible backoff jitter
+	)
+	if err != nil {
+		panic(err)
+	}
+	defer sel.Close()
+
+	next, err := sel.Select(ctx, "greeter")
+	if err != nil {
+		panic(err)
+	}
+	for {
+		node, err := next() // one attempt each; never the same node twice
+		if errors.Is(err, selector.ErrNoneAvailable) {
+			break
+		}
+		fmt.Println("try", node.Address)
+		sel.Mark("greeter", node, errors.New("refused"))
+	}
+	for _, st := range sel.(selector.StatsReporter).Stats("greeter") {
+		fmt.Println(st.ID, st.Successes, st.Failures)
+	}
+	// Output:
+	// try g-0000:1
+	// try g-0001:1
+	// try g-0002:1
+	// g-0000 0 1
+	// g-0001 0 1
+	// g-0002 0 1
+}

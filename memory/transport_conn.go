@@ -1,0 +1,200 @@
+package memory
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/microsim/microsim/framework/transport"
+)
+
+// listener is a transport.Listener: a bounded queue of opened streams.
+//
+// A stream leaves the queue exactly once: by Accept (accepted) or by drain
+// (refused). Once closed is set no stream is accepted any more; whoever
+// puts a stream into the queue checks closed afterwards and drains, so no
+// stream is stranded in the queue of a closed listener. A stream whose
+// connection ends while it waits keeps its slot until Accept discards it.
+type listener struct {
+	st    *transportState
+	host  *Host
+	addr  string
+	queue chan *stream
+	done  chan struct{} // closed by shutdown
+
+	mu     sync.Mutex
+	closed bool
+}
+
+func newListener(st *transportState, h *Host, addr string) *listener {
+	return &listener{
+		st:    st,
+		host:  h,
+		addr:  addr,
+		queue: make(chan *stream, st.net.cfg.acceptBacklog),
+		done:  make(chan struct{}),
+	}
+}
+
+// Accept blocks until a client opens a stream, the listener is closed
+// (ErrClosed) or ctx is done. Streams of connections that were closed or
+// reset while they waited are dropped.
+func (l *listener) Accept(ctx context.Context) (transport.Socket, error) {
+	for {
+		if l.isClosed() {
+			return nil, l.errClosed()
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		select {
+		case s := <-l.queue:
+			if l.isClosed() {
+				s.refuse(l.addr)
+				l.drain()
+				return nil, l.errClosed()
+			}
+			select {
+			case <-s.conn.done:
+				continue // nobody is left to talk to
+			default:
+			}
+			return s.server, nil
+		case <-l.done:
+			return nil, l.errClosed()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Addr is the "host:port" the listener is bound to.
+func (l *listener) Addr() string { return l.addr }
+
+// Close frees the address at once, refuses the streams waiting to be
+// accepted and unblocks pending Accepts; accepted streams are unaffected.
+// It does not block. Idempotent.
+func (l *listener) Close() error {
+	l.st.forgetListener(l)
+	l.shutdown()
+	return nil
+}
+
+// shutdown closes l without touching the address table.
+func (l *listener) shutdown() {
+	l.mu.Lock()
+	was := l.closed
+	l.closed = true
+	l.mu.Unlock()
+	if !was {
+		close(l.done)
+	}
+	l.drain()
+}
+
+func (l *listener) isClosed() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
+}
+
+// drain refuses every stream waiting in the queue. It does not block.
+func (l *listener) drain() {
+	for {
+		select {
+		case s := <-l.queue:
+			s.refuse(l.addr)
+		default:
+			return
+		}
+	}
+}
+
+func (l *listener) errClosed() error {
+	return fmt.Errorf("memory: accept on %s: %w", l.addr, transport.ErrClosed)
+}
+
+// conn is a transport.Conn: the client side of a connection to one listener.
+// It owns no goroutine; its streams select on done to learn of a reset.
+type conn struct {
+	from  *Host
+	l     *listener
+	local string // the dialling side's pseudo address
+
+	once      sync.Once
+	done      chan struct{} // closed when the connection is closed or reset
+	clientErr error         // what client-side streams report once done is closed
+	serverErr error         // what server-side streams report once done is closed
+	newErr    error         // what NewStream reports once done is closed
+}
+
+func newConn(from *Host, l *listener, local string) *conn {
+	return &conn{from: from, l: l, local: local, done: make(chan struct{})}
+}
+
+// NewStream opens a stream and queues it for the listener's Accept. It
+// blocks only while the accept queue is full. It fails with ErrRefused when
+// the listener is closed, ErrClosed after Close, ErrReset after a crash, or
+// ctx.Err().
+func (c *conn) NewStream(ctx context.Context) (transport.Socket, error) {
+	if err := c.newStreamErr(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s := newStream(c)
+	select {
+	case c.l.queue <- s:
+	case <-c.l.done:
+		return nil, c.newStreamErr()
+	case <-c.done:
+		return nil, c.newStreamErr()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if c.l.isClosed() {
+		// The listener closed while we queued; maybe after its drain.
+		c.l.drain()
+	}
+	return s.client, nil
+}
+
+// newStreamErr reports why no stream can be opened now, or nil.
+func (c *conn) newStreamErr() error {
+	select {
+	case <-c.done:
+		return c.newErr
+	default:
+	}
+	if c.l.isClosed() {
+		return fmt.Errorf("memory: new stream to %s: %w: listener closed", c.l.addr, transport.ErrRefused)
+	}
+	return nil
+}
+
+// RemoteAddr is the address that was dialled.
+func (c *conn) RemoteAddr() string { return c.l.addr }
+
+// Close resets every stream of the connection: the server side of each
+// fails with ErrReset, the client side with ErrClosed and ErrReset. It does
+// not block. Idempotent.
+func (c *conn) Close() error {
+	c.l.st.forgetConn(c)
+	c.resetWith(
+		fmt.Errorf("memory: connection to %s closed: %w, %w", c.l.addr, transport.ErrClosed, transport.ErrReset),
+		fmt.Errorf("memory: connection from %s: %w by peer", c.local, transport.ErrReset),
+		fmt.Errorf("memory: new stream to %s: %w", c.l.addr, transport.ErrClosed),
+	)
+	return nil
+}
+
+// reset breaks the connection with the given errors for each side.
+func (c *conn) reset(clientErr, serverErr error) { c.resetWith(clientErr, serverErr, clientErr) }
+
+func (c *conn) resetWith(clientErr, serverErr, newErr error) {
+	c.once.Do(func() {
+		c.clientErr, c.serverErr, c.newErr = clientErr, serverErr, newErr
+		close(c.done)
+	})
+}
