@@ -1,11 +1,308 @@
 package memory
 
-import "github.com/microsim/microsim/framework/registry"
+// The in-memory registry.
+//
+// One registryState per Network holds every registered node; each host has a
+// view of it (hostRegistry) that fails with registry.ErrUnavailable while the
+// host is down. Nodes are keyed by (service name, node ID) and each remembers
+// the version, metadata and endpoints of the Register call that last wrote
+// it. Events are emitted while the state's mutex is held, so every watcher
+// sees the same total order; they are queued per watcher without bound
+// (registry_watch.go). A node with a TTL has a time.AfterFunc timer, which
+// runs in virtual time inside a testing/synctest bubble.
 
-// Placeholder: replaced by the in-memory registry implementation.
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
 
-type registryState struct{}
+	"github.com/microsim/microsim/framework/registry"
+)
 
-func newRegistryState(n *Network) *registryState { return &registryState{} }
-func (s *registryState) close()                  {}
-func newHostRegistry(h *Host) registry.Registry  { return nil }
+// registryState is the registry all hosts of a Network share.
+type registryState struct {
+	mu       sync.Mutex
+	closed   bool
+	services map[string]map[string]*regNode // service name -> node ID -> node
+	watchers map[*regWatcher]struct{}
+	seq      uint64 // counts node writes; orders them
+}
+
+// regNode is one registered node.
+type regNode struct {
+	// svc is the node's own copy of its service holding exactly this node.
+	svc *registry.Service
+	// seq is the registry's write counter when the node was last
+	// registered; the latest node of a version gives the version its
+	// metadata and endpoints.
+	seq uint64
+	// timer expires the node; nil without a TTL. gen changes on every
+	// Register, so a timer that fired while being replaced does nothing.
+	timer *time.Timer
+	gen   uint64
+}
+
+func newRegistryState(_ *Network) *registryState {
+	return &registryState{
+		services: make(map[string]map[string]*regNode),
+		watchers: make(map[*regWatcher]struct{}),
+	}
+}
+
+// close stops every TTL timer and every watcher; later calls fail with
+// registry.ErrUnavailable. Called by Network.Close. Idempotent.
+func (s *registryState) close() {
+	s.mu.Lock()
+	s.closed = true
+	for _, nodes := range s.services {
+		for _, n := range nodes {
+			if n.timer != nil {
+				n.timer.Stop()
+				n.timer = nil
+			}
+			n.gen++
+		}
+	}
+	ws := s.watchers
+	s.watchers = make(map[*regWatcher]struct{})
+	s.mu.Unlock()
+	for w := range ws {
+		w.Stop()
+	}
+}
+
+var errRegistryClosed = fmt.Errorf("%w: network closed", registry.ErrUnavailable)
+
+// register adds or refreshes the nodes of svc, which has been validated.
+func (s *registryState) register(svc *registry.Service, ttl time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errRegistryClosed
+	}
+	nodes := s.services[svc.Name]
+	if nodes == nil {
+		nodes = make(map[string]*regNode, len(svc.Nodes))
+		s.services[svc.Name] = nodes
+	}
+	for _, n := range svc.Nodes {
+		one := svc.CopyWithoutNodes()
+		one.Nodes = []*registry.Node{n.Copy()}
+		s.seq++
+		e, ok := nodes[n.ID]
+		switch {
+		case !ok:
+			e = &regNode{}
+			nodes[n.ID] = e
+			s.emitLocked(registry.Create, one)
+		case !reflect.DeepEqual(e.svc, one):
+			s.emitLocked(registry.Update, one)
+		}
+		e.svc, e.seq = one, s.seq
+		e.gen++
+		if e.timer != nil {
+			e.timer.Stop()
+			e.timer = nil
+		}
+		if ttl > 0 {
+			name, id, gen := svc.Name, n.ID, e.gen
+			e.timer = time.AfterFunc(ttl, func() { s.expire(name, id, e, gen) })
+		}
+	}
+	return nil
+}
+
+// expire removes node id of service name if it is still e at generation gen.
+func (s *registryState) expire(name, id string, e *regNode, gen uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.services[name][id] != e || e.gen != gen {
+		return
+	}
+	e.timer = nil
+	s.removeLocked(name, id)
+}
+
+// deregister removes the nodes of svc that are registered.
+func (s *registryState) deregister(svc *registry.Service) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errRegistryClosed
+	}
+	for _, n := range svc.Nodes {
+		if n != nil {
+			s.removeLocked(svc.Name, n.ID)
+		}
+	}
+	return nil
+}
+
+// removeLocked removes one node, if present, and emits its Delete.
+func (s *registryState) removeLocked(name, id string) {
+	nodes := s.services[name]
+	e, ok := nodes[id]
+	if !ok {
+		return
+	}
+	if e.timer != nil {
+		e.timer.Stop()
+		e.timer = nil
+	}
+	e.gen++
+	delete(nodes, id)
+	if len(nodes) == 0 {
+		delete(s.services, name)
+	}
+	s.emitLocked(registry.Delete, e.svc)
+}
+
+// versionsLocked groups the nodes of one service by version, sorted by
+// version, each group sorted by node ID.
+func versionsLocked(nodes map[string]*regNode) [][]*regNode {
+	byVersion := make(map[string][]*regNode)
+	for _, n := range nodes {
+		byVersion[n.svc.Version] = append(byVersion[n.svc.Version], n)
+	}
+	groups := make([][]*regNode, 0, len(byVersion))
+	for _, g := range byVersion {
+		slices.SortFunc(g, func(a, b *regNode) int { return cmp.Compare(a.svc.Nodes[0].ID, b.svc.Nodes[0].ID) })
+		groups = append(groups, g)
+	}
+	slices.SortFunc(groups, func(a, b []*regNode) int { return cmp.Compare(a[0].svc.Version, b[0].svc.Version) })
+	return groups
+}
+
+// latest returns the most recently registered node of a group.
+func latest(g []*regNode) *regNode {
+	return slices.MaxFunc(g, func(a, b *regNode) int { return cmp.Compare(a.seq, b.seq) })
+}
+
+func (s *registryState) getService(name string) ([]*registry.Service, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errRegistryClosed
+	}
+	nodes := s.services[name]
+	if len(nodes) == 0 {
+		return nil, fmt.Errorf("%w: %q", registry.ErrNotFound, name)
+	}
+	var out []*registry.Service
+	for _, g := range versionsLocked(nodes) {
+		svc := latest(g).svc.CopyWithoutNodes()
+		svc.Nodes = make([]*registry.Node, len(g))
+		for i, n := range g {
+			svc.Nodes[i] = n.svc.Nodes[0].Copy()
+		}
+		out = append(out, svc)
+	}
+	return out, nil
+}
+
+func (s *registryState) listServices() ([]*registry.Service, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errRegistryClosed
+	}
+	names := make([]string, 0, len(s.services))
+	for name := range s.services {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	out := []*registry.Service{}
+	for _, name := range names {
+		for _, g := range versionsLocked(s.services[name]) {
+			out = append(out, latest(g).svc.CopyWithoutNodes())
+		}
+	}
+	return out, nil
+}
+
+// hostRegistry is one host's view of the network's registry.
+type hostRegistry struct {
+	h *Host
+	s *registryState
+}
+
+func newHostRegistry(h *Host) registry.Registry { return &hostRegistry{h: h, s: h.net.reg} }
+
+// check fails a call whose ctx is done or whose host is down.
+func (r *hostRegistry) check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !r.h.Up() {
+		return r.h.errDown(registry.ErrUnavailable)
+	}
+	return nil
+}
+
+// Register adds or refreshes the nodes of s (see package registry). It does
+// not block: the in-memory round trip is a mutex.
+func (r *hostRegistry) Register(ctx context.Context, s *registry.Service, opts ...registry.RegisterOption) error {
+	if err := r.check(ctx); err != nil {
+		return err
+	}
+	if err := registry.Validate(s); err != nil {
+		return err
+	}
+	var o registry.RegisterOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.TTL < 0 {
+		return fmt.Errorf("%w: negative TTL %v", registry.ErrInvalid, o.TTL)
+	}
+	return r.s.register(s, o.TTL)
+}
+
+// Deregister removes the nodes of s that are registered, by (s.Name, node
+// ID); other fields are ignored. It does not block.
+func (r *hostRegistry) Deregister(ctx context.Context, s *registry.Service) error {
+	if err := r.check(ctx); err != nil {
+		return err
+	}
+	if s == nil || s.Name == "" {
+		return fmt.Errorf("%w: deregister needs a service name", registry.ErrInvalid)
+	}
+	return r.s.deregister(s)
+}
+
+// GetService returns copies of the live nodes of the named service, one
+// Service per version sorted by version, nodes sorted by ID. A version's
+// metadata and endpoints are those of its most recently registered node.
+// It does not block.
+func (r *hostRegistry) GetService(ctx context.Context, name string) ([]*registry.Service, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, err
+	}
+	return r.s.getService(name)
+}
+
+// ListServices returns one Service per (name, version) that has a live
+// node, without nodes, sorted by name then version. It does not block.
+func (r *hostRegistry) ListServices(ctx context.Context) ([]*registry.Service, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, err
+	}
+	return r.s.listServices()
+}
+
+// Watch returns a watcher of every event from now on (see regWatcher). It
+// does not block.
+func (r *hostRegistry) Watch(ctx context.Context, opts ...registry.WatchOption) (registry.Watcher, error) {
+	if err := r.check(ctx); err != nil {
+		return nil, err
+	}
+	var o registry.WatchOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return r.s.watch(r.h, o.Service)
+}

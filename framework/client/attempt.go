@@ -70,9 +70,10 @@ func (c *rpcClient) openStream(ctx context.Context, addr string, r *Request) (tr
 }
 
 // evictBroken drops conn from the pool when err says the connection itself
-// is gone, so the next attempt dials afresh.
+// is gone (ErrReset), so the next attempt dials afresh. ErrClosed on a
+// stream only means the peer ended that stream; the connection stays.
 func (c *rpcClient) evictBroken(addr string, conn transport.Conn, err error) {
-	if stderrors.Is(err, transport.ErrReset) || stderrors.Is(err, transport.ErrClosed) {
+	if stderrors.Is(err, transport.ErrReset) {
 		c.pool.evict(addr, conn)
 	}
 }

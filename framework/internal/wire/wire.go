@@ -15,6 +15,13 @@
 // The server sends data messages, then exactly one trailer: a message with
 // Micro-End: 1 and, if the handler failed, the error headers. Then it closes.
 //
+// Every error reply, unary or streaming, carries Micro-End: 1 besides the
+// error headers, so one reply shape serves both kinds of caller; a
+// successful unary reply carries Micro-Content-Type (the codec's own type)
+// and stream data messages carry no headers at all. A server that is
+// overloaded reads the first message (without decoding it) and replies
+// Unavailable, so the client's Send never races with the server's close.
+//
 // Micro-Timeout is the caller's remaining deadline in nanoseconds (decimal)
 // when the request was sent; the server derives the handler's deadline from it.
 //

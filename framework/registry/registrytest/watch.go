@@ -1,0 +1,154 @@
+package registrytest
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/microsim/microsim/framework/registry"
+)
+
+// testWatchBurst: a burst of 500 Create, Update and Delete events, read
+// only after it is over and then slowly, reaches a watcher of the service
+// and a watcher of all services complete and in order.
+func testWatchBurst(w *world) {
+	t := w.t
+	const n = 500
+	name := w.name("burst")
+	one := w.watch(registry.WatchService(name))
+	all := w.watch()
+
+	id := func(i int) string { return fmt.Sprintf("n%03d", i/3) }
+	svc := func(i int) *registry.Service {
+		nd := node(id(i))
+		nd.Metadata["rev"] = fmt.Sprint(i % 3)
+		return service(name, "1.0", nd)
+	}
+	w.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), w.wait)
+		defer cancel()
+		_ = w.r.Deregister(ctx, svc(n-1))
+	})
+	for i := range n {
+		// Per node: Create (rev 0), Update (rev 1), Delete.
+		var err error
+		if i%3 == 2 {
+			err = w.r.Deregister(w.ctx, svc(i))
+		} else {
+			err = w.r.Register(w.ctx, svc(i))
+		}
+		require.NoError(t, err, "operation %d", i)
+	}
+
+	types := [3]registry.EventType{registry.Create, registry.Update, registry.Delete}
+	for _, x := range []struct {
+		what string
+		wt   registry.Watcher
+	}{{"service watcher", one}, {"all-services watcher", all}} {
+		what, wt := x.what, x.wt
+		var last time.Time
+		for i := range n {
+			if w.s.Synctest {
+				time.Sleep(time.Millisecond) // a slow reader, in virtual time
+			}
+			ev := w.next(wt, w.wait)
+			require.Equal(t, types[i%3], ev.Type, "%s: event %d", what, i)
+			require.Len(t, ev.Service.Nodes, 1, "%s: event %d", what, i)
+			require.Equal(t, id(i), ev.Service.Nodes[0].ID, "%s: event %d", what, i)
+			if i%3 != 2 {
+				require.Equal(t, fmt.Sprint(i%3), ev.Service.Nodes[0].Metadata["rev"], "%s: event %d", what, i)
+			}
+			require.False(t, ev.Timestamp.Before(last), "%s: event %d: timestamps go back", what, i)
+			last = ev.Timestamp
+		}
+		w.requireQuiet(wt)
+	}
+}
+
+// testWatchService: a watcher of one service sees only its events; a
+// watcher of all services sees each service's events in order.
+func testWatchService(w *world) {
+	t := w.t
+	a, b := w.name("a"), w.name("b")
+	wa := w.watch(registry.WatchService(a))
+	all := w.watch()
+
+	w.register(service(b, "1.0", node("b1")))
+	w.register(service(a, "1.0", node("a1")))
+	w.register(service(b, "2.0", node("b1")))
+	require.NoError(t, w.r.Deregister(w.ctx, service(b, "2.0", node("b1"))))
+	require.NoError(t, w.r.Deregister(w.ctx, service(a, "1.0", node("a1"))))
+
+	w.requireEvent(wa, registry.Create, a, "a1")
+	w.requireEvent(wa, registry.Delete, a, "a1")
+	w.requireQuiet(wa)
+
+	got := map[string][]registry.EventType{}
+	for range 5 {
+		ev := w.next(all, w.wait)
+		got[ev.Service.Name] = append(got[ev.Service.Name], ev.Type)
+	}
+	require.Equal(t, map[string][]registry.EventType{
+		a: {registry.Create, registry.Delete},
+		b: {registry.Create, registry.Update, registry.Delete},
+	}, got)
+	w.requireQuiet(all)
+}
+
+// testWatchStop: Stop ends a waiting Next and every later one with
+// ErrWatcherStopped, and is idempotent.
+func testWatchStop(w *world) {
+	t := w.t
+	name := w.name("greeter")
+	wt := w.watch(registry.WatchService(name))
+	pending := w.goNext(w.ctx, wt)
+	w.settle()
+	wt.Stop()
+	r := w.await(pending)
+	require.ErrorIs(t, r.err, registry.ErrWatcherStopped)
+	require.Nil(t, r.ev)
+
+	// Events after Stop neither reach the watcher nor block the registry.
+	w.register(service(name, "1.0", node("a")))
+	_, err := wt.Next(w.ctx)
+	require.ErrorIs(t, err, registry.ErrWatcherStopped)
+	wt.Stop()
+	_, err = wt.Next(w.ctx)
+	require.ErrorIs(t, err, registry.ErrWatcherStopped)
+
+	// A watcher stopped with events queued returns none of them.
+	wt2 := w.watch(registry.WatchService(name))
+	require.NoError(t, w.r.Deregister(w.ctx, service(name, "1.0", node("a"))))
+	wt2.Stop()
+	_, err = wt2.Next(w.ctx)
+	require.ErrorIs(t, err, registry.ErrWatcherStopped)
+}
+
+// testWatchContext: a Next ended by its ctx returns the ctx's error and
+// leaves the watcher usable.
+func testWatchContext(w *world) {
+	t := w.t
+	name := w.name("greeter")
+	wt := w.watch(registry.WatchService(name))
+
+	short, cancelShort := context.WithTimeout(w.ctx, short)
+	defer cancelShort()
+	_, err := wt.Next(short)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	ctx, cancel := context.WithCancel(w.ctx)
+	pending := w.goNext(ctx, wt)
+	w.settle()
+	cancel()
+	r := w.await(pending)
+	require.ErrorIs(t, r.err, context.Canceled)
+	require.Nil(t, r.ev)
+
+	_, err = wt.Next(ctx) // already cancelled
+	require.ErrorIs(t, err, context.Canceled)
+
+	w.register(service(name, "1.0", node("a")))
+	w.requireEvent(wt, registry.Create, name, "a")
+}

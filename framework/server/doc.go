@@ -1,0 +1,57 @@
+// Package server serves RPC endpoints and broker subscriptions for one
+// service.
+//
+// A Server is built with New(name, transport, registry, options...).
+// Handlers are registered by reflection before Start: Handle takes a value
+// whose exported methods become endpoints "Name.Method", HandleFunc takes a
+// single function. Each endpoint is either unary,
+//
+//	func(ctx context.Context, req *Req, rsp *Rsp) error
+//
+// or a bidirectional stream,
+//
+//	func(ctx context.Context, stream server.Stream) error
+//
+// Subscribe registers an event handler func(ctx context.Context, msg *T) error
+// for a broker topic; by default every server of a service joins the queue
+// group named after the service, so each event is handled by one of them
+// (SubscribeBroadcast makes every server receive every event).
+//
+// Start listens, registers the node in the registry with a TTL, subscribes,
+// and starts two goroutines: one accepts streams (one goroutine serves each
+// stream) and one re-registers the node every register interval (a
+// heartbeat), so that a node whose host crashed expires from the registry
+// and a node whose registry recovered comes back. Stop drains: it
+// deregisters the node, closes the listener, waits for in-flight requests
+// (bounded by its ctx; the rest are cancelled and reported as abandoned),
+// closes the subscriptions and waits for every goroutine it started.
+//
+// The wire protocol is framework/internal/wire. Errors travel as headers
+// (framework/errors.ToHeader). The server replies with an error for:
+// an unknown service or endpoint (NotFound); an unknown content type, a bad
+// Micro-Timeout header or an undecodable body (BadRequest); a deadline that
+// had already passed when the request arrived (DeadlineExceeded, the handler
+// does not run); too many requests in flight (Unavailable, "server
+// overloaded": the request was not processed, so clients may retry
+// elsewhere); a reply too large for the transport (ResourceExhausted); a
+// handler that panicked (Internal). A handler's own *errors.Error is sent
+// unchanged; a context error returned after the handler's ctx ended becomes
+// DeadlineExceeded or Canceled; any other error becomes Internal with the
+// error's message as detail. Errors the server produces itself carry the
+// service name as ID.
+//
+// Every error reply, unary or streaming, also carries Micro-End: 1, so that
+// it is a valid trailer for a streaming client (a unary client reads the
+// error headers and ignores it): an error reply for an unknown endpoint or
+// an overloaded server does not depend on what kind of call it answers. An
+// overloaded server reads the request's first message (never decoding it)
+// before it replies, so the client's send never meets a closed stream. A
+// unary endpoint called with Micro-Stream-Open gets BadRequest. A streaming
+// request without Micro-Stream-Open carries its first payload in the
+// opening message. Data messages of a stream carry no headers.
+//
+// Nothing here uses package-level state; everything runs in a
+// testing/synctest bubble when its transport, registry and broker do.
+//
+//go:generate go tool mockgen -typed -destination=servermock/servermock.go -package=servermock . Server,Stream
+package server

@@ -1,0 +1,236 @@
+package server
+
+import (
+	"context"
+	stderrors "errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/microsim/microsim/framework/broker"
+	"github.com/microsim/microsim/framework/registry"
+	"github.com/microsim/microsim/framework/transport"
+)
+
+// running is the state of a started server.
+type running struct {
+	addr string
+	svc  *registry.Service // the registered entry; never modified
+	l    transport.Listener
+	subs []broker.Subscription
+
+	// ctx bounds everything the server does while running; cancelled at
+	// the end of Stop.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// hbCtx bounds the heartbeat; hbCancel stops it.
+	hbCtx    context.Context
+	hbCancel context.CancelFunc
+
+	stopping     atomic.Bool   // set by Stop before it closes the listener
+	acceptFailed chan struct{} // closed by the accept loop when it ends without Stop
+	acceptDone   chan struct{} // closed when the accept loop returned
+	hbDone       chan struct{} // closed when the heartbeat returned
+}
+
+// Start implements Server.
+func (s *server) Start(ctx context.Context) error {
+	if err := s.lock(ctx); err != nil {
+		return s.errorf("start: %w", err)
+	}
+	defer s.unlock()
+	s.mu.Lock()
+	switch s.state {
+	case stateRunning:
+		s.mu.Unlock()
+		return s.errorf("start: %w", ErrStarted)
+	case stateStopped:
+		s.mu.Unlock()
+		return s.errorf("start: %w", ErrStopped)
+	}
+	// From here Handle and Subscribe fail; a failed Start goes back to idle.
+	s.state = stateRunning
+	subs := slices.Clone(s.subs)
+	s.mu.Unlock()
+
+	r, err := s.start(ctx, subs)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.state = stateIdle
+		return err
+	}
+	s.run = r
+	go s.acceptLoop(r)
+	go s.heartbeat(r)
+	return nil
+}
+
+// start listens, registers and subscribes; on failure it undoes what it did.
+func (s *server) start(ctx context.Context, subs []*subscriber) (*running, error) {
+	l, err := s.tr.Listen(s.opts.address)
+	if err != nil {
+		return nil, s.errorf("listen on %q: %w", s.opts.address, err)
+	}
+	svc := s.service(l.Addr())
+	if err := s.reg.Register(ctx, svc, registry.WithTTL(s.opts.ttl)); err != nil {
+		_ = l.Close()
+		return nil, s.errorf("register node %q: %w", svc.Nodes[0].ID, err)
+	}
+	// The running server's ctx keeps Start's values but not its end.
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r := &running{
+		addr:         l.Addr(),
+		svc:          svc,
+		l:            l,
+		ctx:          rctx,
+		cancel:       cancel,
+		acceptFailed: make(chan struct{}),
+		acceptDone:   make(chan struct{}),
+		hbDone:       make(chan struct{}),
+	}
+	r.hbCtx, r.hbCancel = context.WithCancel(rctx)
+	for _, sub := range subs {
+		bs, err := s.subscribe(rctx, sub)
+		if err != nil {
+			for _, done := range r.subs {
+				_ = done.Close()
+			}
+			if derr := s.reg.Deregister(ctx, svc); derr != nil {
+				s.opts.log.Warn("server: deregister after failed start", "service", s.name, "err", derr)
+			}
+			_ = l.Close()
+			cancel()
+			return nil, err
+		}
+		r.subs = append(r.subs, bs)
+	}
+	s.opts.log.Info("server: started", "service", s.name, "addr", r.addr, "node", svc.Nodes[0].ID)
+	return r, nil
+}
+
+// heartbeat registers the node again every register interval until Stop.
+// Failures are logged and the next tick tries again. When the accept loop
+// failed on its own, the node can no longer serve: the heartbeat
+// deregisters it once and ends.
+func (s *server) heartbeat(r *running) {
+	defer close(r.hbDone)
+	ctx := r.hbCtx
+
+	t := time.NewTicker(s.opts.interval)
+	defer t.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-r.acceptFailed:
+			dctx, dcancel := context.WithTimeout(ctx, s.opts.interval)
+			err := s.reg.Deregister(dctx, r.svc)
+			dcancel()
+			s.opts.log.Warn("server: listener failed; node deregistered", "service", s.name, "node", r.svc.Nodes[0].ID, "err", err)
+			return
+		case <-t.C:
+		}
+		rctx, rcancel := context.WithTimeout(ctx, s.opts.interval)
+		err := s.reg.Register(rctx, r.svc, registry.WithTTL(s.opts.ttl))
+		rcancel()
+		switch {
+		case err != nil && ctx.Err() == nil:
+			failing = true
+			s.opts.log.Warn("server: heartbeat failed", "service", s.name, "node", r.svc.Nodes[0].ID, "err", err)
+		case err == nil && failing:
+			failing = false
+			s.opts.log.Info("server: heartbeat recovered", "service", s.name, "node", r.svc.Nodes[0].ID)
+		}
+	}
+}
+
+// Stop implements Server.
+func (s *server) Stop(ctx context.Context) error {
+	if err := s.lock(ctx); err != nil {
+		return s.errorf("stop: %w", err)
+	}
+	defer s.unlock()
+	s.mu.Lock()
+	r := s.run
+	if s.state != stateRunning || r == nil {
+		s.mu.Unlock()
+		return nil
+	}
+	s.state = stateStopped
+	s.mu.Unlock()
+
+	var errs []error
+	// The heartbeat stops first so that it cannot register the node again.
+	r.stopping.Store(true) // from here an accept failure is expected
+	r.hbCancel()
+	<-r.hbDone
+	// (1) Deregister: clients stop picking this node.
+	if err := s.reg.Deregister(ctx, r.svc); err != nil {
+		errs = append(errs, fmt.Errorf("deregister node %q: %w", r.svc.Nodes[0].ID, err))
+	}
+	// (2) Stop accepting; the address is free once Close returns.
+	_ = r.l.Close()
+	<-r.acceptDone
+	// (3) Drain in-flight requests, bounded by ctx.
+	if n := s.drain(ctx); n > 0 {
+		noun := "requests"
+		if n == 1 {
+			noun = "request"
+		}
+		errs = append(errs, fmt.Errorf("%w: %d %s still in flight when the stop ctx ended (%v); cancelled",
+			ErrAbandoned, n, noun, context.Cause(ctx)))
+	}
+	// (4) Subscriptions; Close waits for a running subscriber.
+	for _, sub := range r.subs {
+		if err := sub.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close subscription to %q: %w", sub.Topic(), err))
+		}
+	}
+	r.cancel()
+	s.opts.log.Info("server: stopped", "service", s.name, "addr", r.addr)
+	if err := stderrors.Join(errs...); err != nil {
+		return s.errorf("stop: %w", err)
+	}
+	return nil
+}
+
+// drain waits until no call is in flight or ctx ends; then it cancels the
+// remaining calls, closes their sockets, waits for their goroutines and
+// returns how many requests were abandoned (refusals are not counted).
+func (s *server) drain(ctx context.Context) int {
+	s.mu.Lock()
+	if len(s.calls) == 0 {
+		s.mu.Unlock()
+		return 0
+	}
+	done := make(chan struct{})
+	s.drained = done
+	s.mu.Unlock()
+	select {
+	case <-done:
+		return 0
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	abandoned := 0
+	socks := make([]transport.Socket, 0, len(s.calls))
+	for c := range s.calls {
+		if !c.refusal {
+			abandoned++
+		}
+		c.cancel()
+		socks = append(socks, c.sock)
+	}
+	s.mu.Unlock()
+	for _, sock := range socks {
+		_ = sock.Close()
+	}
+	<-done
+	if abandoned > 0 {
+		s.opts.log.Warn("server: stop abandoned requests", "service", s.name, "abandoned", abandoned)
+	}
+	return abandoned
+}

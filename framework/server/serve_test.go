@@ -1,0 +1,348 @@
+package server_test
+
+import (
+	"context"
+	stderrors "errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/microsim/microsim/framework/codec"
+	"github.com/microsim/microsim/framework/errors"
+	"github.com/microsim/microsim/framework/internal/wire"
+	"github.com/microsim/microsim/framework/metadata"
+	"github.com/microsim/microsim/framework/registry"
+	"github.com/microsim/microsim/framework/server"
+	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/memory"
+)
+
+func TestUnaryJSON(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		s := w.started(t, &Greeter{})
+		c := w.dial(t, s.Addr())
+
+		var rsp HelloReply
+		require.NoError(t, c.call(t.Context(), "greeter", "Greeter.Hello", &HelloRequest{Name: "ana"}, &rsp))
+		assert.Equal(t, "hello ana", rsp.Greeting)
+	})
+}
+
+func TestUnaryProto(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		s := w.server(t, nil)
+		require.NoError(t, s.HandleFunc("Text.Upper", func(ctx context.Context, req *wrapperspb.StringValue, rsp *wrapperspb.StringValue) error {
+			rsp.Value = strings.ToUpper(req.GetValue())
+			return nil
+		}))
+		require.NoError(t, s.Start(t.Context()))
+		c := w.dial(t, s.Addr())
+		c.codec = codec.Proto()
+
+		rsp := &wrapperspb.StringValue{}
+		require.NoError(t, c.call(t.Context(), "greeter", "Text.Upper", wrapperspb.String("abc"), rsp))
+		assert.Equal(t, "ABC", rsp.GetValue())
+	})
+}
+
+func TestRegisteredNode(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		s := w.server(t, &Greeter{}, server.WithVersion("1.0"), server.WithMetadata(map[string]string{"zone": "a"}))
+		require.NoError(t, s.HandleFunc("Text.Upper", func(ctx context.Context, req, rsp *wrapperspb.StringValue) error { return nil }))
+		require.NoError(t, s.Start(t.Context()))
+
+		assert.Equal(t, "srv:49152", s.Addr())
+		node := s.Node()
+		require.NotNil(t, node)
+		assert.Equal(t, &registry.Node{ID: "greeter-srv:49152", Address: "srv:49152", Metadata: map[string]string{"zone": "a"}}, node)
+		node.Metadata["zone"] = "changed"
+		assert.Equal(t, "a", s.Node().Metadata["zone"], "Node returns a copy")
+
+		svcs, err := w.reg(w.cliHost).GetService(t.Context(), "greeter")
+		require.NoError(t, err)
+		require.Len(t, svcs, 1)
+		assert.Equal(t, "1.0", svcs[0].Version)
+		require.Len(t, svcs[0].Nodes, 1)
+		assert.Equal(t, "srv:49152", svcs[0].Nodes[0].Address)
+		eps := map[string]*registry.Endpoint{}
+		for _, e := range svcs[0].Endpoints {
+			eps[e.Name] = e
+		}
+		assert.Equal(t, &registry.Endpoint{Name: "Greeter.Hello", Request: "server_test.HelloRequest", Response: "server_test.HelloReply"}, eps["Greeter.Hello"])
+		assert.Equal(t, &registry.Endpoint{Name: "Greeter.Echo", Metadata: map[string]string{"stream": "true"}}, eps["Greeter.Echo"])
+		assert.Equal(t, "wrapperspb.StringValue", eps["Text.Upper"].Request)
+		assert.Len(t, eps, 9)
+	})
+}
+
+func TestMetadataReachesHandler(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		g := &Greeter{seen: make(chan inspection, 1)}
+		s := w.started(t, g)
+		c := w.dial(t, s.Addr())
+
+		ctx := metadata.NewContext(t.Context(), metadata.New("X-User", "ana", "trace-id", "t-1"))
+		require.NoError(t, c.call(ctx, "greeter", "Greeter.Inspect", &HelloRequest{}, &HelloReply{}))
+		in := <-g.seen
+		require.True(t, in.hasMD)
+		assert.Equal(t, metadata.MD{"X-User": "ana", "Trace-Id": "t-1"}, in.md, "only non-reserved headers")
+		assert.False(t, in.hasDeadline)
+	})
+}
+
+func TestTimeoutGivesHandlerADeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		g := &Greeter{seen: make(chan inspection, 1)}
+		s := w.started(t, g)
+		c := w.dial(t, s.Addr())
+
+		ctx, cancel := context.WithTimeout(t.Context(), 1500*time.Millisecond)
+		defer cancel()
+		require.NoError(t, c.call(ctx, "greeter", "Greeter.Inspect", &HelloRequest{}, &HelloReply{}))
+		in := <-g.seen
+		require.True(t, in.hasDeadline)
+		assert.Equal(t, 1500*time.Millisecond, in.remaining)
+
+		// The deadline really ends the handler: Sleep(5s) with 2s left.
+		start := time.Now()
+		ctx, cancel = context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		m := &transport.Message{Header: c.request(ctx, "greeter", "Greeter.Sleep"), Body: []byte(`{"delay":5000000000}`)}
+		reply, err := c.roundTrip(t.Context(), m) // the client itself waits longer
+		require.NoError(t, err)
+		e := errors.FromHeader(reply.Header)
+		require.NotNil(t, e)
+		assert.Equal(t, errors.DeadlineExceeded, e.Code)
+		assert.Equal(t, "greeter", e.ID)
+		assert.Contains(t, e.Detail, "Greeter.Sleep")
+		assert.Equal(t, 2*time.Second, time.Since(start))
+	})
+}
+
+func TestExpiredTimeoutIsRefusedWithoutRunningTheHandler(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		g := &Greeter{}
+		s := w.started(t, g)
+		c := w.dial(t, s.Addr())
+
+		for _, timeout := range []string{"0", "-5"} {
+			h := c.request(t.Context(), "greeter", "Greeter.Hello")
+			h[wire.Timeout] = timeout
+			reply, err := c.roundTrip(t.Context(), &transport.Message{Header: h, Body: []byte(`{"name":"ana"}`)})
+			require.NoError(t, err)
+			e := errors.FromHeader(reply.Header)
+			require.NotNil(t, e, "timeout %s", timeout)
+			assert.Equal(t, errors.DeadlineExceeded, e.Code)
+			assert.Equal(t, "greeter", e.ID)
+			assert.Contains(t, e.Detail, "Greeter.Hello")
+		}
+		assert.Zero(t, g.helloCalls(), "the handler must not run")
+	})
+}
+
+// TestErrorReplies covers every error the server produces before running
+// a handler, and the mapping of handler errors.
+func TestErrorReplies(t *testing.T) {
+	tests := []struct {
+		name     string
+		service  string
+		endpoint string
+		ct       string
+		timeout  string
+		body     string
+		code     errors.Code
+		id       string
+		detail   []string
+	}{
+		{name: "unknown endpoint", service: "greeter", endpoint: "Greeter.Nope", code: errors.NotFound, id: "greeter", detail: []string{`"Greeter.Nope"`, `"greeter"`}},
+		{name: "empty endpoint", service: "greeter", endpoint: "", code: errors.NotFound, id: "greeter", detail: []string{`endpoint ""`}},
+		{name: "other service", service: "billing", endpoint: "Greeter.Hello", code: errors.NotFound, id: "greeter", detail: []string{`"billing"`, `"greeter"`}},
+		{name: "unknown content type", service: "greeter", endpoint: "Greeter.Hello", ct: "application/x-nope", code: errors.BadRequest, id: "greeter", detail: []string{"application/x-nope", "Greeter.Hello"}},
+		{name: "bad timeout header", service: "greeter", endpoint: "Greeter.Hello", timeout: "soon", code: errors.BadRequest, id: "greeter", detail: []string{"soon", wire.Timeout}},
+		{name: "undecodable body", service: "greeter", endpoint: "Greeter.Hello", body: "{", code: errors.BadRequest, id: "greeter", detail: []string{"decode", "Greeter.Hello", codec.ContentTypeJSON}},
+		{name: "handler panic", service: "greeter", endpoint: "Greeter.Panic", body: `{"name":"x"}`, code: errors.Internal, id: "greeter", detail: []string{"Greeter.Panic", "boom x"}},
+		{name: "plain handler error", service: "greeter", endpoint: "Greeter.Fail", body: `{"name":"bob"}`, code: errors.Internal, id: "greeter", detail: []string{"cannot greet bob"}},
+		{name: "framework error passes through", service: "greeter", endpoint: "Greeter.Conflict", body: `{"name":"bob"}`, code: errors.Conflict, id: "greeter.store", detail: []string{"bob exists"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := newWorld(t)
+				s := w.started(t, &Greeter{})
+				c := w.dial(t, s.Addr())
+				h := c.request(t.Context(), tc.service, tc.endpoint)
+				if tc.ct != "" {
+					h[wire.ContentType] = tc.ct
+				}
+				if tc.timeout != "" {
+					h[wire.Timeout] = tc.timeout
+				}
+				reply, err := c.roundTrip(t.Context(), &transport.Message{Header: h, Body: []byte(tc.body)})
+				require.NoError(t, err)
+				e := errors.FromHeader(reply.Header)
+				require.NotNil(t, e)
+				assert.Equal(t, tc.code, e.Code, "%v", e)
+				assert.Equal(t, tc.id, e.ID)
+				for _, d := range tc.detail {
+					assert.Contains(t, e.Detail, d)
+				}
+				assert.Empty(t, reply.Body)
+			})
+		})
+	}
+}
+
+func TestPanicDoesNotStopTheServer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		s := w.started(t, &Greeter{})
+		c := w.dial(t, s.Addr())
+		for i := range 3 {
+			err := c.call(t.Context(), "greeter", "Greeter.Panic", &HelloRequest{Name: "x"}, &HelloReply{})
+			assert.Equal(t, errors.Internal, code(t, err), "call %d", i)
+			var rsp HelloReply
+			require.NoError(t, c.call(t.Context(), "greeter", "Greeter.Hello", &HelloRequest{Name: "ana"}, &rsp))
+			assert.Equal(t, "hello ana", rsp.Greeting)
+		}
+	})
+}
+
+func TestReplyTooLarge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, memory.WithMaxMessageSize(64<<10))
+		s := w.started(t, &Greeter{})
+		c := w.dial(t, s.Addr())
+
+		err := c.call(t.Context(), "greeter", "Greeter.Big", &HelloRequest{Name: strings.Repeat("n", 100)}, &HelloReply{})
+		assert.Equal(t, errors.ResourceExhausted, code(t, err))
+		assert.Contains(t, err.Error(), "Greeter.Big")
+
+		var rsp HelloReply
+		require.NoError(t, c.call(t.Context(), "greeter", "Greeter.Big", &HelloRequest{Name: "nn"}, &rsp))
+		assert.Len(t, rsp.Greeting, 2<<10)
+	})
+}
+
+func TestMaxConcurrent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		s := w.started(t, &Greeter{}, server.WithMaxConcurrent(2))
+		c := w.dial(t, s.Addr())
+
+		start := time.Now()
+		errs := make([]error, 5)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Go(func() {
+				errs[i] = c.call(t.Context(), "greeter", "Greeter.Sleep", &SleepRequest{Delay: time.Second}, &SleepReply{})
+			})
+		}
+		wg.Wait()
+		var ok, refused int
+		for _, err := range errs {
+			if err == nil {
+				ok++
+				continue
+			}
+			require.Equal(t, errors.Unavailable, code(t, err), "%v", err)
+			assert.Contains(t, err.Error(), "server overloaded")
+			assert.Equal(t, errors.RetrySafe, errors.CodeOf(err).Retry())
+			refused++
+		}
+		assert.Equal(t, 2, ok)
+		assert.Equal(t, 3, refused)
+		assert.Equal(t, time.Second, time.Since(start))
+
+		// The slots are free again.
+		require.NoError(t, c.call(t.Context(), "greeter", "Greeter.Hello", &HelloRequest{}, &HelloReply{}))
+	})
+}
+
+func TestHandlerWrappers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		var mu sync.Mutex
+		var trace []string
+		record := func(name string) server.HandlerWrapper {
+			return func(next server.HandlerFunc) server.HandlerFunc {
+				return func(ctx context.Context, req *server.Request, rsp any) error {
+					mu.Lock()
+					trace = append(trace, fmt.Sprintf("%s>%s.%s:%T:%v", name, req.Service, req.Endpoint, req.Body, req.Stream != nil))
+					mu.Unlock()
+					err := next(ctx, req, rsp)
+					mu.Lock()
+					trace = append(trace, name+"<")
+					mu.Unlock()
+					return err
+				}
+			}
+		}
+		deny := func(next server.HandlerFunc) server.HandlerFunc {
+			return func(ctx context.Context, req *server.Request, rsp any) error {
+				if req.Header["X-Token"] != "ok" {
+					return errors.New("auth", errors.Unauthorized, "no token for %s", req.Endpoint)
+				}
+				return next(ctx, req, rsp)
+			}
+		}
+		s := w.started(t, &Greeter{}, server.WithHandlerWrapper(record("outer"), record("inner")), server.WithHandlerWrapper(deny))
+		c := w.dial(t, s.Addr())
+
+		err := c.call(t.Context(), "greeter", "Greeter.Hello", &HelloRequest{Name: "a"}, &HelloReply{})
+		assert.Equal(t, errors.Unauthorized, code(t, err))
+		ctx := metadata.NewContext(t.Context(), metadata.New("X-Token", "ok"))
+		var rsp HelloReply
+		require.NoError(t, c.call(ctx, "greeter", "Greeter.Hello", &HelloRequest{Name: "a"}, &rsp))
+		assert.Equal(t, "hello a", rsp.Greeting)
+
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Equal(t, []string{
+			"outer>greeter.Greeter.Hello:*server_test.HelloRequest:false", "inner>greeter.Greeter.Hello:*server_test.HelloRequest:false", "inner<", "outer<",
+			"outer>greeter.Greeter.Hello:*server_test.HelloRequest:false", "inner>greeter.Greeter.Hello:*server_test.HelloRequest:false", "inner<", "outer<",
+		}, trace)
+	})
+}
+
+func TestWrapperReplacingBodyGetsAnError(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		swap := func(next server.HandlerFunc) server.HandlerFunc {
+			return func(ctx context.Context, req *server.Request, rsp any) error {
+				req.Body = "not a request"
+				return next(ctx, req, rsp)
+			}
+		}
+		s := w.started(t, &Greeter{}, server.WithHandlerWrapper(swap))
+		c := w.dial(t, s.Addr())
+		err := c.call(t.Context(), "greeter", "Greeter.Hello", &HelloRequest{}, &HelloReply{})
+		assert.Equal(t, errors.Internal, code(t, err))
+		assert.Contains(t, err.Error(), "string")
+	})
+}
+
+func TestDialAfterStopIsRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		s := w.started(t, &Greeter{})
+		addr := s.Addr()
+		require.NoError(t, s.Stop(t.Context()))
+		_, err := w.cliHost.Transport().Dial(t.Context(), addr)
+		require.True(t, stderrors.Is(err, transport.ErrRefused), "%v", err)
+		_, err = w.reg(w.cliHost).GetService(t.Context(), "greeter")
+		require.ErrorIs(t, err, registry.ErrNotFound)
+	})
+}

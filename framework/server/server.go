@@ -1,0 +1,243 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"sync"
+
+	"github.com/microsim/microsim/framework/registry"
+	"github.com/microsim/microsim/framework/transport"
+)
+
+// Sentinel errors.
+var (
+	// ErrStarted: Start was already called, or Handle/HandleFunc/Subscribe
+	// was called after Start.
+	ErrStarted = errors.New("server: already started")
+	// ErrStopped: Start was called after Stop.
+	ErrStopped = errors.New("server: stopped")
+	// ErrInvalidHandler: a handler or subscriber has a signature the server
+	// cannot serve, or its name is taken.
+	ErrInvalidHandler = errors.New("server: invalid handler")
+	// ErrNoBroker: Subscribe was called on a server built without WithBroker.
+	ErrNoBroker = errors.New("server: no broker")
+	// ErrAbandoned: Stop's ctx ended before every in-flight request finished.
+	ErrAbandoned = errors.New("server: requests abandoned")
+)
+
+// Server serves one service's endpoints and subscriptions. It is safe for
+// concurrent use.
+type Server interface {
+	// Handle registers every exported method of h as an endpoint
+	// "Name.Method", where Name is h's type name (or HandleName). It does
+	// not block. It fails, naming the type and method, when a method has
+	// neither accepted signature, h is nil or has no exported method, the
+	// name is taken, or the server was started.
+	Handle(h any, opts ...HandleOption) error
+	// HandleFunc registers fn, a unary or stream function, as the endpoint
+	// "Svc.Method". It does not block.
+	HandleFunc(endpoint string, fn any) error
+	// Subscribe registers fn, a func(ctx context.Context, msg *T) error, for
+	// topic; the subscription is made at Start and closed at Stop. It does
+	// not block. It fails without a broker (WithBroker).
+	Subscribe(topic string, fn any, opts ...SubscribeOption) error
+	// Start listens, registers the node, subscribes and starts serving. It
+	// blocks only for the registration and subscriptions (bounded by ctx);
+	// serving goes on in the background until Stop.
+	Start(ctx context.Context) error
+	// Stop deregisters the node, stops accepting, waits for in-flight
+	// requests (bounded by ctx; the rest are cancelled and counted in an
+	// error wrapping ErrAbandoned), closes the subscriptions and waits for
+	// every goroutine of the server (a handler that ignores its cancelled
+	// ctx delays Stop until it returns). Stop before Start does nothing; a
+	// second Stop waits for the first and returns nil. A failure to
+	// deregister (for example from a crashed host) is returned too.
+	Stop(ctx context.Context) error
+	// Addr is the listening address after Start, "" before. It does not block.
+	Addr() string
+	// Node returns a copy of the registered node after Start, nil before.
+	// It does not block.
+	Node() *registry.Node
+}
+
+// Stream is the server side of a streaming call. Send may be called
+// concurrently with Recv, but neither concurrently with itself.
+type Stream interface {
+	// Context is the call's context: metadata, deadline, and cancellation
+	// when the server abandons the call.
+	Context() context.Context
+	// Send encodes msg with the call's codec and sends it. It blocks while
+	// the transport applies backpressure.
+	Send(msg any) error
+	// Recv blocks for the client's next message and decodes it into msg (a
+	// pointer). It returns io.EOF once the client half-closed.
+	Recv(msg any) error
+}
+
+// Request is one call as handler wrappers see it.
+type Request struct {
+	// Service is the Micro-Service header: the server's name.
+	Service string
+	// Endpoint is "Name.Method".
+	Endpoint string
+	// ContentType is the request's content type.
+	ContentType string
+	// Header is a copy of the request's headers, reserved ones included.
+	Header map[string]string
+	// Body is the decoded request (a pointer); nil for streams.
+	Body any
+	// Stream is the call's stream; nil for unary calls.
+	Stream Stream
+}
+
+// HandlerFunc runs one call. For a unary call rsp is the response value (a
+// pointer) that the server encodes when HandlerFunc returns nil; for a
+// stream it is nil.
+type HandlerFunc func(ctx context.Context, req *Request, rsp any) error
+
+// HandlerWrapper is handler middleware.
+type HandlerWrapper func(next HandlerFunc) HandlerFunc
+
+// Message is one broker event as subscriber wrappers see it.
+type Message struct {
+	Topic       string
+	ContentType string
+	// Header is a copy of the event's headers.
+	Header map[string]string
+	// Payload is the decoded event (a pointer to the subscriber's type).
+	Payload any
+}
+
+// SubscriberFunc handles one event.
+type SubscriberFunc func(ctx context.Context, msg *Message) error
+
+// SubscriberWrapper is subscriber middleware.
+type SubscriberWrapper func(next SubscriberFunc) SubscriberFunc
+
+// lifecycle states.
+type state int
+
+const (
+	stateIdle state = iota
+	stateRunning
+	stateStopped
+)
+
+// server is the Server that New returns.
+type server struct {
+	name string
+	tr   transport.Transport
+	reg  registry.Registry
+	opts options
+
+	// life serialises Start and Stop; it is a channel, not a mutex, so that
+	// a waiting Stop can give up with its ctx and never stalls a synctest bubble.
+	life chan struct{}
+
+	mu        sync.Mutex
+	state     state
+	endpoints map[string]*endpoint // by "Name.Method"; read-only after Start
+	names     map[string]bool      // names given to Handle
+	subs      []*subscriber
+	run       *running // while state == stateRunning
+
+	// Request tracking, guarded by mu.
+	calls   map[*call]struct{}
+	limited int           // calls counted against MaxConcurrent
+	drained chan struct{} // closed when calls becomes empty; set by Stop
+}
+
+// New returns a server for the service name that listens on tr and
+// registers in reg. It does not block and starts nothing. An invalid
+// argument or option makes it fail with an error naming it.
+func New(name string, tr transport.Transport, reg registry.Registry, opts ...Option) (Server, error) {
+	if name == "" {
+		return nil, errors.New("server: empty service name")
+	}
+	if tr == nil {
+		return nil, fmt.Errorf("server %q: nil transport", name)
+	}
+	if reg == nil {
+		return nil, fmt.Errorf("server %q: nil registry", name)
+	}
+	o, err := newOptions(opts)
+	if err != nil {
+		return nil, fmt.Errorf("server %q: %w", name, err)
+	}
+	return &server{
+		name:      name,
+		tr:        tr,
+		reg:       reg,
+		opts:      o,
+		life:      make(chan struct{}, 1),
+		endpoints: make(map[string]*endpoint),
+		names:     make(map[string]bool),
+		calls:     make(map[*call]struct{}),
+	}, nil
+}
+
+// Addr implements Server.
+func (s *server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.run == nil {
+		return ""
+	}
+	return s.run.addr
+}
+
+// Node implements Server.
+func (s *server) Node() *registry.Node {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.run == nil {
+		return nil
+	}
+	return s.run.svc.Nodes[0].Copy()
+}
+
+// lock acquires the lifecycle lock, or fails when ctx ends first. A free
+// lock is taken even with a done ctx, so that Stop(expired ctx) still stops.
+func (s *server) lock(ctx context.Context) error {
+	select {
+	case s.life <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case s.life <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *server) unlock() { <-s.life }
+
+// service builds the registry entry of this server's node.
+func (s *server) service(addr string) *registry.Service {
+	id := s.opts.id
+	if id == "" {
+		id = s.name + "-" + addr
+	}
+	svc := &registry.Service{
+		Name:    s.name,
+		Version: s.opts.version,
+		Nodes: []*registry.Node{{
+			ID:       id,
+			Address:  addr,
+			Metadata: maps.Clone(s.opts.metadata),
+		}},
+	}
+	for _, name := range sortedKeys(s.endpoints) {
+		svc.Endpoints = append(svc.Endpoints, s.endpoints[name].describe())
+	}
+	return svc
+}
+
+// errorf formats an error of this server.
+func (s *server) errorf(format string, args ...any) error {
+	return fmt.Errorf("server %q: "+format, append([]any{s.name}, args...)...)
+}

@@ -1,0 +1,304 @@
+package memory_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/microsim/microsim/framework/registry"
+	"github.com/microsim/microsim/framework/registry/registrytest"
+	"github.com/microsim/microsim/memory"
+)
+
+func newRegistrySuite(synctest bool) registrytest.Suite {
+	return registrytest.Suite{
+		New: func(t *testing.T) registry.Registry {
+			n := memory.MustNetwork()
+			t.Cleanup(func() { require.NoError(t, n.Close()) })
+			return n.Registry()
+		},
+		Synctest: synctest,
+		TTL:      100 * time.Millisecond,
+		Wait:     5 * time.Second,
+	}
+}
+
+func TestRegistryConformance(t *testing.T) { newRegistrySuite(true).Run(t) }
+
+// The suite in real time, to check that it works there too.
+func TestRegistryConformanceRealTime(t *testing.T) { newRegistrySuite(false).Run(t) }
+
+func regService(name, version string, ids ...string) *registry.Service {
+	s := &registry.Service{Name: name, Version: version, Metadata: map[string]string{"v": version}}
+	for _, id := range ids {
+		s.Nodes = append(s.Nodes, &registry.Node{ID: id, Address: id + ":1"})
+	}
+	return s
+}
+
+// nextEvent returns w's next event, failing if none is queued: in a bubble,
+// after synctest.Wait, every event due has been emitted.
+func nextEvent(t *testing.T, w registry.Watcher) *registry.Event {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Nanosecond)
+	defer cancel()
+	ev, err := w.Next(ctx)
+	require.NoError(t, err)
+	return ev
+}
+
+func requireNoEvent(t *testing.T, w registry.Watcher) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Nanosecond)
+	defer cancel()
+	ev, err := w.Next(ctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "unexpected event %+v", ev)
+}
+
+// A crashed host's registry calls fail, while its nodes stay until their
+// TTL passes and then expire with a Delete at exactly the TTL.
+func TestRegistryCrashedHost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memory.MustNetwork()
+		defer n.Close()
+		ctx := t.Context()
+		a, b := n.Host("a"), n.Host("b")
+		watch, err := b.Registry().Watch(ctx)
+		require.NoError(t, err)
+		defer watch.Stop()
+		aWatch, err := a.Registry().Watch(ctx)
+		require.NoError(t, err)
+		defer aWatch.Stop()
+
+		start := time.Now()
+		svc := regService("greeter", "1.0", "a1")
+		require.NoError(t, a.Registry().Register(ctx, svc, registry.WithTTL(10*time.Second)))
+		require.Equal(t, registry.Create, nextEvent(t, watch).Type)
+		require.Equal(t, registry.Create, nextEvent(t, aWatch).Type)
+
+		time.Sleep(3 * time.Second)
+		a.Crash()
+		ar := a.Registry()
+		require.ErrorIs(t, ar.Register(ctx, svc), registry.ErrUnavailable)
+		require.ErrorIs(t, ar.Deregister(ctx, svc), registry.ErrUnavailable)
+		_, err = ar.GetService(ctx, "greeter")
+		require.ErrorIs(t, err, registry.ErrUnavailable)
+		require.ErrorContains(t, err, `"a"`)
+		_, err = ar.ListServices(ctx)
+		require.ErrorIs(t, err, registry.ErrUnavailable)
+		_, err = ar.Watch(ctx)
+		require.ErrorIs(t, err, registry.ErrUnavailable)
+		_, err = aWatch.Next(ctx)
+		require.ErrorIs(t, err, registry.ErrUnavailable)
+
+		// The node stays behind for the other hosts until its TTL.
+		got, err := b.Registry().GetService(ctx, "greeter")
+		require.NoError(t, err)
+		require.Equal(t, []*registry.Service{svc}, got)
+
+		ev, err := watch.Next(ctx)
+		require.NoError(t, err)
+		require.Equal(t, registry.Delete, ev.Type)
+		require.Equal(t, svc, ev.Service)
+		require.WithinDuration(t, start.Add(10*time.Second), ev.Timestamp, 0)
+		require.WithinDuration(t, start.Add(10*time.Second), time.Now(), 0)
+		_, err = b.Registry().GetService(ctx, "greeter")
+		require.ErrorIs(t, err, registry.ErrNotFound)
+
+		// After a restart the host's view works again, and its watcher
+		// has kept the events of the downtime.
+		a.Restart()
+		_, err = ar.GetService(ctx, "greeter")
+		require.ErrorIs(t, err, registry.ErrNotFound)
+		require.Equal(t, registry.Delete, nextEvent(t, aWatch).Type)
+	})
+}
+
+// Ordering and grouping are deterministic; a version takes its metadata
+// from its most recently registered node.
+func TestRegistryDeterministicOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memory.MustNetwork()
+		defer n.Close()
+		ctx, r := t.Context(), n.Registry()
+		require.NoError(t, r.Register(ctx, regService("zeta", "2.0", "z3", "z1")))
+		require.NoError(t, r.Register(ctx, regService("alpha", "1.0", "c", "a")))
+		require.NoError(t, r.Register(ctx, regService("zeta", "1.0", "z2")))
+		v2 := regService("zeta", "2.0", "z0")
+		v2.Metadata["latest"] = "yes"
+		require.NoError(t, r.Register(ctx, v2))
+
+		list, err := r.ListServices(ctx)
+		require.NoError(t, err)
+		var names []string
+		for _, s := range list {
+			require.Nil(t, s.Nodes)
+			names = append(names, s.Name+"@"+s.Version)
+		}
+		require.Equal(t, []string{"alpha@1.0", "zeta@1.0", "zeta@2.0"}, names)
+		require.Equal(t, "yes", list[2].Metadata["latest"])
+
+		got, err := r.GetService(ctx, "zeta")
+		require.NoError(t, err)
+		require.Len(t, got, 2)
+		require.Equal(t, regService("zeta", "1.0", "z2"), got[0])
+		want := regService("zeta", "2.0", "z0", "z1", "z3")
+		want.Metadata["latest"] = "yes"
+		require.Equal(t, want, got[1])
+	})
+}
+
+// Every watcher sees the same total order of events, across services and
+// registering goroutines.
+func TestRegistryTotalOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memory.MustNetwork()
+		defer n.Close()
+		ctx := t.Context()
+		var watchers []registry.Watcher
+		for i := range 3 {
+			w, err := n.Host(fmt.Sprint("h", i)).Registry().Watch(ctx)
+			require.NoError(t, err)
+			defer w.Stop()
+			watchers = append(watchers, w)
+		}
+		var wg sync.WaitGroup
+		for g := range 10 {
+			wg.Go(func() {
+				r := n.Host(fmt.Sprint("h", g%3)).Registry()
+				for i := range 20 {
+					s := regService(fmt.Sprint("svc", i%4), "1.0", fmt.Sprint("g", g, "n", i))
+					if err := r.Register(ctx, s); err != nil {
+						t.Error(err)
+					}
+					if i%2 == 1 {
+						if err := r.Deregister(ctx, s); err != nil {
+							t.Error(err)
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+		synctest.Wait()
+		seq := func(w registry.Watcher) []string {
+			var out []string
+			for range 300 {
+				ev := nextEvent(t, w)
+				out = append(out, ev.Type.String()+" "+ev.Service.Name+"/"+ev.Service.Nodes[0].ID)
+			}
+			requireNoEvent(t, w)
+			return out
+		}
+		first := seq(watchers[0])
+		require.Equal(t, first, seq(watchers[1]))
+		require.Equal(t, first, seq(watchers[2]))
+	})
+}
+
+// Update is emitted only when the data changes; a TTL change alone is a
+// refresh, not an update.
+func TestRegistryUpdateOnlyOnChange(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memory.MustNetwork()
+		defer n.Close()
+		ctx, r := t.Context(), n.Registry()
+		w, err := r.Watch(ctx)
+		require.NoError(t, err)
+		defer w.Stop()
+		s := regService("greeter", "1.0", "a")
+		require.NoError(t, r.Register(ctx, s))
+		require.Equal(t, registry.Create, nextEvent(t, w).Type)
+		require.NoError(t, r.Register(ctx, s, registry.WithTTL(time.Second)))
+		require.NoError(t, r.Register(ctx, s.Copy()))
+		requireNoEvent(t, w)
+
+		s.Nodes[0].Metadata = map[string]string{"zone": "b"}
+		require.NoError(t, r.Register(ctx, s))
+		ev := nextEvent(t, w)
+		require.Equal(t, registry.Update, ev.Type)
+		require.Equal(t, "b", ev.Service.Nodes[0].Metadata["zone"])
+
+		// TTL 0 on the last Register: the node never expires.
+		time.Sleep(time.Hour)
+		requireNoEvent(t, w)
+
+		err = r.Register(ctx, s, registry.WithTTL(-time.Second))
+		require.ErrorIs(t, err, registry.ErrInvalid)
+		require.ErrorIs(t, r.Deregister(ctx, nil), registry.ErrInvalid)
+	})
+}
+
+// A call whose ctx is done returns exactly ctx.Err().
+func TestRegistryContextDone(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memory.MustNetwork()
+		defer n.Close()
+		r := n.Registry()
+		w, err := r.Watch(t.Context())
+		require.NoError(t, err)
+		defer w.Stop()
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		s := regService("greeter", "1.0", "a")
+		require.Equal(t, context.Canceled, r.Register(ctx, s))
+		require.Equal(t, context.Canceled, r.Deregister(ctx, s))
+		_, err = r.GetService(ctx, "greeter")
+		require.Equal(t, context.Canceled, err)
+		_, err = r.ListServices(ctx)
+		require.Equal(t, context.Canceled, err)
+		_, err = r.Watch(ctx)
+		require.Equal(t, context.Canceled, err)
+		_, err = w.Next(ctx)
+		require.Equal(t, context.Canceled, err)
+	})
+}
+
+// Network.Close stops the watchers and the TTL timers; the registry is
+// unavailable afterwards.
+func TestRegistryNetworkClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memory.MustNetwork()
+		ctx, r := t.Context(), n.Registry()
+		w, err := r.Watch(ctx)
+		require.NoError(t, err)
+		require.NoError(t, r.Register(ctx, regService("greeter", "1.0", "a"), registry.WithTTL(time.Second)))
+		require.Equal(t, registry.Create, nextEvent(t, w).Type)
+		done := make(chan error, 1)
+		go func() { _, err := w.Next(ctx); done <- err }()
+		synctest.Wait()
+		require.NoError(t, n.Close())
+		require.ErrorIs(t, <-done, registry.ErrWatcherStopped)
+		require.NoError(t, n.Close())
+		time.Sleep(time.Hour) // no timer fires into a closed registry
+		n.Host(memory.DefaultHost).Restart()
+		_, err = r.ListServices(ctx)
+		require.ErrorIs(t, err, registry.ErrUnavailable)
+	})
+}
+
+// Two networks share nothing.
+func TestRegistryIsolation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n1, n2 := memory.MustNetwork(), memory.MustNetwork()
+		defer n1.Close()
+		defer n2.Close()
+		ctx := t.Context()
+		w2, err := n2.Registry().Watch(ctx)
+		require.NoError(t, err)
+		defer w2.Stop()
+		require.NoError(t, n1.Registry().Register(ctx, regService("greeter", "1.0", "a"), registry.WithTTL(time.Second)))
+		_, err = n2.Registry().GetService(ctx, "greeter")
+		require.ErrorIs(t, err, registry.ErrNotFound)
+		list, err := n2.Registry().ListServices(ctx)
+		require.NoError(t, err)
+		require.Empty(t, list)
+		time.Sleep(2 * time.Second)
+		requireNoEvent(t, w2)
+	})
+}
