@@ -10,8 +10,10 @@ package memory
 // it to exactly one member, chosen round robin in the order members joined.
 // Each subscription has one goroutine that calls its handler for one
 // message at a time (broker_sub.go), so a slow handler never blocks the
-// publisher or any other subscription. Mutexes are only held to move
-// messages between queues, never across a wait.
+// publisher or any other subscription. A handler's error or recovered panic
+// is counted (brokerState.failures) and otherwise ignored: delivery is at
+// most once, nothing is redelivered. Mutexes are only held to move messages
+// between queues, never across a wait.
 
 import (
 	"context"

@@ -64,8 +64,8 @@ func (s *subscription) enqueue(m *broker.Message) {
 	}
 }
 
-// next pops the oldest queued message; ok is false when the queue is empty
-// or the subscription closed.
+// next pops the oldest queued message; m is nil when the queue is empty,
+// and closed reports that the subscription was closed.
 func (s *subscription) next() (m *broker.Message, closed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -44,7 +44,10 @@ type Subscription interface {
 	Topic() string
 	// Queue is the queue group, or "" for a plain subscription.
 	Queue() string
-	// Close stops delivery and waits for a running handler to return. Idempotent.
+	// Close stops delivery and waits for a running handler to return.
+	// Messages still queued for the subscription may be dropped (memory) or
+	// delivered first (NATS drains). It must not be called from the
+	// subscription's own handler, which it would wait for. Idempotent.
 	Close() error
 }
 

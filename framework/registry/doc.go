@@ -11,7 +11,11 @@
 //   - GetService returns the live nodes of a service grouped by version,
 //     or an error wrapping ErrNotFound.
 //   - A Watcher receives every event after it was created, in order, and
-//     none is dropped, however slowly it reads.
+//     none is dropped, however slowly it reads. Implementations that build
+//     events by diffing snapshots (Consul) may fold several changes to one
+//     node made between two snapshots into one event; the last state is
+//     always reported.
+//   - Deregister of a nil or unnamed service fails with ErrInvalid.
 //   - Every call honours its ctx; an unreachable registry returns an error
 //     wrapping ErrUnavailable.
 package registry
