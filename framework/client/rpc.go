@@ -144,7 +144,6 @@ func (c *rpcClient) doCall(ctx context.Context, r *Request, rsp any) error {
 			return selectError(r, err)
 		}
 		err = c.runAttempt(ctx, node, r, rsp)
-		c.sel.Mark(r.Service, node, err)
 		if err == nil {
 			return nil
 		}
@@ -159,14 +158,26 @@ func (c *rpcClient) doCall(ctx context.Context, r *Request, rsp any) error {
 	}
 }
 
-// runAttempt bounds one attempt by the per-attempt timeout.
+// runAttempt bounds one attempt by the per-attempt timeout and reports its
+// outcome to the selector (Tracker.Begin/done when it tracks load, else Mark).
 func (c *rpcClient) runAttempt(ctx context.Context, node *registry.Node, r *Request, rsp any) error {
 	if d := r.opts.AttemptTimeout; d > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
-	return c.attempt(ctx, node.Address, r, rsp)
+	done := c.begin(r.Service, node)
+	err := c.attempt(ctx, node.Address, r, rsp)
+	done(err)
+	return err
+}
+
+// begin starts tracking one attempt on node; the returned func ends it.
+func (c *rpcClient) begin(service string, node *registry.Node) func(error) {
+	if t, ok := c.sel.(selector.Tracker); ok {
+		return t.Begin(service, node)
+	}
+	return func(err error) { c.sel.Mark(service, node, err) }
 }
 
 func selectError(r *Request, err error) error {

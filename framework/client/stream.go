@@ -34,8 +34,9 @@ func (c *rpcClient) Stream(ctx context.Context, service, endpoint string, opts .
 		if err != nil {
 			return nil, selectError(r, err)
 		}
+		done := c.begin(service, node)
 		s, err := c.openClientStream(ctx, node.Address, r, cd)
-		c.sel.Mark(service, node, err)
+		done(err)
 		if err == nil {
 			return s, nil
 		}

@@ -60,3 +60,13 @@ func WithFilter(f ...Filter) SelectOption {
 
 // WithStrategy overrides the selector's strategy for this call.
 func WithStrategy(s Strategy) SelectOption { return func(o *SelectOptions) { o.Strategy = s } }
+
+// Tracker is implemented by selectors that track load per node (requests in
+// flight, latency). A client that finds it calls Begin just before an
+// attempt is sent and the returned done exactly once when the attempt ends,
+// instead of Mark; the selector measures latency itself between the two, so
+// it follows whatever clock the process runs on (virtual in a synctest
+// bubble). Begin and done must not block.
+type Tracker interface {
+	Begin(service string, node *registry.Node) (done func(err error))
+}
