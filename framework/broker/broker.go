@@ -31,7 +31,8 @@ type Broker interface {
 	// Publish hands m to the broker. It blocks until the broker accepted the
 	// message (not until it is delivered). m is copied.
 	Publish(ctx context.Context, topic string, m *Message) error
-	// Subscribe starts delivering the topic's messages to h. It does not block.
+	// Subscribe starts delivering the topic's messages to h. It may block for
+	// one round trip (bounded by ctx) while the broker confirms the subscription.
 	Subscribe(ctx context.Context, topic string, h Handler, opts ...SubscribeOption) (Subscription, error)
 	// Close closes every subscription made through this broker and waits for
 	// their handlers. Idempotent.

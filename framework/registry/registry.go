@@ -85,7 +85,8 @@ type Registry interface {
 	GetService(ctx context.Context, name string) ([]*Service, error)
 	// ListServices returns every service that has a live node (without nodes).
 	ListServices(ctx context.Context) ([]*Service, error)
-	// Watch returns a watcher of events from now on. It does not block.
+	// Watch returns a watcher of events from now on. It may block for one
+	// round trip (bounded by ctx) to take its starting point.
 	Watch(ctx context.Context, opts ...WatchOption) (Watcher, error)
 }
 
