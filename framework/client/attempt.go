@@ -15,6 +15,9 @@ import (
 // doAttempt is one unwrapped attempt: a stream on a pooled connection to
 // addr, one request, one reply.
 func (c *rpcClient) doAttempt(ctx context.Context, addr string, r *Request, rsp any) error {
+	if err := deadlineError(ctx, r); err != nil {
+		return err // an attempt wrapper may have spent the time left
+	}
 	conn, sock, err := c.openStream(ctx, addr, r)
 	if err != nil {
 		return err

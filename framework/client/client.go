@@ -68,5 +68,7 @@ type CallWrapper func(next CallFunc) CallFunc
 type AttemptFunc func(ctx context.Context, addr string, req *Request, rsp any) error
 
 // AttemptWrapper is attempt middleware: it wraps each attempt and sees the
-// node address it goes to.
+// node address it goes to. The attempts of a hedged call run concurrently
+// (sharing the *Request, which they must not modify), so an attempt
+// wrapper must be safe for concurrent use.
 type AttemptWrapper func(next AttemptFunc) AttemptFunc

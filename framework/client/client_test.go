@@ -257,3 +257,37 @@ func TestDefaultPolicy(t *testing.T) {
 	_, got := p.Retry(dctx, plain, 1, unavailable)
 	assert.False(t, got)
 }
+
+func TestResilienceOptionsValidate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newCluster(t, clusterConfig{instances: 1})
+		tr := c.net.Transport()
+		for name, opt := range map[string]client.Option{
+			"negative ratio":      client.WithRetryBudget(client.RetryBudget{Ratio: -1}),
+			"negative min":        client.WithRetryBudget(client.RetryBudget{MinPerSecond: -1}),
+			"tiny window":         client.WithRetryBudget(client.RetryBudget{Window: 5}),
+			"negative delay":      client.WithHedging(client.HedgePolicy{Delay: -1, MaxHedges: 1}),
+			"percentile above 1":  client.WithHedging(client.HedgePolicy{Percentile: 1.5, MaxHedges: 1}),
+			"negative hedges":     client.WithHedging(client.HedgePolicy{Delay: time.Millisecond, MaxHedges: -1}),
+			"negative samples":    client.WithHedging(client.HedgePolicy{Percentile: 0.9, MinSamples: -1, MaxHedges: 1}),
+			"hedge without delay": client.WithHedging(client.HedgePolicy{MaxHedges: 1}),
+		} {
+			_, err := client.New(c.sel, tr, opt)
+			assert.Error(t, err, name)
+		}
+		for name, opt := range map[string]client.Option{
+			"default budget":   client.WithRetryBudget(client.DefaultRetryBudget()),
+			"zero window":      client.WithRetryBudget(client.RetryBudget{Ratio: 0.1}),
+			"hedging disabled": client.WithHedging(client.HedgePolicy{}),
+		} {
+			cl, err := client.New(c.sel, tr, opt)
+			require.NoError(t, err, name)
+			cl.Close()
+		}
+		// A bad per-call policy fails the call.
+		err := c.client.Call(context.Background(), "echo", "Echo.Say", &EchoRequest{}, &EchoReply{},
+			client.WithCallHedging(client.HedgePolicy{MaxHedges: 1}), client.WithIdempotent())
+		assert.Equal(t, errors.BadRequest, errors.CodeOf(err))
+		assert.ErrorContains(t, err, "hedging needs a delay")
+	})
+}

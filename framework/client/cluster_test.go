@@ -24,6 +24,9 @@ import (
 type Echo struct {
 	name  string
 	delay time.Duration
+	// hook, when set, runs first in Say with the 1-based number of the
+	// call on this instance; an error it returns is Say's.
+	hook func(ctx context.Context, call int) error
 
 	mu    sync.Mutex
 	calls int
@@ -55,7 +58,13 @@ func (e *Echo) Say(ctx context.Context, req *EchoRequest, rsp *EchoReply) error 
 	}
 	s.tenant, _ = metadata.Value(ctx, "tenant")
 	e.seen = append(e.seen, s)
+	n := e.calls
 	e.mu.Unlock()
+	if e.hook != nil {
+		if err := e.hook(ctx, n); err != nil {
+			return err
+		}
+	}
 
 	d := e.delay
 	if req.Sleep > 0 {
@@ -105,6 +114,12 @@ type clusterConfig struct {
 	ttl        time.Duration
 	serverOpts []server.Option
 	clientOpts []client.Option
+	// instanceOpts adds server options to instance i.
+	instanceOpts func(i int) []server.Option
+	// hook sets Echo.hook of instance i (nil: none).
+	hook func(i int) func(ctx context.Context, call int) error
+	// wrapSel wraps the selector the client uses (c.sel stays the inner one).
+	wrapSel func(selector.Selector) selector.Selector
 }
 
 func newCluster(t *testing.T, cfg clusterConfig) *cluster {
@@ -117,10 +132,16 @@ func newCluster(t *testing.T, cfg clusterConfig) *cluster {
 	for i := range cfg.instances {
 		h := c.net.Host(fmt.Sprintf("echo-%d", i))
 		e := &Echo{name: h.Name(), delay: cfg.delay}
+		if cfg.hook != nil {
+			e.hook = cfg.hook(i)
+		}
 		opts := append([]server.Option{
 			server.WithRegisterTTL(cfg.ttl),
 			server.WithRegisterInterval(cfg.ttl / 3),
 		}, cfg.serverOpts...)
+		if cfg.instanceOpts != nil {
+			opts = append(opts, cfg.instanceOpts(i)...)
+		}
 		s, err := server.New("echo", h.Transport(), h.Registry(), opts...)
 		require.NoError(t, err)
 		require.NoError(t, s.Handle(e))
@@ -134,7 +155,11 @@ func newCluster(t *testing.T, cfg clusterConfig) *cluster {
 	c.sel, err = selector.New(ch.Registry())
 	require.NoError(t, err)
 	opts := append([]client.Option{client.WithRand(rand.New(rand.NewPCG(1, 2)))}, cfg.clientOpts...)
-	c.client, err = client.New(c.sel, ch.Transport(), opts...)
+	sel := c.sel
+	if cfg.wrapSel != nil {
+		sel = cfg.wrapSel(sel)
+	}
+	c.client, err = client.New(sel, ch.Transport(), opts...)
 	require.NoError(t, err)
 	t.Cleanup(c.close)
 	return c
@@ -179,3 +204,11 @@ func (e *Echo) Chat(ctx context.Context, stream server.Stream) error {
 }
 
 func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed)) }
+
+// stats returns the client's counters.
+func (c *cluster) stats() client.Stats {
+	c.t.Helper()
+	sr, ok := c.client.(client.StatsReporter)
+	require.True(c.t, ok, "the client implements StatsReporter")
+	return sr.Stats()
+}

@@ -19,6 +19,25 @@
 // connections lost after sending. It never re-runs a timed-out call that was
 // not marked idempotent. Backoff is exponential with full jitter.
 //
+// Deadlines also stop attempts: an attempt whose deadline has already
+// passed (or whose ctx has ended) is not sent; the call ends with the
+// client's own DeadlineExceeded (or Canceled) error and the selector hears
+// of no attempt.
+//
+// Retry budget (WithRetryBudget): retries and hedges of all the client's
+// calls together stay within a ratio of the calls plus a minimum per
+// second, over a sliding window; the budget is applied after the retry
+// policy, so custom policies are bounded by it too. See RetryBudget.
+//
+// Hedging (WithHedging, WithCallHedging): a call marked idempotent that
+// has not answered after a delay (fixed, or a percentile of recent
+// latencies) is sent to another node as well; the first success wins and
+// the other attempts are cancelled and reported to the selector as
+// Canceled. See HedgePolicy.
+//
+// The client counts calls, attempts, retries and hedges (StatsReporter)
+// with atomic counters, and passes on its selector's per-node counters.
+//
 // Errors returned by the client are *errors.Error values (see
 // framework/errors); errors.Is matches the underlying transport, selector
 // and codec sentinels where there is one.

@@ -33,6 +33,8 @@ type options struct {
 	poolSize        int
 	callWrappers    []CallWrapper
 	attemptWrappers []AttemptWrapper
+	budget          *RetryBudget // nil: no budget
+	hedge           *HedgePolicy // nil: no hedging
 }
 
 // WithCodecs sets the codec table (default codec.Standard()).
@@ -64,6 +66,32 @@ func WithRetryPolicy(p RetryPolicy) Option {
 			return fmt.Errorf("client: nil retry policy")
 		}
 		o.retry = p
+		return nil
+	}
+}
+
+// WithRetryBudget bounds the retries and hedges of all the client's calls
+// (see RetryBudget; DefaultRetryBudget is a good start). Without it a
+// client's retries are bounded only by its retry policies.
+func WithRetryBudget(rb RetryBudget) Option {
+	return func(o *options) error {
+		rb, err := rb.validate()
+		if err != nil {
+			return err
+		}
+		o.budget = &rb
+		return nil
+	}
+}
+
+// WithHedging makes the client hedge its calls marked idempotent (see
+// HedgePolicy). A policy with MaxHedges 0 disables hedging.
+func WithHedging(p HedgePolicy) Option {
+	return func(o *options) error {
+		if err := p.validate(); err != nil {
+			return err
+		}
+		o.hedge = &p
 		return nil
 	}
 }
@@ -129,8 +157,12 @@ type CallOptions struct {
 	ContentType    string
 	Idempotent     bool
 	AttemptTimeout time.Duration
-	// Retry overrides the client's policy for this call.
-	Retry         RetryPolicy
+	// Retry overrides the client's policy for this call. It still passes
+	// the client's retry budget.
+	Retry RetryPolicy
+	// Hedge overrides the client's hedge policy for this call (nil: the
+	// client's). Hedging applies only to calls marked idempotent.
+	Hedge         *HedgePolicy
 	SelectOptions []selector.SelectOption
 }
 
@@ -152,6 +184,11 @@ func WithCallAttemptTimeout(d time.Duration) CallOption {
 // WithCallRetry sets this call's retry policy.
 func WithCallRetry(p RetryPolicy) CallOption { return func(o *CallOptions) { o.Retry = p } }
 
+// WithCallHedging sets this call's hedge policy; HedgePolicy{} disables
+// hedging for the call. An invalid policy makes the call fail with
+// BadRequest. Only calls marked idempotent are hedged.
+func WithCallHedging(p HedgePolicy) CallOption { return func(o *CallOptions) { o.Hedge = &p } }
+
 // WithSelectOption passes options to the selector for this call.
 func WithSelectOption(so ...selector.SelectOption) CallOption {
 	return func(o *CallOptions) { o.SelectOptions = append(o.SelectOptions, so...) }
@@ -170,7 +207,9 @@ func WithPublishContentType(ct string) PublishOption {
 	return func(o *PublishOptions) { o.ContentType = ct }
 }
 
-// RetryPolicy decides whether a failed attempt is tried again.
+// RetryPolicy decides whether a failed attempt is tried again. It is the
+// first stage of the retry pipeline: a retry it asks for is then put to
+// the client's retry budget (WithRetryBudget), which may refuse it.
 type RetryPolicy interface {
 	// Retry is called after attempt (1-based) failed with err. It reports
 	// whether to try again and how long to wait first. It must not block.

@@ -84,3 +84,21 @@ func (p DefaultPolicy) Retry(ctx context.Context, req *Request, attempt int, err
 var NoRetry RetryPolicy = RetryFunc(func(context.Context, *Request, int, error) (time.Duration, bool) {
 	return 0, false
 })
+
+// retry runs the retry pipeline after attempt (1-based; hedges included)
+// failed with err: the call's RetryPolicy first, then the client's retry
+// budget. It reports the backoff before the retry and whether to retry; a
+// retry the budget refuses is counted in Stats.RetriesDenied. It does not
+// block.
+func (c *rpcClient) retry(ctx context.Context, r *Request, attempt int, err error) (time.Duration, bool) {
+	wait, ok := r.opts.Retry.Retry(ctx, r, attempt, err)
+	if !ok {
+		return 0, false
+	}
+	if c.budget != nil && !c.budget.withdraw() {
+		c.stats.retriesDenied.Add(1)
+		return 0, false
+	}
+	c.stats.retries.Add(1)
+	return wait, true
+}

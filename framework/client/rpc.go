@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync/atomic"
+	"time"
 
 	"github.com/microsim/microsim/framework/codec"
 	"github.com/microsim/microsim/framework/errors"
@@ -26,12 +27,18 @@ type rpcClient struct {
 	pool   *pool
 	closed atomic.Bool
 
+	budget *budget // nil: retries are bounded by the retry policy only
+	lat    latencyBook
+	stats  counters
+
 	call    CallFunc    // the whole call, wrapped
 	attempt AttemptFunc // one attempt, wrapped
 }
 
 // New returns a client that finds nodes with sel and reaches them over tr.
 // It does not block. An invalid option makes it fail with an error naming it.
+// The client implements StatsReporter. In a testing/synctest bubble, create
+// it inside the bubble that uses it (its retry budget reads the clock).
 func New(sel selector.Selector, tr transport.Transport, opts ...Option) (Client, error) {
 	if sel == nil {
 		return nil, fmt.Errorf("client: nil selector")
@@ -67,6 +74,9 @@ func New(sel selector.Selector, tr transport.Transport, opts ...Option) (Client,
 		}
 	}
 	c := &rpcClient{sel: sel, tr: tr, opts: o, pool: newPool(tr, o.poolSize)}
+	if o.budget != nil {
+		c.budget = newBudget(*o.budget)
+	}
 	c.call = c.doCall
 	for i := len(o.callWrappers) - 1; i >= 0; i-- {
 		c.call = o.callWrappers[i](c.call)
@@ -87,7 +97,7 @@ func (c *rpcClient) Close() error {
 }
 
 func (c *rpcClient) callOptions(opts []CallOption) CallOptions {
-	co := CallOptions{ContentType: c.opts.contentType, AttemptTimeout: c.opts.attemptTimeout, Retry: c.opts.retry}
+	co := CallOptions{ContentType: c.opts.contentType, AttemptTimeout: c.opts.attemptTimeout, Retry: c.opts.retry, Hedge: c.opts.hedge}
 	for _, o := range opts {
 		o(&co)
 	}
@@ -96,6 +106,13 @@ func (c *rpcClient) callOptions(opts []CallOption) CallOptions {
 
 // Call implements Client.
 func (c *rpcClient) Call(ctx context.Context, service, endpoint string, req, rsp any, opts ...CallOption) error {
+	c.stats.calls.Add(1)
+	err := c.startCall(ctx, service, endpoint, req, rsp, opts)
+	c.stats.result(err)
+	return err
+}
+
+func (c *rpcClient) startCall(ctx context.Context, service, endpoint string, req, rsp any, opts []CallOption) error {
 	if c.closed.Load() {
 		return errors.Wrapf(errorID, errors.Unavailable, ErrClosed, "call %s.%s", service, endpoint)
 	}
@@ -113,11 +130,18 @@ func (c *rpcClient) Call(ctx context.Context, service, endpoint string, req, rsp
 }
 
 // doCall is the unwrapped call: encode once, then attempt until success,
-// a final error, or the retry policy gives up.
+// a final error, or the retry policy (or the retry budget) gives up. Calls
+// marked idempotent with a hedge policy are hedged (hedgedCall).
 func (c *rpcClient) doCall(ctx context.Context, r *Request, rsp any) error {
 	cd, err := c.opts.codecs.Lookup(r.ContentType)
 	if err != nil {
 		return errors.Wrapf(errorID, errors.BadRequest, err, "call %s.%s", r.Service, r.Endpoint)
+	}
+	h := r.opts.Hedge
+	if h != nil {
+		if err := h.validate(); err != nil {
+			return errors.Wrapf(errorID, errors.BadRequest, err, "call %s.%s", r.Service, r.Endpoint)
+		}
 	}
 	if r.body, err = cd.Marshal(r.Body); err != nil {
 		return errors.Wrapf(errorID, errors.BadRequest, err, "encode request for %s.%s", r.Service, r.Endpoint)
@@ -128,27 +152,34 @@ func (c *rpcClient) doCall(ctx context.Context, r *Request, rsp any) error {
 	if err != nil {
 		return selectError(r, err)
 	}
+	if c.budget != nil {
+		c.budget.deposit()
+	}
+	var est *latencies
+	if h != nil && h.Percentile > 0 {
+		est = c.lat.of(r.Service)
+	}
+	if h != nil && h.MaxHedges > 0 && r.Idempotent && hedgeable(rsp) {
+		return c.hedgedCall(ctx, r, rsp, next, h, est)
+	}
 	var lastErr error
 	for attempt := 1; ; attempt++ {
-		node, err := next()
-		if stderrors.Is(err, selector.ErrNoneAvailable) && lastErr != nil {
-			// Every node was tried once: start a new round over all of them.
-			if next, err = c.sel.Select(ctx, r.Service, r.opts.SelectOptions...); err == nil {
-				node, err = next()
-			}
+		if err := deadlineError(ctx, r); err != nil {
+			return err
 		}
+		node, err := c.pick(ctx, r, &next, lastErr != nil)
 		if err != nil {
 			if lastErr != nil {
 				return lastErr
 			}
 			return selectError(r, err)
 		}
-		err = c.runAttempt(ctx, node, r, rsp)
+		err = c.runAttempt(ctx, node, r, rsp, est)
 		if err == nil {
 			return nil
 		}
 		lastErr = err
-		wait, retry := r.opts.Retry.Retry(ctx, r, attempt, err)
+		wait, retry := c.retry(ctx, r, attempt, err)
 		if !retry {
 			return err
 		}
@@ -158,17 +189,45 @@ func (c *rpcClient) doCall(ctx context.Context, r *Request, rsp any) error {
 	}
 }
 
+// pick returns the node for the next attempt. When every node was tried
+// once and the call is retrying, it starts a new round over all of them.
+func (c *rpcClient) pick(ctx context.Context, r *Request, next *selector.Next, retrying bool) (*registry.Node, error) {
+	node, err := (*next)()
+	if retrying && stderrors.Is(err, selector.ErrNoneAvailable) {
+		var n selector.Next
+		if n, err = c.sel.Select(ctx, r.Service, r.opts.SelectOptions...); err == nil {
+			*next = n
+			node, err = n()
+		}
+	}
+	return node, err
+}
+
 // runAttempt bounds one attempt by the per-attempt timeout and reports its
-// outcome to the selector (Tracker.Begin/done when it tracks load, else Mark).
-func (c *rpcClient) runAttempt(ctx context.Context, node *registry.Node, r *Request, rsp any) error {
+// outcome to the selector (Tracker.Begin/done when it tracks load, else
+// Mark) exactly once. An attempt cancelled because another attempt of its
+// call won is reported as Canceled (lostError). With est, the latency of a
+// successful attempt is recorded there.
+func (c *rpcClient) runAttempt(ctx context.Context, node *registry.Node, r *Request, rsp any, est *latencies) error {
 	if d := r.opts.AttemptTimeout; d > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
+	c.stats.attempts.Add(1)
 	done := c.begin(r.Service, node)
+	var t0 time.Time
+	if est != nil {
+		t0 = time.Now()
+	}
 	err := c.attempt(ctx, node.Address, r, rsp)
+	if err != nil && context.Cause(ctx) == ErrHedgeLost {
+		err = lostError(r, node.Address)
+	}
 	done(err)
+	if err == nil && est != nil {
+		est.record(time.Since(t0))
+	}
 	return err
 }
 
@@ -178,6 +237,25 @@ func (c *rpcClient) begin(service string, node *registry.Node) func(error) {
 		return t.Begin(service, node)
 	}
 	return func(err error) { c.sel.Mark(service, node, err) }
+}
+
+// deadlineError returns the error of a call whose ctx has ended or whose
+// deadline has passed (even if ctx does not say so yet), so that no attempt
+// is sent that the server would refuse on arrival; nil otherwise.
+func deadlineError(ctx context.Context, r *Request) error {
+	err := ctx.Err()
+	if err == nil {
+		dl, ok := ctx.Deadline()
+		if !ok || time.Until(dl) > 0 {
+			return nil
+		}
+		err = context.DeadlineExceeded
+	}
+	code := errors.DeadlineExceeded
+	if err == context.Canceled {
+		code = errors.Canceled
+	}
+	return errors.Wrapf(errorID, code, err, "call %s.%s: not sent", r.Service, r.Endpoint)
 }
 
 func selectError(r *Request, err error) error {

@@ -29,7 +29,13 @@ func (c *rpcClient) Stream(ctx context.Context, service, endpoint string, opts .
 	if err != nil {
 		return nil, selectError(r, err)
 	}
+	if c.budget != nil {
+		c.budget.deposit()
+	}
 	for attempt := 1; ; attempt++ {
+		if err := deadlineError(ctx, r); err != nil {
+			return nil, err
+		}
 		node, err := next()
 		if err != nil {
 			return nil, selectError(r, err)
@@ -43,7 +49,7 @@ func (c *rpcClient) Stream(ctx context.Context, service, endpoint string, opts .
 		if errors.CodeOf(err).Retry() != errors.RetrySafe {
 			return nil, err
 		}
-		wait, retry := co.Retry.Retry(ctx, r, attempt, err)
+		wait, retry := c.retry(ctx, r, attempt, err)
 		if !retry {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	stderrors "errors"
+	"fmt"
 	"maps"
 	"reflect"
 	"runtime/debug"
@@ -169,7 +170,10 @@ func (s *server) serveUnary(ctx, hctx context.Context, c *call, ep *endpoint, cd
 	}
 	req.Body = body
 	rsp := reflect.New(ep.rsp.Elem()).Interface()
-	if err := s.invoke(hctx, ep, req, rsp); err != nil {
+	hctx, stopWatch := watchAbandon(ctx, hctx, c.sock)
+	err := s.invoke(hctx, ep, req, rsp)
+	stopWatch()
+	if err != nil {
 		s.replyError(ctx, c, s.handlerError(hctx, ep, err))
 		return
 	}
@@ -235,4 +239,31 @@ func (s *server) wrap(ep *endpoint) {
 		h = s.opts.hWrappers[i](h)
 	}
 	ep.h = h
+}
+
+// ErrCallerGone is the cause of a unary handler's ctx cancellation when the
+// caller ended the stream before the reply: it gave up, a hedge it sent
+// elsewhere won, or its connection broke. Read it with context.Cause.
+var ErrCallerGone = stderrors.New("server: caller ended the call before the reply")
+
+// watchAbandon returns a handler ctx that is cancelled (cause ErrCallerGone)
+// when the caller ends the stream while the handler runs, so abandoned work
+// stops instead of running to completion. In the unary protocol nothing
+// follows the request, so any Recv result is the caller going away. stop
+// ends the watch and waits for its goroutine.
+func watchAbandon(ctx, hctx context.Context, sock transport.Socket) (context.Context, func()) {
+	hctx, cancelHandler := context.WithCancelCause(hctx)
+	wctx, cancelWatch := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if _, err := sock.Recv(wctx); wctx.Err() == nil {
+			cancelHandler(fmt.Errorf("%w (%v)", ErrCallerGone, err))
+		}
+	}()
+	return hctx, func() {
+		cancelWatch()
+		<-done
+		cancelHandler(nil)
+	}
 }

@@ -346,3 +346,27 @@ func TestDialAfterStopIsRefused(t *testing.T) {
 		require.ErrorIs(t, err, registry.ErrNotFound)
 	})
 }
+
+func TestCallerGoneCancelsHandler(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		s := w.started(t, &Greeter{})
+		c := w.dial(t, s.Addr())
+
+		sock, err := c.conn.NewStream(t.Context())
+		require.NoError(t, err)
+		m := &transport.Message{Header: c.request(t.Context(), "greeter", "Greeter.Sleep"), Body: []byte(`{"delay":60000000000}`)}
+		require.NoError(t, sock.Send(t.Context(), m))
+		time.Sleep(time.Second) // the handler is sleeping its 60 s
+		synctest.Wait()
+		start := time.Now()
+		require.NoError(t, sock.Close()) // the caller gives up
+
+		// Stop drains in-flight calls: it returns at once only because the
+		// abandoned handler was cancelled instead of sleeping on.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		require.NoError(t, s.Stop(ctx))
+		assert.Zero(t, time.Since(start), "the abandoned handler ended at once, not after its 60 s")
+	})
+}
