@@ -24,8 +24,12 @@
 //   - A connection that breaks ends its streams with ErrReset.
 //   - A Message larger than the transport's limit fails Send with an error
 //     wrapping ErrMessageTooLarge that names both sizes; the stream stays usable.
+//   - Send after the peer closed the stream fails with ErrClosed; NewStream
+//     after Conn.Close fails with ErrClosed.
 //   - Listener.Close stops accepting and frees the address at once; streams
-//     already accepted run to completion.
+//     already accepted run to completion. It does not wait for them: a
+//     transport that owns goroutines (TCP) implements io.Closer, and its
+//     Close closes everything it made and waits for all of them.
 //   - Every blocking method takes a ctx and returns ctx.Err() (possibly
 //     wrapped) when it is done first.
 //   - Close is idempotent everywhere and unblocks every pending call.

@@ -1,0 +1,340 @@
+package tcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/microsim/microsim/framework/transport"
+)
+
+// conn is one TCP (or TLS) connection, client or server side. It runs a
+// reader and a writer goroutine, started by start and stopped by close
+// (idempotent, waits for both) or by a failure.
+type conn struct {
+	t      *Transport
+	o      *options
+	raw    net.Conn // the TCP connection; closing it stops everything
+	rw     net.Conn // raw, or the TLS connection over it
+	server bool
+	l      *listener // server side: the listener that accepted it
+	remote string    // client: the dialled address; server: the peer's address
+
+	peerMax    int // the peer's message size limit (from its preface)
+	peerWindow int // the peer's per-stream window (from its preface)
+	sendLimit  int // min(o.maxMsg, peerMax)
+
+	done       chan struct{} // closed once err is set (Accept and the writer watch it)
+	writerDone chan struct{}
+	wake       chan struct{} // cap 1: frames were queued
+	wg         sync.WaitGroup
+
+	wq  writeQueue // guarded by wmu
+	wmu sync.Mutex
+
+	iov, iovw net.Buffers // used by the writer goroutine only
+
+	mu         sync.Mutex
+	err        error // why the connection ended; nil while it is alive
+	streams    map[uint32]*stream
+	active     int       // streams not finished (opened, accepted or not)
+	idleSince  time.Time // when active last dropped to 0
+	nextID     uint32    // client: the id the next stream gets
+	lastPeerID uint32    // server: the highest stream id the peer opened
+	goaway     bool      // client: the peer sent GOAWAY; server: we sent it
+	goawayLast uint32    // the last stream id covered by the GOAWAY
+	draining   bool      // server: the listener closed; close once active is 0
+
+	lingering atomic.Bool   // the writer sent its last frame and closed its side
+	wseq      atomic.Uint64 // bumped before and after each write: odd while writing
+
+	// Used by the reader goroutine only.
+	nread      uint64    // reads that returned data
+	seenRead   uint64    // nread at the last tick
+	lastActive time.Time // the tick at which nread last changed
+	seenWseq   uint64    // wseq at the last tick
+	writeSince time.Time // the tick at which the current write was first seen
+	pingOut    bool
+	wakes      []*stream // streams to wake before the next read (wakeLater)
+}
+
+// maxStreamID bounds client stream ids; a connection that used them all
+// takes no new stream.
+const maxStreamID = 1<<31 - 1
+
+func newConn(t *Transport, raw net.Conn, server bool, l *listener, remote string) *conn {
+	c := &conn{
+		t:          t,
+		o:          &t.o,
+		raw:        raw,
+		rw:         raw,
+		server:     server,
+		l:          l,
+		remote:     remote,
+		done:       make(chan struct{}),
+		writerDone: make(chan struct{}),
+		wake:       make(chan struct{}, 1),
+		streams:    make(map[uint32]*stream),
+		idleSince:  time.Now(),
+		nextID:     1,
+	}
+	c.wq.pool = &t.pool
+	return c
+}
+
+// start runs the connection's goroutines; on the server side they first
+// perform the handshake. It does not block.
+func (c *conn) start() {
+	c.wg.Add(1)
+	go c.run()
+}
+
+func (c *conn) run() {
+	defer c.t.wg.Done()
+	defer c.wg.Done()
+	defer c.t.forget(c)
+	if c.server {
+		if err := c.serverHandshake(); err != nil {
+			c.fail(fmt.Errorf("handshake: %w", err))
+			close(c.writerDone)
+			return
+		}
+	}
+	c.wg.Add(1)
+	go c.writeLoop()
+	err := c.readLoop()
+	c.fail(err)
+	<-c.writerDone
+}
+
+// close ends the connection with err (if it is still alive) and waits for
+// its goroutines. Idempotent.
+func (c *conn) close(err error) {
+	c.fail(err)
+	c.wg.Wait()
+}
+
+// fail ends the connection: it records err, closes the socket and wakes
+// every goroutine waiting on the connection or one of its streams. Only the
+// first call has an effect. It does not block.
+func (c *conn) fail(err error) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	if err == nil {
+		err = errors.New("connection closed")
+	}
+	c.err = err
+	streams := c.streams
+	c.streams = nil
+	c.mu.Unlock()
+	c.wmu.Lock()
+	c.wq.fail()
+	c.wmu.Unlock()
+	close(c.done) // before the wakes: a woken stream must see it
+	c.raw.Close()
+	c.signalWriter()
+	for _, s := range streams {
+		s.mu.Lock()
+		s.wakeLocked()
+		s.mu.Unlock()
+	}
+	c.logEnd(err)
+}
+
+// logEnd logs why the connection ended: quiet for ordinary ends, Warn for
+// protocol errors and timeouts.
+func (c *conn) logEnd(err error) {
+	attrs := []any{"local", c.raw.LocalAddr().String(), "remote", c.raw.RemoteAddr().String(), "server", c.server, "err", err}
+	switch {
+	case errors.Is(err, errQuiet):
+		c.o.logger.Debug("tcp: connection closed", attrs...)
+	default:
+		c.o.logger.Warn("tcp: connection closed", attrs...)
+	}
+}
+
+// errQuiet marks connection ends that are part of normal operation.
+var errQuiet = errors.New("normal close")
+
+// quietf builds an error for an ordinary end of a connection.
+func quietf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errQuiet, fmt.Sprintf(format, args...))
+}
+
+// isDone reports whether the connection has ended.
+func (c *conn) isDone() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// streamErr is the error a stream of the ended connection fails with: a
+// client stream past the server's GOAWAY was refused; any other was reset,
+// unless the connection was closed locally.
+func (c *conn) streamErr(s *stream) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.streamErrLocked(s.id.Load())
+}
+
+func (c *conn) streamErrLocked(id uint32) error {
+	if !c.server && c.goaway && id > c.goawayLast {
+		return fmt.Errorf("tcp: stream to %s: %w: the server did not take it", c.remote, transport.ErrRefused)
+	}
+	switch {
+	case errors.Is(c.err, errLocalClose):
+		return fmt.Errorf("tcp: connection to %s: %w", c.remote, transport.ErrClosed)
+	case errors.Is(c.err, transport.ErrClosed):
+		return c.err
+	}
+	return fmt.Errorf("tcp: connection to %s broke: %w: %v", c.remote, transport.ErrReset, c.err)
+}
+
+// errLocalClose is the end of a connection closed by Conn.Close.
+var errLocalClose = fmt.Errorf("%w: closed locally", errQuiet)
+
+// streamDone takes a finished stream out of the connection's books. A
+// draining server connection closes gracefully after its last stream.
+func (c *conn) streamDone(s *stream) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	if id := s.id.Load(); id != 0 && c.streams[id] == s {
+		delete(c.streams, id)
+	}
+	c.active--
+	last := c.active == 0
+	if last {
+		c.idleSince = time.Now()
+	}
+	drained := last && c.draining
+	c.mu.Unlock()
+	if drained {
+		c.shutdown()
+	}
+}
+
+// drain is called when the listener closes: no new stream is accepted (a
+// GOAWAY tells the client), and the connection closes once its accepted
+// streams have finished. It does not block.
+func (c *conn) drain() {
+	c.mu.Lock()
+	if c.err != nil || c.draining {
+		c.mu.Unlock()
+		return
+	}
+	c.draining = true
+	idle := c.active == 0
+	c.mu.Unlock()
+	c.sendGoAway()
+	if idle {
+		c.shutdown()
+	}
+}
+
+// sendGoAway tells the client the last stream this server side will
+// process; later streams fail with ErrRefused at the client.
+func (c *conn) sendGoAway() {
+	c.mu.Lock()
+	if c.goaway {
+		c.mu.Unlock()
+		return
+	}
+	c.goaway, c.goawayLast = true, c.lastPeerID
+	last := c.lastPeerID
+	c.mu.Unlock()
+	c.enqueueControl(frameGoAway, last, nil)
+}
+
+// shutdown closes the connection gracefully: the writer sends what is
+// queued, closes its side, and the reader waits (bounded) for the peer to
+// close. It does not block.
+func (c *conn) shutdown() {
+	c.wmu.Lock()
+	c.wq.closing = true
+	c.wmu.Unlock()
+	c.signalWriter()
+}
+
+// newStream opens a client stream: it gets the next id and its OPEN frame
+// is queued. It does not block.
+func (c *conn) newStream() (*stream, error) {
+	s := newStream(c, 0)
+	c.wmu.Lock()
+	err := c.openLocked(s)
+	wake := err == nil && c.wakeLocked()
+	c.wmu.Unlock()
+	if wake {
+		c.signalWriter()
+	}
+	return s, err
+}
+
+// openLocked registers s under the next id and queues its OPEN frame;
+// called under c.wmu, so ids reach the wire in order.
+func (c *conn) openLocked(s *stream) error {
+	c.mu.Lock()
+	switch {
+	case c.goaway:
+		c.mu.Unlock()
+		return fmt.Errorf("tcp: connection to %s: %w: the server is going away", c.remote, transport.ErrRefused)
+	case c.err != nil:
+		err := c.streamErrLocked(maxStreamID)
+		c.mu.Unlock()
+		return err
+	case c.nextID > maxStreamID:
+		c.mu.Unlock()
+		return fmt.Errorf("tcp: connection to %s: %w: stream ids used up", c.remote, transport.ErrRefused)
+	}
+	id := c.nextID
+	c.nextID++
+	s.id.Store(id)
+	c.streams[id] = s
+	c.active++
+	c.mu.Unlock()
+	if c.wq.err != nil || c.wq.closing { // raced with the end of the connection
+		return c.streamErr(s)
+	}
+	putFrameHeader(c.wq.reserve(frameHeaderLen), 0, frameOpen, id)
+	return nil
+}
+
+// clientConn is the transport.Conn returned by Transport.Dial.
+type clientConn struct{ c *conn }
+
+// NewStream opens a stream: its OPEN frame is queued, so it reaches the
+// server's Accept before anything is sent on it. It does not block. It
+// fails with ErrClosed after Close, ErrReset when the connection broke, and
+// ErrRefused after the server sent GOAWAY (listener closed, or idle).
+func (cc clientConn) NewStream(ctx context.Context) (transport.Socket, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s, err := cc.c.newStream()
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// RemoteAddr returns the dialled address.
+func (cc clientConn) RemoteAddr() string { return cc.c.remote }
+
+// Close closes the connection: its streams fail with ErrClosed. It blocks
+// until the connection's goroutines have exited. Idempotent.
+func (cc clientConn) Close() error {
+	cc.c.close(errLocalClose)
+	return nil
+}

@@ -1,0 +1,257 @@
+package tcp
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/microsim/microsim/framework/transport"
+)
+
+// readLoop is the reader goroutine: it reads frames and dispatches them
+// until the connection fails, and returns why. It also enforces the read
+// and idle timeouts: the read deadline serves as a timer that wakes it
+// every tick to check them.
+func (c *conn) readLoop() error {
+	buf := c.t.pool.get(readBufSize)
+	defer c.t.pool.put(buf)
+	fr := newFrameReader(c.rw, (*buf)[:readBufSize], maxFramePayload(c.o.maxMsg))
+	fr.onRead = func() { c.nread++ }
+	fr.beforeRead = c.flushWakes
+	defer c.flushWakes()
+	var lingerUntil time.Time
+	fr.onTimeout = func(midFrame bool) error {
+		if c.lingering.Load() {
+			now := time.Now()
+			if lingerUntil.IsZero() {
+				lingerUntil = now.Add(lingerTimeout)
+			} else if !now.Before(lingerUntil) {
+				return quietf("the peer did not close within %v of our close", lingerTimeout)
+			}
+			c.raw.SetReadDeadline(lingerUntil)
+			return nil
+		}
+		return c.checkTimeouts(midFrame)
+	}
+	c.lastActive = time.Now()
+	if tick := c.o.tick(); tick > 0 {
+		c.raw.SetReadDeadline(c.lastActive.Add(tick))
+	}
+	for {
+		f, err := fr.next()
+		if err != nil {
+			return c.readError(err)
+		}
+		if err := c.handleFrame(f); err != nil {
+			return err
+		}
+	}
+}
+
+// wakeLater records that s has news for a waiting Recv or Send; the reader
+// wakes it in flushWakes, once it has handled every frame it has buffered,
+// so a woken goroutine sees them all (a reply and the CLOSE behind it).
+// Called under s.mu by the reader goroutine.
+func (c *conn) wakeLater(s *stream) {
+	if !s.wakePending {
+		s.wakePending = true
+		c.wakes = append(c.wakes, s)
+	}
+}
+
+// flushWakes wakes the streams recorded by wakeLater.
+func (c *conn) flushWakes() {
+	for i, s := range c.wakes {
+		s.mu.Lock()
+		s.wakePending = false
+		s.wakeLocked()
+		s.mu.Unlock()
+		c.wakes[i] = nil
+	}
+	c.wakes = c.wakes[:0]
+}
+
+// readError explains why reading stopped.
+func (c *conn) readError(err error) error {
+	switch {
+	case errors.Is(err, errProtocol), errors.Is(err, errQuiet), errors.Is(err, errReadTimeout), errors.Is(err, errWriteTimeout):
+		return err
+	case err == io.EOF:
+		return quietf("closed by the peer")
+	case err == io.ErrUnexpectedEOF:
+		return protoErr("connection closed inside a frame (truncated frame)")
+	}
+	return fmt.Errorf("read: %w", err)
+}
+
+var (
+	errReadTimeout  = errors.New("read timeout")
+	errWriteTimeout = errors.New("write timeout")
+)
+
+// checkTimeouts runs every tick, when the reader's deadline passes. It
+// fails the connection after the read timeout (no bytes while streams are
+// open or a frame is half read) or the write timeout (one write under way
+// for that long), closes it after the idle timeout (no open stream), pings a
+// peer that has been silent for half the read timeout, and sets the next
+// deadline. Progress is sampled at ticks, so a timeout fires up to a tick
+// (a quarter of the smallest timeout) late, and no clock is read per frame.
+func (c *conn) checkTimeouts(midFrame bool) error {
+	tick := c.o.tick()
+	if tick == 0 {
+		c.raw.SetReadDeadline(time.Time{})
+		return nil
+	}
+	now := time.Now()
+	if c.nread != c.seenRead {
+		c.seenRead, c.lastActive = c.nread, now
+	}
+	if wt := c.o.writeTimeout; wt > 0 {
+		if seq := c.wseq.Load(); seq != c.seenWseq {
+			c.seenWseq, c.writeSince = seq, now
+		} else if seq&1 == 1 && now.Sub(c.writeSince) >= wt {
+			return fmt.Errorf("%w: a write to the peer made no progress for %v (limit %v)",
+				errWriteTimeout, now.Sub(c.writeSince).Round(time.Millisecond), wt)
+		}
+	}
+	c.mu.Lock()
+	active, idleSince := c.active, c.idleSince
+	c.mu.Unlock()
+	silent := now.Sub(c.lastActive)
+	if rt := c.o.readTimeout; rt > 0 && (active > 0 || midFrame) {
+		if silent >= rt {
+			return fmt.Errorf("%w: no bytes from the peer for %v (limit %v) with %d streams open",
+				errReadTimeout, silent.Round(time.Millisecond), rt, active)
+		}
+		if silent >= rt/2 && !c.pingOut {
+			c.pingOut = true
+			var p [8]byte
+			binary.BigEndian.PutUint64(p[:], uint64(now.UnixNano()))
+			c.enqueueControl(framePing, 0, p[:])
+		}
+	}
+	if it := c.o.idleTimeout; it > 0 && active == 0 && now.Sub(idleSince) >= it {
+		if !c.server {
+			return fmt.Errorf("%w after the idle timeout of %v", errLocalClose, it)
+		}
+		c.o.logger.Debug("tcp: closing idle connection", "remote", c.remote, "idle", it)
+		c.sendGoAway()
+		c.shutdown()
+	}
+	c.raw.SetReadDeadline(now.Add(tick))
+	return nil
+}
+
+// handleFrame dispatches one frame. An error is a protocol violation that
+// ends the connection.
+func (c *conn) handleFrame(f frame) error {
+	switch f.typ {
+	case framePing:
+		c.enqueueControl(framePong, 0, f.payload)
+		return nil
+	case framePong:
+		c.pingOut = false
+		return nil
+	case frameGoAway:
+		return c.handleGoAway(f.id)
+	}
+	s, isNew, err := c.lookup(f)
+	if err != nil || s == nil {
+		return err
+	}
+	switch f.typ {
+	case frameOpen:
+		if !isNew {
+			return protoErr("OPEN frame for stream %d, which is open", f.id)
+		}
+	case frameData:
+		m, err := decodeData(f.payload, f.owned, c.o.maxMsg)
+		if err != nil {
+			return err
+		}
+		if err := s.deliver(m); err != nil {
+			return err
+		}
+	case frameCloseSend:
+		s.peerEnded(false)
+	case frameClose:
+		s.peerEnded(true)
+	case frameReset:
+		if f.payload[0] == resetRefused {
+			s.fail(fmt.Errorf("tcp: stream to %s: %w: the server did not accept it", c.remote, transport.ErrRefused))
+		} else {
+			s.fail(fmt.Errorf("tcp: stream to %s: %w by the peer", c.remote, transport.ErrReset))
+		}
+	case frameWindow:
+		s.addCredit(binary.BigEndian.Uint32(f.payload))
+	}
+	if isNew {
+		c.l.offer(s)
+	}
+	return nil
+}
+
+// lookup finds the stream a frame belongs to. On the server, an OPEN frame
+// with the next stream id opens a stream (isNew). A nil stream and error means
+// the frame is for a finished stream, or one opened past our GOAWAY, and is
+// dropped.
+func (c *conn) lookup(f frame) (s *stream, isNew bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return nil, false, nil
+	}
+	if s := c.streams[f.id]; s != nil {
+		return s, false, nil
+	}
+	name := frameNames[f.typ]
+	if !c.server {
+		if f.id >= c.nextID {
+			return nil, false, protoErr("%s frame for stream %d, which was never opened", name, f.id)
+		}
+		return nil, false, nil
+	}
+	if f.typ != frameOpen {
+		if f.id <= c.lastPeerID {
+			return nil, false, nil
+		}
+		return nil, false, protoErr("%s frame for stream %d, which was never opened", name, f.id)
+	}
+	if f.id != c.lastPeerID+1 {
+		return nil, false, protoErr("OPEN frame for stream %d, but the next stream id is %d", f.id, c.lastPeerID+1)
+	}
+	c.lastPeerID = f.id
+	if c.goaway {
+		return nil, false, nil
+	}
+	s = newStream(c, f.id)
+	c.streams[f.id] = s
+	c.active++
+	return s, true, nil
+}
+
+// handleGoAway handles the server's GOAWAY on a client connection: streams
+// past last fail with ErrRefused, and no new stream is opened.
+func (c *conn) handleGoAway(last uint32) error {
+	if c.server {
+		return protoErr("GOAWAY frame from a client")
+	}
+	c.mu.Lock()
+	if c.goaway && c.goawayLast < last {
+		last = c.goawayLast
+	}
+	c.goaway, c.goawayLast = true, last
+	var refused []*stream
+	for id, s := range c.streams {
+		if id > last {
+			refused = append(refused, s)
+		}
+	}
+	c.mu.Unlock()
+	for _, s := range refused {
+		s.fail(fmt.Errorf("tcp: stream to %s: %w: the server is going away", c.remote, transport.ErrRefused))
+	}
+	return nil
+}
