@@ -116,8 +116,8 @@ func (n *Network) Host(name string) *Host {
 	if !ok {
 		// A host created after Close is born down, like the rest of the network.
 		h = &Host{net: n, name: name, up: !n.closed}
-		h.tr = newHostTransport(h)
-		h.reg = newHostRegistry(h)
+		h.tr = newPauseTransport(h, newHostTransport(h))
+		h.reg = newPauseRegistry(h, newHostRegistry(h))
 		n.hosts[name] = h
 	}
 	return h
@@ -171,8 +171,9 @@ type Host struct {
 	tr   transport.Transport
 	reg  registry.Registry
 
-	mu sync.Mutex
-	up bool
+	mu    sync.Mutex
+	up    bool
+	pause pauseState // host_pause.go
 }
 
 // Name is the host's name, the part of its addresses before the colon.
@@ -191,7 +192,7 @@ func (h *Host) Registry() registry.Registry { return h.reg }
 
 // Broker returns a new broker client on this host. Closing it closes the
 // subscriptions made through it.
-func (h *Host) Broker() broker.Broker { return newHostBroker(h) }
+func (h *Host) Broker() broker.Broker { return newPauseBroker(h, newHostBroker(h)) }
 
 // Up reports whether the host is running.
 func (h *Host) Up() bool {
@@ -203,7 +204,8 @@ func (h *Host) Up() bool {
 // Crash stops the host abruptly: its listeners close (their addresses are
 // freed), every connection to or from it is reset, its subscriptions close,
 // and its transport, registry and broker calls fail until Restart. Its
-// registry entries stay until their TTL passes. Idempotent.
+// registry entries stay until their TTL passes. It ends a pause
+// (host_pause.go). Idempotent.
 func (h *Host) Crash() {
 	h.mu.Lock()
 	wasUp := h.up
@@ -214,6 +216,7 @@ func (h *Host) Crash() {
 	}
 	h.net.tr.crashHost(h.name)
 	h.net.brk.crashHost(h.name)
+	h.pause.end() // a crashed process is no longer paused
 }
 
 // Restart brings a crashed host back up with nothing running on it.

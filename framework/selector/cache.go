@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/microsim/microsim/framework/registry"
@@ -12,15 +13,23 @@ import (
 
 // entry is the cached state of one service. services and nodes are never
 // modified once the entry is stored: an event replaces the entry with a new
-// one, so Select reads them without the lock. The other fields are read and
-// written under defaultSelector.mu.
+// one, so Select reads them without the lock. fetched, epoch and retryAt
+// are read and written under defaultSelector.mu; the views and the LRU
+// clock are atomic.
 type entry struct {
 	services []*registry.Service // one per version
 	nodes    []*registry.Node    // every node of services, sorted by ID
+	// health is the service's per-node state, shared by the entries that
+	// replace this one, kept across refetches.
+	health *svcHealth
 
 	fetched time.Time // when the registry fetch completed
 	epoch   uint64    // the watch epoch the snapshot was taken in
 	retryAt time.Time // after a failed refetch: serve as is until then
+
+	used    atomic.Uint64        // the selector's LRU clock at the last Select
+	all     atomic.Pointer[view] // built on first use
+	healthy atomic.Pointer[view]
 }
 
 // flight is one fetch of a service in progress; concurrent Selects of the
@@ -43,6 +52,9 @@ type flight struct {
 // of the same service), honouring ctx.
 func (s *defaultSelector) lookup(ctx context.Context, service string) (*entry, error) {
 	for {
+		if e := s.cached(service); e != nil {
+			return e, nil
+		}
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
@@ -52,6 +64,7 @@ func (s *defaultSelector) lookup(ctx context.Context, service string) (*entry, e
 		now := time.Now()
 		e := s.cache[service]
 		if e != nil && (s.freshLocked(e, now) || now.Before(e.retryAt)) {
+			s.touch(e)
 			s.mu.Unlock()
 			return e, nil
 		}
@@ -74,6 +87,34 @@ func (s *defaultSelector) lookup(ctx context.Context, service string) (*entry, e
 			continue // the fetching Select gave up; this one has not
 		}
 		return f.ent, f.err
+	}
+}
+
+// cached is lookup's fast path, under the read lock: the entry if it is
+// servable as is, else nil.
+func (s *defaultSelector) cached(service string) *entry {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed || !s.started {
+		return nil
+	}
+	e := s.cache[service]
+	if e == nil {
+		return nil
+	}
+	if now := time.Now(); !s.freshLocked(e, now) && !now.Before(e.retryAt) {
+		return nil
+	}
+	s.touch(e)
+	return e
+}
+
+// touch records that e was selected now, for the LRU bound. Selecting the
+// service that was selected last changes nothing, so a run of Selects of
+// one service writes no shared memory.
+func (s *defaultSelector) touch(e *entry) {
+	if e.used.Load() != s.clock.Load() {
+		e.used.Store(s.clock.Add(1))
 	}
 }
 
@@ -113,12 +154,15 @@ func (s *defaultSelector) fetch(ctx context.Context, service string, f *flight) 
 			e = e.with(ev)
 		}
 		e.fetched, e.epoch = now, epoch
-		s.cache[service] = e
-		s.pruneStatsLocked(service, e)
+		e.health = newSvcHealth()
+		if old := s.cache[service]; old != nil {
+			e.health = old.health // a refetch keeps the outlier state
+		}
+		s.storeLocked(service, e)
+		s.evictLocked(service)
 		f.ent = e
 	case errors.Is(err, registry.ErrNotFound):
 		delete(s.cache, service)
-		s.pruneStatsLocked(service, nil)
 		f.err = fmt.Errorf("%w: %q: %w", ErrNotFound, service, err)
 	case ctx.Err() != nil:
 		// The caller gave up; that says nothing about the registry.
@@ -151,12 +195,22 @@ func (s *defaultSelector) apply(ev *registry.Event) {
 		return
 	}
 	ne := e.with(ev)
-	ne.fetched, ne.epoch, ne.retryAt = e.fetched, e.epoch, e.retryAt
-	s.cache[name] = ne
-	if ev.Type == registry.Delete {
-		s.pruneStatsLocked(name, ne)
-	}
+	ne.fetched, ne.epoch, ne.retryAt, ne.health = e.fetched, e.epoch, e.retryAt, e.health
+	ne.used.Store(e.used.Load())
+	s.storeLocked(name, ne)
 }
+
+// storeLocked caches e for service and brings its health up to date.
+func (s *defaultSelector) storeLocked(service string, e *entry) {
+	if e.used.Load() == 0 {
+		e.used.Store(s.clock.Add(1))
+	}
+	s.cache[service] = e
+	e.health.resizeLocked(e)
+}
+
+// has reports whether e has a node with the given ID.
+func (e *entry) has(id string) bool { return findNode(e.nodes, id) != nil }
 
 // newEntry builds an entry from a registry snapshot (which the selector
 // owns, as registry results are copies).
@@ -239,4 +293,26 @@ func flatten(svcs []*registry.Service) []*registry.Node {
 	}
 	slices.SortStableFunc(nodes, compareNodes)
 	return nodes
+}
+
+// evictLocked drops least recently selected services while the cache holds
+// more than the bound (WithMaxServices), never keep (the one just stored).
+// It scans the cache, O(services), and runs only when a fetch adds a
+// service.
+func (s *defaultSelector) evictLocked(keep string) {
+	for s.cfg.maxServices > 0 && len(s.cache) > s.cfg.maxServices {
+		victim, oldest := "", uint64(0)
+		for name, e := range s.cache {
+			if name == keep {
+				continue
+			}
+			if u := e.used.Load(); victim == "" || u < oldest {
+				victim, oldest = name, u
+			}
+		}
+		if victim == "" {
+			return
+		}
+		delete(s.cache, victim)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/microsim/microsim/framework/registry"
 )
@@ -21,13 +22,24 @@ import (
 // backoff (100ms doubling to 5s, jittered), and every entry is refetched on
 // its next Select since events may have been missed. When a refetch fails
 // and a previous entry exists, the previous entry is served (stale while
-// error) and the registry is asked again after at most a second.
+// error) and the registry is asked again after at most a second. The cache
+// holds at most WithMaxServices services, evicting the least recently
+// selected.
+//
+// A Select runs the cached nodes through, in order: outlier ejection
+// (WithOutlierDetection) dropping the ejected nodes, the selector's filters
+// (WithFilter given to New), the call's filters, and the strategy (the
+// call's WithStrategy, else the selector's, default RoundRobin). Without
+// per-call filters the first two stages are cached per node set, so a
+// Select allocates nothing but its Next.
 //
 // Nodes returned by a Next are shared with the cache: callers must not
 // modify them.
 //
-// The returned Selector also implements StatsReporter. In a
-// testing/synctest bubble, create it inside the bubble that uses it.
+// The returned Selector also implements Tracker (and forwards each
+// attempt's Begin/End to a strategy that implements LoadFeedback) and
+// StatsReporter. In a testing/synctest bubble, create it inside the bubble
+// that uses it.
 func New(reg registry.Registry, opts ...Option) (Selector, error) {
 	if reg == nil {
 		return nil, errors.New("selector: nil registry")
@@ -45,9 +57,16 @@ func New(reg registry.Registry, opts ...Option) (Selector, error) {
 		ready:   make(chan struct{}),
 		cache:   make(map[string]*entry),
 		flights: make(map[string]*flight),
-		stats:   make(map[string]map[string]*nodeCounters),
 	}
 	s.feedback, _ = cfg.strategy.(Feedback)
+	s.load, _ = cfg.strategy.(LoadFeedback)
+	s.noop = func(error) {}
+	s.options.New = func() any { return new(SelectOptions) }
+	s.attempts.New = func() any {
+		a := &attempt{}
+		a.done = a.end
+		return a
+	}
 	return s, nil
 }
 
@@ -55,7 +74,11 @@ func New(reg registry.Registry, opts ...Option) (Selector, error) {
 type defaultSelector struct {
 	reg      registry.Registry
 	cfg      config
-	feedback Feedback // cfg.strategy, if it implements Feedback
+	feedback Feedback     // cfg.strategy, if it implements Feedback
+	load     LoadFeedback // cfg.strategy, if it implements LoadFeedback
+	noop     func(error)  // the done of an untracked attempt
+	attempts sync.Pool    // of *attempt, for Begin
+	options  sync.Pool    // of *SelectOptions, for Select
 
 	// ctx is cancelled by Close; it bounds the watch goroutine.
 	ctx    context.Context
@@ -64,10 +87,12 @@ type defaultSelector struct {
 	// attempt (or exited), so first fetches do not race the watch setup.
 	ready chan struct{}
 	wg    sync.WaitGroup
+	// clock orders Selects for the LRU bound of the cache.
+	clock atomic.Uint64
 
 	// mu guards everything below. It is never held across a registry call
 	// or a channel operation.
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	closed  bool
 	started bool
 	watcher registry.Watcher // the current watch, stopped by Close
@@ -76,7 +101,6 @@ type defaultSelector struct {
 	epoch   uint64
 	cache   map[string]*entry
 	flights map[string]*flight
-	stats   map[string]map[string]*nodeCounters
 }
 
 // Select implements Selector. It blocks only when the service is not cached
@@ -85,61 +109,54 @@ type defaultSelector struct {
 // the registry does not know the service, and ErrNoneAvailable when no node
 // is left after the filters.
 func (s *defaultSelector) Select(ctx context.Context, service string, opts ...SelectOption) (Next, error) {
-	var so SelectOptions
-	if len(opts) > 0 {
-		so = selectOptions(opts)
+	if len(opts) == 0 {
+		return s.selectWith(ctx, service, nil)
 	}
+	// The options are applied to a pooled SelectOptions, which the filters
+	// and the strategy are done with when selectWith returns.
+	so := s.options.Get().(*SelectOptions)
+	for _, o := range opts {
+		if o != nil {
+			o(so)
+		}
+	}
+	next, err := s.selectWith(ctx, service, so)
+	clear(so.Filters)
+	*so = SelectOptions{Filters: so.Filters[:0]}
+	s.options.Put(so)
+	return next, err
+}
+
+// selectWith is Select with its options applied (so may be nil).
+func (s *defaultSelector) selectWith(ctx context.Context, service string, so *SelectOptions) (Next, error) {
 	e, err := s.lookup(ctx, service)
 	if err != nil {
 		return nil, err
 	}
-	nodes := e.nodes
-	if len(s.cfg.filters) > 0 || len(so.Filters) > 0 {
-		svcs := e.services
-		for _, f := range s.cfg.filters {
-			svcs = f(svcs)
+	strategy, key := s.cfg.strategy, ""
+	var filters []Filter
+	if so != nil {
+		if so.Strategy != nil {
+			strategy = so.Strategy
 		}
-		for _, f := range so.Filters {
-			if f != nil {
-				svcs = f(svcs)
-			}
-		}
-		nodes = flatten(svcs)
+		filters, key = so.Filters, so.HashKey
 	}
-	if len(nodes) == 0 {
+	nodes, probe := s.candidates(e, filters)
+	var next Next
+	if len(nodes) > 0 {
+		if kp, ok := strategy.(KeyPicker); ok && key != "" {
+			next = kp.PickKey(service, key, nodes)
+		} else {
+			next = strategy.Pick(service, nodes)
+		}
+	}
+	if probe != nil {
+		return (&probeNext{service: service, probe: probe, then: next}).next, nil
+	}
+	if next == nil {
 		return nil, exhausted(service, 0)
 	}
-	strategy := so.Strategy
-	if strategy == nil {
-		strategy = s.cfg.strategy
-	}
-	return strategy.Pick(service, nodes), nil
-}
-
-// selectOptions applies opts. It is separate from Select so that a Select
-// without options does not pay for the SelectOptions escaping to the heap.
-func selectOptions(opts []SelectOption) SelectOptions {
-	var so SelectOptions
-	for _, o := range opts {
-		if o != nil {
-			o(&so)
-		}
-	}
-	return so
-}
-
-// Mark implements Selector: it counts the outcome for the node and forwards
-// it to the default strategy if that implements Feedback. It does not block.
-func (s *defaultSelector) Mark(service string, node *registry.Node, err error) {
-	if node == nil {
-		return
-	}
-	s.mu.Lock()
-	s.countLocked(service, node, err)
-	s.mu.Unlock()
-	if s.feedback != nil {
-		s.feedback.Mark(service, node, err)
-	}
+	return next, nil
 }
 
 // Close implements Selector: it stops the watch and waits for its goroutine.

@@ -1,14 +1,29 @@
 // Package selector chooses which node of a service a call goes to.
 //
 // Select returns a Next function for one call: each invocation yields the
-// node for the next attempt, so retries move on through the strategy.
-// Mark feeds the outcome of an attempt back, so strategies and health
-// tracking can learn from it. Filters narrow the candidate services first
-// (by version, metadata, endpoint, ...).
+// node for the next attempt, never one the call has tried, so retries move
+// on through the strategy. The outcome of each attempt flows back either
+// through Tracker (Begin when the attempt starts, done when it ends: the
+// selector then knows requests in flight and latency) or through Mark, so
+// that strategies and outlier detection learn from it. Filters narrow the
+// candidate services first (by version, metadata, endpoint, zone).
 //
-// The default Selector (New) reads nodes from a cache over the registry that
-// a single Watch keeps current, so a node that expires or is deregistered
-// stops being chosen as soon as its event arrives.
+// Strategies: Random, RoundRobin (shared rotation), WeightedRoundRobin
+// (node metadata "weight", smooth), P2CLeastLoaded (power of two choices on
+// requests in flight), P2CPeakEWMA (power of two choices on latency times
+// load, as in Finagle and Linkerd) and ConsistentHash (a ring of virtual
+// nodes over a per-call key, WithHashKey). Each is safe for concurrent use,
+// reproducible from a seeded *rand.Rand, O(1) per pick (O(log n) for the
+// ring) and allocates nothing but the call's Next.
+//
+// The default Selector (New) reads nodes from a bounded LRU cache over the
+// registry that a single Watch keeps current, so a node that expires or is
+// deregistered stops being chosen as soon as its event arrives, and stale
+// entries are served while the registry fails. It implements Tracker and
+// StatsReporter (per-node requests, outcomes, requests in flight, latency,
+// ejections), and, with WithOutlierDetection, ejects nodes whose attempts
+// keep failing for reasons that concern the node (never for application
+// errors), within a cap, and lets them back through a single probe.
 package selector
 
 //go:generate go tool mockgen -typed -destination=selectormock/selectormock.go -package=selectormock . Selector,Strategy

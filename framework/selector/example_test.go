@@ -47,3 +47,44 @@ func Example() {
 	// g-0001 0 1
 	// g-0002 0 1
 }
+
+// A selector for a resilient client: Peak EWMA balancing, outlier
+// ejection, and a preference for the caller's zone.
+func ExampleWithOutlierDetection() {
+	reg := newFakeRegistry()
+	ctx := context.Background()
+	_ = reg.Register(ctx, service("greeter", "v1", nodes("g", 4)...))
+
+	sel, err := selector.New(reg,
+		selector.WithStrategy(selector.P2CPeakEWMA(rand.New(rand.NewPCG(1, 2)), selector.PeakEWMAConfig{})),
+		selector.WithOutlierDetection(selector.OutlierConfig{ConsecutiveFailures: 3}),
+		selector.WithFilter(selector.FilterZone("eu-1a", 2)), // no node has a zone here: all are used
+	)
+	if err != nil {
+		panic(err)
+	}
+	defer sel.Close()
+
+	tr := sel.(selector.Tracker) // what the client uses per attempt
+	refused := errors.New("connection refused")
+	for range 40 {
+		next, err := sel.Select(ctx, "greeter")
+		if err != nil {
+			panic(err)
+		}
+		node, _ := next()
+		done := tr.Begin("greeter", node)
+		if node.ID == "g-0002" {
+			done(refused) // g-0002 is down
+		} else {
+			done(nil)
+		}
+	}
+	for _, st := range sel.(selector.StatsReporter).Stats("greeter") {
+		if st.Ejected {
+			fmt.Println(st.ID, "ejected after", st.NodeFailures, "failures")
+		}
+	}
+	// Output:
+	// g-0002 ejected after 3 failures
+}

@@ -9,6 +9,7 @@ import (
 // Filters never modify their input: they return the same slice when they
 // keep everything, and otherwise a new slice whose changed services are
 // shallow copies (sharing metadata, endpoints and nodes with the input).
+// They never block and are safe for concurrent use.
 
 // FilterVersion keeps the services whose version is one of versions.
 func FilterVersion(versions ...string) Filter {
@@ -112,4 +113,43 @@ func keepNodes(nodes []*registry.Node, keep func(*registry.Node) bool) []*regist
 		return out
 	}
 	return nodes
+}
+
+// ZoneKey is the node metadata key FilterZone reads a node's zone from.
+const ZoneKey = "zone"
+
+// FilterZone prefers the caller's zone: it keeps only the nodes whose
+// metadata "zone" (ZoneKey) equals zone while that zone has at least
+// minHealthy of them, and keeps every node (spills over to all zones) once
+// it has fewer. minHealthy below 1 counts as 1, so with the default the
+// zone is left only when it has no node at all.
+//
+// Healthy means not ejected: the default Selector removes ejected nodes
+// before it runs its filters, so given to New (WithFilter) the threshold
+// counts the zone's healthy nodes, and the spill-over follows outlier
+// ejection as well as registrations. (Envoy's zone-aware routing likewise
+// routes locally only while the local zone has enough healthy hosts.) As a
+// selector-wide filter its result is cached with the node set, so it costs
+// nothing per call; as a per-call filter it costs O(n) and, when it
+// narrows, one new slice per call.
+func FilterZone(zone string, minHealthy int) Filter {
+	minHealthy = max(minHealthy, 1)
+	inZone := func(n *registry.Node) bool { return n.Metadata[ZoneKey] == zone }
+	return func(in []*registry.Service) []*registry.Service {
+		local := 0
+		for _, s := range in {
+			if s == nil {
+				continue
+			}
+			for _, n := range s.Nodes {
+				if n != nil && inZone(n) {
+					local++
+				}
+			}
+		}
+		if local < minHealthy {
+			return in
+		}
+		return filterNodes(in, inZone)
+	}
 }

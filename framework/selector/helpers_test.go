@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -70,3 +71,6 @@ func ids(ns []*registry.Node) []string {
 	}
 	return out
 }
+
+// sleepSecond advances a bubble's clock by a second.
+func sleepSecond() { time.Sleep(time.Second) }

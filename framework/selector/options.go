@@ -15,6 +15,9 @@ const (
 	// Select refetches it from the registry (the watch keeps it current in
 	// between; the TTL is the safety net for a lost event).
 	DefaultCacheTTL = time.Minute
+	// DefaultMaxServices is how many services the cache holds at most
+	// before it evicts the least recently selected.
+	DefaultMaxServices = 1024
 )
 
 // Watch reconnect backoff and the hold-off after a failed refetch.
@@ -29,7 +32,8 @@ const (
 
 // Option configures New. An Option that is invalid makes New fail.
 //
-// Besides WithCacheTTL and WithRand, the per-call options WithStrategy and
+// Besides WithCacheTTL, WithMaxServices, WithOutlierDetection and
+// WithRand, the per-call options WithStrategy and
 // WithFilter are Options too: given to New they set the selector's default
 // strategy and the filters applied to every Select.
 type Option interface {
@@ -38,10 +42,12 @@ type Option interface {
 
 // config is what New builds from its options.
 type config struct {
-	strategy Strategy
-	filters  []Filter
-	ttl      time.Duration
-	rng      *rand.Rand
+	strategy    Strategy
+	filters     []Filter
+	ttl         time.Duration
+	maxServices int
+	rng         *rand.Rand
+	outlier     *OutlierConfig // nil: no outlier detection
 }
 
 type optionFunc func(*config) error
@@ -58,6 +64,9 @@ func (o SelectOption) applyOption(c *config) error {
 	o(&so)
 	if so.Strategy == nil {
 		return errors.New("selector: nil strategy")
+	}
+	if so.HashKey != "" {
+		return errors.New("selector: WithHashKey is a per-call option")
 	}
 	for _, f := range so.Filters {
 		if f == nil {
@@ -81,6 +90,20 @@ func WithCacheTTL(d time.Duration) Option {
 	})
 }
 
+// WithMaxServices bounds the cache to n services (default
+// DefaultMaxServices): when a fetch adds one past the bound, the service
+// selected least recently is dropped, with its node counters and outlier
+// state, and is fetched again on its next Select. n must be positive.
+func WithMaxServices(n int) Option {
+	return optionFunc(func(c *config) error {
+		if n <= 0 {
+			return fmt.Errorf("selector: max services must be positive, got %d", n)
+		}
+		c.maxServices = n
+		return nil
+	})
+}
+
 // WithRand sets the source of the selector's own randomness (the jitter of
 // its watch reconnect backoff). The selector uses r only from its watch
 // goroutine, so r must not be shared with anything else. The default is a
@@ -98,7 +121,7 @@ func WithRand(r *rand.Rand) Option {
 
 // newConfig applies opts over the defaults.
 func newConfig(opts []Option) (config, error) {
-	c := config{strategy: RoundRobin(), ttl: DefaultCacheTTL}
+	c := config{strategy: RoundRobin(), ttl: DefaultCacheTTL, maxServices: DefaultMaxServices}
 	for _, o := range opts {
 		if o == nil {
 			return config{}, errors.New("selector: nil option")

@@ -22,12 +22,16 @@ var (
 type Next func() (*registry.Node, error)
 
 // Filter narrows the candidate services (and their nodes). It must not
-// modify its argument; it returns a new slice or the same one.
+// modify its argument; it returns a new slice or the same one. A filter
+// given to New must depend on its input only: the default Selector caches
+// its result until the service's nodes (or the set of ejected ones) change.
 type Filter func([]*registry.Service) []*registry.Service
 
 // Strategy turns a call's candidate nodes into a Next. Implementations keep
 // their own state (for example a round-robin position per service) and must
-// be safe for concurrent use.
+// be safe for concurrent use. They must not modify nodes; the default
+// Selector passes the same slice, sorted by node ID, call after call until
+// the node set changes, so a strategy may key derived structures on it.
 type Strategy interface {
 	// Pick returns the Next for one call to service over nodes.
 	Pick(service string, nodes []*registry.Node) Next
@@ -48,6 +52,9 @@ type Selector interface {
 type SelectOptions struct {
 	Filters  []Filter
 	Strategy Strategy
+	// HashKey is the request key of a strategy that routes on one (see
+	// KeyPicker and ConsistentHash); other strategies ignore it.
+	HashKey string
 }
 
 // SelectOption sets a SelectOptions field.
@@ -61,12 +68,23 @@ func WithFilter(f ...Filter) SelectOption {
 // WithStrategy overrides the selector's strategy for this call.
 func WithStrategy(s Strategy) SelectOption { return func(o *SelectOptions) { o.Strategy = s } }
 
+// WithHashKey routes this call on key: with ConsistentHash (or any strategy
+// that implements KeyPicker) calls with the same key go to the same node
+// while the node set is unchanged. A client passes it per call with
+// client.WithSelectOption(selector.WithHashKey(userID)). It is a per-call
+// option only: New rejects it.
+func WithHashKey(key string) SelectOption { return func(o *SelectOptions) { o.HashKey = key } }
+
 // Tracker is implemented by selectors that track load per node (requests in
 // flight, latency). A client that finds it calls Begin just before an
 // attempt is sent and the returned done exactly once when the attempt ends,
 // instead of Mark; the selector measures latency itself between the two, so
 // it follows whatever clock the process runs on (virtual in a synctest
 // bubble). Begin and done must not block.
+//
+// The default Selector implements it without allocating: done is bound to
+// a record that is reused once done has returned, so calling done a second
+// time is a bug that may end another attempt.
 type Tracker interface {
 	Begin(service string, node *registry.Node) (done func(err error))
 }

@@ -172,8 +172,8 @@ func TestMarkStats(t *testing.T) {
 		s.Mark("svc", ns[1], errors.New("x"))
 		s.Mark("svc", nil, nil) // ignored
 		assert.Equal(t, []selector.NodeStats{
-			{ID: "n-0000", Address: "n-0000:1", Successes: 3, Failures: 1},
-			{ID: "n-0001", Address: "n-0001:1", Successes: 0, Failures: 1},
+			{ID: "n-0000", Address: "n-0000:1", Requests: 4, Successes: 3, Failures: 1, NodeFailures: 1},
+			{ID: "n-0001", Address: "n-0001:1", Requests: 1, Successes: 0, Failures: 1, NodeFailures: 1},
 		}, sr.Stats("svc"))
 		assert.Empty(t, sr.Stats("other"))
 

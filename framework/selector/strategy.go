@@ -1,12 +1,11 @@
 package selector
 
 import (
-	"cmp"
-	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/microsim/microsim/framework/registry"
 )
@@ -15,10 +14,34 @@ import (
 // nodes that call has tried and is not safe for concurrent use.
 
 // Feedback is implemented by strategies that learn from outcomes. The
-// default Selector forwards every Mark to its default strategy when that
-// strategy implements Feedback. Mark must not block.
+// default Selector forwards every Mark, and the end of every attempt tracked
+// with Tracker, to its default strategy when that strategy implements
+// Feedback. Mark must not block.
 type Feedback interface {
 	Mark(service string, node *registry.Node, err error)
+}
+
+// LoadFeedback is implemented by strategies that balance on load
+// (P2CLeastLoaded, P2CPeakEWMA). The default Selector, as a Tracker,
+// forwards each attempt's Begin and End to its default strategy when that
+// strategy implements LoadFeedback: Begin when the attempt starts, End
+// exactly once when it ends, with the time it ended (time.Now, virtual in a
+// synctest bubble), the latency the selector measured and the outcome (nil:
+// success). A strategy given per call (WithStrategy) gets no feedback.
+// Neither method may block; both must be safe for concurrent use.
+//
+// Mark alone (a client that does not use Tracker) reaches Feedback only:
+// load-aware strategies then see no load and pick like Random.
+type LoadFeedback interface {
+	Begin(service string, node *registry.Node)
+	End(service string, node *registry.Node, at time.Time, latency time.Duration, err error)
+}
+
+// KeyPicker is implemented by strategies that route on a request key
+// (ConsistentHash). The default Selector calls PickKey instead of Pick when
+// the call has a key (WithHashKey) and the strategy implements KeyPicker.
+type KeyPicker interface {
+	PickKey(service, key string, nodes []*registry.Node) Next
 }
 
 // RoundRobin returns a strategy that rotates over the nodes of each service
@@ -34,45 +57,40 @@ type Feedback interface {
 // check that same slice again, so callers must not reorder a slice they
 // passed to Pick. The strategy is safe for concurrent use; nothing in it
 // blocks.
-func RoundRobin() Strategy {
-	return &roundRobin{services: make(map[string]*rrService)}
-}
+func RoundRobin() Strategy { return &roundRobin{} }
 
 type roundRobin struct {
-	mu       sync.Mutex
-	services map[string]*rrService
+	services perService[rrService]
 }
 
 // rrService is the round-robin state of one service.
 type rrService struct {
 	ctr atomic.Uint64 // the rotation: positions handed out so far
-	// The last node slice found sorted (guarded by roundRobin.mu), by the
-	// address of its first element and its length. The default Selector
-	// passes the same slice until its cache changes, so the O(n) check runs
-	// once per change rather than once per call.
-	sortedHead **registry.Node
-	sortedLen  int
+	// The last node slice found sorted. The default Selector passes the
+	// same slice until its cache changes, so the O(n) check runs once per
+	// change rather than once per call.
+	sorted atomic.Pointer[sliceMark]
+}
+
+// sliceMark identifies a slice by the address of its first element and its
+// length.
+type sliceMark struct {
+	head **registry.Node
+	n    int
 }
 
 // Pick implements Strategy.
 func (rr *roundRobin) Pick(service string, nodes []*registry.Node) Next {
-	rr.mu.Lock()
-	st, ok := rr.services[service]
-	if !ok {
-		st = new(rrService)
-		rr.services[service] = st
-	}
-	known := len(nodes) > 0 && st.sortedHead == &nodes[0] && st.sortedLen == len(nodes)
-	rr.mu.Unlock()
-	switch {
-	case known || len(nodes) == 0:
-	case slices.IsSortedFunc(nodes, compareNodes):
-		rr.mu.Lock()
-		st.sortedHead, st.sortedLen = &nodes[0], len(nodes)
-		rr.mu.Unlock()
-	default:
-		nodes = slices.Clone(nodes)
-		slices.SortStableFunc(nodes, compareNodes)
+	st := rr.services.get(service)
+	if len(nodes) > 0 {
+		if m := st.sorted.Load(); m == nil || m.head != &nodes[0] || m.n != len(nodes) {
+			if slices.IsSortedFunc(nodes, compareNodes) {
+				st.sorted.Store(&sliceMark{head: &nodes[0], n: len(nodes)})
+			} else {
+				nodes = slices.Clone(nodes)
+				slices.SortStableFunc(nodes, compareNodes)
+			}
+		}
 	}
 	p := &rrPick{service: service, nodes: nodes, ctr: &st.ctr}
 	p.tried.n = len(nodes)
@@ -163,51 +181,4 @@ func (p *randomPick) next() (*registry.Node, error) {
 	}
 	p.tried.add(i)
 	return p.nodes[i], nil
-}
-
-// exhausted is the error of a Next whose nodes have all been tried.
-func exhausted(service string, n int) error {
-	if n == 0 {
-		return fmt.Errorf("%w: service %q has no nodes", ErrNoneAvailable, service)
-	}
-	return fmt.Errorf("%w: service %q: all %d nodes tried", ErrNoneAvailable, service, n)
-}
-
-func compareNodes(a, b *registry.Node) int { return cmp.Compare(a.ID, b.ID) }
-
-// triedSet records which node indexes a call has tried. Up to 64 nodes it
-// lives in a word; beyond, the bitmap is allocated on the second attempt,
-// so a call that succeeds first time allocates nothing for it.
-type triedSet struct {
-	n     int // number of nodes
-	count int // number tried
-	first int // the first index tried, while big is nil
-	small uint64
-	big   []uint64
-}
-
-func (t *triedSet) has(i int) bool {
-	switch {
-	case t.n <= 64:
-		return t.small&(1<<uint(i)) != 0
-	case t.big == nil:
-		return t.count > 0 && t.first == i
-	}
-	return t.big[i/64]&(1<<uint(i%64)) != 0
-}
-
-func (t *triedSet) add(i int) {
-	t.count++
-	switch {
-	case t.n <= 64:
-		t.small |= 1 << uint(i)
-		return
-	case t.count == 1:
-		t.first = i
-		return
-	case t.big == nil:
-		t.big = make([]uint64, (t.n+63)/64)
-		t.big[t.first/64] |= 1 << uint(t.first%64)
-	}
-	t.big[i/64] |= 1 << uint(i%64)
 }

@@ -20,7 +20,9 @@ func firstPicks(t *testing.T, s selector.Strategy, ns []*registry.Node, calls in
 	counts := make(map[string]int)
 	for range calls {
 		n, err := s.Pick("svc", ns)()
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		counts[n.ID]++
 	}
 	return counts
@@ -158,8 +160,16 @@ func TestRandomRetriesUniformAmongUntried(t *testing.T) {
 
 func TestNextNeverRepeats(t *testing.T) {
 	strategies := map[string]func() selector.Strategy{
-		"roundrobin": selector.RoundRobin,
-		"random":     func() selector.Strategy { return selector.Random(rand.New(rand.NewPCG(5, 6))) },
+		"roundrobin":      selector.RoundRobin,
+		"random":          func() selector.Strategy { return selector.Random(rand.New(rand.NewPCG(5, 6))) },
+		"weighted":        selector.WeightedRoundRobin,
+		"p2c-leastloaded": func() selector.Strategy { return selector.P2CLeastLoaded(rand.New(rand.NewPCG(5, 6))) },
+		"p2c-peakewma": func() selector.Strategy {
+			return selector.P2CPeakEWMA(rand.New(rand.NewPCG(5, 6)), selector.PeakEWMAConfig{})
+		},
+		"hash": func() selector.Strategy {
+			return selector.ConsistentHash(rand.New(rand.NewPCG(5, 6)), selector.HashConfig{})
+		},
 	}
 	for name, mk := range strategies {
 		t.Run(name, func(t *testing.T) {
@@ -180,9 +190,16 @@ func TestNextNeverRepeats(t *testing.T) {
 }
 
 func TestPickNoNodes(t *testing.T) {
-	for _, s := range []selector.Strategy{selector.RoundRobin(), selector.Random(nil)} {
+	for _, s := range []selector.Strategy{
+		selector.RoundRobin(), selector.Random(nil), selector.WeightedRoundRobin(), selector.P2CLeastLoaded(nil),
+		selector.P2CPeakEWMA(nil, selector.PeakEWMAConfig{}), selector.ConsistentHash(nil, selector.HashConfig{}),
+	} {
 		_, err := s.Pick("svc", nil)()
 		assert.True(t, errors.Is(err, selector.ErrNoneAvailable))
+		if kp, ok := s.(selector.KeyPicker); ok {
+			_, err = kp.PickKey("svc", "k", nil)()
+			assert.True(t, errors.Is(err, selector.ErrNoneAvailable))
+		}
 	}
 }
 

@@ -1,0 +1,174 @@
+package selector_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/microsim/microsim/framework/registry"
+	"github.com/microsim/microsim/framework/selector"
+)
+
+func TestTrackerStats(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegistry()
+		ns := nodes("n", 2)
+		register(t, reg, service("svc", "v1", ns...))
+		s := newSelector(t, reg)
+		tr := s.(selector.Tracker)
+		sr := s.(selector.StatsReporter)
+		_, err := s.Select(context.Background(), "svc")
+		require.NoError(t, err)
+
+		d1 := tr.Begin("svc", ns[0])
+		d2 := tr.Begin("svc", ns[0])
+		st := sr.Stats("svc")
+		require.Len(t, st, 1)
+		assert.Equal(t, selector.NodeStats{ID: "n-0000", Address: "n-0000:1", Requests: 2, InFlight: 2}, st[0])
+
+		time.Sleep(100 * time.Millisecond)
+		d1(nil)
+		time.Sleep(100 * time.Millisecond)
+		d2(errUnavailable)
+		d2(nil) // a second done is ignored (while the record is idle)
+		st = sr.Stats("svc")
+		assert.Equal(t, selector.NodeStats{
+			ID: "n-0000", Address: "n-0000:1", Requests: 2, Successes: 1, Failures: 1, NodeFailures: 1,
+			Latency: 110 * time.Millisecond, // 100 ms, then a tenth of the way to 200 ms
+		}, st[0])
+
+		// Untracked: nil node, unknown service, node not in the service.
+		tr.Begin("svc", nil)(nil)
+		tr.Begin("other", ns[1])(nil)
+		tr.Begin("svc", &registry.Node{ID: "ghost"})(nil)
+		assert.Len(t, sr.Stats("svc"), 1)
+		assert.Empty(t, sr.Stats("other"))
+	})
+}
+
+// loadRecorder is a strategy that records the LoadFeedback and Feedback it gets.
+type loadRecorder struct {
+	selector.Strategy
+	mu     sync.Mutex
+	events []string
+}
+
+func (r *loadRecorder) Begin(service string, n *registry.Node) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, "begin "+n.ID)
+}
+
+func (r *loadRecorder) End(service string, n *registry.Node, at time.Time, latency time.Duration, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, "end "+n.ID+" "+latency.String())
+}
+
+func (r *loadRecorder) Mark(service string, n *registry.Node, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, "mark "+n.ID)
+}
+
+func TestTrackerForwardsToStrategy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegistry()
+		ns := nodes("n", 1)
+		register(t, reg, service("svc", "v1", ns...))
+		rec := &loadRecorder{Strategy: selector.RoundRobin()}
+		s := newSelector(t, reg, selector.WithStrategy(rec))
+		pick(t, s, "svc")
+		done := s.(selector.Tracker).Begin("svc", ns[0])
+		time.Sleep(time.Second)
+		done(nil)
+		s.Mark("svc", ns[0], nil)
+		assert.Equal(t, []string{"begin n-0000", "end n-0000 1s", "mark n-0000", "mark n-0000"}, rec.events)
+	})
+}
+
+func TestTrackerDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
+	reg := newFakeRegistry()
+	ns := nodes("n", 10)
+	register(t, reg, service("svc", "v1", ns...))
+	for name, strategy := range map[string]selector.Strategy{
+		"roundrobin": selector.RoundRobin(),
+		"p2c":        selector.P2CPeakEWMA(seeded(1, 1), selector.PeakEWMAConfig{}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newSelector(t, reg, selector.WithStrategy(strategy), selector.WithOutlierDetection(selector.OutlierConfig{}))
+			tr := s.(selector.Tracker)
+			ctx := context.Background()
+			pick(t, s, "svc")
+			for _, n := range ns { // warm the per-node state
+				tr.Begin("svc", n)(nil)
+			}
+			allocs := testing.AllocsPerRun(1000, func() {
+				tr.Begin("svc", ns[3])(nil)
+			})
+			assert.Zero(t, allocs, "Begin + done")
+			allocs = testing.AllocsPerRun(1000, func() {
+				next, _ := s.Select(ctx, "svc")
+				n, _ := next()
+				tr.Begin("svc", n)(nil)
+			})
+			assert.LessOrEqual(t, allocs, 2.0, "Select + Next + Begin + done: only the Next")
+		})
+	}
+}
+
+func TestConcurrentTrackingWithEjectionsAndEvents(t *testing.T) {
+	reg := newFakeRegistry()
+	ns := nodes("n", 8)
+	register(t, reg, service("svc", "v1", ns...))
+	s := newSelector(t, reg,
+		selector.WithStrategy(selector.P2CPeakEWMA(seeded(1, 1), selector.PeakEWMAConfig{})),
+		selector.WithOutlierDetection(selector.OutlierConfig{ConsecutiveFailures: 2, BaseEjectionTime: time.Millisecond}),
+	)
+	tr := s.(selector.Tracker)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 300 {
+				next, err := s.Select(context.Background(), "svc")
+				if err != nil {
+					continue
+				}
+				n, err := next()
+				if err != nil {
+					continue
+				}
+				done := tr.Begin("svc", n)
+				if n.ID == "n-0000" || (g+i)%7 == 0 {
+					done(errUnavailable)
+				} else {
+					done(nil)
+				}
+			}
+		})
+		wg.Go(func() {
+			for i := range 50 {
+				n := ns[(g*50+i)%len(ns)]
+				_ = reg.Deregister(context.Background(), service("svc", "v1", n))
+				_ = reg.Register(context.Background(), service("svc", "v1", n))
+			}
+		})
+		wg.Go(func() {
+			for range 50 {
+				_ = s.(selector.StatsReporter).Stats("svc")
+			}
+		})
+	}
+	wg.Wait()
+	for _, st := range s.(selector.StatsReporter).Stats("svc") {
+		assert.Zero(t, st.InFlight, st.ID)
+	}
+}

@@ -1,0 +1,388 @@
+package memory
+
+// Host pause: a paused host is a process frozen by SIGSTOP. Nothing goes in
+// or out of it until Resume: its listeners accept nothing, its sockets
+// deliver nothing to it and send nothing from it, its registry calls and
+// watches wait (so its heartbeats stop and its registrations expire when
+// their TTL passes), its broker clients publish nothing and its
+// subscriptions deliver nothing. Peers see a host that stopped answering,
+// not one that is gone: connections stay up and streams to it stay open.
+//
+// It is built as decorators around the host's transport, registry and
+// broker, so the code of those stays as it is. Every wait is on a channel
+// (closed by Resume or Crash) and honours its ctx. A message or socket that
+// reached a paused host while a caller waited for it is kept for that
+// caller's next call, so a ctx that ends during a pause loses nothing.
+//
+// Goroutines keep running while a host is paused, so handlers that were
+// already running finish; only their I/O waits.
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/microsim/microsim/framework/broker"
+	"github.com/microsim/microsim/framework/registry"
+	"github.com/microsim/microsim/framework/transport"
+)
+
+// pauseState is a host's pause switch.
+type pauseState struct {
+	mu      sync.Mutex
+	resumed chan struct{} // non-nil while paused; closed when the pause ends
+}
+
+// current returns the channel closed when the pause ends, or nil when the
+// host is not paused.
+func (p *pauseState) current() chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.resumed
+}
+
+// end ends the pause, if any. It does not block. Idempotent.
+func (p *pauseState) end() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.resumed == nil {
+		return false
+	}
+	close(p.resumed)
+	p.resumed = nil
+	return true
+}
+
+// Pause freezes the host's I/O until Resume (see the top of host_pause.go):
+// deliveries to it, accepts, sends from it, registry calls and broker
+// traffic wait. It does nothing to a host that is down or already paused.
+// Crash ends a pause. It does not block.
+func (h *Host) Pause() {
+	if !h.Up() {
+		return
+	}
+	h.pause.mu.Lock()
+	defer h.pause.mu.Unlock()
+	if h.pause.resumed == nil {
+		h.pause.resumed = make(chan struct{})
+	}
+}
+
+// Resume ends a pause: everything that waited goes on. It does not block.
+// Idempotent.
+func (h *Host) Resume() { h.pause.end() }
+
+// Paused reports whether the host is paused.
+func (h *Host) Paused() bool { return h.pause.current() != nil }
+
+// awaitRunning blocks while the host is paused, until Resume, Crash or the
+// end of ctx (whose error it then returns).
+func (h *Host) awaitRunning(ctx context.Context) error {
+	for {
+		ch := h.pause.current()
+		if ch == nil {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// pausedErr wraps a ctx error that ended a wait for a paused host with the
+// sentinel of the calling layer.
+func (h *Host) pausedErr(sentinel, err error) error {
+	return fmt.Errorf("%w: host %q is paused: %w", sentinel, h.name, err)
+}
+
+// pauseTransport is a host's transport, held while the host is paused.
+type pauseTransport struct {
+	h  *Host
+	tr transport.Transport
+}
+
+func newPauseTransport(h *Host, tr transport.Transport) transport.Transport {
+	return &pauseTransport{h: h, tr: tr}
+}
+
+// Dial waits while the host is paused, then dials.
+func (t *pauseTransport) Dial(ctx context.Context, addr string) (transport.Conn, error) {
+	if err := t.h.awaitRunning(ctx); err != nil {
+		return nil, fmt.Errorf("memory: dial %s: %w", addr, err)
+	}
+	c, err := t.tr.Dial(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &pauseConn{Conn: c, h: t.h}, nil
+}
+
+// Listen listens; it does not wait (binding is not I/O a peer can see).
+func (t *pauseTransport) Listen(addr string) (transport.Listener, error) {
+	l, err := t.tr.Listen(addr)
+	if err != nil {
+		return nil, err
+	}
+	return &pauseListener{Listener: l, h: t.h}, nil
+}
+
+// pauseConn opens streams only while the host runs.
+type pauseConn struct {
+	transport.Conn
+	h *Host
+}
+
+func (c *pauseConn) NewStream(ctx context.Context) (transport.Socket, error) {
+	if err := c.h.awaitRunning(ctx); err != nil {
+		return nil, err
+	}
+	s, err := c.Conn.NewStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &pauseSocket{Socket: s, h: c.h}, nil
+}
+
+// pauseListener hands out accepted streams only while the host runs.
+type pauseListener struct {
+	transport.Listener
+	h *Host
+
+	mu      sync.Mutex
+	stashed []transport.Socket // accepted during a pause whose Accept gave up
+	closed  bool
+}
+
+func (l *pauseListener) Accept(ctx context.Context) (transport.Socket, error) {
+	s := l.unstash()
+	if s == nil {
+		var err error
+		if s, err = l.Listener.Accept(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := l.h.awaitRunning(ctx); err != nil {
+		l.stash(s)
+		return nil, err
+	}
+	if !l.h.Up() {
+		// The pause ended with a crash: the process never saw the stream.
+		_ = s.Close()
+		return l.Listener.Accept(ctx)
+	}
+	return &pauseSocket{Socket: s, h: l.h}, nil
+}
+
+func (l *pauseListener) unstash() transport.Socket {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.stashed) == 0 {
+		return nil
+	}
+	s := l.stashed[0]
+	l.stashed = l.stashed[1:]
+	return s
+}
+
+func (l *pauseListener) stash(s transport.Socket) {
+	l.mu.Lock()
+	closed := l.closed
+	if !closed {
+		l.stashed = append(l.stashed, s)
+	}
+	l.mu.Unlock()
+	if closed {
+		_ = s.Close()
+	}
+}
+
+// Close closes the listener and the streams it accepted but never handed out.
+func (l *pauseListener) Close() error {
+	l.mu.Lock()
+	l.closed = true
+	stashed := l.stashed
+	l.stashed = nil
+	l.mu.Unlock()
+	for _, s := range stashed {
+		_ = s.Close()
+	}
+	return l.Listener.Close()
+}
+
+// pauseSocket sends and delivers only while the host runs.
+type pauseSocket struct {
+	transport.Socket
+	h *Host
+
+	// held is what Recv received while paused and could not hand out
+	// because its ctx ended; Recv is never concurrent with itself, so only
+	// Recv touches it.
+	held    *transport.Message
+	heldErr error
+	holding bool
+}
+
+func (s *pauseSocket) Send(ctx context.Context, m *transport.Message) error {
+	if err := s.h.awaitRunning(ctx); err != nil {
+		return err
+	}
+	return s.Socket.Send(ctx, m)
+}
+
+func (s *pauseSocket) Recv(ctx context.Context) (*transport.Message, error) {
+	var m *transport.Message
+	var err error
+	if s.holding {
+		m, err, s.held, s.heldErr, s.holding = s.held, s.heldErr, nil, nil, false
+	} else if m, err = s.Socket.Recv(ctx); err != nil && ctx.Err() != nil {
+		return nil, err // the caller's own ctx ended: nothing was received
+	}
+	if werr := s.h.awaitRunning(ctx); werr != nil {
+		s.held, s.heldErr, s.holding = m, err, true
+		return nil, werr
+	}
+	if err == nil && !s.h.Up() {
+		// The pause ended with a crash: the process never saw the message,
+		// and the stream is reset.
+		return s.Socket.Recv(ctx)
+	}
+	return m, err
+}
+
+// pauseRegistry is a host's registry view, held while the host is paused.
+type pauseRegistry struct {
+	h   *Host
+	reg registry.Registry
+}
+
+func newPauseRegistry(h *Host, reg registry.Registry) registry.Registry {
+	return &pauseRegistry{h: h, reg: reg}
+}
+
+func (r *pauseRegistry) await(ctx context.Context) error {
+	if err := r.h.awaitRunning(ctx); err != nil {
+		return r.h.pausedErr(registry.ErrUnavailable, err)
+	}
+	return nil
+}
+
+func (r *pauseRegistry) Register(ctx context.Context, s *registry.Service, opts ...registry.RegisterOption) error {
+	if err := r.await(ctx); err != nil {
+		return err
+	}
+	return r.reg.Register(ctx, s, opts...)
+}
+
+func (r *pauseRegistry) Deregister(ctx context.Context, s *registry.Service) error {
+	if err := r.await(ctx); err != nil {
+		return err
+	}
+	return r.reg.Deregister(ctx, s)
+}
+
+func (r *pauseRegistry) GetService(ctx context.Context, name string) ([]*registry.Service, error) {
+	if err := r.await(ctx); err != nil {
+		return nil, err
+	}
+	return r.reg.GetService(ctx, name)
+}
+
+func (r *pauseRegistry) ListServices(ctx context.Context) ([]*registry.Service, error) {
+	if err := r.await(ctx); err != nil {
+		return nil, err
+	}
+	return r.reg.ListServices(ctx)
+}
+
+func (r *pauseRegistry) Watch(ctx context.Context, opts ...registry.WatchOption) (registry.Watcher, error) {
+	if err := r.await(ctx); err != nil {
+		return nil, err
+	}
+	w, err := r.reg.Watch(ctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &pauseWatcher{Watcher: w, h: r.h}, nil
+}
+
+// pauseWatcher delivers events only while the host runs. Like pauseSocket
+// it keeps an event whose Next gave up during a pause.
+type pauseWatcher struct {
+	registry.Watcher
+	h *Host
+
+	mu   sync.Mutex
+	held []*registry.Event
+}
+
+func (w *pauseWatcher) Next(ctx context.Context) (*registry.Event, error) {
+	ev := w.unhold()
+	if ev == nil {
+		var err error
+		if ev, err = w.Watcher.Next(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if err := w.h.awaitRunning(ctx); err != nil {
+		w.hold(ev)
+		return nil, w.h.pausedErr(registry.ErrUnavailable, err)
+	}
+	if !w.h.Up() {
+		w.hold(ev) // the underlying watcher keeps events of a down host too
+		return nil, w.h.errDown(registry.ErrUnavailable)
+	}
+	return ev, nil
+}
+
+func (w *pauseWatcher) unhold() *registry.Event {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.held) == 0 {
+		return nil
+	}
+	ev := w.held[0]
+	w.held = w.held[1:]
+	return ev
+}
+
+func (w *pauseWatcher) hold(ev *registry.Event) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.held = append([]*registry.Event{ev}, w.held...)
+}
+
+// pauseBroker is a broker client of a host, held while the host is paused.
+type pauseBroker struct {
+	broker.Broker
+	h *Host
+}
+
+func newPauseBroker(h *Host, b broker.Broker) broker.Broker { return &pauseBroker{Broker: b, h: h} }
+
+// Publish waits while the host is paused, then publishes.
+func (b *pauseBroker) Publish(ctx context.Context, topic string, m *broker.Message) error {
+	if err := b.h.awaitRunning(ctx); err != nil {
+		return b.h.pausedErr(broker.ErrUnavailable, err)
+	}
+	return b.Broker.Publish(ctx, topic, m)
+}
+
+// Subscribe subscribes with a handler that waits while the host is paused:
+// messages queue up in the subscription and are delivered after Resume.
+func (b *pauseBroker) Subscribe(ctx context.Context, topic string, fn broker.Handler, opts ...broker.SubscribeOption) (broker.Subscription, error) {
+	if fn == nil {
+		return b.Broker.Subscribe(ctx, topic, fn, opts...)
+	}
+	h := b.h
+	return b.Broker.Subscribe(ctx, topic, func(ctx context.Context, topic string, m *broker.Message) error {
+		if err := h.awaitRunning(ctx); err != nil {
+			return h.pausedErr(broker.ErrUnavailable, err)
+		}
+		if !h.Up() {
+			return h.errDown(broker.ErrUnavailable) // crashed while paused
+		}
+		return fn(ctx, topic, m)
+	}, opts...)
+}
