@@ -100,12 +100,17 @@ func crashGhost(t *testing.T, w *world, log *attemptLog) ([]attemptRec, time.Tim
 	require.NoError(t, f.Stop(ctx))
 	assert.Equal(t, dead, w.nodes[1].Addr())
 	assert.Contains(t, nodesOf(t, w.reg), deadID)
+	// Let the client's selector see the node again: its watch applies the
+	// Create event, and an outlier ejection (10s in the ejection subtest)
+	// runs out so the probe can bring the node back.
+	time.Sleep(11 * time.Second)
+	synctest.Wait()
 	before := w.calls()[1]
 	for range 30 {
 		_, err := w.call(ctx)
 		require.NoError(t, err)
 	}
-	assert.Greater(t, w.calls()[1], before, "the restarted node serves again")
+	assert.Greater(t, w.calls()[1], before, "the restarted node serves again (calls %v, nodes %v)", w.calls(), nodesOf(t, w.reg))
 	return toDead, crashed
 }
 

@@ -46,10 +46,12 @@ type KeyPicker interface {
 
 // RoundRobin returns a strategy that rotates over the nodes of each service
 // in the order of their IDs. The rotation is shared by all calls to a
-// service: successive calls start at successive nodes, and a call's retries
-// take the next positions of the same rotation, skipping nodes the call
-// already tried. With n nodes and k single-attempt calls every node gets
-// k/n calls, rounded up or down.
+// service: successive calls start at successive nodes. A call's retries
+// walk on from its own start, skipping nodes the call already tried, without
+// advancing the shared rotation: if retries took rotation positions, a dead
+// node followed by a retry would shift every later call by two and, with two
+// nodes, the dead one would be every call's first choice. With n nodes and k
+// calls every node is the first choice of k/n calls, rounded up or down.
 //
 // Pick does not allocate beyond its Next when nodes are already sorted by
 // ID (the default Selector passes them so); otherwise it sorts a copy. It
@@ -102,6 +104,7 @@ type rrPick struct {
 	nodes   []*registry.Node
 	ctr     *atomic.Uint64
 	tried   triedSet
+	last    int // the index this call tried last
 }
 
 func (p *rrPick) next() (*registry.Node, error) {
@@ -109,13 +112,19 @@ func (p *rrPick) next() (*registry.Node, error) {
 	if p.tried.count >= n {
 		return nil, exhausted(p.service, n)
 	}
-	i := int((p.ctr.Add(1) - 1) % uint64(n))
+	var i int
+	if p.tried.count == 0 {
+		i = int((p.ctr.Add(1) - 1) % uint64(n))
+	} else if i = p.last + 1; i == n {
+		i = 0
+	}
 	for p.tried.has(i) {
 		if i++; i == n {
 			i = 0
 		}
 	}
 	p.tried.add(i)
+	p.last = i
 	return p.nodes[i], nil
 }
 

@@ -53,20 +53,39 @@ func TestRoundRobinSuccessiveCallsStartAtSuccessiveNodes(t *testing.T) {
 	}
 }
 
-func TestRoundRobinRetriesContinueRotation(t *testing.T) {
+func TestRoundRobinRetriesDoNotShiftTheRotation(t *testing.T) {
 	rr := selector.RoundRobin()
 	ns := nodes("n", 3)
 	a := rr.Pick("svc", ns)
 	b := rr.Pick("svc", ns)
 	first := func(next selector.Next) string { n, err := next(); require.NoError(t, err); return n.ID }
 	assert.Equal(t, "n-0000", first(a)) // call a starts the rotation
-	assert.Equal(t, "n-0001", first(a)) // its retry takes the next position
-	assert.Equal(t, "n-0002", first(b)) // call b continues from there
-	// The rotation is back at n-0000, which a tried: a skips to n-0002.
+	assert.Equal(t, "n-0001", first(a)) // its retry walks on from its own start
+	assert.Equal(t, "n-0001", first(b)) // call b still gets the next rotation position
 	assert.Equal(t, "n-0002", first(a))
 	_, err := a()
 	require.ErrorIs(t, err, selector.ErrNoneAvailable)
 	assert.Contains(t, err.Error(), `"svc"`)
+}
+
+// With one dead node of two, every call failing over must not make the dead
+// node every call's first choice: it stays first for half of them.
+func TestRoundRobinDeadNodeIsFirstChoiceOnlyItsShare(t *testing.T) {
+	rr := selector.RoundRobin()
+	ns := nodes("n", 2)
+	firstOnDead := 0
+	for range 100 {
+		next := rr.Pick("svc", ns)
+		n, err := next()
+		require.NoError(t, err)
+		if n.ID == "n-0000" { // dead: the call retries
+			firstOnDead++
+			n, err = next()
+			require.NoError(t, err)
+			require.Equal(t, "n-0001", n.ID)
+		}
+	}
+	assert.Equal(t, 50, firstOnDead)
 }
 
 func TestRoundRobinOrdersByID(t *testing.T) {
