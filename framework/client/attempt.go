@@ -64,7 +64,15 @@ func (c *rpcClient) openStream(ctx context.Context, addr string, r *Request) (tr
 	}
 	sock, err := conn.NewStream(ctx)
 	if err != nil {
-		if ctx.Err() == nil {
+		switch {
+		case ctx.Err() != nil:
+		case stderrors.Is(err, transport.ErrRefused):
+			// The server is going away (GOAWAY, or its listener closed):
+			// streams already open on the connection are still being
+			// served and must not be cut. Retire it from the pool; the
+			// server closes it once they end.
+			c.pool.retire(addr, conn)
+		default:
 			c.pool.evict(addr, conn)
 		}
 		return nil, nil, attemptCtxError(ctx, r, addr, "open stream", err)

@@ -18,6 +18,7 @@ type pool struct {
 	mu      sync.Mutex
 	closed  bool
 	entries map[string]*poolEntry
+	retired []transport.Conn // refused new streams; closed with the pool
 }
 
 type poolEntry struct {
@@ -86,11 +87,36 @@ func (p *pool) get(ctx context.Context, addr string) (transport.Conn, error) {
 
 // evict drops c from the pool and closes it.
 func (p *pool) evict(addr string, c transport.Conn) {
+	p.drop(addr, c)
+	c.Close()
+}
+
+// retire drops c from the pool without closing it, so streams still open
+// on it finish; the pool closes it at the latest when the pool closes.
+func (p *pool) retire(addr string, c transport.Conn) {
+	if !p.drop(addr, c) {
+		return
+	}
+	p.mu.Lock()
+	closed := p.closed
+	if !closed {
+		p.retired = append(p.retired, c)
+	}
+	p.mu.Unlock()
+	if closed {
+		c.Close()
+	}
+}
+
+// drop removes c from the pool and reports whether it was there.
+func (p *pool) drop(addr string, c transport.Conn) bool {
+	found := false
 	p.mu.Lock()
 	if e := p.entries[addr]; e != nil {
 		for i, x := range e.conns {
 			if x == c {
 				e.conns = append(e.conns[:i], e.conns[i+1:]...)
+				found = true
 				break
 			}
 		}
@@ -99,14 +125,15 @@ func (p *pool) evict(addr string, c transport.Conn) {
 		}
 	}
 	p.mu.Unlock()
-	c.Close()
+	return found
 }
 
 // close closes every pooled connection; later gets fail with ErrClosed.
 func (p *pool) close() {
 	p.mu.Lock()
 	p.closed = true
-	var conns []transport.Conn
+	conns := p.retired
+	p.retired = nil
 	for _, e := range p.entries {
 		conns = append(conns, e.conns...)
 	}
