@@ -1,0 +1,69 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/microsim/microsim/sim"
+)
+
+// network runs each scenario in real time over TCP on 127.0.0.1 and
+// writes the reports as a run in virtual time would. A scenario with a
+// fault the TCP backend cannot run is refused before anything runs.
+func (a *app) network(f *runFlags, files []loaded) (int, error) {
+	bad := false
+	for _, l := range files {
+		if err := sim.CheckTCP(l.sc); err != nil {
+			printErrors(a.stderr, l.file, err)
+			bad = true
+		}
+	}
+	if bad {
+		return exitInvalid, errReported
+	}
+	code := exitOK
+	var outcomes []sim.Outcome
+	for _, l := range files {
+		p, stop := a.progress(f, l.sc.Name+" (tcp, real time)")
+		rep, err := sim.RunTCP(l.sc, append(f.runOptions(l.file), sim.WithProgress(p))...)
+		stop()
+		if err != nil {
+			return exitInvalid, err
+		}
+		if !rep.Passed {
+			code = exitFailed
+		}
+		outcomes = append(outcomes, sim.Outcome{File: l.file, Report: rep})
+	}
+	err := a.writeOut(f.out, func(w io.Writer) error {
+		if f.format == sim.FormatJUnit {
+			return sim.WriteJUnit(w, outcomes...)
+		}
+		reports := make([]*sim.Report, len(outcomes))
+		for i, o := range outcomes {
+			reports[i] = o.Report
+		}
+		return sim.Write(w, f.format, reports...)
+	})
+	if err != nil {
+		return exitInvalid, err
+	}
+	return code, nil
+}
+
+// printErrors prints each error of an ErrorList on a line, prefixed with
+// the file.
+func printErrors(w io.Writer, file string, err error) {
+	var list sim.ErrorList
+	if errors.As(err, &list) {
+		for _, e := range list {
+			if e.File == "" {
+				e.File = file
+			}
+			fmt.Fprintln(w, e)
+		}
+		return
+	}
+	fmt.Fprintf(w, "%s: %v\n", file, err)
+}

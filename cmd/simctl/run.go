@@ -1,0 +1,230 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/microsim/microsim/sim"
+)
+
+// runFlags are the flags of simctl run.
+type runFlags struct {
+	seed        uint64
+	seedSet     bool
+	format      string
+	out         string
+	quiet       bool
+	seeds       string
+	parallel    int
+	determinism bool
+	network     string
+}
+
+// Networks --network accepts.
+const (
+	networkSim = "sim"
+	networkTCP = "tcp"
+)
+
+const runLong = `Run scenario files and report whether their assertions held.
+
+By default each file runs once, in virtual time, on the in-memory network,
+with the file's seed (or --seed). Other modes:
+
+  --seeds A-B            run each file once per seed A..B, several at a time,
+                         and print which seeds failed which assertion, the
+                         spread of the key figures and the command that
+                         replays a failing seed (format text, json or junit)
+  --check-determinism    run each file twice with the same seed and say where
+                         the reports differ (format text or json)
+  --network tcp          run in real time over the TCP transport on 127.0.0.1
+                         (in-memory registry); only some fault kinds can run
+                         there, the others are refused
+
+A progress bar is drawn on stderr for runs that take more than a second
+when stdout and stderr are terminals, unless --quiet.
+
+Exit codes: 0 every assertion held (and, with --check-determinism, the
+reports are identical); 1 an assertion failed for some run (or the reports
+differ); 2 invalid input or usage.`
+
+func runCmd(app *app, setCode func(int)) *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run FILE...",
+		Short: "Run scenario files and report whether their assertions held",
+		Long:  runLong,
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			f.seedSet = cmd.Flags().Changed("seed")
+			if err := f.check(); err != nil {
+				setCode(exitInvalid)
+				return err
+			}
+			loaded, ok := loadFiles(app.stderr, files)
+			if !ok {
+				setCode(exitInvalid)
+				if f.format == sim.FormatJUnit {
+					outcomes := make([]sim.Outcome, len(loaded))
+					for i, l := range loaded {
+						outcomes[i] = sim.Outcome{File: l.file, Err: l.err, Skipped: "not run: another file is invalid"}
+					}
+					if err := app.writeOut(f.out, func(w io.Writer) error { return sim.WriteJUnit(w, outcomes...) }); err != nil {
+						return err
+					}
+				}
+				return errReported
+			}
+			var code int
+			var err error
+			switch {
+			case f.seeds != "":
+				code, err = app.sweep(&f, loaded)
+			case f.determinism:
+				code, err = app.determinism(&f, loaded)
+			case f.network == networkTCP:
+				code, err = app.network(&f, loaded)
+			default:
+				code, err = app.runOnce(&f, loaded)
+			}
+			setCode(code)
+			return err
+		},
+	}
+	fl := cmd.Flags()
+	fl.Uint64Var(&f.seed, "seed", 0, "seed for every random stream (default: the scenario's seed)")
+	fl.StringVar(&f.format, "format", sim.FormatText, "report format: "+strings.Join(sim.Formats(), ", "))
+	fl.StringVar(&f.out, "out", "", "write the report to this file instead of stdout")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "draw no progress bar")
+	fl.StringVar(&f.seeds, "seeds", "", "run once per seed of the range A-B (for example 1-50) and summarise")
+	fl.IntVar(&f.parallel, "parallel", 0, "runs at once with --seeds (default: one per CPU)")
+	fl.BoolVar(&f.determinism, "check-determinism", false, "run twice with the same seed and compare the reports")
+	fl.StringVar(&f.network, "network", networkSim, "sim (virtual time, in-memory network) or tcp (real time over TCP on 127.0.0.1)")
+	return cmd
+}
+
+// check refuses flags that do not go together.
+func (f *runFlags) check() error {
+	if !slices.Contains(sim.Formats(), f.format) {
+		return fmt.Errorf("unknown format %q (known: %s)", f.format, strings.Join(sim.Formats(), ", "))
+	}
+	if f.network != networkSim && f.network != networkTCP {
+		return fmt.Errorf("unknown network %q (known: %s, %s)", f.network, networkSim, networkTCP)
+	}
+	if f.parallel < 0 {
+		return fmt.Errorf("--parallel must be >= 0, got %d", f.parallel)
+	}
+	modes := 0
+	for _, on := range []bool{f.seeds != "", f.determinism, f.network == networkTCP} {
+		if on {
+			modes++
+		}
+	}
+	switch {
+	case modes > 1:
+		return fmt.Errorf("--seeds, --check-determinism and --network tcp are separate modes: use one at a time")
+	case f.seeds != "" && f.seedSet:
+		return fmt.Errorf("--seed and --seeds exclude each other")
+	case f.seeds != "" && f.format == sim.FormatHTML:
+		return fmt.Errorf("--format html shows one run per scenario; with --seeds use text, json or junit (and replay a seed with --seed N --format html)")
+	case f.determinism && f.format != sim.FormatText && f.format != sim.FormatJSON:
+		return fmt.Errorf("--check-determinism writes text or json, not %s", f.format)
+	}
+	return nil
+}
+
+// loaded is one scenario file, loaded or not.
+type loaded struct {
+	file string
+	sc   *sim.Scenario
+	err  error
+}
+
+// loadFiles loads every file, printing every problem of every file.
+func loadFiles(stderr io.Writer, files []string) ([]loaded, bool) {
+	ok := true
+	out := make([]loaded, 0, len(files))
+	for _, f := range files {
+		sc, err := sim.Load(f)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			ok = false
+		}
+		out = append(out, loaded{file: f, sc: sc, err: err})
+	}
+	return out, ok
+}
+
+// runOptions are the options every run of f gets.
+func (f *runFlags) runOptions(file string) []sim.RunOption {
+	opts := []sim.RunOption{sim.WithFile(file)}
+	if f.seedSet {
+		opts = append(opts, sim.WithSeed(f.seed))
+	}
+	return opts
+}
+
+// runOnce runs each scenario once in virtual time and writes the reports.
+func (a *app) runOnce(f *runFlags, files []loaded) (int, error) {
+	code := exitOK
+	var outcomes []sim.Outcome
+	for _, l := range files {
+		p, stop := a.progress(f, l.sc.Name)
+		rep, err := sim.RunWith(a.run, l.sc, append(f.runOptions(l.file), sim.WithProgress(p))...)
+		stop()
+		if err != nil {
+			if f.format != sim.FormatJUnit {
+				return exitInvalid, err
+			}
+			fmt.Fprintln(a.stderr, err)
+			code = exitInvalid
+			outcomes = append(outcomes, sim.Outcome{File: l.file, Err: err})
+			continue
+		}
+		if !rep.Passed {
+			code = max(code, exitFailed)
+		}
+		outcomes = append(outcomes, sim.Outcome{File: l.file, Report: rep})
+	}
+	err := a.writeOut(f.out, func(w io.Writer) error {
+		if f.format == sim.FormatJUnit {
+			return sim.WriteJUnit(w, outcomes...)
+		}
+		reports := make([]*sim.Report, len(outcomes))
+		for i, o := range outcomes {
+			reports[i] = o.Report
+		}
+		return sim.Write(w, f.format, reports...)
+	})
+	if err != nil {
+		return exitInvalid, err
+	}
+	return code, nil
+}
+
+// writeOut writes to --out (created or truncated) or to stdout.
+func (a *app) writeOut(out string, write func(io.Writer) error) error {
+	if out == "" {
+		if err := write(a.stdout); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+		return nil
+	}
+	file, err := os.Create(out)
+	if err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	if err := write(file); err != nil {
+		_ = file.Close()
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := file.Close(); err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	return nil
+}

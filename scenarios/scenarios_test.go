@@ -1,0 +1,59 @@
+// Package scenarios_test runs every scenario file shipped in this
+// directory and requires each to pass.
+package scenarios_test
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/microsim/microsim/sim"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestScenarios runs each shipped scenario in virtual time. A scenario
+// that needs a feature the engine cannot run yet (the validator says "not
+// supported yet: ...") is skipped with the reason; any other problem
+// fails.
+func TestScenarios(t *testing.T) {
+	files, err := sim.ScenarioFiles(".")
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(files), 8, "the library ships at least 8 scenarios")
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)), func(t *testing.T) {
+			if _, err := sim.Load(file); err != nil {
+				if missing := notSupported(err); len(missing) > 0 {
+					t.Skipf("cannot run yet, a feature has not landed:\n%s", strings.Join(missing, "\n"))
+				}
+				t.Fatalf("invalid scenario:\n%v", err)
+			}
+			rep := sim.Run(t, file)
+			require.NotNil(t, rep)
+			t.Logf("%s: %d calls, %.2f%% succeeded, %d retries, p99 %.1fms, %.0fs virtual in %.2fs",
+				rep.Scenario, rep.Totals.Calls, 100*float64(rep.Totals.Successes)/float64(max(rep.Totals.Calls, 1)),
+				rep.Totals.Retries, rep.Latency.P99, rep.VirtualSeconds, rep.WallSeconds)
+		})
+	}
+}
+
+// notSupported returns the "not supported yet" errors of err, if every
+// error of err is one.
+func notSupported(err error) []string {
+	var list sim.ErrorList
+	if !errors.As(err, &list) {
+		return nil
+	}
+	var out []string
+	for _, e := range list {
+		if !strings.Contains(e.Msg, "not supported yet") {
+			return nil
+		}
+		out = append(out, e.Error())
+	}
+	return out
+}

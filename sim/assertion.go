@@ -1,0 +1,134 @@
+package sim
+
+// Assertion is one check on the run's metrics. Exactly one kind field
+// (SuccessRate, Latency, ...) must be set.
+type Assertion struct {
+	// Name labels the assertion in reports (default: a description of it).
+	Name string `yaml:"name"`
+
+	// SuccessRate checks the share of calls that succeeded.
+	SuccessRate *SuccessRateCheck `yaml:"success_rate"`
+	// Latency checks a latency percentile of calls.
+	Latency *LatencyCheck `yaml:"latency"`
+	// TrafficShare checks the share of attempts an instance or zone got.
+	TrafficShare *TrafficShareCheck `yaml:"traffic_share"`
+	// Retries checks the number of retries.
+	Retries *CountCheck `yaml:"retries"`
+	// Hedges checks the number of hedged (backup) requests.
+	Hedges *CountCheck `yaml:"hedges"`
+	// Recovery checks how soon the success rate recovers after a fault.
+	Recovery *RecoveryCheck `yaml:"recovery"`
+}
+
+// Scope narrows the calls an assertion looks at.
+type Scope struct {
+	// Workload limits the check to one workload's calls.
+	Workload string `yaml:"workload"`
+	// Endpoint limits the check to one endpoint's calls.
+	Endpoint string `yaml:"endpoint"`
+	// Fault makes From and To relative to the start of the fault's first
+	// occurrence (To then defaults to the fault's end).
+	Fault string `yaml:"fault"`
+	// From is the start of the time range (calls started at or after it).
+	From Duration `yaml:"from"`
+	// To is the end of the time range (default: the end of the run).
+	To Duration `yaml:"to"`
+}
+
+// SuccessRateCheck: the share of calls that succeeded is at least Min
+// overall, or in every window of Window when Window is set.
+type SuccessRateCheck struct {
+	Scope  `yaml:",inline"`
+	Window Duration `yaml:"window"`
+	// Min is the lowest success rate allowed, in [0, 1] (required).
+	Min float64 `yaml:"min"`
+}
+
+// LatencyCheck: the Percentile of call latency is at most Max overall, or
+// in every window of Window when Window is set.
+type LatencyCheck struct {
+	Scope  `yaml:",inline"`
+	Window Duration `yaml:"window"`
+	// Percentile in (0, 100] (required).
+	Percentile float64 `yaml:"percentile"`
+	// Max is the highest latency allowed (required).
+	Max Duration `yaml:"max"`
+}
+
+// TrafficShareCheck: the share of a service's attempts that went to an
+// instance (or zone) lies in [Min, Max].
+type TrafficShareCheck struct {
+	Scope `yaml:",inline"`
+	// Service whose attempts are counted (default: the only service, or
+	// the instance's service).
+	Service string `yaml:"service"`
+	// Instance is a node name such as "api-1".
+	Instance string `yaml:"instance"`
+	// Zone counts every instance of the zone instead.
+	Zone string `yaml:"zone"`
+	// Min and Max bound the share, in [0, 1]; at least one is required.
+	Min *float64 `yaml:"min"`
+	Max *float64 `yaml:"max"`
+}
+
+// CountCheck bounds retries or hedges, in total or per call.
+type CountCheck struct {
+	Scope `yaml:",inline"`
+	// MaxPerCall bounds the count divided by the number of calls.
+	MaxPerCall *float64 `yaml:"max_per_call"`
+	// MaxTotal and MinTotal bound the count.
+	MaxTotal *int64 `yaml:"max_total"`
+	MinTotal *int64 `yaml:"min_total"`
+}
+
+// RecoveryCheck: after the fault's last occurrence ends, the success rate
+// of every window is back at MinSuccessRate within Within.
+type RecoveryCheck struct {
+	// Fault is the name of the fault (required).
+	Fault string `yaml:"fault"`
+	// Within is the longest recovery allowed (required).
+	Within Duration `yaml:"within"`
+	// Window is the width of the windows checked (default: the scenario's).
+	Window Duration `yaml:"window"`
+	// MinSuccessRate is the success rate that counts as recovered
+	// (default 0.99).
+	MinSuccessRate float64 `yaml:"min_success_rate"`
+	// Workload and Endpoint narrow the calls.
+	Workload string `yaml:"workload"`
+	Endpoint string `yaml:"endpoint"`
+}
+
+// Kind is the name of the assertion's kind ("" when none or several are set).
+func (a *Assertion) Kind() string {
+	if k := a.kinds(); len(k) == 1 {
+		return k[0]
+	}
+	return ""
+}
+
+func (a *Assertion) kinds() []string {
+	var out []string
+	add := func(set bool, name string) {
+		if set {
+			out = append(out, name)
+		}
+	}
+	add(a.SuccessRate != nil, "success_rate")
+	add(a.Latency != nil, "latency")
+	add(a.TrafficShare != nil, "traffic_share")
+	add(a.Retries != nil, "retries")
+	add(a.Hedges != nil, "hedges")
+	add(a.Recovery != nil, "recovery")
+	return out
+}
+
+// unknownFieldMessage implements unknownFielder.
+func (*Assertion) unknownFieldMessage(key string, known []string) string {
+	return unknownKindMessage("assertion kind or field", key, known)
+}
+
+// F returns a pointer to v, for the optional fields of scenarios built in Go.
+func F(v float64) *float64 { return &v }
+
+// I returns a pointer to v, for the optional fields of scenarios built in Go.
+func I[T int | int64](v T) *T { return &v }

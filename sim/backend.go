@@ -1,0 +1,37 @@
+package sim
+
+import (
+	"context"
+	"time"
+)
+
+// backend is where a world runs: the in-memory network in virtual time
+// (memoryBackend, the default) or real transports in real time
+// (tcpBackend, WithTCP). Simulate builds the world, plays the fault
+// timeline and closes the world through it; workloads, metrics, reports
+// and assertions are the same for every backend.
+type backend interface {
+	// check refuses what the backend cannot run (after Validate).
+	check(sc *Scenario) error
+	// build creates the world and starts every instance and client.
+	build(ctx context.Context, sc *Scenario, seed uint64) (*world, error)
+	// runFault plays one fault's timeline until it is over or ctx ends.
+	runFault(ctx context.Context, w *world, fr *faultRun, t0 time.Time, runLen time.Duration)
+	// close stops everything build started and waits for it.
+	close(w *world)
+}
+
+// memoryBackend runs the world on memory.Network, inside a bubble.
+type memoryBackend struct{}
+
+func (memoryBackend) check(*Scenario) error { return nil }
+
+func (memoryBackend) build(ctx context.Context, sc *Scenario, seed uint64) (*world, error) {
+	return build(ctx, sc, seed)
+}
+
+func (memoryBackend) runFault(ctx context.Context, w *world, fr *faultRun, t0 time.Time, runLen time.Duration) {
+	w.runFault(ctx, fr, t0, runLen)
+}
+
+func (memoryBackend) close(w *world) { w.close() }

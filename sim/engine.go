@@ -1,0 +1,125 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// RunOption changes how a scenario runs.
+type RunOption func(*runConfig)
+
+type runConfig struct {
+	seed     *uint64
+	file     string
+	onStart  func(*Scenario)
+	progress *Progress
+	backend  func() backend // nil: memoryBackend
+}
+
+// WithSeed replaces the scenario's seed.
+func WithSeed(seed uint64) RunOption { return func(c *runConfig) { c.seed = &seed } }
+
+// WithFile names the file the scenario came from, for the report.
+func WithFile(file string) RunOption { return func(c *runConfig) { c.file = file } }
+
+// Simulate runs a valid scenario and returns its report. It must be
+// called inside a testing/synctest bubble, where time is virtual (Run,
+// RunScenario and RunFile provide one): it blocks for the scenario's
+// duration of virtual time, plus the time calls still in flight at the
+// end need to finish, and returns once every goroutine it started has
+// ended. An error means the world could not be built or the scenario is
+// invalid; failed assertions are in the report, not an error.
+func Simulate(sc *Scenario, opts ...RunOption) (*Report, error) {
+	if sc == nil {
+		return nil, errors.New("sim: nil scenario")
+	}
+	if err := sc.Validate(); err != nil {
+		return nil, err
+	}
+	cfg := runConfig{}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	seed := sc.Seed
+	if seed == 0 {
+		seed = defaultSeed
+	}
+	if cfg.seed != nil {
+		seed = *cfg.seed
+	}
+	be := backend(memoryBackend{})
+	if cfg.backend != nil {
+		be = cfg.backend()
+	}
+	if err := be.check(sc); err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	w, err := be.build(ctx, sc, seed)
+	if err != nil {
+		return nil, fmt.Errorf("sim: scenario %q: %w", sc.Name, err)
+	}
+	runLen := sc.Duration.Std()
+	// The run starts a little after the servers did, off their heartbeat
+	// grid, so that a fault at a round time never coincides with a
+	// heartbeat or a TTL expiry: goroutines woken at the same virtual
+	// instant run in any order, which would make the run differ between
+	// two runs of one seed.
+	time.Sleep(warmup)
+	t0 := time.Now()
+	w.metrics = newMetrics(t0, w.window, runLen, w.maxCallTime())
+	for range w.instances {
+		w.metrics.addInstance()
+	}
+	var workloads []*workload
+	for i := range sc.Workloads {
+		workloads = append(workloads, w.newWorkload(i, &sc.Workloads[i], t0))
+	}
+	var faults []*faultRun
+	for i := range sc.Faults {
+		faults = append(faults, w.newFaultRun(i, &sc.Faults[i]))
+	}
+
+	runCtx, stopRun := context.WithCancel(ctx)
+	var faultsDone, schedulers, inflight sync.WaitGroup
+	for _, fr := range faults {
+		faultsDone.Go(func() { be.runFault(runCtx, w, fr, t0, runLen) })
+	}
+	ejections := &ejectionWatch{seen: map[string]uint64{}}
+	faultsDone.Go(func() { w.watchEjections(runCtx, ejections) })
+	samples := newWindowSampler(w, t0, runLen, cfg.progress)
+	faultsDone.Go(func() { samples.run(runCtx) })
+	for _, wl := range workloads {
+		schedulers.Go(func() { w.runWorkload(runCtx, wl, &inflight) })
+	}
+	schedulers.Wait()
+	inflight.Wait()
+	sleepUntil(ctx, t0.Add(runLen))
+	stopRun()
+	faultsDone.Wait()
+	virtual := time.Since(t0)
+	hedges := w.clientHedges()
+	w.hedges = hedges
+	be.close(w)
+
+	r := w.report(sc, cfg.file, seed, virtual, faults)
+	r.Totals.Hedges, r.Totals.Ejections = hedges, ejections.total()
+	r.Totals.Retries = retries(r.Totals.Attempts, r.Totals.Calls, hedges)
+	samples.finish(r, hedges)
+	r.Assertions = w.evaluate(sc, faults)
+	r.Passed = !slices.ContainsFunc(r.Assertions, func(a AssertionResult) bool { return !a.Passed })
+	return r, nil
+}
+
+// maxCallTime bounds any call's latency: the longest client timeout.
+func (w *world) maxCallTime() time.Duration {
+	longest := defaultTimeout
+	for _, c := range w.sc.Clients {
+		longest = max(longest, c.Timeout.Std())
+	}
+	return longest + time.Second
+}

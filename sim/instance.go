@@ -1,0 +1,275 @@
+package sim
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	fwerrors "github.com/microsim/microsim/framework/errors"
+	"github.com/microsim/microsim/framework/server"
+	"github.com/microsim/microsim/memory"
+)
+
+// instance is one running instance of a service: a host of the memory
+// network and the real framework server on it, whose handlers sleep their
+// latency and fail at their error rate.
+type instance struct {
+	id      int // index in world.instances and metrics
+	name    string
+	service string
+	index   int
+	zone    string
+	meta    map[string]string
+	host    *memory.Host
+	seed    uint64
+	w       *world
+	eps     []endpointBehaviour
+
+	// effects holds the active handler faults (slow, errors); replaced
+	// whole on every change, so handlers read it without a lock.
+	effects atomic.Pointer[effects]
+
+	mu   sync.Mutex // guards srv, addr and state; never held across a wait
+	srv  server.Server
+	addr string
+	down bool
+}
+
+// endpointBehaviour is a handler's behaviour on one instance.
+type endpointBehaviour struct {
+	name    string
+	latency sampler
+	factor  float64
+	errRate float64
+	errCode fwerrors.Code
+}
+
+// effects are the handler faults active on an instance.
+type effects struct {
+	list []*effect
+}
+
+type effect struct {
+	factor   float64
+	add      sampler
+	hasAdd   bool
+	errRate  float64
+	errCode  fwerrors.Code
+	endpoint string
+	touched  *atomic.Int64
+}
+
+func (in *instance) addEffect(e *effect) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	old := in.effects.Load()
+	n := &effects{}
+	if old != nil {
+		n.list = append(n.list, old.list...)
+	}
+	n.list = append(n.list, e)
+	in.effects.Store(n)
+}
+
+func (in *instance) removeEffect(e *effect) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	old := in.effects.Load()
+	if old == nil {
+		return
+	}
+	n := &effects{}
+	for _, x := range old.list {
+		if x != e {
+			n.list = append(n.list, x)
+		}
+	}
+	in.effects.Store(n)
+}
+
+// handler returns the handler function of endpoint k.
+func (in *instance) handler(k int) func(ctx context.Context, req *[]byte, rsp *[]byte) error {
+	b := &in.eps[k]
+	return func(ctx context.Context, req *[]byte, rsp *[]byte) error {
+		var seq uint64
+		if len(*req) >= 8 {
+			seq = binary.LittleEndian.Uint64(*req)
+		}
+		draws := newCallDraws(in.seed, seq)
+		d := b.latency.draw(draws.next(), draws.next())
+		if b.factor != 1 {
+			d = time.Duration(float64(d) * b.factor)
+		}
+		var err error
+		if b.errRate > 0 && draws.next() < b.errRate {
+			err = fwerrors.New(in.name, b.errCode, "%s failed (error_rate %g)", b.name, b.errRate)
+		}
+		if fx := in.effects.Load(); fx != nil {
+			for _, e := range fx.list {
+				if e.endpoint != "" && e.endpoint != b.name {
+					continue
+				}
+				touched := false
+				if e.factor != 1 {
+					d = time.Duration(float64(d) * e.factor)
+					touched = true
+				}
+				if e.hasAdd {
+					d += e.add.draw(draws.next(), draws.next())
+					touched = true
+				}
+				if e.errRate > 0 && draws.next() < e.errRate && err == nil {
+					err = fwerrors.New(in.name, e.errCode, "%s failed (injected fault)", b.name)
+					touched = true
+				}
+				if touched {
+					e.touched.Add(1)
+				}
+			}
+		}
+		// Break ties: a handler whose latency is a round figure would
+		// finish at the very instant a round timer of the caller (an
+		// attempt timeout, a hedge delay) fires, and which of the two
+		// goroutines runs first is up to the scheduler. A sub-microsecond
+		// offset drawn from the call's sequence number makes the timer win
+		// in every run of a seed.
+		d += tieBreak(seq)
+		if d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			}
+		}
+		return err
+	}
+}
+
+// start builds and starts a server on the instance's host (on its
+// previous address after a restart).
+func (in *instance) start(ctx context.Context) error {
+	reg := in.w.sc.Topology.Registry
+	ttl := reg.TTL.Std()
+	if ttl == 0 {
+		ttl = defaultTTL
+	}
+	hb := reg.Heartbeat.Std()
+	if hb == 0 {
+		hb = ttl / 3
+	}
+	in.mu.Lock()
+	addr := in.addr
+	in.mu.Unlock()
+	opts := []server.Option{
+		server.WithID(in.name),
+		server.WithMetadata(in.meta),
+		server.WithRegisterTTL(ttl),
+		server.WithRegisterInterval(hb),
+		server.WithMaxConcurrent(in.w.capacity[in.service]),
+	}
+	if addr != "" {
+		opts = append(opts, server.WithAddress(addr))
+	}
+	srv, err := server.New(in.service, in.host.Transport(), in.host.Registry(), opts...)
+	if err != nil {
+		return fmt.Errorf("instance %s: %w", in.name, err)
+	}
+	for k := range in.eps {
+		if err := srv.HandleFunc(in.eps[k].name, in.handler(k)); err != nil {
+			return fmt.Errorf("instance %s: %w", in.name, err)
+		}
+	}
+	if err := srv.Start(ctx); err != nil {
+		return fmt.Errorf("instance %s: %w", in.name, err)
+	}
+	in.mu.Lock()
+	in.srv, in.addr, in.down = srv, srv.Addr(), false
+	in.mu.Unlock()
+	return nil
+}
+
+// crash crashes the host: its registry entry stays until its TTL passes.
+func (in *instance) crash() {
+	in.mu.Lock()
+	in.down = true
+	in.mu.Unlock()
+	in.host.Crash()
+}
+
+// stop stops the server gracefully, waiting for in-flight requests for
+// at most drain.
+func (in *instance) stop(drain time.Duration) {
+	in.mu.Lock()
+	srv := in.srv
+	in.down = true
+	in.mu.Unlock()
+	if srv == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	_ = srv.Stop(ctx)
+}
+
+// restart brings a crashed or stopped instance back on its address.
+func (in *instance) restart(ctx context.Context) error {
+	in.mu.Lock()
+	old := in.srv
+	in.srv = nil
+	in.mu.Unlock()
+	if old != nil {
+		// The old server of a crashed host is stopped before the host comes
+		// back, so that its deregistration cannot remove the new node.
+		_ = old.Stop(doneContext())
+	}
+	in.host.Restart()
+	return in.start(ctx)
+}
+
+// close stops the instance at the end of the run.
+func (in *instance) close(drain time.Duration) {
+	in.mu.Lock()
+	srv, down := in.srv, in.down
+	in.mu.Unlock()
+	if srv == nil {
+		return
+	}
+	if down {
+		_ = srv.Stop(doneContext())
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	_ = srv.Stop(ctx)
+}
+
+// doneContext is a context that has already ended: a Stop given it takes
+// the server down without waiting for anything.
+func doneContext() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// metadata builds an instance's node metadata.
+func metadata(labels map[string]string, extra map[string]string, zone string) map[string]string {
+	md := maps.Clone(labels)
+	if md == nil {
+		md = map[string]string{}
+	}
+	maps.Copy(md, extra)
+	if zone != "" {
+		md[zoneKey] = zone
+	}
+	return md
+}
+
+// tieBreak is a handler's extra latency, 1-999ns, a function of the
+// call's sequence number only (it draws from no stream).
+func tieBreak(seq uint64) time.Duration { return time.Duration(1 + mix64(seq^0x71e)%999) }

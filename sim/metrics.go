@@ -1,0 +1,203 @@
+package sim
+
+import (
+	"sync"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	fwerrors "github.com/microsim/microsim/framework/errors"
+)
+
+// Metrics are recorded as the run goes: every call (by workload and
+// endpoint, a "series") and every attempt (by instance), each into an HDR
+// histogram for the whole run and into per-window counters and histograms.
+// Windows are indexed by when a call or attempt started. One mutex guards
+// it all; it is held only for a few array increments and RecordValue
+// calls, never across a wait.
+
+// Histogram precision: whole-run histograms keep 3 significant digits,
+// per-window ones 2 (1% error), which keeps a window's histogram ~20 KiB.
+const (
+	histDigits       = 3
+	windowHistDigits = 2
+)
+
+// numCodes is the number of framework error codes counted by class.
+const numCodes = int(fwerrors.ResourceExhausted) + 1
+
+type metrics struct {
+	t0      time.Time
+	window  time.Duration
+	nwin    int
+	highest int64 // µs; larger latencies are recorded as this
+
+	mu     sync.Mutex
+	series []*seriesStats
+	inst   []*instStats
+}
+
+// seriesStats are one workload's calls to one endpoint.
+type seriesStats struct {
+	workload, endpoint string
+	calls, ok          uint64
+	byCode             [numCodes]uint64
+	attempts           uint64
+	hist               *hdr.Histogram
+	win                []winStats
+}
+
+type winStats struct {
+	calls, ok, attempts uint32
+	hist                *hdr.Histogram // allocated on the window's first call
+}
+
+// instStats are the attempts that went to one instance.
+type instStats struct {
+	attempts, failures uint64
+	hist               *hdr.Histogram
+	win                []instWin
+}
+
+type instWin struct{ attempts, failures uint32 }
+
+func newMetrics(t0 time.Time, window, length, highest time.Duration) *metrics {
+	nwin := int((length + window - 1) / window)
+	return &metrics{t0: t0, window: window, nwin: max(nwin, 1), highest: max(highest.Microseconds(), 1000)}
+}
+
+// addSeries registers a series and returns its id.
+func (m *metrics) addSeries(workload, endpoint string) int {
+	m.series = append(m.series, &seriesStats{
+		workload: workload, endpoint: endpoint,
+		hist: hdr.New(1, m.highest, histDigits),
+		win:  make([]winStats, m.nwin),
+	})
+	return len(m.series) - 1
+}
+
+// addInstance registers an instance; ids follow the order of calls.
+func (m *metrics) addInstance() {
+	m.inst = append(m.inst, &instStats{hist: hdr.New(1, m.highest, histDigits), win: make([]instWin, m.nwin)})
+}
+
+// windowOf is the index of the window holding t, clamped to the run.
+func (m *metrics) windowOf(t time.Time) int {
+	w := int(t.Sub(m.t0) / m.window)
+	return min(max(w, 0), m.nwin-1)
+}
+
+func (m *metrics) micros(d time.Duration) int64 {
+	return min(max(d.Microseconds(), 0), m.highest)
+}
+
+// call records one finished call of series id. It does not block.
+func (m *metrics) call(id int, start time.Time, latency time.Duration, err error, attempts uint32) {
+	w := m.windowOf(start)
+	us := m.micros(latency)
+	code := -1
+	if err != nil {
+		code = int(fwerrors.CodeOf(err))
+		if code < 0 || code >= numCodes {
+			code = int(fwerrors.Unknown)
+		}
+	}
+	m.mu.Lock()
+	s := m.series[id]
+	s.calls++
+	s.attempts += uint64(attempts)
+	ws := &s.win[w]
+	ws.calls++
+	ws.attempts += attempts
+	if code < 0 {
+		s.ok++
+		ws.ok++
+	} else {
+		s.byCode[code]++
+	}
+	_ = s.hist.RecordValue(us)
+	if ws.hist == nil {
+		ws.hist = hdr.New(1, m.highest, windowHistDigits)
+	}
+	_ = ws.hist.RecordValue(us)
+	m.mu.Unlock()
+}
+
+// attempt records one attempt on instance id. It does not block.
+func (m *metrics) attempt(id int, start time.Time, latency time.Duration, failed bool) {
+	w := m.windowOf(start)
+	us := m.micros(latency)
+	m.mu.Lock()
+	s := m.inst[id]
+	s.attempts++
+	s.win[w].attempts++
+	if failed {
+		s.failures++
+		s.win[w].failures++
+	}
+	_ = s.hist.RecordValue(us)
+	m.mu.Unlock()
+}
+
+// query selects series and a window range for the report and assertions.
+// It is used only after the run, with no recording going on.
+type query struct {
+	workload, endpoint string
+	from, to           int // window indexes, to exclusive
+}
+
+func (m *metrics) match(q query, s *seriesStats) bool {
+	return (q.workload == "" || q.workload == s.workload) && (q.endpoint == "" || q.endpoint == s.endpoint)
+}
+
+// agg is an aggregate over series and windows.
+type agg struct {
+	calls, ok, attempts uint64
+	hist                *hdr.Histogram
+}
+
+// sum aggregates the matching series over windows [q.from, q.to).
+func (m *metrics) sum(q query) agg {
+	a := agg{}
+	for _, s := range m.series {
+		if !m.match(q, s) {
+			continue
+		}
+		for w := max(q.from, 0); w < min(q.to, m.nwin); w++ {
+			ws := &s.win[w]
+			a.calls += uint64(ws.calls)
+			a.ok += uint64(ws.ok)
+			a.attempts += uint64(ws.attempts)
+			if ws.hist != nil {
+				if a.hist == nil {
+					a.hist = hdr.New(1, m.highest, windowHistDigits)
+				}
+				a.hist.Merge(ws.hist)
+			}
+		}
+	}
+	return a
+}
+
+// whole aggregates the matching series over the whole run with the
+// precise histograms.
+func (m *metrics) whole(q query) agg {
+	a := agg{hist: hdr.New(1, m.highest, histDigits)}
+	for _, s := range m.series {
+		if m.match(q, s) {
+			a.calls += s.calls
+			a.ok += s.ok
+			a.attempts += s.attempts
+			a.hist.Merge(s.hist)
+		}
+	}
+	return a
+}
+
+// percentile returns the q-th percentile of h as a duration (0 when empty).
+func percentile(h *hdr.Histogram, q float64) time.Duration {
+	if h == nil || h.TotalCount() == 0 {
+		return 0
+	}
+	return time.Duration(h.ValueAtQuantile(q)) * time.Microsecond
+}

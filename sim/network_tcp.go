@@ -1,0 +1,432 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/microsim/microsim/faults"
+	"github.com/microsim/microsim/framework/client"
+	"github.com/microsim/microsim/framework/codec"
+	"github.com/microsim/microsim/framework/registry"
+	"github.com/microsim/microsim/framework/selector"
+	"github.com/microsim/microsim/framework/server"
+	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/framework/transport/tcp"
+	"github.com/microsim/microsim/memory"
+)
+
+// The TCP backend runs a scenario in real time over the real TCP
+// transport (framework/transport/tcp) on 127.0.0.1, so that a user can
+// check that the simulation and the real stack agree. Each instance is a
+// framework server with a TCP transport of its own, listening on a port
+// of 127.0.0.1 picked at the first start and reused at restarts; each
+// client dials with a TCP transport of its own. The registry is the
+// in-memory one (memory.Network's, per host, so that a crashed host stops
+// heartbeating and leaves a ghost entry). Handlers, selectors, clients,
+// workloads, metrics and assertions are the same code as in virtual time.
+//
+// Faults in this mode:
+//
+//	crash            the host's registry client goes down (its entry stays
+//	                 until its TTL: a ghost), its TCP transport is closed
+//	                 (every connection reset, the listener closed) and its
+//	                 server stopped; at the end a new server listens on the
+//	                 same port
+//	stop             graceful server stop (deregister, drain); the
+//	                 transport is closed at the restart, on the same port
+//	slow, errors     in the handlers, as in virtual time
+//	partition,       faults.LinkFault through faults.Injector.WrapTransport
+//	link_latency,    on every client's transport (the dialling side, which
+//	loss             judges both directions)
+//	registry_outage  faults.RegistryFault{Unavailable} through
+//	                 faults.Injector.WrapRegistry on every host
+//	pause            refused: freezing a process that owns real sockets is
+//	                 not modelled
+//
+// Link faults and registry outages also need the virtual-time engine to
+// accept them (its validator refuses what it cannot run yet); CheckTCP
+// lists what this backend refuses on top of that.
+
+// WithTCP runs the scenario in real time over TCP on 127.0.0.1. Simulate
+// must then be called outside a synctest bubble; RunTCP does that.
+func WithTCP() RunOption {
+	return func(c *runConfig) { c.backend = func() backend { return newTCPBackend() } }
+}
+
+// RunTCP runs sc in real time over TCP on 127.0.0.1 and returns its
+// report, with the wall time the run took. It blocks for the scenario's
+// duration in real time. A scenario the TCP backend cannot run gives an
+// ErrorList naming every reason (see CheckTCP).
+func RunTCP(sc *Scenario, opts ...RunOption) (rep *Report, err error) {
+	wall := time.Now()
+	defer func() {
+		if r := recover(); r != nil {
+			rep, err = nil, fmt.Errorf("sim: internal error while running %q over TCP: %v", scName(sc), r)
+		}
+	}()
+	rep, err = Simulate(sc, append(opts[:len(opts):len(opts)], WithTCP())...)
+	if rep != nil {
+		rep.WallSeconds = time.Since(wall).Seconds()
+	}
+	return rep, err
+}
+
+// TCPFaultKinds lists the fault kinds the TCP backend runs.
+func TCPFaultKinds() []string {
+	return []string{"crash", "stop", "slow", "errors", "partition", "link_latency", "loss", "registry_outage"}
+}
+
+// CheckTCP returns nil when the TCP backend can run sc, else an ErrorList
+// with one error per fault it cannot run. It does not validate sc
+// otherwise.
+func CheckTCP(sc *Scenario) error {
+	var list ErrorList
+	for i := range sc.Faults {
+		f := &sc.Faults[i]
+		switch k := f.Kind(); k {
+		case "pause":
+			list = append(list, &Error{Path: fmt.Sprintf("faults[%d].%s", i, k),
+				Msg: "not supported with --network tcp: a paused process that holds real sockets is not modelled (supported: crash, stop, slow, errors, partition, link_latency, loss, registry_outage)"})
+		}
+	}
+	if len(list) == 0 {
+		return nil
+	}
+	return list
+}
+
+// tcpBackend is the backend of one run over TCP.
+type tcpBackend struct {
+	inj *faults.Injector // nil when the scenario has no link or registry fault
+
+	mu      sync.Mutex
+	servers map[*instance]*tcp.Transport // the current transport of each instance
+	clients []*tcp.Transport
+	faults  map[int]*faults.Fault // injector faults by fault index
+}
+
+func newTCPBackend() *tcpBackend {
+	return &tcpBackend{servers: map[*instance]*tcp.Transport{}, faults: map[int]*faults.Fault{}}
+}
+
+func (b *tcpBackend) check(sc *Scenario) error { return CheckTCP(sc) }
+
+// usesInjector reports whether a fault kind runs through faults.Injector.
+func usesInjector(kind string) bool {
+	switch kind {
+	case "partition", "link_latency", "loss", "registry_outage":
+		return true
+	}
+	return false
+}
+
+func (b *tcpBackend) build(ctx context.Context, sc *Scenario, seed uint64) (w *world, err error) {
+	net, err := memory.NewNetwork()
+	if err != nil {
+		return nil, err
+	}
+	w = &world{sc: sc, seed: seed, net: net, capacity: map[string]int{},
+		byAddr: map[string]*instance{}, byName: map[string]*instance{}, clients: map[string]*simClient{}}
+	defer func() {
+		if err != nil {
+			b.close(w)
+		}
+	}()
+	w.window = sc.Window.Std()
+	if w.window == 0 {
+		w.window = defaultWindow
+	}
+	for i := range sc.Faults {
+		if usesInjector(sc.Faults[i].Kind()) {
+			b.inj = faults.New(seed)
+			break
+		}
+	}
+	for _, s := range sc.Topology.Services {
+		w.capacity[s.Name] = s.Capacity
+		for i := range s.Instances {
+			in := w.newInstance(&s, i)
+			w.instances = append(w.instances, in)
+			w.byName[in.name] = in
+		}
+	}
+	for _, in := range w.instances {
+		if err := b.start(ctx, w, in); err != nil {
+			return w, err
+		}
+		w.byAddr[in.addr] = in
+		if b.inj != nil {
+			if err := b.inj.AddNode(in.name, faults.NodeInfo{Service: in.service, Zone: in.zone, Labels: in.meta, Addrs: []string{in.addr}}); err != nil {
+				return w, err
+			}
+		}
+	}
+	clients := sc.Clients
+	if len(clients) == 0 {
+		clients = []Client{{Name: defaultClient}}
+	}
+	for i := range clients {
+		if b.inj != nil {
+			if err := b.inj.AddNode(clientHost(clients[i].Name), faults.NodeInfo{Zone: clients[i].Zone}); err != nil {
+				return w, err
+			}
+		}
+		c, err := b.newClient(w, &clients[i])
+		if err != nil {
+			return w, err
+		}
+		w.clients[c.name] = c
+		w.order = append(w.order, c.name)
+	}
+	for i := range sc.Faults {
+		f := &sc.Faults[i]
+		spec := injectorSpec(f)
+		if spec == nil {
+			continue
+		}
+		ff, err := b.inj.Add(faultName(f, i), spec)
+		if err != nil {
+			return w, fmt.Errorf("fault %s: %w", faultName(f, i), err)
+		}
+		b.faults[i] = ff
+	}
+	return w, nil
+}
+
+// registry is the registry node sees: its host's view of the in-memory
+// registry, under the injector's registry faults.
+func (b *tcpBackend) registry(node string, h *memory.Host) registry.Registry {
+	if b.inj == nil {
+		return h.Registry()
+	}
+	return b.inj.WrapRegistry(node, h.Registry())
+}
+
+// start starts a server for in on a new TCP transport, on its previous
+// port after a restart. Binding the same port right after a crash can
+// fail for a moment; it is retried for up to a second.
+func (b *tcpBackend) start(ctx context.Context, w *world, in *instance) error {
+	ttl := w.sc.Topology.Registry.TTL.Std()
+	if ttl == 0 {
+		ttl = defaultTTL
+	}
+	hb := w.sc.Topology.Registry.Heartbeat.Std()
+	if hb == 0 {
+		hb = ttl / 3
+	}
+	in.mu.Lock()
+	addr := in.addr
+	in.mu.Unlock()
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	var srv server.Server
+	var tr *tcp.Transport
+	var err error
+	for attempt := 0; ; attempt++ {
+		srv, tr, err = b.newServer(ctx, w, in, addr, ttl, hb)
+		if err == nil || attempt == 20 || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("instance %s: %w", in.name, err)
+	}
+	in.mu.Lock()
+	in.srv, in.addr, in.down = srv, srv.Addr(), false
+	in.mu.Unlock()
+	b.mu.Lock()
+	b.servers[in] = tr
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *tcpBackend) newServer(ctx context.Context, w *world, in *instance, addr string, ttl, hb time.Duration) (server.Server, *tcp.Transport, error) {
+	tr, err := tcp.New()
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err := server.New(in.service, tr, b.registry(in.name, in.host),
+		server.WithID(in.name),
+		server.WithAddress(addr),
+		server.WithMetadata(in.meta),
+		server.WithRegisterTTL(ttl),
+		server.WithRegisterInterval(hb),
+		server.WithMaxConcurrent(w.capacity[in.service]),
+	)
+	if err == nil {
+		for k := range in.eps {
+			if err = srv.HandleFunc(in.eps[k].name, in.handler(k)); err != nil {
+				break
+			}
+		}
+	}
+	if err == nil {
+		err = srv.Start(ctx)
+	}
+	if err != nil {
+		_ = tr.Close()
+		return nil, nil, err
+	}
+	return srv, tr, nil
+}
+
+// takeServer removes and returns the instance's current transport.
+func (b *tcpBackend) takeServer(in *instance) *tcp.Transport {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	tr := b.servers[in]
+	delete(b.servers, in)
+	return tr
+}
+
+// crash: the host's registry client fails from now on (its entry stays
+// until its TTL: a ghost); closing its transport resets every connection
+// and closes its listener; the server's goroutines are then stopped.
+func (b *tcpBackend) crash(in *instance) {
+	in.mu.Lock()
+	srv := in.srv
+	in.down = true
+	in.mu.Unlock()
+	in.host.Crash()
+	if tr := b.takeServer(in); tr != nil {
+		_ = tr.Close()
+	}
+	if srv != nil {
+		_ = srv.Stop(doneContext())
+	}
+}
+
+// stop stops the server gracefully (deregister, drain for at most
+// drain). Its transport stays open until the restart, so that the
+// connections it served close gracefully (GOAWAY, queued replies
+// written), as a process that exits after draining lets them.
+func (b *tcpBackend) stop(in *instance, drain time.Duration) {
+	in.stop(drain)
+}
+
+// restart brings a crashed or stopped instance back on its port.
+func (b *tcpBackend) restart(ctx context.Context, w *world, in *instance) error {
+	in.mu.Lock()
+	old := in.srv
+	in.srv = nil
+	in.mu.Unlock()
+	if old != nil {
+		_ = old.Stop(doneContext())
+	}
+	if tr := b.takeServer(in); tr != nil {
+		_ = tr.Close()
+	}
+	in.host.Restart()
+	return b.start(ctx, w, in)
+}
+
+// newClient builds a client host: the framework's selector over the
+// in-memory registry and the framework's client over a TCP transport
+// (under the injector's link faults).
+func (b *tcpBackend) newClient(w *world, c *Client) (*simClient, error) {
+	name := clientHost(c.Name)
+	host := w.net.Host(name)
+	tr, err := tcp.New()
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	b.clients = append(b.clients, tr)
+	b.mu.Unlock()
+	var dialer transport.Transport = tr
+	if b.inj != nil {
+		dialer = b.inj.WrapTransport(name, tr, nil)
+	}
+	prefix := "client/" + c.Name
+	sopts := []selector.Option{selector.WithRand(newRand(w.seed, prefix+"/selector"))}
+	strategy, err := newStrategy(c.Selector.Strategy, newRand(w.seed, prefix+"/strategy"))
+	if err != nil {
+		return nil, fmt.Errorf("client %s: %w", c.Name, err)
+	}
+	sopts = append(sopts, selector.WithStrategy(strategy))
+	if o := c.Selector.Outlier; o != nil {
+		sopts = append(sopts, selector.WithOutlierDetection(outlierConfig(o)))
+	}
+	if c.Selector.CacheTTL > 0 {
+		sopts = append(sopts, selector.WithCacheTTL(c.Selector.CacheTTL.Std()))
+	}
+	for _, f := range c.Selector.Filters {
+		for _, k := range sortedKeys(f.Labels) {
+			sopts = append(sopts, selector.WithFilter(selector.FilterLabel(k, f.Labels[k])))
+		}
+		if f.Zone != "" {
+			sopts = append(sopts, selector.WithFilter(selector.FilterLabel(zoneKey, f.Zone)))
+		}
+		if f.ZoneAffinity != nil {
+			sopts = append(sopts, selector.WithFilter(selector.FilterZone(c.Zone, f.ZoneAffinity.MinHealthy)))
+		}
+	}
+	sel, err := selector.New(b.registry(name, host), sopts...)
+	if err != nil {
+		return nil, fmt.Errorf("client %s: %w", c.Name, err)
+	}
+	copts := []client.Option{
+		client.WithContentType(codec.ContentTypeBytes),
+		client.WithRand(newRand(w.seed, prefix+"/client")),
+		client.WithAttemptWrapper(w.recordAttempt),
+	}
+	timeout := c.Timeout.Std()
+	if timeout == 0 {
+		timeout = defaultTimeout
+	}
+	copts = append(copts, client.WithDefaultTimeout(timeout))
+	if c.AttemptTimeout > 0 {
+		copts = append(copts, client.WithAttemptTimeout(c.AttemptTimeout.Std()))
+	}
+	if r := c.Retries; r != nil {
+		copts = append(copts, client.WithRetryPolicy(retryPolicy(r, newRand(w.seed, prefix+"/backoff"))))
+		if bg := r.Budget; bg != nil {
+			copts = append(copts, client.WithRetryBudget(client.RetryBudget{Ratio: bg.Ratio, MinPerSecond: bg.MinPerSecond}))
+		}
+	}
+	if h := c.Hedging; h != nil {
+		copts = append(copts, client.WithHedging(hedgePolicy(h)))
+	}
+	cli, err := client.New(sel, dialer, copts...)
+	if err != nil {
+		_ = sel.Close()
+		return nil, fmt.Errorf("client %s: %w", c.Name, err)
+	}
+	return &simClient{name: c.Name, zone: c.Zone, host: host, sel: sel, cli: cli}, nil
+}
+
+// close stops the clients and the instances, then closes every TCP
+// transport, the injector and the in-memory network.
+func (b *tcpBackend) close(w *world) {
+	for _, name := range w.order {
+		c := w.clients[name]
+		_ = c.cli.Close()
+		_ = c.sel.Close()
+	}
+	var wg sync.WaitGroup
+	for _, in := range w.instances {
+		wg.Go(func() { in.close(10 * time.Second) })
+	}
+	wg.Wait()
+	b.mu.Lock()
+	trs := append([]*tcp.Transport(nil), b.clients...)
+	for _, tr := range b.servers {
+		trs = append(trs, tr)
+	}
+	b.servers, b.clients = map[*instance]*tcp.Transport{}, nil
+	b.mu.Unlock()
+	var errs []error
+	for _, tr := range trs {
+		errs = append(errs, tr.Close())
+	}
+	if b.inj != nil {
+		errs = append(errs, b.inj.Close())
+	}
+	_ = errors.Join(errs...)
+	_ = w.net.Close()
+}

@@ -1,0 +1,119 @@
+package sim
+
+import (
+	"context"
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/microsim/microsim/faults"
+)
+
+// tcpWorld builds a world of two instances in zones a and b and a client
+// in zone a over TCP, ready for calls (metrics included), and closes it
+// when the test ends.
+func tcpWorld(t *testing.T, sc *Scenario) (*tcpBackend, *world, func() error) {
+	t.Helper()
+	b := newTCPBackend()
+	w, err := b.build(t.Context(), sc, sc.Seed)
+	require.NoError(t, err)
+	t.Cleanup(func() { b.close(w) })
+	w.metrics = newMetrics(time.Now(), time.Second, time.Minute, 10*time.Second)
+	for range w.instances {
+		w.metrics.addInstance()
+	}
+	seq := uint64(0)
+	call := func() error {
+		seq++
+		var body [8]byte
+		binary.LittleEndian.PutUint64(body[:], seq)
+		var rsp []byte
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		return w.clients["client"].cli.Call(ctx, "api", "Api.Get", body[:], &rsp)
+	}
+	return b, w, call
+}
+
+func twoZones(faultsList ...Fault) *Scenario {
+	return &Scenario{
+		Name: "tcp-internal", Seed: 3, Duration: D(10 * time.Second),
+		Topology: Topology{Services: []Service{{Name: "api", Instances: 2, Zones: []string{"a", "b"},
+			Endpoints: []Endpoint{{Name: "Api.Get", Latency: Const(time.Millisecond)}}}}},
+		Clients:   []Client{{Name: "client", Zone: "a"}},
+		Workloads: []Workload{{Service: "api", Endpoint: "Api.Get", Rate: 10}},
+		Faults:    faultsList,
+	}
+}
+
+// TestTCPPartition: a partition of the schema runs as a faults.LinkFault
+// on the client's TCP transport: the link to zone b refuses, the calls
+// are retried on zone a and succeed, and the fault counts its refusals.
+// (The virtual-time validator does not accept link faults yet, so the
+// backend is driven directly.)
+func TestTCPPartition(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real TCP")
+	}
+	sc := twoZones(Fault{Name: "cut", Partition: &PartitionFault{From: HostSet{Zone: "a"}, To: HostSet{Zone: "b"}}})
+	b, w, call := tcpWorld(t, sc)
+	f := b.faults[0]
+	require.NotNil(t, f)
+	assert.Equal(t, faults.LinkFault{From: faults.Zone("a"), To: faults.Zone("b"), Bidirectional: true, Partition: true, Mode: faults.Refuse}, f.Spec())
+
+	for range 4 {
+		require.NoError(t, call())
+	}
+	before := w.metrics.inst[1].attempts
+	assert.Positive(t, before, "zone b served before the partition")
+	require.NoError(t, f.Start(t.Context()))
+	for range 6 {
+		require.NoError(t, call(), "refused on zone b, retried on zone a")
+	}
+	assert.Positive(t, f.Stats().Counts["refused"])
+	assert.Equal(t, uint64(0), w.metrics.inst[1].attempts-before-w.metrics.inst[1].failures, "nothing served by zone b during the partition")
+	require.NoError(t, f.Stop(t.Context()))
+}
+
+// TestTCPCrashRestart: a crashed instance leaves a ghost (its refusals
+// are retried) and comes back on the same port.
+func TestTCPCrashRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real TCP")
+	}
+	b, w, call := tcpWorld(t, twoZones())
+	in := w.instances[1]
+	addr := in.addr
+	b.crash(in)
+	for range 6 {
+		require.NoError(t, call(), "the ghost's refusals are retried")
+	}
+	assert.Positive(t, w.metrics.inst[1].failures, "the ghost was still tried")
+	served := w.metrics.inst[1].attempts - w.metrics.inst[1].failures
+	require.NoError(t, b.restart(t.Context(), w, in))
+	assert.Equal(t, addr, in.addr, "same port")
+	for range 6 {
+		require.NoError(t, call())
+	}
+	assert.Greater(t, w.metrics.inst[1].attempts-w.metrics.inst[1].failures, served, "served again after the restart")
+}
+
+// TestInjectorSpecs: how the schema's link and registry faults map to the
+// faults package.
+func TestInjectorSpecs(t *testing.T) {
+	assert.Equal(t, faults.LinkFault{From: faults.Target{Service: "api"}, To: faults.Target{Nodes: []string{"client-web"}},
+		Partition: true, Mode: faults.BlackHole},
+		injectorSpec(&Fault{Partition: &PartitionFault{From: HostSet{Service: "api"}, To: HostSet{Client: "web"}, OneWay: true, Mode: "drop"}}))
+	assert.Equal(t, faults.LinkFault{Bidirectional: true, Latency: faults.LogNormal(5*time.Millisecond, 50*time.Millisecond).Clamp(0, time.Second)},
+		injectorSpec(&Fault{LinkLatency: &LinkLatencyFault{Latency: Latency{Dist: DistLognormal, Median: D(5 * time.Millisecond), P99: D(50 * time.Millisecond), Max: D(time.Second)}}}))
+	assert.Equal(t, faults.LinkFault{From: faults.Zone("a"), Bidirectional: true, Loss: 0.25},
+		injectorSpec(&Fault{Loss: &LossFault{From: HostSet{Zone: "a"}, Rate: 0.25}}))
+	assert.Equal(t, faults.RegistryFault{Unavailable: true}, injectorSpec(&Fault{RegistryOutage: &RegistryOutageFault{}}))
+	assert.Nil(t, injectorSpec(&Fault{Crash: &NodeFault{}}))
+	assert.Equal(t, faults.Uniform(time.Millisecond, 3*time.Millisecond), faultDist(Latency{Dist: DistUniform, Min: D(time.Millisecond), Max: D(3 * time.Millisecond)}))
+	assert.Equal(t, "zone a -> service api", linkTarget(&Fault{Partition: &PartitionFault{From: HostSet{Zone: "a"}, To: HostSet{Service: "api"}, OneWay: true}}))
+	assert.Equal(t, "registry", linkTarget(&Fault{RegistryOutage: &RegistryOutageFault{}}))
+}

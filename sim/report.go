@@ -1,0 +1,189 @@
+package sim
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Report is the outcome of one run: what happened, with numbers, and
+// whether every assertion held. Its JSON form is a stable schema
+// documented in scenarios/README.md; other formats render the same data.
+type Report struct {
+	// Scenario is the scenario's name; File the file it came from.
+	Scenario    string `json:"scenario"`
+	Description string `json:"description,omitempty"`
+	File        string `json:"file,omitempty"`
+	// Seed is the seed the run used (the file's or --seed's).
+	Seed uint64 `json:"seed"`
+	// Passed is true when every assertion held.
+	Passed bool `json:"passed"`
+	// VirtualSeconds is the simulated time; WallSeconds the real time the
+	// run took (the only field that differs between runs of a seed).
+	VirtualSeconds float64 `json:"virtual_seconds"`
+	WallSeconds    float64 `json:"wall_seconds"`
+	// WindowSeconds is the width of Windows.
+	WindowSeconds float64 `json:"window_seconds"`
+
+	Totals         Totals            `json:"totals"`
+	Latency        Latencies         `json:"latency"`
+	FailuresByCode map[string]uint64 `json:"failures_by_code"`
+	Endpoints      []SeriesReport    `json:"endpoints"`
+	Workloads      []SeriesReport    `json:"workloads"`
+	Instances      []InstanceReport  `json:"instances"`
+	Faults         []FaultEvent      `json:"faults"`
+	Windows        []WindowReport    `json:"windows"`
+	Assertions     []AssertionResult `json:"assertions"`
+}
+
+// Totals counts calls and attempts over the whole run.
+type Totals struct {
+	Calls     uint64 `json:"calls"`
+	Successes uint64 `json:"successes"`
+	Failures  uint64 `json:"failures"`
+	// Attempts is every attempt sent, first attempts included.
+	Attempts uint64 `json:"attempts"`
+	// Retries is Attempts - Calls - Hedges.
+	Retries uint64 `json:"retries"`
+	// Hedges is the number of backup requests.
+	Hedges uint64 `json:"hedges"`
+	// Ejections is the number of outlier ejections.
+	Ejections uint64 `json:"ejections"`
+}
+
+// Latencies are call latency percentiles in milliseconds.
+type Latencies struct {
+	P50  float64 `json:"p50_ms"`
+	P90  float64 `json:"p90_ms"`
+	P99  float64 `json:"p99_ms"`
+	P999 float64 `json:"p999_ms"`
+	Max  float64 `json:"max_ms"`
+	Mean float64 `json:"mean_ms"`
+}
+
+// SeriesReport summarises the calls of one endpoint or one workload.
+type SeriesReport struct {
+	Name      string    `json:"name"`
+	Calls     uint64    `json:"calls"`
+	Successes uint64    `json:"successes"`
+	Failures  uint64    `json:"failures"`
+	Retries   uint64    `json:"retries"`
+	Latency   Latencies `json:"latency"`
+}
+
+// InstanceReport is what one instance received.
+type InstanceReport struct {
+	Name    string `json:"name"`
+	Service string `json:"service"`
+	Zone    string `json:"zone,omitempty"`
+	// Attempts that went to the instance, and how many of them failed.
+	Attempts uint64 `json:"attempts"`
+	Failures uint64 `json:"failures"`
+	// Share is Attempts over the attempts to the instance's service.
+	Share float64 `json:"share"`
+	// P50 and P99 of attempt latency, in milliseconds.
+	P50 float64 `json:"p50_ms"`
+	P99 float64 `json:"p99_ms"`
+}
+
+// FaultEvent is one occurrence of a fault on one target.
+type FaultEvent struct {
+	Fault  string `json:"fault"`
+	Kind   string `json:"kind"`
+	Target string `json:"target,omitempty"`
+	// Start and End are virtual seconds since the run's start; End is -1
+	// when the fault lasted to the end of the run.
+	StartSeconds float64 `json:"start_seconds"`
+	EndSeconds   float64 `json:"end_seconds"`
+	// Touched counts what the fault affected: calls slowed or failed by a
+	// handler fault, hosts crashed or stopped by a node fault.
+	Touched int64 `json:"touched"`
+
+	Start Duration `json:"-"`
+	End   Duration `json:"-"`
+}
+
+// WindowReport is one time window of the run, for charts.
+type WindowReport struct {
+	StartSeconds float64 `json:"start_seconds"`
+	Calls        uint64  `json:"calls"`
+	Successes    uint64  `json:"successes"`
+	Failures     uint64  `json:"failures"`
+	Attempts     uint64  `json:"attempts"`
+	// Retries are the window's attempts beyond the first of each call,
+	// hedges aside.
+	Retries uint64 `json:"retries"`
+	// Hedges are the backup requests sent during the window (by when
+	// they were sent, where calls and attempts count by when their call
+	// started).
+	Hedges uint64  `json:"hedges"`
+	P50    float64 `json:"p50_ms"`
+	P99    float64 `json:"p99_ms"`
+	// InstanceAttempts are the attempts per instance, in the order of
+	// Report.Instances.
+	InstanceAttempts []uint64 `json:"instance_attempts"`
+}
+
+// AssertionResult is one assertion's verdict.
+type AssertionResult struct {
+	Name   string `json:"name"`
+	Kind   string `json:"kind"`
+	Passed bool   `json:"passed"`
+	// Observed and Expected are human-readable ("97.20%", ">= 99.00%").
+	Observed string `json:"observed"`
+	Expected string `json:"expected"`
+	// Value is the observed number in Unit (ratio, ms, s or count).
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit"`
+	// Detail says where the observed value comes from (for example the
+	// worst window).
+	Detail string `json:"detail,omitempty"`
+}
+
+// Formats Write knows.
+const (
+	FormatText  = "text"
+	FormatJSON  = "json"
+	FormatJUnit = "junit"
+	FormatHTML  = "html"
+)
+
+// Formats lists the report formats, for flag help.
+func Formats() []string { return []string{FormatText, FormatJSON, FormatJUnit, FormatHTML} }
+
+// Write renders reports in format to w: text is one section per report;
+// json is one JSON object per report (exactly one for one report); junit
+// is one JUnit XML document (WriteJUnit); html one self-contained page
+// (WriteHTML).
+func Write(w io.Writer, format string, reports ...*Report) error {
+	switch format {
+	case FormatJUnit:
+		outcomes := make([]Outcome, len(reports))
+		for i, r := range reports {
+			outcomes[i] = Outcome{File: r.File, Report: r}
+		}
+		return WriteJUnit(w, outcomes...)
+	case FormatHTML:
+		return WriteHTML(w, reports...)
+	case FormatText, "":
+		for i, r := range reports {
+			if i > 0 {
+				if _, err := io.WriteString(w, "\n"); err != nil {
+					return err
+				}
+			}
+			if err := r.WriteText(w); err != nil {
+				return err
+			}
+		}
+		return nil
+	case FormatJSON:
+		for _, r := range reports {
+			if err := r.WriteJSON(w); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown report format %q (known: %s)", format, strings.Join(Formats(), ", "))
+}

@@ -1,0 +1,90 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/microsim/microsim/sim/internal/bubble"
+)
+
+// Runner runs a function in a fresh testing/synctest bubble (virtual
+// time) and returns when it and every goroutine it started have returned.
+// TestRunner makes one inside go test; Main gives one to a binary.
+type Runner = bubble.Runner
+
+// TestRunner returns a Runner whose bubbles belong to t.
+func TestRunner(t *testing.T) Runner { return bubble.ForTest(t) }
+
+// Main lets a plain binary (simctl) host bubbles: it calls prog with a
+// Runner and ends the process with prog's return value as exit code. It
+// never returns; prog writes its output before returning.
+func Main(prog func(run Runner) int) { bubble.Main(prog) }
+
+// RunWith runs a scenario in a bubble of run and returns its report, with
+// the wall time the run took. A panic inside the engine is returned as an
+// error, never propagated.
+func RunWith(run Runner, sc *Scenario, opts ...RunOption) (rep *Report, err error) {
+	wall := time.Now() // real time: taken outside the bubble
+	run(func() {
+		defer func() {
+			if r := recover(); r != nil {
+				rep, err = nil, fmt.Errorf("sim: internal error while running %q: %v", sc.Name, r)
+			}
+		}()
+		rep, err = Simulate(sc, opts...)
+	})
+	if rep != nil {
+		rep.WallSeconds = time.Since(wall).Seconds()
+	}
+	return rep, err
+}
+
+// RunFile loads the scenario file at path and runs it in a bubble of run.
+// An invalid file gives an ErrorList of every problem.
+func RunFile(run Runner, path string, opts ...RunOption) (*Report, error) {
+	sc, err := Load(path)
+	if err != nil {
+		return nil, err
+	}
+	return RunWith(run, sc, append([]RunOption{WithFile(path)}, opts...)...)
+}
+
+// Run loads the scenario file at path and runs it under t in a synctest
+// bubble. It fails t, with the text report, when the file is invalid, the
+// run fails or an assertion does not hold, and returns the report (nil
+// when there is none).
+func Run(t *testing.T, path string, opts ...RunOption) *Report {
+	t.Helper()
+	sc, err := Load(path)
+	if err != nil {
+		t.Errorf("scenario %s is invalid:\n%v", path, err)
+		return nil
+	}
+	return RunScenario(t, sc, append([]RunOption{WithFile(path)}, opts...)...)
+}
+
+// RunScenario runs a scenario built in Go (the builder API) under t, like
+// Run does a file.
+func RunScenario(t *testing.T, sc *Scenario, opts ...RunOption) *Report {
+	t.Helper()
+	rep, err := RunWith(TestRunner(t), sc, opts...)
+	if err != nil {
+		t.Errorf("scenario %q: %v", scName(sc), err)
+		return nil
+	}
+	if !rep.Passed {
+		var b strings.Builder
+		_ = rep.WriteText(&b)
+		t.Errorf("scenario %q: %d assertion(s) failed:\n%s", rep.Scenario, len(rep.failedAssertions()), b.String())
+	}
+	return rep
+}
+
+func scName(sc *Scenario) string {
+	if sc == nil {
+		return "<nil>"
+	}
+	return sc.Name
+}

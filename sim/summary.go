@@ -1,0 +1,133 @@
+package sim
+
+import (
+	"cmp"
+	"slices"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	fwerrors "github.com/microsim/microsim/framework/errors"
+)
+
+// report turns the metrics into a Report (assertions are added after).
+func (w *world) report(sc *Scenario, file string, seed uint64, virtual time.Duration, faults []*faultRun) *Report {
+	m := w.metrics
+	r := &Report{
+		Scenario: sc.Name, Description: sc.Description, File: file, Seed: seed,
+		VirtualSeconds: virtual.Seconds(), WindowSeconds: w.window.Seconds(),
+		FailuresByCode: map[string]uint64{},
+	}
+	all := m.whole(query{})
+	r.Latency = latencies(all.hist)
+	for _, s := range m.series {
+		r.Totals.Calls += s.calls
+		r.Totals.Successes += s.ok
+		r.Totals.Attempts += s.attempts
+		for c, n := range s.byCode {
+			if n > 0 {
+				r.FailuresByCode[fwerrors.Code(c).String()] += n
+			}
+		}
+	}
+	r.Totals.Failures = r.Totals.Calls - r.Totals.Successes
+	r.Totals.Retries = retries(r.Totals.Attempts, r.Totals.Calls, r.Totals.Hedges)
+
+	r.Endpoints = w.seriesReports(func(s *seriesStats) string { return s.endpoint })
+	r.Workloads = w.seriesReports(func(s *seriesStats) string { return s.workload })
+
+	perService := map[string]uint64{}
+	for _, in := range w.instances {
+		perService[in.service] += m.inst[in.id].attempts
+	}
+	for _, in := range w.instances {
+		st := m.inst[in.id]
+		ir := InstanceReport{Name: in.name, Service: in.service, Zone: in.zone, Attempts: st.attempts, Failures: st.failures,
+			P50: msOf(percentile(st.hist, 50)), P99: msOf(percentile(st.hist, 99))}
+		if t := perService[in.service]; t > 0 {
+			ir.Share = float64(st.attempts) / float64(t)
+		}
+		r.Instances = append(r.Instances, ir)
+	}
+
+	for _, fr := range faults {
+		fr.mu.Lock()
+		evs := slices.Clone(fr.events)
+		fr.mu.Unlock()
+		for i := range evs {
+			evs[i].StartSeconds = evs[i].Start.Std().Seconds()
+			evs[i].EndSeconds = -1
+			if evs[i].End >= 0 {
+				evs[i].EndSeconds = evs[i].End.Std().Seconds()
+			}
+			evs[i].Touched = fr.touched.Load()
+		}
+		r.Faults = append(r.Faults, evs...)
+	}
+	slices.SortStableFunc(r.Faults, func(a, b FaultEvent) int {
+		return cmp.Or(cmp.Compare(a.StartSeconds, b.StartSeconds), cmp.Compare(a.Target, b.Target))
+	})
+	if r.Faults == nil {
+		r.Faults = []FaultEvent{}
+	}
+
+	for k := range m.nwin {
+		a := m.sum(query{from: k, to: k + 1})
+		wr := WindowReport{StartSeconds: (time.Duration(k) * m.window).Seconds(), Calls: a.calls, Successes: a.ok,
+			Failures: a.calls - a.ok, Attempts: a.attempts, Retries: retries(a.attempts, a.calls, 0),
+			P50: msOf(percentile(a.hist, 50)), P99: msOf(percentile(a.hist, 99))}
+		wr.InstanceAttempts = make([]uint64, len(w.instances))
+		for _, in := range w.instances {
+			wr.InstanceAttempts[in.id] = uint64(m.inst[in.id].win[k].attempts)
+		}
+		r.Windows = append(r.Windows, wr)
+	}
+	return r
+}
+
+func retries(attempts, calls, hedges uint64) uint64 {
+	if attempts < calls+hedges {
+		return 0
+	}
+	return attempts - calls - hedges
+}
+
+// seriesReports groups series by key, in order of first appearance.
+func (w *world) seriesReports(key func(*seriesStats) string) []SeriesReport {
+	var out []SeriesReport
+	idx := map[string]int{}
+	hists := []*hdr.Histogram{}
+	for _, s := range w.metrics.series {
+		k := key(s)
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, SeriesReport{Name: k})
+			hists = append(hists, hdr.New(1, w.metrics.highest, histDigits))
+		}
+		out[i].Calls += s.calls
+		out[i].Successes += s.ok
+		out[i].Retries += s.attempts
+		hists[i].Merge(s.hist)
+	}
+	for i := range out {
+		out[i].Failures = out[i].Calls - out[i].Successes
+		out[i].Retries = retries(out[i].Retries, out[i].Calls, 0)
+		out[i].Latency = latencies(hists[i])
+	}
+	return out
+}
+
+func latencies(h *hdr.Histogram) Latencies {
+	if h == nil || h.TotalCount() == 0 {
+		return Latencies{}
+	}
+	return Latencies{
+		P50: msOf(percentile(h, 50)), P90: msOf(percentile(h, 90)), P99: msOf(percentile(h, 99)),
+		P999: msOf(percentile(h, 99.9)), Max: msOf(time.Duration(h.Max()) * time.Microsecond),
+		Mean: h.Mean() / 1000,
+	}
+}
+
+func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -1,0 +1,248 @@
+package sim
+
+import (
+	"context"
+	"encoding/binary"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/microsim/microsim/framework/client"
+	"github.com/microsim/microsim/framework/selector"
+)
+
+// workload generates one Workload's calls in virtual time: open loop from
+// one scheduler goroutine that starts a goroutine per call at its arrival
+// time, or closed loop from Concurrency workers. Every draw (arrival gaps,
+// endpoint mix) comes from the workload's own stream.
+type workload struct {
+	id      int
+	name    string
+	spec    *Workload
+	cli     *simClient
+	series  []int    // metrics series per mix entry
+	eps     []string // endpoint per mix entry
+	cum     []float64
+	start   time.Time
+	end     time.Time
+	opts    []client.CallOption
+	calls   uint64 // sequence numbers handed out (owned by the issuing goroutine)
+	seqBase uint64
+}
+
+func (w *world) newWorkload(i int, spec *Workload, t0 time.Time) *workload {
+	name := spec.Name
+	if name == "" {
+		name = "w" + itoa(i)
+	}
+	cname := spec.Client
+	if cname == "" {
+		cname = w.order[0]
+	}
+	wl := &workload{id: i, name: name, spec: spec, cli: w.clients[cname], seqBase: uint64(i+1) << 40}
+	mix := spec.Mix
+	if len(mix) == 0 {
+		mix = []MixEntry{{Endpoint: spec.Endpoint, Weight: 1}}
+	}
+	total := 0.0
+	for _, m := range mix {
+		total += weightOr1(m.Weight)
+		wl.cum = append(wl.cum, total)
+		wl.eps = append(wl.eps, m.Endpoint)
+		wl.series = append(wl.series, w.metrics.addSeries(name, m.Endpoint))
+	}
+	wl.start = t0.Add(spec.Start.Std())
+	wl.end = t0.Add(w.sc.Duration.Std())
+	if spec.Duration > 0 {
+		wl.end = wl.start.Add(spec.Duration.Std())
+	}
+	if spec.Idempotent {
+		wl.opts = append(wl.opts, client.WithIdempotent())
+	}
+	return wl
+}
+
+func itoa(i int) string { return string(appendInt(nil, i)) }
+
+func appendInt(b []byte, i int) []byte {
+	if i >= 10 {
+		b = appendInt(b, i/10)
+	}
+	return append(b, byte('0'+i%10))
+}
+
+// pick draws a mix entry.
+func (wl *workload) pick(r *rand.Rand) int {
+	if len(wl.cum) == 1 {
+		return 0
+	}
+	x := r.Float64() * wl.cum[len(wl.cum)-1]
+	for k, c := range wl.cum {
+		if x < c {
+			return k
+		}
+	}
+	return len(wl.cum) - 1
+}
+
+// rateAt is the open-loop rate at offset t from the workload's start.
+func (wl *workload) rateAt(t time.Duration) float64 {
+	s := wl.spec
+	if len(s.Ramp) == 0 {
+		return s.Rate
+	}
+	pts := s.Ramp
+	if t <= pts[0].At.Std() {
+		return pts[0].Rate
+	}
+	for k := 1; k < len(pts); k++ {
+		a, b := pts[k-1], pts[k]
+		if t <= b.At.Std() {
+			f := float64(t-a.At.Std()) / float64(b.At.Std()-a.At.Std())
+			return a.Rate + f*(b.Rate-a.Rate)
+		}
+	}
+	return pts[len(pts)-1].Rate
+}
+
+// run issues the workload's calls until its end; calls still in flight
+// are tracked by inflight.
+func (w *world) runWorkload(ctx context.Context, wl *workload, inflight *sync.WaitGroup) {
+	if !sleepUntil(ctx, wl.start) {
+		return
+	}
+	if wl.spec.Concurrency > 0 {
+		var workers sync.WaitGroup
+		for k := range wl.spec.Concurrency {
+			r := newRand(w.seed, "workload/"+wl.name+"/worker/"+itoa(k))
+			seq := wl.seqBase | uint64(k)<<28
+			workers.Go(func() { w.closedLoop(ctx, wl, r, seq) })
+		}
+		workers.Wait()
+		return
+	}
+	w.openLoop(ctx, wl, inflight)
+}
+
+// openLoop starts each call at its arrival time. Arrivals are a unit-rate
+// process (Poisson: exponential gaps; uniform: one per unit) mapped
+// through the inverse of the cumulative rate, which is exact for a
+// constant rate and for a ramp.
+func (w *world) openLoop(ctx context.Context, wl *workload, inflight *sync.WaitGroup) {
+	r := newRand(w.seed, "workload/"+wl.name)
+	uniform := wl.spec.Arrivals == arrivalsUniform
+	span := wl.end.Sub(wl.start)
+	total := wl.cumulative(span)
+	s := 0.0 // arrivals so far, in the unit-rate time
+	if uniform && wl.rateAt(0) <= 0 {
+		s = 1
+	}
+	for {
+		if !uniform {
+			s += r.ExpFloat64()
+		}
+		if s >= total {
+			return
+		}
+		t := wl.start.Add(wl.inverse(s, span))
+		if uniform {
+			s++
+		}
+		if !t.Before(wl.end) || !sleepUntil(ctx, t) {
+			return
+		}
+		k := wl.pick(r)
+		seq := wl.seqBase | wl.calls
+		wl.calls++
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			w.call(ctx, wl, k, seq)
+		}()
+	}
+}
+
+// cumulative is the expected number of arrivals in [0, t) of the
+// workload: the integral of its rate.
+func (wl *workload) cumulative(t time.Duration) float64 {
+	pts := wl.spec.Ramp
+	if len(pts) == 0 {
+		return wl.spec.Rate * t.Seconds()
+	}
+	total := 0.0
+	prevT, prevR := time.Duration(0), pts[0].Rate
+	for _, p := range pts {
+		at := p.At.Std()
+		if at > t {
+			// Partial segment up to t.
+			rt := wl.rateAt(t)
+			return total + (prevR+rt)/2*(t-prevT).Seconds()
+		}
+		total += (prevR + p.Rate) / 2 * (at - prevT).Seconds()
+		prevT, prevR = at, p.Rate
+	}
+	return total + prevR*(t-prevT).Seconds()
+}
+
+// inverse is the time at which cumulative reaches s (s < cumulative(span)).
+func (wl *workload) inverse(s float64, span time.Duration) time.Duration {
+	if len(wl.spec.Ramp) == 0 {
+		return time.Duration(s / wl.spec.Rate * float64(time.Second))
+	}
+	lo, hi := time.Duration(0), span
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if wl.cumulative(mid) > s {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
+}
+
+// closedLoop is one worker: call, think, call again, until the end.
+func (w *world) closedLoop(ctx context.Context, wl *workload, r *rand.Rand, seq uint64) {
+	for n := uint64(0); time.Now().Before(wl.end) && ctx.Err() == nil; n++ {
+		w.call(ctx, wl, wl.pick(r), seq|n)
+		if think := wl.spec.Think.Std(); think > 0 && !sleepUntil(ctx, time.Now().Add(think)) {
+			return
+		}
+	}
+}
+
+// call makes one call and records it.
+func (w *world) call(ctx context.Context, wl *workload, k int, seq uint64) {
+	var body [8]byte
+	binary.LittleEndian.PutUint64(body[:], seq)
+	cs := &callState{}
+	cctx := context.WithValue(ctx, callKey{}, cs)
+	start := time.Now()
+	var rsp []byte
+	opts := wl.opts
+	if n := wl.spec.Keys; n > 0 {
+		key := "key-" + itoa(int(mix64(seq)%uint64(n)))
+		opts = append(opts[:len(opts):len(opts)], client.WithSelectOption(selector.WithHashKey(key)))
+	}
+	err := wl.cli.cli.Call(cctx, wl.spec.Service, wl.eps[k], body[:], &rsp, opts...)
+	cs.mu.Lock()
+	attempts := cs.attempts
+	cs.mu.Unlock()
+	w.metrics.call(wl.series[k], start, time.Since(start), err, attempts)
+}
+
+// sleepUntil sleeps until t; it returns false when ctx ended first.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
