@@ -31,7 +31,7 @@ func (memoryBackend) build(ctx context.Context, sc *Scenario, seed uint64) (*wor
 }
 
 func (memoryBackend) runFault(ctx context.Context, w *world, fr *faultRun, t0 time.Time, runLen time.Duration) {
-	w.runFault(ctx, fr, t0, runLen)
+	w.runFault(ctx, fr, t0, runLen, func(in *instance) func() { return w.apply(ctx, fr, in) })
 }
 
 func (memoryBackend) close(w *world) { w.close() }

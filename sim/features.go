@@ -18,23 +18,11 @@ const (
 	featureStrategyPeakEWMA
 	featureStrategyWeighted
 	featureStrategyHash
-	featureLinkFaults
-	featureRegistryFaults
-	featurePause
 )
 
-// missing returns why the feature cannot run, or "" when it can.
-func (f feature) missing() string {
-	switch f {
-	case featureLinkFaults:
-		return "link faults (partition, link_latency, loss) need the faults package (issue 5), which has not landed"
-	case featureRegistryFaults:
-		return "registry faults need the faults package (issue 5), which has not landed"
-	case featurePause:
-		return "pause needs the faults package's node faults (issue 5), which has not landed"
-	}
-	return ""
-}
+// missing returns why the feature cannot run, or "" when it can. Every
+// feature has landed; the mechanism stays for the next one.
+func (f feature) missing() string { return "" }
 
 // Strategy names a file may use.
 const (
@@ -60,19 +48,6 @@ func strategyFeature(name string) feature {
 		return featureStrategyWeighted
 	case StrategyConsistentHash:
 		return featureStrategyHash
-	}
-	return featureNone
-}
-
-// faultFeature is what a fault kind needs.
-func faultFeature(kind string) feature {
-	switch kind {
-	case "partition", "link_latency", "loss":
-		return featureLinkFaults
-	case "registry_outage":
-		return featureRegistryFaults
-	case "pause":
-		return featurePause
 	}
 	return featureNone
 }

@@ -176,7 +176,7 @@ func (in *instance) start(ctx context.Context) error {
 	if addr != "" {
 		opts = append(opts, server.WithAddress(addr))
 	}
-	srv, err := server.New(in.service, in.host.Transport(), in.host.Registry(), opts...)
+	srv, err := server.New(in.service, in.host.Transport(), in.w.registry(in.name, in.host), opts...)
 	if err != nil {
 		return fmt.Errorf("instance %s: %w", in.name, err)
 	}
@@ -232,8 +232,11 @@ func (in *instance) restart(ctx context.Context) error {
 	return in.start(ctx)
 }
 
-// close stops the instance at the end of the run.
+// close stops the instance at the end of the run. A host still paused
+// then is resumed first: a frozen server cannot stop (its listener and
+// registry calls wait for the resume).
 func (in *instance) close(drain time.Duration) {
+	in.host.Resume()
 	in.mu.Lock()
 	srv, down := in.srv, in.down
 	in.mu.Unlock()

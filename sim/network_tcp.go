@@ -7,15 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/microsim/microsim/faults"
-	"github.com/microsim/microsim/framework/client"
-	"github.com/microsim/microsim/framework/codec"
-	"github.com/microsim/microsim/framework/registry"
-	"github.com/microsim/microsim/framework/selector"
 	"github.com/microsim/microsim/framework/server"
-	"github.com/microsim/microsim/framework/transport"
 	"github.com/microsim/microsim/framework/transport/tcp"
-	"github.com/microsim/microsim/memory"
 )
 
 // The TCP backend runs a scenario in real time over the real TCP
@@ -46,9 +39,9 @@ import (
 //	pause            refused: freezing a process that owns real sockets is
 //	                 not modelled
 //
-// Link faults and registry outages also need the virtual-time engine to
-// accept them (its validator refuses what it cannot run yet); CheckTCP
-// lists what this backend refuses on top of that.
+// Link faults and registry outages are set up by the world, the same way
+// as in virtual time (faults_map.go); CheckTCP lists what this backend
+// refuses on top of what the validator refuses.
 
 // WithTCP runs the scenario in real time over TCP on 127.0.0.1. Simulate
 // must then be called outside a synctest bubble; RunTCP does that.
@@ -100,109 +93,38 @@ func CheckTCP(sc *Scenario) error {
 
 // tcpBackend is the backend of one run over TCP.
 type tcpBackend struct {
-	inj *faults.Injector // nil when the scenario has no link or registry fault
-
 	mu      sync.Mutex
 	servers map[*instance]*tcp.Transport // the current transport of each instance
 	clients []*tcp.Transport
-	faults  map[int]*faults.Fault // injector faults by fault index
 }
 
 func newTCPBackend() *tcpBackend {
-	return &tcpBackend{servers: map[*instance]*tcp.Transport{}, faults: map[int]*faults.Fault{}}
+	return &tcpBackend{servers: map[*instance]*tcp.Transport{}}
 }
 
 func (b *tcpBackend) check(sc *Scenario) error { return CheckTCP(sc) }
 
-// usesInjector reports whether a fault kind runs through faults.Injector.
-func usesInjector(kind string) bool {
-	switch kind {
-	case "partition", "link_latency", "loss", "registry_outage":
-		return true
-	}
-	return false
-}
-
-func (b *tcpBackend) build(ctx context.Context, sc *Scenario, seed uint64) (w *world, err error) {
-	net, err := memory.NewNetwork()
+func (b *tcpBackend) build(ctx context.Context, sc *Scenario, seed uint64) (*world, error) {
+	w, err := newWorld(sc, seed)
 	if err != nil {
 		return nil, err
 	}
-	w = &world{sc: sc, seed: seed, net: net, capacity: map[string]int{},
-		byAddr: map[string]*instance{}, byName: map[string]*instance{}, clients: map[string]*simClient{}}
-	defer func() {
-		if err != nil {
-			b.close(w)
-		}
-	}()
-	w.window = sc.Window.Std()
-	if w.window == 0 {
-		w.window = defaultWindow
-	}
-	for i := range sc.Faults {
-		if usesInjector(sc.Faults[i].Kind()) {
-			b.inj = faults.New(seed)
-			break
-		}
-	}
-	for _, s := range sc.Topology.Services {
-		w.capacity[s.Name] = s.Capacity
-		for i := range s.Instances {
-			in := w.newInstance(&s, i)
-			w.instances = append(w.instances, in)
-			w.byName[in.name] = in
-		}
-	}
-	for _, in := range w.instances {
-		if err := b.start(ctx, w, in); err != nil {
-			return w, err
-		}
-		w.byAddr[in.addr] = in
-		if b.inj != nil {
-			if err := b.inj.AddNode(in.name, faults.NodeInfo{Service: in.service, Zone: in.zone, Labels: in.meta, Addrs: []string{in.addr}}); err != nil {
-				return w, err
+	err = w.startAll(ctx, func(in *instance) error { return b.start(ctx, w, in) },
+		func(c *Client) (*simClient, error) {
+			tr, err := tcp.New()
+			if err != nil {
+				return nil, err
 			}
-		}
-	}
-	clients := sc.Clients
-	if len(clients) == 0 {
-		clients = []Client{{Name: defaultClient}}
-	}
-	for i := range clients {
-		if b.inj != nil {
-			if err := b.inj.AddNode(clientHost(clients[i].Name), faults.NodeInfo{Zone: clients[i].Zone}); err != nil {
-				return w, err
-			}
-		}
-		c, err := b.newClient(w, &clients[i])
-		if err != nil {
-			return w, err
-		}
-		w.clients[c.name] = c
-		w.order = append(w.order, c.name)
-	}
-	for i := range sc.Faults {
-		f := &sc.Faults[i]
-		spec := injectorSpec(f)
-		if spec == nil {
-			continue
-		}
-		ff, err := b.inj.Add(faultName(f, i), spec)
-		if err != nil {
-			return w, fmt.Errorf("fault %s: %w", faultName(f, i), err)
-		}
-		b.faults[i] = ff
+			b.mu.Lock()
+			b.clients = append(b.clients, tr)
+			b.mu.Unlock()
+			return w.newClient(c, tr)
+		})
+	if err != nil {
+		b.close(w)
+		return nil, err
 	}
 	return w, nil
-}
-
-// registry is the registry node sees: its host's view of the in-memory
-// registry, under the injector's registry faults.
-func (b *tcpBackend) registry(node string, h *memory.Host) registry.Registry {
-	if b.inj == nil {
-		return h.Registry()
-	}
-	return b.inj.WrapRegistry(node, h.Registry())
 }
 
 // start starts a server for in on a new TCP transport, on its previous
@@ -250,7 +172,7 @@ func (b *tcpBackend) newServer(ctx context.Context, w *world, in *instance, addr
 	if err != nil {
 		return nil, nil, err
 	}
-	srv, err := server.New(in.service, tr, b.registry(in.name, in.host),
+	srv, err := server.New(in.service, tr, w.registry(in.name, in.host),
 		server.WithID(in.name),
 		server.WithAddress(addr),
 		server.WithMetadata(in.meta),
@@ -325,81 +247,6 @@ func (b *tcpBackend) restart(ctx context.Context, w *world, in *instance) error 
 	return b.start(ctx, w, in)
 }
 
-// newClient builds a client host: the framework's selector over the
-// in-memory registry and the framework's client over a TCP transport
-// (under the injector's link faults).
-func (b *tcpBackend) newClient(w *world, c *Client) (*simClient, error) {
-	name := clientHost(c.Name)
-	host := w.net.Host(name)
-	tr, err := tcp.New()
-	if err != nil {
-		return nil, err
-	}
-	b.mu.Lock()
-	b.clients = append(b.clients, tr)
-	b.mu.Unlock()
-	var dialer transport.Transport = tr
-	if b.inj != nil {
-		dialer = b.inj.WrapTransport(name, tr, nil)
-	}
-	prefix := "client/" + c.Name
-	sopts := []selector.Option{selector.WithRand(newRand(w.seed, prefix+"/selector"))}
-	strategy, err := newStrategy(c.Selector.Strategy, newRand(w.seed, prefix+"/strategy"))
-	if err != nil {
-		return nil, fmt.Errorf("client %s: %w", c.Name, err)
-	}
-	sopts = append(sopts, selector.WithStrategy(strategy))
-	if o := c.Selector.Outlier; o != nil {
-		sopts = append(sopts, selector.WithOutlierDetection(outlierConfig(o)))
-	}
-	if c.Selector.CacheTTL > 0 {
-		sopts = append(sopts, selector.WithCacheTTL(c.Selector.CacheTTL.Std()))
-	}
-	for _, f := range c.Selector.Filters {
-		for _, k := range sortedKeys(f.Labels) {
-			sopts = append(sopts, selector.WithFilter(selector.FilterLabel(k, f.Labels[k])))
-		}
-		if f.Zone != "" {
-			sopts = append(sopts, selector.WithFilter(selector.FilterLabel(zoneKey, f.Zone)))
-		}
-		if f.ZoneAffinity != nil {
-			sopts = append(sopts, selector.WithFilter(selector.FilterZone(c.Zone, f.ZoneAffinity.MinHealthy)))
-		}
-	}
-	sel, err := selector.New(b.registry(name, host), sopts...)
-	if err != nil {
-		return nil, fmt.Errorf("client %s: %w", c.Name, err)
-	}
-	copts := []client.Option{
-		client.WithContentType(codec.ContentTypeBytes),
-		client.WithRand(newRand(w.seed, prefix+"/client")),
-		client.WithAttemptWrapper(w.recordAttempt),
-	}
-	timeout := c.Timeout.Std()
-	if timeout == 0 {
-		timeout = defaultTimeout
-	}
-	copts = append(copts, client.WithDefaultTimeout(timeout))
-	if c.AttemptTimeout > 0 {
-		copts = append(copts, client.WithAttemptTimeout(c.AttemptTimeout.Std()))
-	}
-	if r := c.Retries; r != nil {
-		copts = append(copts, client.WithRetryPolicy(retryPolicy(r, newRand(w.seed, prefix+"/backoff"))))
-		if bg := r.Budget; bg != nil {
-			copts = append(copts, client.WithRetryBudget(client.RetryBudget{Ratio: bg.Ratio, MinPerSecond: bg.MinPerSecond}))
-		}
-	}
-	if h := c.Hedging; h != nil {
-		copts = append(copts, client.WithHedging(hedgePolicy(h)))
-	}
-	cli, err := client.New(sel, dialer, copts...)
-	if err != nil {
-		_ = sel.Close()
-		return nil, fmt.Errorf("client %s: %w", c.Name, err)
-	}
-	return &simClient{name: c.Name, zone: c.Zone, host: host, sel: sel, cli: cli}, nil
-}
-
 // close stops the clients and the instances, then closes every TCP
 // transport, the injector and the in-memory network.
 func (b *tcpBackend) close(w *world) {
@@ -424,9 +271,7 @@ func (b *tcpBackend) close(w *world) {
 	for _, tr := range trs {
 		errs = append(errs, tr.Close())
 	}
-	if b.inj != nil {
-		errs = append(errs, b.inj.Close())
-	}
+	errs = append(errs, w.closeInjector())
 	_ = errors.Join(errs...)
 	_ = w.net.Close()
 }

@@ -52,15 +52,14 @@ func twoZones(faultsList ...Fault) *Scenario {
 // TestTCPPartition: a partition of the schema runs as a faults.LinkFault
 // on the client's TCP transport: the link to zone b refuses, the calls
 // are retried on zone a and succeed, and the fault counts its refusals.
-// (The virtual-time validator does not accept link faults yet, so the
-// backend is driven directly.)
+// (The backend is driven directly, the fault started by hand.)
 func TestTCPPartition(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real TCP")
 	}
 	sc := twoZones(Fault{Name: "cut", Partition: &PartitionFault{From: HostSet{Zone: "a"}, To: HostSet{Zone: "b"}}})
-	b, w, call := tcpWorld(t, sc)
-	f := b.faults[0]
+	_, w, call := tcpWorld(t, sc)
+	f := w.injFaults[0]
 	require.NotNil(t, f)
 	assert.Equal(t, faults.LinkFault{From: faults.Zone("a"), To: faults.Zone("b"), Bidirectional: true, Partition: true, Mode: faults.Refuse}, f.Spec())
 

@@ -132,43 +132,34 @@ func (w *world) newFaultRun(i int, f *Fault) *faultRun {
 		t = f.Slow.Target
 	case f.Errors != nil:
 		t = f.Errors.Target
+	case f.Pause != nil:
+		t = f.Pause.Target
 	}
 	fr.targets = w.resolveTargets(fr, t)
 	return fr
 }
 
 // runFault plays one fault's timeline; it returns when the fault is over
-// or ctx ends (reverting an active occurrence first).
-func (w *world) runFault(ctx context.Context, fr *faultRun, t0 time.Time, runLen time.Duration) {
+// or ctx ends (an occurrence still active then is not reverted: the run
+// is over, and closing the world ends it). A link or registry fault is
+// one fault of the injector, started and stopped as a whole; any other
+// fault is applied to each target instance, staggered.
+func (w *world) runFault(ctx context.Context, fr *faultRun, t0 time.Time, runLen time.Duration, apply func(*instance) (revert func())) {
+	if ff := w.injFaults[fr.index]; ff != nil {
+		playOccurrences(ctx, fr, linkTarget(fr.spec), 0, t0, runLen, func() func() {
+			if err := ff.Start(ctx); err != nil {
+				return func() {}
+			}
+			return func() { _ = ff.Stop(context.Background()) }
+		})
+		fr.touched.Store(int64(ff.Stats().Touched))
+		return
+	}
 	var wg sync.WaitGroup
 	for k, in := range fr.targets {
 		offset := time.Duration(k) * fr.spec.Stagger.Std()
 		wg.Go(func() {
-			for _, o := range fr.spec.occurrences(runLen) {
-				start := o.start + offset
-				if start >= runLen || !sleepUntil(ctx, t0.Add(start)) {
-					return
-				}
-				revert := w.apply(ctx, fr, in)
-				ev := FaultEvent{Fault: fr.name, Kind: fr.kind, Target: in.name, Start: D(time.Since(t0)), End: -1}
-				end := o.end
-				if end >= 0 {
-					end += offset
-				}
-				ended := end >= 0 && end < runLen && sleepUntil(ctx, t0.Add(end))
-				if ended {
-					revert()
-					ev.End = D(time.Since(t0))
-				} else if ctx.Err() == nil {
-					<-ctx.Done()
-				}
-				fr.mu.Lock()
-				fr.events = append(fr.events, ev)
-				fr.mu.Unlock()
-				if !ended {
-					return
-				}
-			}
+			playOccurrences(ctx, fr, in.name, offset, t0, runLen, func() func() { return apply(in) })
 		})
 	}
 	wg.Wait()
@@ -203,6 +194,44 @@ func (w *world) apply(ctx context.Context, fr *faultRun, in *instance) (revert f
 		}
 		in.addEffect(e)
 		return func() { in.removeEffect(e) }
+	case "pause":
+		// The host stops serving and heartbeating (memory.Host.Pause):
+		// its entry expires when its TTL passes; callers wait on it.
+		in.host.Pause()
+		fr.touched.Add(1)
+		return func() { in.host.Resume() }
 	}
 	return func() {}
+}
+
+// playOccurrences applies a fault at each of its occurrences (shifted by
+// offset) and reverts it at each end, recording the events; it returns
+// when the fault is over or ctx ends (an occurrence still active then is
+// not reverted: the run is over).
+func playOccurrences(ctx context.Context, fr *faultRun, target string, offset time.Duration, t0 time.Time, runLen time.Duration, apply func() (revert func())) {
+	for _, o := range fr.spec.occurrences(runLen) {
+		start := o.start + offset
+		if start >= runLen || !sleepUntil(ctx, t0.Add(start)) {
+			return
+		}
+		revert := apply()
+		ev := FaultEvent{Fault: fr.name, Kind: fr.kind, Target: target, Start: D(time.Since(t0)), End: -1}
+		end := o.end
+		if end >= 0 {
+			end += offset
+		}
+		ended := end >= 0 && end < runLen && sleepUntil(ctx, t0.Add(end))
+		if ended {
+			revert()
+			ev.End = D(time.Since(t0))
+		} else if ctx.Err() == nil {
+			<-ctx.Done()
+		}
+		fr.mu.Lock()
+		fr.events = append(fr.events, ev)
+		fr.mu.Unlock()
+		if !ended {
+			return
+		}
+	}
 }

@@ -58,7 +58,6 @@ func (v *validator) fault(path string, f *Fault) {
 	}
 	kind := kinds[0]
 	kp := join(path, kind)
-	v.needs(kp, faultFeature(kind))
 	switch kind {
 	case "crash":
 		v.target(join(kp, "target"), f.Crash.Target, true)

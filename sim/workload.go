@@ -215,7 +215,7 @@ func (w *world) closedLoop(ctx context.Context, wl *workload, r *rand.Rand, seq 
 func (w *world) call(ctx context.Context, wl *workload, k int, seq uint64) {
 	var body [8]byte
 	binary.LittleEndian.PutUint64(body[:], seq)
-	cs := &callState{}
+	cs := &callState{seq: seq}
 	cctx := context.WithValue(ctx, callKey{}, cs)
 	start := time.Now()
 	var rsp []byte

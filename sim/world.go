@@ -3,16 +3,17 @@ package sim
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/microsim/microsim/faults"
 	"github.com/microsim/microsim/framework/client"
 	"github.com/microsim/microsim/framework/codec"
 	fwerrors "github.com/microsim/microsim/framework/errors"
 	"github.com/microsim/microsim/framework/selector"
+	"github.com/microsim/microsim/framework/transport"
 	"github.com/microsim/microsim/memory"
 )
 
@@ -32,6 +33,11 @@ type world struct {
 	clients   map[string]*simClient
 	order     []string // client names in scenario order
 	hedges    uint64   // counted by the clients, read at the end of the run
+
+	// inj runs the link and registry faults (nil when the scenario has
+	// none); injFaults are its faults by fault index.
+	inj       *faults.Injector
+	injFaults map[int]*faults.Fault
 }
 
 // simClient is a calling host with the framework's selector and client.
@@ -46,6 +52,55 @@ type simClient struct {
 // build creates the network, starts every instance and every client. It
 // runs inside the bubble.
 func build(ctx context.Context, sc *Scenario, seed uint64) (*world, error) {
+	w, err := newWorld(sc, seed)
+	if err != nil {
+		return nil, err
+	}
+	err = w.startAll(ctx, func(in *instance) error { return in.start(ctx) },
+		func(c *Client) (*simClient, error) {
+			return w.newClient(c, w.net.Host(clientHost(c.Name)).Transport())
+		})
+	if err != nil {
+		w.close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// startAll starts every instance, then builds every client, then adds
+// the injector's faults (every node is known by then).
+func (w *world) startAll(ctx context.Context, start func(*instance) error, newClient func(*Client) (*simClient, error)) error {
+	for _, in := range w.instances {
+		if err := start(in); err != nil {
+			return err
+		}
+		w.byAddr[in.addr] = in
+		if err := w.addInjectorNode(in.name, faults.NodeInfo{Service: in.service, Zone: in.zone, Labels: in.meta, Addrs: []string{in.addr}}); err != nil {
+			return err
+		}
+	}
+	clients := w.sc.Clients
+	if len(clients) == 0 {
+		clients = []Client{{Name: defaultClient}}
+	}
+	for i := range clients {
+		c := &clients[i]
+		if err := w.addInjectorNode(clientHost(c.Name), faults.NodeInfo{Zone: c.Zone}); err != nil {
+			return err
+		}
+		sc, err := newClient(c)
+		if err != nil {
+			return err
+		}
+		w.clients[sc.name] = sc
+		w.order = append(w.order, sc.name)
+	}
+	return w.addInjectorFaults()
+}
+
+// newWorld creates the network, the injector (when a fault needs one)
+// and the instances, started by the backend.
+func newWorld(sc *Scenario, seed uint64) (*world, error) {
 	net, err := memory.NewNetwork()
 	if err != nil {
 		return nil, err
@@ -56,6 +111,7 @@ func build(ctx context.Context, sc *Scenario, seed uint64) (*world, error) {
 	if w.window == 0 {
 		w.window = defaultWindow
 	}
+	w.newInjector()
 	for _, s := range sc.Topology.Services {
 		w.capacity[s.Name] = s.Capacity
 		for i := range s.Instances {
@@ -63,26 +119,6 @@ func build(ctx context.Context, sc *Scenario, seed uint64) (*world, error) {
 			w.instances = append(w.instances, in)
 			w.byName[in.name] = in
 		}
-	}
-	for _, in := range w.instances {
-		if err := in.start(ctx); err != nil {
-			w.close()
-			return nil, err
-		}
-		w.byAddr[in.addr] = in
-	}
-	clients := sc.Clients
-	if len(clients) == 0 {
-		clients = []Client{{Name: defaultClient}}
-	}
-	for i := range clients {
-		c, err := w.newClient(&clients[i])
-		if err != nil {
-			w.close()
-			return nil, err
-		}
-		w.clients[c.name] = c
-		w.order = append(w.order, c.name)
 	}
 	return w, nil
 }
@@ -151,8 +187,13 @@ func clientHost(name string) string {
 	return "client-" + name
 }
 
-func (w *world) newClient(c *Client) (*simClient, error) {
-	host := w.net.Host(clientHost(c.Name))
+// newClient builds a client host: the framework's selector over the
+// host's registry and the framework's client dialling with tr (the
+// host's memory transport, or a TCP transport), both under the
+// injector's faults.
+func (w *world) newClient(c *Client, tr transport.Transport) (*simClient, error) {
+	name := clientHost(c.Name)
+	host := w.net.Host(name)
 	prefix := "client/" + c.Name
 	sopts := []selector.Option{selector.WithRand(newRand(w.seed, prefix+"/selector"))}
 	strategy, err := newStrategy(c.Selector.Strategy, newRand(w.seed, prefix+"/strategy"))
@@ -177,7 +218,7 @@ func (w *world) newClient(c *Client) (*simClient, error) {
 			sopts = append(sopts, selector.WithFilter(selector.FilterZone(c.Zone, f.ZoneAffinity.MinHealthy)))
 		}
 	}
-	sel, err := selector.New(host.Registry(), sopts...)
+	sel, err := selector.New(w.registry(name, host), sopts...)
 	if err != nil {
 		return nil, fmt.Errorf("client %s: %w", c.Name, err)
 	}
@@ -195,7 +236,7 @@ func (w *world) newClient(c *Client) (*simClient, error) {
 		copts = append(copts, client.WithAttemptTimeout(c.AttemptTimeout.Std()))
 	}
 	if r := c.Retries; r != nil {
-		copts = append(copts, client.WithRetryPolicy(retryPolicy(r, newRand(w.seed, prefix+"/backoff"))))
+		copts = append(copts, client.WithRetryPolicy(retryPolicy(r, mix64(w.seed^streamKey(prefix+"/backoff")))))
 		if b := r.Budget; b != nil {
 			copts = append(copts, client.WithRetryBudget(client.RetryBudget{Ratio: b.Ratio, MinPerSecond: b.MinPerSecond}))
 		}
@@ -203,7 +244,7 @@ func (w *world) newClient(c *Client) (*simClient, error) {
 	if h := c.Hedging; h != nil {
 		copts = append(copts, client.WithHedging(hedgePolicy(h)))
 	}
-	cli, err := client.New(sel, host.Transport(), copts...)
+	cli, err := client.New(sel, w.dialer(name, tr), copts...)
 	if err != nil {
 		_ = sel.Close()
 		return nil, fmt.Errorf("client %s: %w", c.Name, err)
@@ -211,7 +252,13 @@ func (w *world) newClient(c *Client) (*simClient, error) {
 	return &simClient{name: c.Name, zone: c.Zone, host: host, sel: sel, cli: cli}, nil
 }
 
-func retryPolicy(r *RetryConfig, rng *rand.Rand) client.RetryPolicy {
+// retryPolicy is the client's retry policy: client.DefaultPolicy with
+// full-jitter exponential backoff whose jitter is drawn per call, from
+// the client's backoff seed and the call's sequence number (see
+// callDraws), not from one stream shared by the client's calls: calls
+// that fail at the same instant wait the same in every run of a seed,
+// whatever order they are scheduled in.
+func retryPolicy(r *RetryConfig, seed uint64) client.RetryPolicy {
 	attempts := r.MaxAttempts
 	if attempts == 0 {
 		attempts = client.DefaultMaxAttempts
@@ -226,13 +273,43 @@ func retryPolicy(r *RetryConfig, rng *rand.Rand) client.RetryPolicy {
 	if ceil == 0 {
 		ceil = max(client.DefaultBackoffCap, base)
 	}
-	return client.DefaultPolicy{MaxAttempts: attempts, Backoff: client.ExponentialBackoff(base, ceil, rng)}
+	return callRetry{attempts: attempts, base: base, ceil: ceil, seed: seed}
+}
+
+// callRetry is retryPolicy's policy.
+type callRetry struct {
+	attempts   int
+	base, ceil time.Duration
+	seed       uint64
+}
+
+// Retry implements client.RetryPolicy: client.DefaultPolicy's decision,
+// with the wait after attempt n uniform in [0, min(ceil, base*2^(n-1)))
+// and drawn from the call's own variates.
+func (p callRetry) Retry(ctx context.Context, req *client.Request, attempt int, err error) (time.Duration, bool) {
+	var seq uint64
+	if cs, ok := ctx.Value(callKey{}).(*callState); ok {
+		seq = cs.seq
+	}
+	limit := p.base
+	for i := 1; i < attempt && limit < p.ceil; i++ {
+		limit *= 2
+	}
+	limit = min(limit, p.ceil)
+	draws := newCallDraws(p.seed, seq)
+	u := draws.next()
+	for i := 1; i < attempt; i++ {
+		u = draws.next()
+	}
+	wait := time.Duration(u * float64(limit))
+	return client.DefaultPolicy{MaxAttempts: p.attempts, Backoff: func(int) time.Duration { return wait }}.Retry(ctx, req, attempt, err)
 }
 
 // callKey carries a call's attempt counter to the attempt wrapper.
 type callKey struct{}
 
 type callState struct {
+	seq      uint64 // the call's sequence number, set before the call
 	mu       sync.Mutex
 	attempts uint32
 }
@@ -268,5 +345,6 @@ func (w *world) close() {
 		wg.Go(func() { in.close(10 * time.Second) })
 	}
 	wg.Wait()
+	_ = w.closeInjector()
 	_ = w.net.Close()
 }
