@@ -8,11 +8,15 @@ package memory
 // pseudo address "clienthost:port" from the same counter, which is what the
 // server side of its streams reports as RemoteAddr.
 //
-// Nothing here starts a goroutine: a stream is two buffered channels of
-// *transport.Message (WithStreamBuffer each), a listener is a channel of
-// opened streams (WithAcceptBacklog), and every end state (close, reset,
-// refusal, half-close) is a closed channel that blocked calls select on.
-// Every mutex is released before any channel operation that can block.
+// Nothing here starts a goroutine: a stream is one allocation holding a
+// bounded queue of copied *transport.Message each way (WithStreamBuffer
+// messages each) behind a mutex, a listener is a channel of opened streams
+// (WithAcceptBacklog), and a call that must wait selects on a wake channel
+// of its stream (made the first time one waits), its ctx and its
+// connection's done channel; every event that can end a wait (a message,
+// room, a half-close, a close, a refusal) sends a token to the channels it
+// concerns. Every mutex is released before any channel operation that can
+// block.
 //
 // Errors:
 //   - Dial to an address nobody listens on, or to a host that is down:

@@ -59,7 +59,7 @@ func (l *listener) Accept(ctx context.Context) (transport.Socket, error) {
 				continue // nobody is left to talk to
 			default:
 			}
-			return s.server, nil
+			return &s.server, nil
 		case <-l.done:
 			return nil, l.errClosed()
 		case <-ctx.Done():
@@ -126,6 +126,9 @@ type conn struct {
 	clientErr error         // what client-side streams report once done is closed
 	serverErr error         // what server-side streams report once done is closed
 	newErr    error         // what NewStream reports once done is closed
+
+	notifyMu sync.Mutex
+	notified map[*socket]struct{} // sockets with a NotifyRecv callback
 }
 
 func newConn(from *Host, l *listener, local string) *conn {
@@ -157,7 +160,7 @@ func (c *conn) NewStream(ctx context.Context) (transport.Socket, error) {
 		// The listener closed while we queued; maybe after its drain.
 		c.l.drain()
 	}
-	return s.client, nil
+	return &s.client, nil
 }
 
 // newStreamErr reports why no stream can be opened now, or nil.
@@ -193,8 +196,13 @@ func (c *conn) Close() error {
 func (c *conn) reset(clientErr, serverErr error) { c.resetWith(clientErr, serverErr, clientErr) }
 
 func (c *conn) resetWith(clientErr, serverErr, newErr error) {
+	first := false
 	c.once.Do(func() {
 		c.clientErr, c.serverErr, c.newErr = clientErr, serverErr, newErr
 		close(c.done)
+		first = true
 	})
+	if first {
+		c.notifyReset()
+	}
 }

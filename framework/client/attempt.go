@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/microsim/microsim/framework/codec"
 	"github.com/microsim/microsim/framework/errors"
 	"github.com/microsim/microsim/framework/internal/wire"
 	"github.com/microsim/microsim/framework/metadata"
@@ -18,17 +19,12 @@ func (c *rpcClient) doAttempt(ctx context.Context, addr string, r *Request, rsp 
 	if err := deadlineError(ctx, r); err != nil {
 		return err // an attempt wrapper may have spent the time left
 	}
-	conn, sock, err := c.openStream(ctx, addr, r)
+	conn, sock, err := c.sendRequest(ctx, addr, r)
+	if sock != nil {
+		defer sock.Close()
+	}
 	if err != nil {
 		return err
-	}
-	defer sock.Close()
-
-	m := requestMessage(ctx, r)
-	m.Body = r.body
-	if err := sock.Send(ctx, m); err != nil {
-		c.evictBroken(addr, conn, err)
-		return sendError(ctx, r, addr, err)
 	}
 	reply, err := sock.Recv(ctx)
 	if err != nil {
@@ -47,7 +43,8 @@ func (c *rpcClient) doAttempt(ctx context.Context, addr string, r *Request, rsp 
 	if rsp == nil {
 		return nil
 	}
-	if err := cd.Unmarshal(reply.Body, rsp); err != nil {
+	// The reply is the client's own: rsp may keep pointing into its body.
+	if err := codec.UnmarshalAlias(cd, reply.Body, rsp); err != nil {
 		return errors.Wrapf(errorID, errors.Internal, err, "decode reply from %s.%s at %s", r.Service, r.Endpoint, addr)
 	}
 	return nil
@@ -64,18 +61,52 @@ func (c *rpcClient) openStream(ctx context.Context, addr string, r *Request) (tr
 	}
 	sock, err := conn.NewStream(ctx)
 	if err != nil {
-		switch {
-		case ctx.Err() != nil:
-		case stderrors.Is(err, transport.ErrRefused):
-			// The server is going away (GOAWAY, or its listener closed):
-			// streams already open on the connection are still being
-			// served and must not be cut. Retire it from the pool; the
-			// server closes it once they end.
-			c.pool.retire(addr, conn)
-		default:
-			c.pool.evict(addr, conn)
-		}
-		return nil, nil, attemptCtxError(ctx, r, addr, "open stream", err)
+		return nil, nil, c.openFailed(ctx, addr, conn, r, err)
+	}
+	return conn, sock, nil
+}
+
+// openFailed handles a connection that opened no stream: the error is
+// Unavailable (nothing was sent), and the connection leaves the pool.
+func (c *rpcClient) openFailed(ctx context.Context, addr string, conn transport.Conn, r *Request, err error) error {
+	switch {
+	case ctx.Err() != nil:
+	case stderrors.Is(err, transport.ErrRefused):
+		// The server is going away (GOAWAY, or its listener closed):
+		// streams already open on the connection are still being
+		// served and must not be cut. Retire it from the pool; the
+		// server closes it once they end.
+		c.pool.retire(addr, conn)
+	default:
+		c.pool.evict(addr, conn)
+	}
+	return attemptCtxError(ctx, r, addr, "open stream", err)
+}
+
+// sendRequest opens a stream on a pooled connection to addr and sends the
+// request on it: in one step when the connection is a
+// transport.StreamSender, so that both leave in one write. A non-nil
+// socket is the caller's to close, error or not.
+func (c *rpcClient) sendRequest(ctx context.Context, addr string, r *Request) (transport.Conn, transport.Socket, error) {
+	conn, err := c.pool.get(ctx, addr)
+	if err != nil {
+		return nil, nil, attemptCtxError(ctx, r, addr, "dial", err)
+	}
+	m := c.requestMessage(ctx, r)
+	m.Body = r.body
+	var sock transport.Socket
+	if ss, ok := conn.(transport.StreamSender); ok {
+		sock, err = ss.NewStreamSend(ctx, m)
+	} else if sock, err = conn.NewStream(ctx); err == nil {
+		err = sock.Send(ctx, m)
+	}
+	c.putMessage(m) // Send copied it
+	if sock == nil {
+		return nil, nil, c.openFailed(ctx, addr, conn, r, err)
+	}
+	if err != nil {
+		c.evictBroken(addr, conn, err)
+		return conn, sock, sendError(ctx, r, addr, err)
 	}
 	return conn, sock, nil
 }
@@ -89,9 +120,15 @@ func (c *rpcClient) evictBroken(addr string, conn transport.Conn, err error) {
 	}
 }
 
-// requestMessage builds the request headers of the wire protocol.
-func requestMessage(ctx context.Context, r *Request) *transport.Message {
-	h := make(map[string]string, 4)
+// requestMessage builds the request headers of the wire protocol, in a
+// message from the client's pool: return it with putMessage once Send
+// returned (Send copies it).
+func (c *rpcClient) requestMessage(ctx context.Context, r *Request) *transport.Message {
+	m, _ := c.msgs.Get().(*transport.Message)
+	if m == nil {
+		m = &transport.Message{Header: make(map[string]string, 4)}
+	}
+	h := m.Header
 	metadata.ToHeader(ctx, h)
 	h[wire.Service] = r.Service
 	h[wire.Endpoint] = r.Endpoint
@@ -99,7 +136,21 @@ func requestMessage(ctx context.Context, r *Request) *transport.Message {
 	if dl, ok := ctx.Deadline(); ok {
 		h[wire.Timeout] = wire.FormatTimeout(time.Until(dl))
 	}
-	return &transport.Message{Header: h}
+	return m
+}
+
+// maxPooledHeaders bounds the header map of a pooled message: one that
+// carried much metadata is left to the GC.
+const maxPooledHeaders = 16
+
+// putMessage returns a message from requestMessage to the pool.
+func (c *rpcClient) putMessage(m *transport.Message) {
+	if len(m.Header) > maxPooledHeaders {
+		return
+	}
+	clear(m.Header)
+	m.Body = nil
+	c.msgs.Put(m)
 }
 
 // attemptCtxError classifies a failure that happened before the request was

@@ -7,6 +7,7 @@ import (
 	stderrors "errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -33,6 +34,9 @@ type rpcClient struct {
 
 	call    CallFunc    // the whole call, wrapped
 	attempt AttemptFunc // one attempt, wrapped
+
+	msgs sync.Pool // of *transport.Message: request messages (requestMessage)
+	bufs sync.Pool // of *[]byte: request encodings (encode)
 }
 
 // New returns a client that finds nodes with sel and reaches them over tr.
@@ -143,8 +147,12 @@ func (c *rpcClient) doCall(ctx context.Context, r *Request, rsp any) error {
 			return errors.Wrapf(errorID, errors.BadRequest, err, "call %s.%s", r.Service, r.Endpoint)
 		}
 	}
-	if r.body, err = cd.Marshal(r.Body); err != nil {
+	buf, err := c.encode(cd, r)
+	if err != nil {
 		return errors.Wrapf(errorID, errors.BadRequest, err, "encode request for %s.%s", r.Service, r.Endpoint)
+	}
+	if buf != nil {
+		defer c.bufs.Put(buf) // every attempt has ended when doCall returns
 	}
 	r.codec = cd
 
@@ -187,6 +195,39 @@ func (c *rpcClient) doCall(ctx context.Context, r *Request, rsp any) error {
 			return err
 		}
 	}
+}
+
+// maxPooledBuf bounds the request encodings the client keeps for reuse.
+const maxPooledBuf = 64 << 10
+
+// encode sets r.body to the encoding of r.Body. When the codec can append
+// and no attempt wrapper could hold on to the request after the call, it
+// encodes into a buffer from the client's pool and returns it, for doCall
+// to put back once the call has ended (Send copies the body, and every
+// attempt, hedges included, has ended when doCall returns).
+func (c *rpcClient) encode(cd codec.Codec, r *Request) (*[]byte, error) {
+	a, ok := cd.(codec.Appender)
+	if !ok || len(c.opts.attemptWrappers) > 0 {
+		var err error
+		r.body, err = cd.Marshal(r.Body)
+		return nil, err
+	}
+	buf, _ := c.bufs.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	b, err := a.MarshalAppend((*buf)[:0], r.Body)
+	if err != nil {
+		c.bufs.Put(buf)
+		return nil, err
+	}
+	r.body = b
+	if cap(b) > maxPooledBuf {
+		c.bufs.Put(buf)
+		return nil, nil
+	}
+	*buf = b
+	return buf, nil
 }
 
 // pick returns the node for the next attempt. When every node was tried

@@ -64,9 +64,11 @@ func (c *rpcClient) openClientStream(ctx context.Context, addr string, r *Reques
 	if err != nil {
 		return nil, err
 	}
-	m := requestMessage(ctx, r)
+	m := c.requestMessage(ctx, r)
 	m.Header[wire.StreamOpen] = "1"
-	if err := sock.Send(ctx, m); err != nil {
+	err = sock.Send(ctx, m)
+	c.putMessage(m) // Send copied it
+	if err != nil {
 		sock.Close()
 		c.evictBroken(addr, conn, err)
 		return nil, sendError(ctx, r, addr, err)
@@ -118,7 +120,7 @@ func (s *clientStream) Recv(msg any) error {
 		}
 		return s.finish(io.EOF)
 	}
-	if err := s.codec.Unmarshal(m.Body, msg); err != nil {
+	if err := codec.UnmarshalAlias(s.codec, m.Body, msg); err != nil { // m is ours
 		return errors.Wrapf(errorID, errors.Internal, err, "stream %s.%s: decode", s.req.Service, s.req.Endpoint)
 	}
 	return nil

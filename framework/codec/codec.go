@@ -36,6 +36,26 @@ type Codec interface {
 	Unmarshal(data []byte, v any) error
 }
 
+// Appender is an optional interface of a Codec: it encodes into a buffer
+// the caller supplies, so that a caller that reuses its buffers allocates
+// nothing per message. The client and server use it when their codec has
+// it.
+type Appender interface {
+	// MarshalAppend appends the encoding of v to b and returns the extended
+	// slice, as Marshal would encode v.
+	MarshalAppend(b []byte, v any) ([]byte, error)
+}
+
+// AliasUnmarshaler is an optional interface of a Codec: it decodes data
+// that the caller hands over for good, so that the decoded value may share
+// memory with data instead of copying it (the bytes codec's slice). The client and server use it for the bodies the
+// transport gave them, which nothing else reads or writes.
+type AliasUnmarshaler interface {
+	// UnmarshalAlias is Unmarshal for data that the caller never reads or
+	// writes again: v may keep referencing it.
+	UnmarshalAlias(data []byte, v any) error
+}
+
 // Table maps content types to codecs. The zero value is empty and usable;
 // a Table must not be modified after it is shared between goroutines.
 type Table struct {
@@ -86,6 +106,15 @@ func normalize(ct string) string {
 	return strings.ToLower(strings.TrimSpace(ct))
 }
 
+// UnmarshalAlias decodes with the codec's AliasUnmarshaler, or Unmarshal.
+// The caller never reads or writes data again.
+func UnmarshalAlias(c Codec, data []byte, v any) error {
+	if a, ok := c.(AliasUnmarshaler); ok {
+		return a.UnmarshalAlias(data, v)
+	}
+	return c.Unmarshal(data, v)
+}
+
 // JSON returns the encoding/json codec.
 func JSON() Codec { return jsonCodec{} }
 
@@ -130,6 +159,18 @@ func (protoCodec) Marshal(v any) ([]byte, error) {
 	return b, nil
 }
 
+func (protoCodec) MarshalAppend(b []byte, v any) ([]byte, error) {
+	m, ok := v.(proto.Message)
+	if !ok {
+		return b, fmt.Errorf("%w: protobuf codec needs a proto.Message, got %T", ErrUnsupportedType, v)
+	}
+	out, err := proto.MarshalOptions{}.MarshalAppend(b, m)
+	if err != nil {
+		return b, fmt.Errorf("codec: protobuf: %w", err)
+	}
+	return out, nil
+}
+
 func (protoCodec) Unmarshal(data []byte, v any) error {
 	m, ok := v.(proto.Message)
 	if !ok {
@@ -160,6 +201,24 @@ func (bytesCodec) Marshal(v any) ([]byte, error) {
 		return *b, nil
 	}
 	return nil, fmt.Errorf("%w: bytes codec needs []byte or *[]byte, got %T", ErrUnsupportedType, v)
+}
+
+func (c bytesCodec) MarshalAppend(b []byte, v any) ([]byte, error) {
+	data, err := c.Marshal(v)
+	if err != nil {
+		return b, err
+	}
+	return append(b, data...), nil
+}
+
+// UnmarshalAlias stores data itself in *v, without copying.
+func (bytesCodec) UnmarshalAlias(data []byte, v any) error {
+	b, ok := v.(*[]byte)
+	if !ok || b == nil {
+		return fmt.Errorf("%w: bytes codec needs a non-nil *[]byte, got %T", ErrUnsupportedType, v)
+	}
+	*b = data
+	return nil
 }
 
 func (bytesCodec) Unmarshal(data []byte, v any) error {

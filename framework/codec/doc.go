@@ -9,6 +9,12 @@
 // Three codecs ship: JSON (encoding/json), Proto (google.golang.org/protobuf,
 // values must implement proto.Message) and Bytes (raw []byte, no encoding).
 // All are safe for concurrent use.
+//
+// Two optional interfaces let the client and server avoid copies and
+// allocations on their hot path: Appender (encode into a reused buffer;
+// Proto and Bytes) and AliasUnmarshaler (decode a buffer handed over for
+// good without copying out of it; Bytes). The UnmarshalAlias
+// helper falls back to Unmarshal for a codec without it.
 package codec
 
 //go:generate go tool mockgen -typed -destination=codecmock/codecmock.go -package=codecmock . Codec

@@ -27,6 +27,7 @@ type endpoint struct {
 	stream bool
 	req    reflect.Type // unary: the request pointer type
 	rsp    reflect.Type // unary: the response pointer type
+	direct directFunc   // unary: fn, called directly (direct.go)
 	h      HandlerFunc  // the call through the server's wrappers
 }
 
@@ -119,6 +120,11 @@ func (s *server) Handle(h any, opts ...HandleOption) error {
 		if err != nil {
 			return err
 		}
+		if !ep.stream {
+			if ep.direct, err = bindMethod(v, m.Name); err != nil {
+				return err
+			}
+		}
 		eps[ep.name] = ep
 	}
 
@@ -160,6 +166,9 @@ func (s *server) HandleFunc(endpointName string, fn any) error {
 	if err != nil {
 		return err
 	}
+	if !ep.stream {
+		ep.direct = bindFunc(v)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state != stateIdle {
@@ -181,21 +190,21 @@ func (e *endpoint) handlerFunc() HandlerFunc {
 			return asError(out[0])
 		}
 	}
+	call, reqT, rspT := e.direct, e.req, e.rsp
 	return func(ctx context.Context, req *Request, rsp any) error {
-		in, err := argValue(req.Body, e.req, "request")
+		in, err := argPointer(req.Body, reqT, "request")
 		if err != nil {
 			return err
 		}
-		out, err := argValue(rsp, e.rsp, "response")
+		out, err := argPointer(rsp, rspT, "response")
 		if err != nil {
 			return err
 		}
-		res := e.fn.Call([]reflect.Value{reflect.ValueOf(&ctx).Elem(), in, out})
-		return asError(res[0])
+		return call(ctx, in, out)
 	}
 }
 
-// argValue converts v to the handler's parameter type t; a wrapper that
+// argValue converts v to the subscriber's parameter type t; a wrapper that
 // replaced the value with one of another type gets an error, not a panic.
 func argValue(v any, t reflect.Type, what string) (reflect.Value, error) {
 	if v == nil {

@@ -5,10 +5,12 @@ import (
 	stderrors "errors"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/microsim/microsim/framework/broker"
+	"github.com/microsim/microsim/framework/metadata"
 	"github.com/microsim/microsim/framework/registry"
 	"github.com/microsim/microsim/framework/transport"
 )
@@ -21,17 +23,29 @@ type running struct {
 	subs []broker.Subscription
 
 	// ctx bounds everything the server does while running; cancelled at
-	// the end of Stop.
+	// the end of Stop. base has its values but is never cancelled: it
+	// bounds socket operations (Stop's drain closes the sockets of the
+	// calls it abandons) and roots each call's ctx, so that a call costs its
+	// parent no bookkeeping.
 	ctx    context.Context
 	cancel context.CancelFunc
+	base   context.Context
+	// hbase is base with empty metadata, the root of every handler's ctx:
+	// a request with metadata adds its own on top.
+	hbase context.Context
 	// hbCtx bounds the heartbeat; hbCancel stops it.
 	hbCtx    context.Context
 	hbCancel context.CancelFunc
 
 	stopping     atomic.Bool   // set by Stop before it closes the listener
-	acceptFailed chan struct{} // closed by the accept loop when it ends without Stop
-	acceptDone   chan struct{} // closed when the accept loop returned
+	acceptFailed chan struct{} // closed by the first worker whose Accept failed without Stop
 	hbDone       chan struct{} // closed when the heartbeat returned
+
+	// Workers (serve.go). Guarded by server.mu.
+	workers    sync.WaitGroup // every worker goroutine
+	accepting  int            // workers in (or about to call) Accept
+	acceptIdle chan struct{}  // set by Stop; closed when accepting drops to 0
+	failed     bool           // an Accept failed without Stop
 }
 
 // Start implements Server.
@@ -62,7 +76,9 @@ func (s *server) Start(ctx context.Context) error {
 		return err
 	}
 	s.run = r
-	go s.acceptLoop(r)
+	r.accepting = 1
+	r.workers.Add(1)
+	go s.worker(r)
 	go s.heartbeat(r)
 	return nil
 }
@@ -86,8 +102,9 @@ func (s *server) start(ctx context.Context, subs []*subscriber) (*running, error
 		l:            l,
 		ctx:          rctx,
 		cancel:       cancel,
+		base:         context.WithoutCancel(rctx),
+		hbase:        metadata.NewContext(context.WithoutCancel(rctx), nil),
 		acceptFailed: make(chan struct{}),
-		acceptDone:   make(chan struct{}),
 		hbDone:       make(chan struct{}),
 	}
 	r.hbCtx, r.hbCancel = context.WithCancel(rctx)
@@ -171,11 +188,23 @@ func (s *server) Stop(ctx context.Context) error {
 	if err := s.reg.Deregister(ctx, r.svc); err != nil {
 		errs = append(errs, fmt.Errorf("deregister node %q: %w", r.svc.Nodes[0].ID, err))
 	}
-	// (2) Stop accepting; the address is free once Close returns.
+	// (2) Stop accepting; the address is free once Close returns. Every
+	// stream a worker accepted is registered once no worker is in Accept.
 	_ = r.l.Close()
-	<-r.acceptDone
-	// (3) Drain in-flight requests, bounded by ctx.
-	if n := s.drain(ctx); n > 0 {
+	s.mu.Lock()
+	idle := r.acceptIdle
+	if r.accepting > 0 && idle == nil {
+		idle = make(chan struct{})
+		r.acceptIdle = idle
+	}
+	s.mu.Unlock()
+	if idle != nil {
+		<-idle
+	}
+	// (3) Drain in-flight requests, bounded by ctx; then the workers exit.
+	n := s.drain(ctx)
+	r.workers.Wait()
+	if n > 0 {
 		noun := "requests"
 		if n == 1 {
 			noun = "request"
@@ -198,7 +227,8 @@ func (s *server) Stop(ctx context.Context) error {
 }
 
 // drain waits until no call is in flight or ctx ends; then it cancels the
-// remaining calls, closes their sockets, waits for their goroutines and
+// remaining calls (closing their sockets, then cancelling their ctx), waits
+// for them to finish and
 // returns how many requests were abandoned (refusals are not counted).
 func (s *server) drain(ctx context.Context) int {
 	s.mu.Lock()
@@ -216,17 +246,23 @@ func (s *server) drain(ctx context.Context) int {
 	}
 	s.mu.Lock()
 	abandoned := 0
+	calls := make([]*call, 0, len(s.calls))
 	socks := make([]transport.Socket, 0, len(s.calls))
 	for c := range s.calls {
 		if !c.refusal {
 			abandoned++
 		}
-		c.cancel()
+		calls = append(calls, c)
 		socks = append(socks, c.sock)
 	}
 	s.mu.Unlock()
+	// Sockets first: a handler that returns when cancelled finds its
+	// socket closed and sends no reply.
 	for _, sock := range socks {
 		_ = sock.Close()
+	}
+	for _, c := range calls {
+		c.abandon()
 	}
 	<-done
 	if abandoned > 0 {

@@ -3,10 +3,9 @@ package server
 import (
 	"context"
 	stderrors "errors"
-	"fmt"
-	"maps"
 	"reflect"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/microsim/microsim/framework/codec"
@@ -16,57 +15,146 @@ import (
 	"github.com/microsim/microsim/framework/transport"
 )
 
-// call is one accepted stream being served (or refused).
+// call is one accepted stream being served (or refused). A worker reuses
+// its call from one request to the next.
 type call struct {
 	sock    transport.Socket
-	cancel  context.CancelFunc
 	refusal bool // refused for overload; not counted against the limit
+
+	mu  sync.Mutex
+	h   *handlerCtx // the handler's ctx, once the request is routed
+	cut bool        // Stop abandoned the call
 }
 
-// acceptLoop accepts streams until the listener closes. When it ends
-// without Stop (the listener failed, for example because the host crashed)
-// it logs, signals the heartbeat through r.acceptFailed and returns: it
-// never spins on a failing listener.
-func (s *server) acceptLoop(r *running) {
-	defer close(r.acceptDone)
-	for {
-		sock, err := r.l.Accept(r.ctx)
-		if err != nil {
-			if !r.stopping.Load() {
-				s.opts.log.Error("server: accept failed; no longer serving", "service", s.name, "addr", r.addr, "err", err)
-				close(r.acceptFailed)
-			}
-			return
-		}
-		s.track(r, sock)
+// setHandler records the handler ctx of the call, for Stop to cancel.
+func (c *call) setHandler(h *handlerCtx) {
+	c.mu.Lock()
+	c.h = h
+	cut := c.cut
+	c.mu.Unlock()
+	if cut {
+		h.abandon()
 	}
 }
 
-// track registers sock as a call and starts its goroutine. It does not block.
-func (s *server) track(r *running, sock transport.Socket) {
-	ctx, cancel := context.WithCancel(r.ctx)
-	c := &call{sock: sock, cancel: cancel}
+// abandon cancels the call's handler, now or once it has one. It does not block.
+func (c *call) abandon() {
+	c.mu.Lock()
+	c.cut = true
+	h := c.h
+	c.mu.Unlock()
+	if h != nil {
+		h.abandon()
+	}
+}
+
+// maxIdleWorkers is how many workers may wait in Accept at once; a worker
+// that finishes a request while that many wait exits.
+const maxIdleWorkers = 64
+
+// worker is a serving goroutine: it accepts a stream and serves it itself,
+// then accepts the next. A worker that takes a stream while no other
+// worker waits in Accept first starts one, so a stream never waits for a
+// goroutine to be free; one that finishes while maxIdleWorkers wait exits.
+// So a busy server starts no goroutine per request and its goroutines keep
+// the stacks they grew. When Accept fails without Stop (the listener
+// failed, for example because the host crashed) the first worker to see it
+// logs and signals the heartbeat through r.acceptFailed; none of them
+// retries on a failing listener.
+func (s *server) worker(r *running) {
+	defer r.workers.Done()
+	w := &serving{}
+	c := &call{}
+	for {
+		sock, err := r.l.Accept(r.ctx)
+		if !s.accepted(r, c, sock, err) {
+			return
+		}
+		if c.refusal {
+			s.refuse(r.base, c)
+		} else {
+			s.serve(r, w, c)
+		}
+		if !s.finish(r, c) {
+			return
+		}
+	}
+}
+
+// serving is a worker's reusable state.
+type serving struct {
+	reply  transport.Message // the unary reply; Send copies it
+	header map[string]string
+	buf    []byte // the reply's encoding, when the codec is a codec.Appender
+}
+
+// maxKeptBuf bounds the encoding buffer a worker keeps between requests.
+const maxKeptBuf = 64 << 10
+
+// marshal encodes a reply into the worker's buffer when the codec can
+// append; the buffer is reused once Send (which copies) returned.
+func (w *serving) marshal(cd codec.Codec, v any) ([]byte, error) {
+	if a, ok := cd.(codec.Appender); ok {
+		return a.MarshalAppend(w.buf[:0], v)
+	}
+	return cd.Marshal(v)
+}
+
+// keep keeps b, returned by marshal and sent, for the next reply.
+func (w *serving) keep(b []byte) {
+	if cap(b) <= maxKeptBuf && cap(b) >= cap(w.buf) {
+		w.buf = b[:0]
+	}
+}
+
+// accepted handles the result of a worker's Accept: it registers the call
+// (refused for overload when too many are in flight) and starts a worker
+// when none is left in Accept. It reports false when the worker must exit.
+func (s *server) accepted(r *running, c *call, sock transport.Socket, err error) bool {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	r.accepting--
+	if r.accepting == 0 && r.acceptIdle != nil {
+		close(r.acceptIdle)
+		r.acceptIdle = nil
+	}
+	if err != nil {
+		if !r.stopping.Load() && !r.failed {
+			r.failed = true
+			s.opts.log.Error("server: accept failed; no longer serving", "service", s.name, "addr", r.addr, "err", err)
+			close(r.acceptFailed)
+		}
+		return false
+	}
+	c.sock = sock
+	c.refusal = false
 	if max := s.opts.maxInFlight; max > 0 && s.limited >= max {
 		c.refusal = true
 	} else {
 		s.limited++
 	}
 	s.calls[c] = struct{}{}
-	s.mu.Unlock()
-	if c.refusal {
-		go s.refuse(ctx, c)
-		return
+	if r.accepting == 0 && !r.stopping.Load() && !r.failed {
+		r.accepting++
+		r.workers.Add(1)
+		go s.worker(r)
 	}
-	go s.serve(ctx, c)
+	return true
 }
 
-// finish ends a call: it forgets it and signals a waiting Stop when the
-// last one is gone.
-func (s *server) finish(c *call) {
-	c.cancel()
+// finish ends a call: it forgets it, signals a waiting Stop when the last
+// one is gone, and reports whether the worker accepts again.
+func (s *server) finish(r *running, c *call) bool {
+	c.mu.Lock()
+	h := c.h
+	c.h, c.cut = nil, false
+	c.mu.Unlock()
+	if h != nil {
+		h.end()
+	}
 	_ = c.sock.Close()
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	delete(s.calls, c)
 	if !c.refusal {
 		s.limited--
@@ -75,7 +163,12 @@ func (s *server) finish(c *call) {
 		close(s.drained)
 		s.drained = nil
 	}
-	s.mu.Unlock()
+	c.sock = nil
+	if r.stopping.Load() || r.failed || r.accepting >= maxIdleWorkers {
+		return false
+	}
+	r.accepting++
+	return true
 }
 
 // refuse reads the request and replies Unavailable without running
@@ -83,7 +176,6 @@ func (s *server) finish(c *call) {
 // stream the server already closed (the client would take that for a
 // broken connection) and so that the reply can name the endpoint.
 func (s *server) refuse(ctx context.Context, c *call) {
-	defer s.finish(c)
 	m, err := c.sock.Recv(ctx)
 	if err != nil {
 		return
@@ -93,97 +185,120 @@ func (s *server) refuse(ctx context.Context, c *call) {
 	s.replyError(ctx, c, errors.New(s.name, errors.Unavailable, "server overloaded: %d requests in flight; %s not run", s.opts.maxInFlight, ep))
 }
 
-// serve reads a request, dispatches it and replies.
-func (s *server) serve(ctx context.Context, c *call) {
-	defer s.finish(c)
+// serve reads a request, dispatches it and replies. r.base bounds the
+// socket (Stop's drain closes the socket of an abandoned call); the
+// handler's ctx (handlerCtx) derives from r.hbase.
+func (s *server) serve(r *running, w *serving, c *call) {
+	ctx := r.base
 	m, err := c.sock.Recv(ctx)
 	if err != nil {
 		s.opts.log.Debug("server: stream ended before a request arrived", "service", s.name, "remote", c.sock.RemoteAddr(), "err", err)
 		return
 	}
-	ep, cd, timeout, e := s.route(m)
+	ep, cd, timeout, hasTimeout, e := s.route(m)
 	if e != nil {
 		s.replyError(ctx, c, e)
 		return
 	}
-	if timeout != nil && *timeout <= 0 {
+	if hasTimeout && timeout <= 0 {
 		s.replyError(ctx, c, errors.New(s.name, errors.DeadlineExceeded,
-			"deadline of the request to %s passed before it arrived (Micro-Timeout %v)", ep.name, *timeout))
+			"deadline of the request to %s passed before it arrived (Micro-Timeout %v)", ep.name, timeout))
 		return
 	}
-	hctx := metadata.NewContext(ctx, metadata.FromHeader(m.Header))
-	if timeout != nil {
-		var cancel context.CancelFunc
-		hctx, cancel = context.WithTimeout(hctx, *timeout)
-		defer cancel()
-	}
+	hctx := newHandlerCtx(r.hbase, ctx, c.sock, timeout, hasTimeout, m.Header, !ep.stream)
+	c.setHandler(hctx)
+	// The request message is the server's own (the transport gave it up),
+	// so its header map is the copy the handler gets.
 	req := &Request{
 		Service:     s.name,
 		Endpoint:    ep.name,
 		ContentType: m.Header[wire.ContentType],
-		Header:      maps.Clone(m.Header),
+		Header:      m.Header,
 	}
 	if ep.stream {
 		s.serveStream(ctx, hctx, c, ep, cd, req, m)
 		return
 	}
-	s.serveUnary(ctx, hctx, c, ep, cd, req, m)
+	s.serveUnary(ctx, hctx, w, c, ep, cd, req, m)
+}
+
+// hasMetadata reports whether h holds a header that is not reserved.
+func hasMetadata(h map[string]string) bool {
+	for k := range h {
+		if !metadata.IsReserved(k) {
+			return true
+		}
+	}
+	return false
 }
 
 // route checks the request headers: the endpoint, the content type and the
-// timeout (nil when the request has none).
-func (s *server) route(m *transport.Message) (*endpoint, codec.Codec, *time.Duration, *errors.Error) {
+// timeout (hasTimeout false when the request has none).
+func (s *server) route(m *transport.Message) (ep *endpoint, cd codec.Codec, timeout time.Duration, hasTimeout bool, e *errors.Error) {
 	svc, name := m.Header[wire.Service], m.Header[wire.Endpoint]
 	if svc != s.name {
-		return nil, nil, nil, errors.NewNotFound(s.name, "service %q is not served here (this is %q; endpoint %q)", svc, s.name, name)
+		return nil, nil, 0, false, errors.NewNotFound(s.name, "service %q is not served here (this is %q; endpoint %q)", svc, s.name, name)
 	}
-	ep := s.endpoints[name]
+	ep = s.endpoints[name]
 	if ep == nil {
-		return nil, nil, nil, errors.NewNotFound(s.name, "endpoint %q not found on service %q", name, s.name)
+		return nil, nil, 0, false, errors.NewNotFound(s.name, "endpoint %q not found on service %q", name, s.name)
 	}
 	if !ep.stream && m.Header[wire.StreamOpen] != "" {
-		return nil, nil, nil, errors.NewBadRequest(s.name, "endpoint %s is unary; it cannot be called as a stream", name)
+		return nil, nil, 0, false, errors.NewBadRequest(s.name, "endpoint %s is unary; it cannot be called as a stream", name)
 	}
 	ct := m.Header[wire.ContentType]
 	cd, err := s.opts.codecs.Lookup(ct)
 	if err != nil {
-		return nil, nil, nil, errors.NewBadRequest(s.name, "request to %s: %v", name, err)
+		return nil, nil, 0, false, errors.NewBadRequest(s.name, "request to %s: %v", name, err)
 	}
 	v, ok := m.Header[wire.Timeout]
 	if !ok {
-		return ep, cd, nil, nil
+		return ep, cd, 0, false, nil
 	}
 	d, err := wire.ParseTimeout(v)
 	if err != nil {
-		return nil, nil, nil, errors.NewBadRequest(s.name, "request to %s: %v", name, err)
+		return nil, nil, 0, false, errors.NewBadRequest(s.name, "request to %s: %v", name, err)
 	}
-	return ep, cd, &d, nil
+	return ep, cd, d, true, nil
 }
 
 // serveUnary decodes the request, runs the handler and replies. ctx bounds
 // the socket; hctx is the handler's.
-func (s *server) serveUnary(ctx, hctx context.Context, c *call, ep *endpoint, cd codec.Codec, req *Request, m *transport.Message) {
+func (s *server) serveUnary(ctx context.Context, hctx *handlerCtx, w *serving, c *call, ep *endpoint, cd codec.Codec, req *Request, m *transport.Message) {
 	body := reflect.New(ep.req.Elem()).Interface()
-	if err := cd.Unmarshal(m.Body, body); err != nil {
+	// m is the server's own: the request may keep pointing into its body.
+	if err := codec.UnmarshalAlias(cd, m.Body, body); err != nil {
 		s.replyError(ctx, c, errors.NewBadRequest(s.name, "decode request to %s as %s: %v", ep.name, cd.ContentType(), err))
 		return
 	}
 	req.Body = body
 	rsp := reflect.New(ep.rsp.Elem()).Interface()
-	hctx, stopWatch := watchAbandon(ctx, hctx, c.sock)
 	err := s.invoke(hctx, ep, req, rsp)
-	stopWatch()
+	hctx.end()
 	if err != nil {
 		s.replyError(ctx, c, s.handlerError(hctx, ep, err))
 		return
 	}
-	b, err := cd.Marshal(rsp)
+	b, err := w.marshal(cd, rsp)
 	if err != nil {
 		s.replyError(ctx, c, errors.NewInternal(s.name, "encode response of %s as %s: %v", ep.name, cd.ContentType(), err))
 		return
 	}
-	reply := &transport.Message{Header: map[string]string{wire.ContentType: cd.ContentType()}, Body: b}
-	err = c.sock.Send(ctx, reply)
+	if w.header == nil {
+		w.header = make(map[string]string, 1)
+	}
+	clear(w.header)
+	w.header[wire.ContentType] = cd.ContentType()
+	w.reply = transport.Message{Header: w.header, Body: b}
+	// The reply ends the call: with a transport.SendCloser the stream's end
+	// leaves in the same write (finish's Close is then a no-op).
+	if sc, ok := c.sock.(transport.SendCloser); ok {
+		err = sc.SendClose(ctx, &w.reply)
+	} else {
+		err = c.sock.Send(ctx, &w.reply)
+	}
+	w.reply.Body = nil
+	w.keep(b)
 	if stderrors.Is(err, transport.ErrMessageTooLarge) {
 		s.replyError(ctx, c, errors.New(s.name, errors.ResourceExhausted, "response of %s is too large: %v", ep.name, err))
 		return
@@ -245,25 +360,3 @@ func (s *server) wrap(ep *endpoint) {
 // caller ended the stream before the reply: it gave up, a hedge it sent
 // elsewhere won, or its connection broke. Read it with context.Cause.
 var ErrCallerGone = stderrors.New("server: caller ended the call before the reply")
-
-// watchAbandon returns a handler ctx that is cancelled (cause ErrCallerGone)
-// when the caller ends the stream while the handler runs, so abandoned work
-// stops instead of running to completion. In the unary protocol nothing
-// follows the request, so any Recv result is the caller going away. stop
-// ends the watch and waits for its goroutine.
-func watchAbandon(ctx, hctx context.Context, sock transport.Socket) (context.Context, func()) {
-	hctx, cancelHandler := context.WithCancelCause(hctx)
-	wctx, cancelWatch := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if _, err := sock.Recv(wctx); wctx.Err() == nil {
-			cancelHandler(fmt.Errorf("%w (%v)", ErrCallerGone, err))
-		}
-	}()
-	return hctx, func() {
-		cancelWatch()
-		<-done
-		cancelHandler(nil)
-	}
-}

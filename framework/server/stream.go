@@ -63,7 +63,7 @@ func (st *serverStream) Recv(msg any) error {
 			return errors.Wrapf(st.id, errors.Interrupted, err, "stream %s: receive", st.endpoint)
 		}
 	}
-	if err := st.codec.Unmarshal(m.Body, msg); err != nil {
+	if err := codec.UnmarshalAlias(st.codec, m.Body, msg); err != nil { // m is ours
 		return errors.Wrapf(st.id, errors.BadRequest, err, "stream %s: decode message as %s", st.endpoint, st.codec.ContentType())
 	}
 	return nil

@@ -33,6 +33,20 @@
 //   - Every blocking method takes a ctx and returns ctx.Err() (possibly
 //     wrapped) when it is done first.
 //   - Close is idempotent everywhere and unblocks every pending call.
+//
+// Optional interfaces add abilities without widening Socket; callers test
+// for them with a type assertion and fall back when they are missing (a
+// decorator that wraps a Socket hides them unless it forwards them):
+//
+//   - RecvNotifier: a callback, instead of a goroutine blocked in Recv, for
+//     "Recv would no longer block" (a message, the peer's end, a failure).
+//     The server uses it to cancel a unary handler whose caller went away.
+//     The memory and TCP sockets implement it; the conformance suite checks
+//     it when present.
+//   - StreamSender (Conn) and SendCloser (Socket): NewStream+Send and
+//     Send+Close in one step, so that the frames of a unary call's request
+//     and reply each go out in one write. The client and server use them;
+//     memory and TCP implement them; the suite checks them when present.
 package transport
 
 //go:generate go tool mockgen -typed -destination=transportmock/transportmock.go -package=transportmock . Transport,Conn,Listener,Socket

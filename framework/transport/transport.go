@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"maps"
 )
 
 // DefaultMaxMessageSize is the default limit on one Message's size
@@ -40,9 +41,9 @@ func (m *Message) Size() int {
 
 // Clone returns a deep copy of m.
 func (m *Message) Clone() *Message {
-	c := &Message{Header: make(map[string]string, len(m.Header))}
-	for k, v := range m.Header {
-		c.Header[k] = v
+	c := &Message{Header: maps.Clone(m.Header)}
+	if c.Header == nil {
+		c.Header = make(map[string]string)
 	}
 	if m.Body != nil {
 		c.Body = append(make([]byte, 0, len(m.Body)), m.Body...)
@@ -99,4 +100,45 @@ type Socket interface {
 	RemoteAddr() string
 	// Close ends the stream for this side (see the package documentation). Idempotent.
 	Close() error
+}
+
+// RecvNotifier is an optional interface of a Socket: it reports, without a
+// goroutine blocked in Recv, that Recv would no longer block because of the
+// peer or the connection — a message arrived, the peer ended its side
+// (CloseSend or Close), or the stream or its connection failed. A local
+// Close does not count. A server uses it to notice, while a unary handler
+// runs, that its caller went away.
+type RecvNotifier interface {
+	// NotifyRecv arranges for f to be called once, with the error Recv would
+	// return (nil when a message is waiting), as soon as such an event
+	// happens; at once, on the calling goroutine, if one already has. f runs
+	// on whatever goroutine caused the event (a transport goroutine, or the
+	// peer's, in memory): it must be quick, must not block and must not call
+	// the socket. A socket holds one notification: a second NotifyRecv
+	// replaces the first. It does not block.
+	NotifyRecv(f func(err error))
+	// StopNotify cancels the notification and reports whether it did so
+	// before f was called. When it returns, f is not running and will not
+	// be called. It does not block beyond a running f.
+	StopNotify() bool
+}
+
+// StreamSender is an optional interface of a Conn: NewStreamSend is
+// NewStream followed by Send of the stream's first message, in one step, so
+// that a transport can put the opening of the stream and the message on
+// the wire together. It returns a nil Socket and NewStream's error when no
+// stream was opened, and the Socket with Send's error when the stream was
+// opened but m was not sent (the caller closes it). It blocks as NewStream
+// and Send do.
+type StreamSender interface {
+	NewStreamSend(ctx context.Context, m *Message) (Socket, error)
+}
+
+// SendCloser is an optional interface of a Socket: SendClose is Send
+// followed by Close, in one step, so that a transport can put the last
+// message and the end of the stream on the wire together. When the message
+// cannot be sent, SendClose returns Send's error and the stream stays open.
+// It blocks as Send does.
+type SendCloser interface {
+	SendClose(ctx context.Context, m *Message) error
 }

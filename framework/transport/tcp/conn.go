@@ -42,7 +42,7 @@ type conn struct {
 	err        error // why the connection ended; nil while it is alive
 	streams    map[uint32]*stream
 	active     int       // streams not finished (opened, accepted or not)
-	idleSince  time.Time // when active last dropped to 0
+	idleSince  time.Time // when active last dropped to 0; zero: since the next tick
 	nextID     uint32    // client: the id the next stream gets
 	lastPeerID uint32    // server: the highest stream id the peer opened
 	goaway     bool      // client: the peer sent GOAWAY; server: we sent it
@@ -60,6 +60,7 @@ type conn struct {
 	writeSince time.Time // the tick at which the current write was first seen
 	pingOut    bool
 	wakes      []*stream // streams to wake before the next read (wakeLater)
+	offers     []*stream // server: streams opened, to hand to Accept before the next read
 }
 
 // maxStreamID bounds client stream ids; a connection that used them all
@@ -143,7 +144,14 @@ func (c *conn) fail(err error) {
 	for _, s := range streams {
 		s.mu.Lock()
 		s.wakeLocked()
+		notified := s.onRecv != nil
 		s.mu.Unlock()
+		if notified {
+			serr := c.streamErr(s)
+			s.mu.Lock()
+			s.notifyLocked(serr)
+			s.mu.Unlock()
+		}
 	}
 	c.logEnd(err)
 }
@@ -217,7 +225,7 @@ func (c *conn) streamDone(s *stream) {
 	c.active--
 	last := c.active == 0
 	if last {
-		c.idleSince = time.Now()
+		c.idleSince = time.Time{} // the reader's next tick reads the clock
 	}
 	drained := last && c.draining
 	c.mu.Unlock()
@@ -327,6 +335,47 @@ func (cc clientConn) NewStream(ctx context.Context) (transport.Socket, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+var _ transport.StreamSender = clientConn{}
+
+// NewStreamSend implements transport.StreamSender: the OPEN frame and the
+// first DATA frame are queued together, so they leave in one write. A
+// message too large for the limits, or one that finds the write queue
+// full, takes the NewStream and Send path (whose errors it returns).
+func (cc clientConn) NewStreamSend(ctx context.Context, m *transport.Message) (transport.Socket, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c := cc.c
+	if m != nil {
+		plen, size := encodedSize(m)
+		n := frameHeaderLen + plen
+		if size <= c.sendLimit && n <= largeFrame {
+			s := newStream(c, 0)
+			s.credit-- // a new stream has the peer's whole window
+			c.wmu.Lock()
+			if c.wq.err == nil && !c.wq.closing && c.wq.queued+n <= queueLimit {
+				if err := c.openLocked(s); err != nil {
+					c.wmu.Unlock()
+					return nil, err
+				}
+				c.queueDataLocked(s.id.Load(), m, plen, nil)
+				wake := c.wakeLocked()
+				c.wmu.Unlock()
+				if wake {
+					c.signalWriter()
+				}
+				return s, nil
+			}
+			c.wmu.Unlock()
+		}
+	}
+	s, err := cc.NewStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s, s.Send(ctx, m)
 }
 
 // RemoteAddr returns the dialled address.

@@ -20,8 +20,10 @@
 // processor once, so that callers about to queue frames share the write (at
 // 64 concurrent calls one write carries about seven calls); yields that gain
 // nothing are skipped with exponential backoff, so a lone caller pays
-// nothing. The reader wakes a waiting Recv only after it has handled every
-// frame it has buffered, so a reply and the CLOSE behind it arrive together.
+// nothing. The reader wakes a waiting Recv, and hands a newly opened stream
+// to Accept, only after it has handled every frame it has buffered, so a
+// reply and the CLOSE behind it arrive together, and a server finds a
+// request that came with its OPEN already queued.
 //
 // # Wire format
 //

@@ -47,6 +47,11 @@ func (l *listener) Accept(ctx context.Context) (transport.Socket, error) {
 		return nil, l.closedErr()
 	default:
 	}
+	select { // a busy server finds a stream waiting
+	case s := <-l.acceptCh:
+		return s, nil
+	default:
+	}
 	select {
 	case s := <-l.acceptCh:
 		return s, nil

@@ -61,8 +61,17 @@ func (c *conn) wakeLater(s *stream) {
 	}
 }
 
-// flushWakes wakes the streams recorded by wakeLater.
+// flushWakes hands the streams opened since the last read to Accept and
+// wakes the streams recorded by wakeLater. Offering a stream only once the
+// frames that followed its OPEN in the same read are handled lets the
+// server's Recv find its first message already queued instead of waking
+// twice.
 func (c *conn) flushWakes() {
+	for i, s := range c.offers {
+		c.l.offer(s)
+		c.offers[i] = nil
+	}
+	c.offers = c.offers[:0]
 	for i, s := range c.wakes {
 		s.mu.Lock()
 		s.wakePending = false
@@ -117,6 +126,9 @@ func (c *conn) checkTimeouts(midFrame bool) error {
 		}
 	}
 	c.mu.Lock()
+	if c.active == 0 && c.idleSince.IsZero() {
+		c.idleSince = now
+	}
 	active, idleSince := c.active, c.idleSince
 	c.mu.Unlock()
 	silent := now.Sub(c.lastActive)
@@ -188,7 +200,7 @@ func (c *conn) handleFrame(f frame) error {
 		s.addCredit(binary.BigEndian.Uint32(f.payload))
 	}
 	if isNew {
-		c.l.offer(s)
+		c.offers = append(c.offers, s) // handed to Accept in flushWakes
 	}
 	return nil
 }

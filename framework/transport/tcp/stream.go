@@ -17,7 +17,8 @@ type stream struct {
 	c  *conn
 	id atomic.Uint32 // set before the stream is shared
 
-	wclosed bool // guarded by c.wmu: no more DATA or CLOSE_SEND may be queued
+	wclosed     bool // guarded by c.wmu: no more DATA or CLOSE_SEND may be queued
+	closeQueued bool // guarded by c.wmu: the CLOSE frame was queued (SendClose)
 
 	mu          sync.Mutex
 	q           []*transport.Message // received, not yet returned by Recv: q[qhead:]
@@ -36,10 +37,15 @@ type stream struct {
 	wakePending bool          // queued in c.wakes (reader goroutine)
 	notify      chan struct{} // cap 1: wakes Recv; made when first needed
 	creditCh    chan struct{} // cap 1: wakes Send; made when first needed
+	onRecv      func(error)   // NotifyRecv's callback, until it is called or stopped
 	q0          [1]*transport.Message
 }
 
-var _ transport.Socket = (*stream)(nil)
+var (
+	_ transport.Socket       = (*stream)(nil)
+	_ transport.RecvNotifier = (*stream)(nil)
+	_ transport.SendCloser   = (*stream)(nil)
+)
 
 func newStream(c *conn, id uint32) *stream {
 	s := &stream{c: c, credit: c.peerWindow}
@@ -65,6 +71,22 @@ func (s *stream) sendClosedErr() error {
 // or the connection's write queue is full, until ctx is done. A message over
 // the size limit fails at once with ErrMessageTooLarge, the stream unharmed.
 func (s *stream) Send(ctx context.Context, m *transport.Message) error {
+	return s.send(ctx, m, false)
+}
+
+// SendClose implements transport.SendCloser: the DATA frame and the CLOSE
+// behind it are queued together, so they leave in one write. When the
+// message cannot be sent the stream stays open.
+func (s *stream) SendClose(ctx context.Context, m *transport.Message) error {
+	if err := s.send(ctx, m, true); err != nil {
+		return err
+	}
+	return s.Close() // its CLOSE frame is already queued
+}
+
+// send is Send; with closeAfter the stream's CLOSE frame is queued right
+// behind the message.
+func (s *stream) send(ctx context.Context, m *transport.Message, closeAfter bool) error {
 	if m == nil {
 		return errors.New("tcp: Send of a nil message")
 	}
@@ -117,7 +139,7 @@ func (s *stream) Send(ctx context.Context, m *transport.Message) error {
 		s.mu.Lock()
 	}
 	s.mu.Unlock()
-	err := c.enqueueData(ctx, s, m, plen)
+	err := c.enqueueData(ctx, s, m, plen, closeAfter)
 	if err != nil {
 		s.mu.Lock()
 		s.credit++
@@ -214,6 +236,7 @@ func (s *stream) Close() error {
 	}
 	s.closed = true
 	s.sentEnd = true
+	s.onRecv = nil // a local Close is no event for NotifyRecv
 	notify := !s.finished && !s.peerGone
 	fin := s.markFinished()
 	s.wakeLocked()
@@ -290,6 +313,7 @@ func (s *stream) deliver(m *transport.Message) error {
 	if s.recvWait {
 		s.c.wakeLater(s)
 	}
+	s.notifyLocked(nil)
 	return nil
 }
 
@@ -313,6 +337,7 @@ func (s *stream) peerEnded(gone bool) {
 	if s.recvWait || s.sendWait {
 		s.c.wakeLater(s)
 	}
+	s.notifyLocked(io.EOF)
 	s.mu.Unlock()
 	if fin {
 		s.c.streamDone(s)
@@ -331,6 +356,7 @@ func (s *stream) fail(err error) {
 	}
 	fin := s.markFinished()
 	s.wakeLocked()
+	s.notifyLocked(s.recvErr)
 	s.mu.Unlock()
 	if fin {
 		s.c.streamDone(s)
@@ -356,5 +382,49 @@ func (s *stream) refuse() {
 	s.c.closeStream(s, frameReset, []byte{resetRefused})
 	if fin {
 		s.c.streamDone(s)
+	}
+}
+
+// NotifyRecv implements transport.RecvNotifier: f is called, under the
+// stream's lock, by the reader goroutine when a DATA, CLOSE_SEND, CLOSE or
+// RESET frame arrives for the stream or the connection ends; at once when
+// Recv already would not block. It does nothing after a local Close.
+func (s *stream) NotifyRecv(f func(error)) {
+	c := s.c
+	var connErr error
+	if c.isDone() {
+		connErr = c.streamErr(s)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.onRecv = f
+	switch {
+	case s.qhead < len(s.q):
+		s.notifyLocked(nil)
+	case s.recvErr != nil:
+		s.notifyLocked(s.recvErr)
+	case connErr != nil:
+		s.notifyLocked(connErr)
+	}
+}
+
+// StopNotify implements transport.RecvNotifier.
+func (s *stream) StopNotify() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	stopped := s.onRecv != nil
+	s.onRecv = nil
+	return stopped
+}
+
+// notifyLocked calls and drops the NotifyRecv callback, if any. Called
+// under s.mu.
+func (s *stream) notifyLocked(err error) {
+	if f := s.onRecv; f != nil {
+		s.onRecv = nil
+		f(err)
 	}
 }

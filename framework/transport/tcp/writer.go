@@ -111,12 +111,13 @@ func (c *conn) enqueueControl(typ byte, id uint32, payload []byte) {
 }
 
 // enqueueData queues a DATA frame carrying m, whose payload encodes to plen
-// bytes (checked against the limit by the caller). Large frames are encoded
+// bytes (checked against the limit by the caller), and with closeAfter the
+// stream's CLOSE behind it, in the same batch. Large frames are encoded
 // into a buffer of their own before the lock is taken; small ones straight
 // into the shared buffer. It blocks while more than queueLimit bytes wait
 // for the writer, until ctx is done. A nil error means the frame will be
 // written unless the connection breaks.
-func (c *conn) enqueueData(ctx context.Context, s *stream, m *transport.Message, plen int) error {
+func (c *conn) enqueueData(ctx context.Context, s *stream, m *transport.Message, plen int, closeAfter bool) error {
 	n := frameHeaderLen + plen
 	var own *[]byte
 	if n > largeFrame {
@@ -142,15 +143,10 @@ func (c *conn) enqueueData(ctx context.Context, s *stream, m *transport.Message,
 	}
 	err := c.streamWritableLocked(s)
 	if err == nil {
-		id := s.id.Load()
-		if own != nil {
-			putFrameHeader(*own, plen, frameData, id)
-			c.wq.push(own)
-			own = nil
-		} else {
-			b := c.wq.reserve(n)
-			putFrameHeader(b, plen, frameData, id)
-			appendData(b[frameHeaderLen:frameHeaderLen], m)
+		c.queueDataLocked(s.id.Load(), m, plen, own)
+		own = nil
+		if closeAfter {
+			c.queueCloseLocked(s)
 		}
 	}
 	wake := err == nil && c.wakeLocked()
@@ -162,6 +158,27 @@ func (c *conn) enqueueData(ctx context.Context, s *stream, m *transport.Message,
 		c.signalWriter()
 	}
 	return err
+}
+
+// queueDataLocked queues the DATA frame of m for stream id: into own (m
+// already encoded behind its header) when it is not nil, else into the
+// shared buffer. Called under c.wmu.
+func (c *conn) queueDataLocked(id uint32, m *transport.Message, plen int, own *[]byte) {
+	if own != nil {
+		putFrameHeader(*own, plen, frameData, id)
+		c.wq.push(own)
+		return
+	}
+	b := c.wq.reserve(frameHeaderLen + plen)
+	putFrameHeader(b, plen, frameData, id)
+	appendData(b[frameHeaderLen:frameHeaderLen], m)
+}
+
+// queueCloseLocked queues the CLOSE frame of s; nothing may follow it.
+// Called under c.wmu.
+func (c *conn) queueCloseLocked(s *stream) {
+	s.wclosed, s.closeQueued = true, true
+	putFrameHeader(c.wq.reserve(frameHeaderLen), 0, frameClose, s.id.Load())
 }
 
 // enqueueCloseSend queues the CLOSE_SEND frame of s; no DATA may follow.
@@ -241,8 +258,13 @@ func (c *conn) writeLoop() {
 			// WriteTo consumes the slice it is called on: keep c.iov's
 			// capacity by writing from a copy (a field, so it does not
 			// escape to a fresh allocation).
-			c.iovw = c.iov
-			_, err := c.iovw.WriteTo(c.rw)
+			var err error
+			if len(c.iov) == 1 {
+				_, err = c.rw.Write(c.iov[0])
+			} else {
+				c.iovw = c.iov
+				_, err = c.iovw.WriteTo(c.rw)
+			}
 			c.wseq.Add(1)
 			clear(c.iov)
 			for i, b := range batch {
@@ -304,7 +326,7 @@ func (c *conn) closeWrite() {
 func (c *conn) closeStream(s *stream, typ byte, payload []byte) {
 	c.wmu.Lock()
 	id := s.id.Load()
-	if id == 0 || c.wq.err != nil || c.wq.closing {
+	if id == 0 || c.wq.err != nil || c.wq.closing || s.closeQueued {
 		s.wclosed = true
 		c.wmu.Unlock()
 		return

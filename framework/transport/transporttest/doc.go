@@ -31,7 +31,14 @@
 //   - Send blocks once the peer stops reading (within 64 MiB);
 //   - Listen on a bound address fails, two free-port listens get distinct
 //     addresses, the client side's RemoteAddr is the listener's address and
-//     the server side's names the dialling connection (one per connection).
+//     the server side's names the dialling connection (one per connection);
+//   - a socket that implements transport.RecvNotifier calls back once for a
+//     message, the peer's CloseSend or Close, or a broken connection (at
+//     once if the event already happened), never for a local Close, and
+//     never after StopNotify returned true; transport.StreamSender and
+//     transport.SendCloser behave as their two steps, a message over the
+//     limit leaving the stream open (each subtest is skipped for a
+//     transport without the interface).
 //
 // It waits with short context timeouts, never with sleeps, so it runs both
 // in real time and, with Suite.Synctest, in a testing/synctest bubble in

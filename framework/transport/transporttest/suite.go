@@ -53,6 +53,9 @@ func (s Suite) Run(t *testing.T) {
 		{"CloseIdempotent", testCloseIdempotent},
 		{"RacyClose", testRacyClose},
 		{"Addresses", testAddresses},
+		{"RecvNotifier", testRecvNotifier},
+		{"StreamSender", testStreamSender},
+		{"SendCloser", testSendCloser},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
