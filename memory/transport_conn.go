@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/microsim/microsim/framework/transport"
 )
@@ -22,8 +23,7 @@ type listener struct {
 	queue chan *stream
 	done  chan struct{} // closed by shutdown
 
-	mu     sync.Mutex
-	closed bool
+	closed atomic.Bool
 }
 
 func newListener(st *transportState, h *Host, addr string) *listener {
@@ -82,21 +82,13 @@ func (l *listener) Close() error {
 
 // shutdown closes l without touching the address table.
 func (l *listener) shutdown() {
-	l.mu.Lock()
-	was := l.closed
-	l.closed = true
-	l.mu.Unlock()
-	if !was {
+	if !l.closed.Swap(true) {
 		close(l.done)
 	}
 	l.drain()
 }
 
-func (l *listener) isClosed() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.closed
-}
+func (l *listener) isClosed() bool { return l.closed.Load() }
 
 // drain refuses every stream waiting in the queue. It does not block.
 func (l *listener) drain() {

@@ -38,6 +38,13 @@
 // The client counts calls, attempts, retries and hedges (StatsReporter)
 // with atomic counters, and passes on its selector's per-node counters.
 //
+// The hot path allocates little: the request message and its header map
+// come from a pool (the transport copies what it sends), a codec that is a
+// codec.Appender encodes into a pooled buffer, a connection that is a
+// transport.StreamSender opens the stream and sends the request in one
+// step, and a reply body is decoded with codec.UnmarshalAlias (the client
+// owns it).
+//
 // Errors returned by the client are *errors.Error values (see
 // framework/errors); errors.Is matches the underlying transport, selector
 // and codec sentinels where there is one.

@@ -102,6 +102,14 @@ func (c *rpcClient) Close() error {
 
 func (c *rpcClient) callOptions(opts []CallOption) CallOptions {
 	co := CallOptions{ContentType: c.opts.contentType, AttemptTimeout: c.opts.attemptTimeout, Retry: c.opts.retry, Hedge: c.opts.hedge}
+	if len(opts) == 0 {
+		return co // co stays on the stack
+	}
+	return applyCallOptions(co, opts)
+}
+
+// applyCallOptions applies opts to co (which escapes to them).
+func applyCallOptions(co CallOptions, opts []CallOption) CallOptions {
 	for _, o := range opts {
 		o(&co)
 	}

@@ -77,3 +77,19 @@ func argPointer(v any, t reflect.Type, what string) (unsafe.Pointer, error) {
 	}
 	return (*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1], nil
 }
+
+// argPair is the type of a unary endpoint's request and response values
+// allocated together: struct{ Req T; Rsp U } for req *T and rsp *U. One
+// allocation per call instead of two; each pointer keeps the pair alive.
+func argPair(req, rsp reflect.Type) reflect.Type {
+	return reflect.StructOf([]reflect.StructField{
+		{Name: "Req", Type: req.Elem()},
+		{Name: "Rsp", Type: rsp.Elem()},
+	})
+}
+
+// newArgs returns a new request and response value (pointers) for ep.
+func (e *endpoint) newArgs() (req, rsp any) {
+	p := reflect.New(e.pair).Elem()
+	return p.Field(0).Addr().Interface(), p.Field(1).Addr().Interface()
+}

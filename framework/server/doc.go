@@ -18,10 +18,14 @@
 // (SubscribeBroadcast makes every server receive every event).
 //
 // Start listens, registers the node in the registry with a TTL, subscribes,
-// and starts two goroutines: one accepts streams (one goroutine serves each
-// stream) and one re-registers the node every register interval (a
-// heartbeat), so that a node whose host crashed expires from the registry
-// and a node whose registry recovered comes back. Stop drains: it
+// and starts serving: worker goroutines each accept a stream and serve it
+// themselves, a worker that takes a stream while no other waits in Accept
+// starting one first, and a worker that finishes while enough others wait
+// exiting (so a busy server starts no goroutine per request, and its
+// goroutines keep the stacks they grew); and one goroutine re-registers the
+// node every register interval (a heartbeat), so that a node whose host
+// crashed expires from the registry and a node whose registry recovered
+// comes back. Stop drains: it
 // deregisters the node, closes the listener, waits for in-flight requests
 // (bounded by its ctx; the rest are cancelled and reported as abandoned),
 // closes the subscriptions and waits for every goroutine it started.
@@ -49,6 +53,17 @@
 // unary endpoint called with Micro-Stream-Open gets BadRequest. A streaming
 // request without Micro-Stream-Open carries its first payload in the
 // opening message. Data messages of a stream carry no headers.
+//
+// A handler's ctx carries the request's metadata and deadline (from
+// Micro-Timeout) and is cancelled when the handler returns, when Stop
+// abandons the call, and, for a unary call, with cause ErrCallerGone when
+// the caller ends the stream first. It is built the first time the handler
+// (or a wrapper) asks it anything but its deadline, so a handler that never
+// looks at it costs no context chain or timer; the caller-gone watch is a
+// transport.RecvNotifier callback when the socket has one. A unary
+// handler is called directly rather than through reflect.Value.Call (see
+// direct.go), and the reply goes out with its end of stream in one step
+// when the socket is a transport.SendCloser.
 //
 // Nothing here uses package-level state; everything runs in a
 // testing/synctest bubble when its transport, registry and broker do.

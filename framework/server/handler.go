@@ -28,6 +28,7 @@ type endpoint struct {
 	req    reflect.Type // unary: the request pointer type
 	rsp    reflect.Type // unary: the response pointer type
 	direct directFunc   // unary: fn, called directly (direct.go)
+	pair   reflect.Type // unary: struct{ Req, Rsp } (argPair)
 	h      HandlerFunc  // the call through the server's wrappers
 }
 
@@ -59,7 +60,7 @@ func newEndpoint(name string, fn reflect.Value, what string) (*endpoint, error) 
 	case t.NumIn() == 2 && t.In(1) == typeStream:
 		return &endpoint{name: name, fn: fn, stream: true}, nil
 	case t.NumIn() == 3 && t.In(1).Kind() == reflect.Pointer && t.In(2).Kind() == reflect.Pointer:
-		return &endpoint{name: name, fn: fn, req: t.In(1), rsp: t.In(2)}, nil
+		return &endpoint{name: name, fn: fn, req: t.In(1), rsp: t.In(2), pair: argPair(t.In(1), t.In(2))}, nil
 	}
 	return nil, signatureError(what, t)
 }

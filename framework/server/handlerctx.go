@@ -54,14 +54,20 @@ type handlerCtx struct {
 // given timeout (when hasTimeout) and headers, on sock; sctx bounds socket
 // operations.
 func newHandlerCtx(base, sctx context.Context, sock transport.Socket, timeout time.Duration, hasTimeout bool, header map[string]string, watch bool) *handlerCtx {
-	h := &handlerCtx{base: base, watch: watch, sock: sock, sctx: sctx}
+	h := &handlerCtx{}
+	h.init(base, sctx, sock, timeout, hasTimeout, header, watch)
+	return h
+}
+
+// init sets up a zero handlerCtx as newHandlerCtx does.
+func (h *handlerCtx) init(base, sctx context.Context, sock transport.Socket, timeout time.Duration, hasTimeout bool, header map[string]string, watch bool) {
+	h.base, h.watch, h.sock, h.sctx = base, watch, sock, sctx
 	if hasTimeout {
 		h.deadline, h.hasDL = time.Now().Add(timeout), true
 	}
 	if hasMetadata(header) {
 		h.md = metadata.FromHeader(header)
 	}
-	return h
 }
 
 // Deadline is the request's, without building the ctx.

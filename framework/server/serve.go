@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	stderrors "errors"
-	"reflect"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -205,11 +204,19 @@ func (s *server) serve(r *running, w *serving, c *call) {
 			"deadline of the request to %s passed before it arrived (Micro-Timeout %v)", ep.name, timeout))
 		return
 	}
-	hctx := newHandlerCtx(r.hbase, ctx, c.sock, timeout, hasTimeout, m.Header, !ep.stream)
+	// The Request and the handler's ctx live as long as each other: one
+	// allocation.
+	st := &struct {
+		req Request
+		h   handlerCtx
+	}{}
+	hctx := &st.h
+	hctx.init(r.hbase, ctx, c.sock, timeout, hasTimeout, m.Header, !ep.stream)
 	c.setHandler(hctx)
 	// The request message is the server's own (the transport gave it up),
 	// so its header map is the copy the handler gets.
-	req := &Request{
+	req := &st.req
+	*req = Request{
 		Service:     s.name,
 		Endpoint:    ep.name,
 		ContentType: m.Header[wire.ContentType],
@@ -265,14 +272,13 @@ func (s *server) route(m *transport.Message) (ep *endpoint, cd codec.Codec, time
 // serveUnary decodes the request, runs the handler and replies. ctx bounds
 // the socket; hctx is the handler's.
 func (s *server) serveUnary(ctx context.Context, hctx *handlerCtx, w *serving, c *call, ep *endpoint, cd codec.Codec, req *Request, m *transport.Message) {
-	body := reflect.New(ep.req.Elem()).Interface()
+	body, rsp := ep.newArgs()
 	// m is the server's own: the request may keep pointing into its body.
 	if err := codec.UnmarshalAlias(cd, m.Body, body); err != nil {
 		s.replyError(ctx, c, errors.NewBadRequest(s.name, "decode request to %s as %s: %v", ep.name, cd.ContentType(), err))
 		return
 	}
 	req.Body = body
-	rsp := reflect.New(ep.rsp.Elem()).Interface()
 	err := s.invoke(hctx, ep, req, rsp)
 	hctx.end()
 	if err != nil {

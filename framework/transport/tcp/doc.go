@@ -20,7 +20,12 @@
 // processor once, so that callers about to queue frames share the write (at
 // 64 concurrent calls one write carries about seven calls); yields that gain
 // nothing are skipped with exponential backoff, so a lone caller pays
-// nothing. The reader wakes a waiting Recv, and hands a newly opened stream
+// nothing. The connections and streams implement transport.StreamSender
+// and transport.SendCloser, which queue a stream's OPEN with its first DATA
+// frame, and a last DATA frame with the CLOSE behind it, in one step: the
+// frames of a unary request and of its reply then leave in one write each
+// without a yield; and transport.RecvNotifier, whose callback the reader
+// goroutine calls. The reader wakes a waiting Recv, and hands a newly opened stream
 // to Accept, only after it has handled every frame it has buffered, so a
 // reply and the CLOSE behind it arrive together, and a server finds a
 // request that came with its OPEN already queued.
