@@ -176,6 +176,9 @@ func TestClientCallsThroughTheService(t *testing.T) {
 		require.NoError(t, caller.Client().Call(t.Context(), "greeter", "Greeter.Hello", &HelloRequest{Name: "ana"}, &rsp))
 		assert.Equal(t, "hello ana", rsp.Greeting)
 
+		// Both Runs must be past Start (registered, waiting for a signal or
+		// ctx) before the cancel, or the caller's Start sees it.
+		synctest.Wait()
 		cancel()
 		runs.Wait()
 		assert.NoError(t, runErrs[0])
