@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/microsim/microsim/framework/internal/testname"
 	"github.com/microsim/microsim/framework/broker"
 )
 
@@ -82,7 +82,7 @@ func (s Suite) newWorld(t *testing.T) *world {
 		wait = 10 * time.Second
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*wait)
-	w := &world{t: t, s: s, newClient: nc, wait: wait, ctx: ctx, prefix: prefix(t)}
+	w := &world{t: t, s: s, newClient: nc, wait: wait, ctx: ctx, prefix: testname.Prefix(t)}
 	// Runs after the subtest's own cleanups (subscriptions and clients
 	// closed) and before New's.
 	t.Cleanup(func() {
@@ -90,21 +90,6 @@ func (s Suite) newWorld(t *testing.T) *world {
 		w.wg.Wait()
 	})
 	return w
-}
-
-// prefix makes a topic prefix of the test's name and the time, so subtests
-// sharing a broker, and runs sharing one, never collide.
-func prefix(t *testing.T) string {
-	name := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			return r
-		case r >= 'A' && r <= 'Z':
-			return r - 'A' + 'a'
-		}
-		return '-'
-	}, t.Name())
-	return name + "-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
 }
 
 // topic is the subtest's topic with the given suffix.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/microsim/microsim/framework/internal/testname"
 	"github.com/microsim/microsim/framework/registry"
 )
 
@@ -94,7 +95,7 @@ func (s Suite) newWorld(t *testing.T) *world {
 		wait = 10 * time.Second
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*s.TTL+10*wait)
-	w := &world{t: t, s: s, r: r, wait: wait, ctx: ctx, prefix: prefix(t)}
+	w := &world{t: t, s: s, r: r, wait: wait, ctx: ctx, prefix: testname.Prefix(t)}
 	// Runs after the subtest's own cleanups (watchers stopped, services
 	// deregistered) and before New's.
 	t.Cleanup(func() {
@@ -102,21 +103,6 @@ func (s Suite) newWorld(t *testing.T) *world {
 		w.wg.Wait()
 	})
 	return w
-}
-
-// prefix makes a service-name prefix of the test's name and the time, so
-// subtests sharing a registry, and runs sharing one, never collide.
-func prefix(t *testing.T) string {
-	name := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			return r
-		case r >= 'A' && r <= 'Z':
-			return r - 'A' + 'a'
-		}
-		return '-'
-	}, t.Name())
-	return name + "-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-"
 }
 
 // name is the subtest's service name with the given suffix.
