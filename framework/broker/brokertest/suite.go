@@ -11,8 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/microsim/microsim/framework/internal/testname"
 	"github.com/microsim/microsim/framework/broker"
+	"github.com/microsim/microsim/framework/internal/testname"
 )
 
 // Suite describes the broker under test.
