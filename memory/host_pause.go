@@ -142,7 +142,7 @@ func (c *pauseConn) NewStream(ctx context.Context) (transport.Socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pauseSocket{Socket: s, h: c.h}, nil
+	return wrapPauseSocket(s, c.h), nil
 }
 
 // pauseListener hands out accepted streams only while the host runs.
@@ -172,7 +172,7 @@ func (l *pauseListener) Accept(ctx context.Context) (transport.Socket, error) {
 		_ = s.Close()
 		return l.Listener.Accept(ctx)
 	}
-	return &pauseSocket{Socket: s, h: l.h}, nil
+	return wrapPauseSocket(s, l.h), nil
 }
 
 func (l *pauseListener) unstash() transport.Socket {

@@ -1,0 +1,91 @@
+package memory_test
+
+import (
+	"io"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/memory"
+)
+
+// TestPauseKeepsRecvNotifier: a host's sockets keep the memory transport's
+// RecvNotifier (a server watches every unary call through it); an event
+// reaches a running host at once, a paused one only when the pause ends,
+// and StopNotify during the pause drops it.
+func TestPauseKeepsRecvNotifier(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := testCtx(t)
+		n := memory.MustNetwork()
+		defer n.Close()
+		srv, cli := n.Host("srv"), n.Host("cli")
+		l, c, cs, ss := streamPair(t, srv, cli, "srv:80")
+		defer l.Close()
+		defer c.Close()
+		rn, ok := ss.(transport.RecvNotifier)
+		require.True(t, ok, "accepted socket of a host is a RecvNotifier")
+		_, ok = cs.(transport.RecvNotifier)
+		require.True(t, ok, "opened socket of a host is a RecvNotifier")
+
+		// Running: the peer's send is reported at once, on its goroutine.
+		got := make(chan error, 4)
+		rn.NotifyRecv(func(err error) { got <- err })
+		require.NoError(t, cs.Send(ctx, msg(1)))
+		require.Len(t, got, 1)
+		require.NoError(t, <-got, "nil: a message is waiting")
+		require.False(t, rn.StopNotify(), "already called")
+		requireMsg(t, ctx, ss, 1)
+
+		// Paused: held until Resume.
+		rn.NotifyRecv(func(err error) { got <- err })
+		srv.Pause()
+		require.NoError(t, cs.CloseSend())
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		require.Empty(t, got, "a paused host observes nothing")
+		srv.Resume()
+		synctest.Wait()
+		require.Len(t, got, 1)
+		require.ErrorIs(t, <-got, io.EOF)
+		require.False(t, rn.StopNotify())
+
+		// Paused, then stopped: never called, and no goroutine is left
+		// waiting (synctest.Test fails on a leaked bubble goroutine).
+		l2, c2, cs2, ss2 := streamPair(t, srv, cli, "srv:81")
+		defer l2.Close()
+		defer c2.Close()
+		rn2 := ss2.(transport.RecvNotifier)
+		rn2.NotifyRecv(func(err error) { got <- err })
+		srv.Pause()
+		require.NoError(t, cs2.Send(ctx, msg(2)))
+		synctest.Wait()
+		require.True(t, rn2.StopNotify(), "cancelled before it was delivered")
+		srv.Resume()
+		synctest.Wait()
+		require.Empty(t, got)
+
+		// Replaced while a delivery waits for the resume: only the new
+		// callback runs (the memory socket reports the waiting message to
+		// it at once, and that too waits for the resume).
+		l3, c3, cs3, ss3 := streamPair(t, srv, cli, "srv:82")
+		defer l3.Close()
+		defer c3.Close()
+		rn3 := ss3.(transport.RecvNotifier)
+		old := make(chan error, 1)
+		rn3.NotifyRecv(func(err error) { old <- err })
+		srv.Pause()
+		require.NoError(t, cs3.Send(ctx, msg(3)))
+		rn3.NotifyRecv(func(err error) { got <- err })
+		synctest.Wait()
+		require.Empty(t, got)
+		srv.Resume()
+		synctest.Wait()
+		require.Empty(t, old, "the replaced callback is never called")
+		require.Len(t, got, 1)
+		require.NoError(t, <-got)
+		requireMsg(t, ctx, ss3, 3)
+	})
+}
