@@ -11,11 +11,13 @@ import (
 // call's socket for its caller going away through it, and without it would
 // fall back to a goroutine blocked in Recv per call.
 func wrapPauseSocket(s transport.Socket, h *Host) transport.Socket {
-	ps := &pauseSocket{Socket: s, h: h}
-	if rn, ok := s.(transport.RecvNotifier); ok {
-		return &pauseNotifySocket{pauseSocket: ps, rn: rn}
+	rn, ok := s.(transport.RecvNotifier)
+	if !ok {
+		return &pauseSocket{Socket: s, h: h}
 	}
-	return ps
+	ns := &pauseNotifySocket{pauseSocket: pauseSocket{Socket: s, h: h}, rn: rn, done: true}
+	ns.fireFn = ns.fire
+	return ns
 }
 
 // pauseNotifySocket is a pauseSocket whose socket has a RecvNotifier. A
@@ -23,85 +25,77 @@ func wrapPauseSocket(s transport.Socket, h *Host) transport.Socket {
 // gets it only when the pause ends (as a Recv would return only then); a
 // crash ends the pause and delivers it too.
 type pauseNotifySocket struct {
-	*pauseSocket
-	rn transport.RecvNotifier
+	pauseSocket
+	rn     transport.RecvNotifier
+	fireFn func(error) // fire, bound once per socket
 
-	mu  sync.Mutex
-	cur *pauseNotice // the armed notification; nil: none
+	// mu guards the armed notification and serialises its call with
+	// StopNotify (which must not return while f runs).
+	mu      sync.Mutex
+	f       func(error)
+	gen     uint64        // counts NotifyRecv calls: a deferred call of an older one is dropped
+	done    bool          // f was called or cancelled (or none is armed)
+	stopped chan struct{} // closed to cancel a call deferred to the resume; nil: none waits
 }
 
 var _ transport.RecvNotifier = (*pauseNotifySocket)(nil)
 
-// pauseNotice is one NotifyRecv: f, called at most once, never after the
-// StopNotify that cancelled it has returned.
-type pauseNotice struct {
-	mu      sync.Mutex
-	f       func(error)
-	done    bool          // f was called or cancelled
-	stopped chan struct{} // closed by cancel; made only for a deferred call
-}
-
-// call calls f with err unless the notice was cancelled or already called.
-func (n *pauseNotice) call(err error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.done {
-		return
-	}
-	n.done = true
-	n.f(err)
-}
-
-// cancel stops a notice that has not been called and reports whether it
-// did. When it returns, f is not running.
-func (n *pauseNotice) cancel() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.done {
-		return false
-	}
-	n.done = true
-	if n.stopped != nil {
-		close(n.stopped)
-	}
-	return true
-}
-
 // NotifyRecv implements transport.RecvNotifier. It does not block.
 func (s *pauseNotifySocket) NotifyRecv(f func(error)) {
-	n := &pauseNotice{f: f}
 	s.mu.Lock()
-	old := s.cur
-	s.cur = n
+	s.cancelLocked()
+	s.f, s.done = f, false
+	s.gen++
 	s.mu.Unlock()
-	if old != nil {
-		old.cancel() // replaced: a call it deferred to a resume is dropped
+	s.rn.NotifyRecv(s.fireFn)
+}
+
+// fire is the inner socket's callback: it calls f now while the host runs,
+// or when the pause ends. The callback must not block, so a wait for the
+// resume gets a goroutine of its own (only for an event that reaches a
+// paused host).
+func (s *pauseNotifySocket) fire(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.done {
+		return
 	}
-	s.rn.NotifyRecv(func(err error) {
-		resumed := s.h.pause.current()
-		if resumed == nil {
-			n.call(err)
+	resumed := s.h.pause.current()
+	if resumed == nil {
+		s.done = true
+		s.f(err)
+		return
+	}
+	stopped := make(chan struct{})
+	s.stopped = stopped
+	gen := s.gen
+	go func() {
+		select {
+		case <-resumed:
+		case <-stopped:
 			return
 		}
-		// Paused: deliver when the pause ends, unless cancelled first. The
-		// callback must not block, so the wait gets a goroutine of its own
-		// (only for an event that reaches a paused host).
-		n.mu.Lock()
-		if n.done {
-			n.mu.Unlock()
-			return
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.gen == gen && !s.done {
+			s.done, s.stopped = true, nil
+			s.f(err)
 		}
-		n.stopped = make(chan struct{})
-		stopped := n.stopped
-		n.mu.Unlock()
-		go func() {
-			select {
-			case <-resumed:
-				n.call(err)
-			case <-stopped:
-			}
-		}()
-	})
+	}()
+}
+
+// cancelLocked cancels the armed notification and reports whether it had
+// not been called yet. Called under s.mu.
+func (s *pauseNotifySocket) cancelLocked() bool {
+	if s.stopped != nil {
+		close(s.stopped)
+		s.stopped = nil
+	}
+	if s.done {
+		return false
+	}
+	s.done = true
+	return true
 }
 
 // StopNotify implements transport.RecvNotifier. It does not block beyond
@@ -109,13 +103,6 @@ func (s *pauseNotifySocket) NotifyRecv(f func(error)) {
 func (s *pauseNotifySocket) StopNotify() bool {
 	s.rn.StopNotify()
 	s.mu.Lock()
-	n := s.cur
-	s.cur = nil
-	s.mu.Unlock()
-	if n == nil {
-		return false
-	}
-	// The inner notification may have fired already and be waiting for a
-	// resume: cancelling the notice is what decides.
-	return n.cancel()
+	defer s.mu.Unlock()
+	return s.cancelLocked()
 }
