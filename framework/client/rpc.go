@@ -164,10 +164,13 @@ func (c *rpcClient) doCall(ctx context.Context, r *Request, rsp any) error {
 	}
 	r.codec = cd
 
-	next, err := c.sel.Select(ctx, r.Service, r.opts.SelectOptions...)
+	pick, err := c.sel.Select(ctx, r.Service, r.opts.SelectOptions...)
 	if err != nil {
 		return selectError(r, err)
 	}
+	// Every attempt, hedges included, has ended when doCall returns; pick
+	// may have been replaced by then (see pick), so release the last one.
+	defer func() { pick.Release() }()
 	if c.budget != nil {
 		c.budget.deposit()
 	}
@@ -176,14 +179,14 @@ func (c *rpcClient) doCall(ctx context.Context, r *Request, rsp any) error {
 		est = c.lat.of(r.Service)
 	}
 	if h != nil && h.MaxHedges > 0 && r.Idempotent && hedgeable(rsp) {
-		return c.hedgedCall(ctx, r, rsp, next, h, est)
+		return c.hedgedCall(ctx, r, rsp, &pick, h, est)
 	}
 	var lastErr error
 	for attempt := 1; ; attempt++ {
 		if err := deadlineError(ctx, r); err != nil {
 			return err
 		}
-		node, err := c.pick(ctx, r, &next, lastErr != nil)
+		node, err := c.pick(ctx, r, &pick, lastErr != nil)
 		if err != nil {
 			if lastErr != nil {
 				return lastErr
@@ -238,15 +241,18 @@ func (c *rpcClient) encode(cd codec.Codec, r *Request) (*[]byte, error) {
 	return buf, nil
 }
 
-// pick returns the node for the next attempt. When every node was tried
-// once and the call is retrying, it starts a new round over all of them.
-func (c *rpcClient) pick(ctx context.Context, r *Request, next *selector.Next, retrying bool) (*registry.Node, error) {
-	node, err := (*next)()
+// pick returns the node for the next attempt from *p. When every node was
+// tried once and the call is retrying, it starts a new round over all of
+// them: *p is released and replaced by a new Pick, which the caller then
+// owns (and releases) instead. Only the call's own goroutine calls it.
+func (c *rpcClient) pick(ctx context.Context, r *Request, p *selector.Pick, retrying bool) (*registry.Node, error) {
+	node, err := p.Next()
 	if retrying && stderrors.Is(err, selector.ErrNoneAvailable) {
-		var n selector.Next
-		if n, err = c.sel.Select(ctx, r.Service, r.opts.SelectOptions...); err == nil {
-			*next = n
-			node, err = n()
+		var np selector.Pick
+		if np, err = c.sel.Select(ctx, r.Service, r.opts.SelectOptions...); err == nil {
+			p.Release()
+			*p = np
+			node, err = np.Next()
 		}
 	}
 	return node, err
