@@ -35,8 +35,9 @@ type rpcClient struct {
 	call    CallFunc    // the whole call, wrapped
 	attempt AttemptFunc // one attempt, wrapped
 
-	msgs sync.Pool // of *transport.Message: request messages (requestMessage)
-	bufs sync.Pool // of *[]byte: request encodings (encode)
+	msgs     sync.Pool // of *transport.Message: request messages (requestMessage)
+	bufs     sync.Pool // of *[]byte: request encodings (encode)
+	expiries sync.Pool // of *expiry: the timers of default-timeout contexts
 }
 
 // New returns a client that finds nodes with sel and reaches them over tr.
@@ -101,19 +102,17 @@ func (c *rpcClient) Close() error {
 }
 
 func (c *rpcClient) callOptions(opts []CallOption) CallOptions {
-	co := CallOptions{ContentType: c.opts.contentType, AttemptTimeout: c.opts.attemptTimeout, Retry: c.opts.retry, Hedge: c.opts.hedge}
-	if len(opts) == 0 {
-		return co // co stays on the stack
-	}
-	return applyCallOptions(co, opts)
+	var co CallOptions
+	c.setCallOptions(&co, opts)
+	return co
 }
 
-// applyCallOptions applies opts to co (which escapes to them).
-func applyCallOptions(co CallOptions, opts []CallOption) CallOptions {
+// setCallOptions sets *co to the client's defaults with opts applied.
+func (c *rpcClient) setCallOptions(co *CallOptions, opts []CallOption) {
+	*co = CallOptions{ContentType: c.opts.contentType, AttemptTimeout: c.opts.attemptTimeout, Retry: c.opts.retry, Hedge: c.opts.hedge}
 	for _, o := range opts {
-		o(&co)
+		o(co)
 	}
-	return co
 }
 
 // Call implements Client.
@@ -131,12 +130,23 @@ func (c *rpcClient) startCall(ctx context.Context, service, endpoint string, req
 	if service == "" || endpoint == "" {
 		return errors.New(errorID, errors.BadRequest, "call needs a service and an endpoint, got service %q endpoint %q", service, endpoint)
 	}
-	co := c.callOptions(opts)
-	r := &Request{Service: service, Endpoint: endpoint, ContentType: co.ContentType, Body: req, Idempotent: co.Idempotent, opts: co}
+	// One allocation holds the Request and, if needed, the deadline ctx.
+	f := &callFrame{}
+	r := &f.req
+	c.setCallOptions(&r.opts, opts)
+	r.Service, r.Endpoint, r.ContentType, r.Body, r.Idempotent = service, endpoint, r.opts.ContentType, req, r.opts.Idempotent
 	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.opts.defaultTimeout)
-		defer cancel()
+		if ctx.Done() == nil {
+			// Never cancelled: the default timeout is all there is to
+			// enforce, which deadlineCtx does for one allocation.
+			f.ctx.start(ctx, c.opts.defaultTimeout, &c.expiries)
+			defer f.ctx.end()
+			ctx = &f.ctx
+		} else {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, c.opts.defaultTimeout)
+			defer cancel()
+		}
 	}
 	return c.call(ctx, r, rsp)
 }
