@@ -14,10 +14,11 @@ import (
 )
 
 // The selector benchmarks measure the selector's share of one call: Select,
-// the Next's first node, and the attempt's Begin and done (what the client
-// does per attempt with a selector that implements Tracker), per strategy
-// at 10, 100 and 1,000 nodes. Targets: cost independent of the node count
-// (O(log n) for the hash ring), no allocation beyond the Next.
+// the Pick's first node, the attempt's Begin and done (what the client does
+// per attempt with a selector that implements Tracker), and the Pick's
+// Release, per strategy at 10, 100 and 1,000 nodes. Targets: cost
+// independent of the node count (O(log n) for the hash ring), no
+// allocation at all.
 
 var selNodeCounts = []int{10, 100, 1000}
 
@@ -42,12 +43,17 @@ func selStrategies() []selStrategyCase {
 	}
 }
 
-// selNodes returns n nodes with weights 1..3 in their metadata.
+// selNodes returns n nodes with weights 1..3, label tier=gold and zones z1
+// and z2 (alternately) in their metadata.
 func selNodes(n int) []*registry.Node {
 	out := make([]*registry.Node, n)
 	for i := range out {
 		id := fmt.Sprintf("node-%05d", i)
-		out[i] = &registry.Node{ID: id, Address: id + ":8080", Metadata: map[string]string{selector.WeightKey: strconv.Itoa(1 + i%3)}}
+		out[i] = &registry.Node{ID: id, Address: id + ":8080", Metadata: map[string]string{
+			selector.WeightKey: strconv.Itoa(1 + i%3),
+			"tier":             "gold",
+			selector.ZoneKey:   "z" + strconv.Itoa(1+i%2),
+		}}
 	}
 	return out
 }
@@ -59,7 +65,8 @@ func newSelBench(b *testing.B, n int, opts ...selector.Option) selector.Selector
 	net := memory.MustNetwork()
 	ctx := context.Background()
 	reg := net.Registry()
-	if err := reg.Register(ctx, &registry.Service{Name: "svc", Version: "v1", Nodes: selNodes(n)}); err != nil {
+	svc := &registry.Service{Name: "svc", Version: "v1", Nodes: selNodes(n), Endpoints: []*registry.Endpoint{{Name: "Call"}}}
+	if err := reg.Register(ctx, svc); err != nil {
 		b.Fatal(err)
 	}
 	s, err := selector.New(reg, opts...)
@@ -70,9 +77,11 @@ func newSelBench(b *testing.B, n int, opts ...selector.Option) selector.Selector
 		s.Close()
 		net.Close()
 	})
-	if _, err := s.Select(ctx, "svc"); err != nil {
+	p, err := s.Select(ctx, "svc")
+	if err != nil {
 		b.Fatal(err)
 	}
+	p.Release()
 	return s
 }
 
@@ -127,38 +136,66 @@ func benchSelTracked(b *testing.B, s selector.Selector, keyed bool) {
 			opts = keys[i&1023]
 			i++
 		}
-		next, err := s.Select(ctx, "svc", opts...)
+		pick, err := s.Select(ctx, "svc", opts...)
 		if err != nil {
 			b.Fatal(err)
 		}
-		node, err := next()
+		node, err := pick.Next()
 		if err != nil {
 			b.Fatal(err)
 		}
 		tr.Begin("svc", node)(nil)
+		pick.Release()
 	}
 }
 
-// BenchmarkSelectorMarked is Select + Next + Mark per call (a client that
-// does not use Tracker).
+// BenchmarkSelectorMarked is Select + Next + Mark + Release per call (a
+// client that does not use Tracker).
 func BenchmarkSelectorMarked(b *testing.B) {
-	for _, n := range selNodeCounts {
-		b.Run(fmt.Sprintf("roundrobin/nodes=%d", n), func(b *testing.B) {
-			s := newSelBench(b, n)
-			ctx := context.Background()
-			b.ReportAllocs()
-			for b.Loop() {
-				next, err := s.Select(ctx, "svc")
-				if err != nil {
-					b.Fatal(err)
+	for _, sc := range selStrategies() {
+		for _, n := range selNodeCounts {
+			b.Run(fmt.Sprintf("%s/nodes=%d", sc.name, n), func(b *testing.B) {
+				s := newSelBench(b, n, selector.WithStrategy(sc.make()))
+				ctx := context.Background()
+				keys := selHashKeys()
+				var opts []selector.SelectOption
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					if sc.keys {
+						opts = keys[i&1023]
+						i++
+					}
+					pick, err := s.Select(ctx, "svc", opts...)
+					if err != nil {
+						b.Fatal(err)
+					}
+					node, err := pick.Next()
+					if err != nil {
+						b.Fatal(err)
+					}
+					s.Mark("svc", node, nil)
+					pick.Release()
 				}
-				node, err := next()
-				if err != nil {
-					b.Fatal(err)
-				}
-				s.Mark("svc", node, nil)
-			}
-		})
+			})
+		}
+	}
+}
+
+// BenchmarkSelectorFiltered is BenchmarkSelectorTracked with the
+// selector's filters (version, label, endpoint, zone: half the nodes are
+// in the zone) and outlier detection on, for every strategy.
+func BenchmarkSelectorFiltered(b *testing.B) {
+	for _, sc := range selStrategies() {
+		for _, n := range selNodeCounts {
+			b.Run(fmt.Sprintf("%s/nodes=%d", sc.name, n), func(b *testing.B) {
+				s := newSelBench(b, n, selector.WithStrategy(sc.make()),
+					selector.WithFilter(selector.FilterVersion("v1"), selector.FilterLabel("tier", "gold"),
+						selector.FilterEndpoint("Call"), selector.FilterZone("z1", 1)),
+					selector.WithOutlierDetection(selector.OutlierConfig{SuccessRateThreshold: 0.5}))
+				benchSelTracked(b, s, sc.keys)
+			})
+		}
 	}
 }
 
@@ -180,8 +217,8 @@ func BenchmarkTrackerOnly(b *testing.B) {
 	}
 }
 
-// BenchmarkStrategyPick is a strategy on its own: Pick and the first node,
-// fed back through LoadFeedback where the strategy takes it.
+// BenchmarkStrategyPick is a strategy on its own: Pick, the first node and
+// Release, fed back through LoadFeedback where the strategy takes it.
 func BenchmarkStrategyPick(b *testing.B) {
 	for _, sc := range selStrategies() {
 		for _, n := range selNodeCounts {
@@ -197,17 +234,18 @@ func BenchmarkStrategyPick(b *testing.B) {
 				b.ReportAllocs()
 				i := 0
 				for b.Loop() {
-					var next selector.Next
+					var p selector.Picker
 					if sc.keys {
-						next = kp.PickKey("svc", keys[i&1023], nodes)
+						p = kp.PickKey("svc", keys[i&1023], nodes)
 						i++
 					} else {
-						next = st.Pick("svc", nodes)
+						p = st.Pick("svc", nodes)
 					}
-					node, err := next()
+					node, err := p.Next()
 					if err != nil {
 						b.Fatal(err)
 					}
+					p.Release()
 					if lf != nil {
 						lf.Begin("svc", node)
 						lf.End("svc", node, time.Now(), 0, nil)
@@ -231,17 +269,18 @@ func BenchmarkSelectorParallel(b *testing.B) {
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					next, err := s.Select(ctx, "svc")
+					pick, err := s.Select(ctx, "svc")
 					if err != nil {
 						b.Error(err)
 						return
 					}
-					node, err := next()
+					node, err := pick.Next()
 					if err != nil {
 						b.Error(err)
 						return
 					}
 					tr.Begin("svc", node)(nil)
+					pick.Release()
 				}
 			})
 		})

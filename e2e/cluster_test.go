@@ -303,15 +303,16 @@ func newCluster(t *testing.T, n int) *cluster {
 func (c *cluster) offers(addr string) (bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	next, err := c.sel.Select(ctx, c.service)
+	pick, err := c.sel.Select(ctx, c.service)
 	if errors.Is(err, selector.ErrNoneAvailable) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
+	defer pick.Release()
 	for {
-		node, err := next()
+		node, err := pick.Next()
 		if errors.Is(err, selector.ErrNoneAvailable) {
 			return false, nil
 		}

@@ -134,8 +134,10 @@ type hedgedCall struct {
 // hedgedCall runs a hedged call: attempts run in goroutines of their own
 // while this one waits for their results, the hedge timer and backoffs. It
 // blocks until the call's outcome and returns only after every attempt
-// goroutine has returned.
-func (c *rpcClient) hedgedCall(ctx context.Context, r *Request, rsp any, next selector.Next, p *HedgePolicy, est *latencies) error {
+// goroutine has returned. Only this goroutine uses pick (the attempts get
+// their nodes), and it may replace *pick (see rpcClient.pick); the caller
+// releases *pick after hedgedCall returned.
+func (c *rpcClient) hedgedCall(ctx context.Context, r *Request, rsp any, pick *selector.Pick, p *HedgePolicy, est *latencies) error {
 	actx, cancel := context.WithCancelCause(ctx)
 	h := &hedgedCall{c: c, r: r, rsp: rsp, p: p, est: est, actx: actx,
 		results: make(chan attemptResult, 1+p.MaxHedges)} // attempts in flight never exceed this
@@ -159,7 +161,7 @@ func (c *rpcClient) hedgedCall(ctx context.Context, r *Request, rsp any, next se
 			spare = nil
 			if node == nil {
 				var err error
-				if node, err = c.pick(ctx, r, &next, lastErr != nil); err != nil {
+				if node, err = c.pick(ctx, r, pick, lastErr != nil); err != nil {
 					if lastErr != nil {
 						return lastErr
 					}
@@ -199,7 +201,7 @@ func (c *rpcClient) hedgedCall(ctx context.Context, r *Request, rsp any, next se
 			if deadlineError(ctx, r) != nil {
 				continue // the attempts in flight end by themselves
 			}
-			node, err := next()
+			node, err := pick.Next()
 			if err != nil {
 				continue // no untried node: no hedge
 			}

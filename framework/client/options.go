@@ -189,9 +189,19 @@ func WithCallRetry(p RetryPolicy) CallOption { return func(o *CallOptions) { o.R
 // BadRequest. Only calls marked idempotent are hedged.
 func WithCallHedging(p HedgePolicy) CallOption { return func(o *CallOptions) { o.Hedge = &p } }
 
-// WithSelectOption passes options to the selector for this call.
+// WithSelectOption passes options to the selector for this call. The
+// first one of a call costs no copy: the call uses so itself (capped, so a
+// later WithSelectOption appends to a copy), so so must not be modified
+// once passed. A CallOption built once and reused makes per-call selector
+// options (a hash key, say) free.
 func WithSelectOption(so ...selector.SelectOption) CallOption {
-	return func(o *CallOptions) { o.SelectOptions = append(o.SelectOptions, so...) }
+	return func(o *CallOptions) {
+		if o.SelectOptions == nil {
+			o.SelectOptions = so[:len(so):len(so)]
+			return
+		}
+		o.SelectOptions = append(o.SelectOptions, so...)
+	}
 }
 
 // PublishOptions are per-publish options.

@@ -35,8 +35,9 @@ type rpcClient struct {
 	call    CallFunc    // the whole call, wrapped
 	attempt AttemptFunc // one attempt, wrapped
 
-	msgs sync.Pool // of *transport.Message: request messages (requestMessage)
-	bufs sync.Pool // of *[]byte: request encodings (encode)
+	msgs     sync.Pool // of *transport.Message: request messages (requestMessage)
+	bufs     sync.Pool // of *[]byte: request encodings (encode)
+	expiries sync.Pool // of *expiry: the timers of default-timeout contexts
 }
 
 // New returns a client that finds nodes with sel and reaches them over tr.
@@ -101,19 +102,17 @@ func (c *rpcClient) Close() error {
 }
 
 func (c *rpcClient) callOptions(opts []CallOption) CallOptions {
-	co := CallOptions{ContentType: c.opts.contentType, AttemptTimeout: c.opts.attemptTimeout, Retry: c.opts.retry, Hedge: c.opts.hedge}
-	if len(opts) == 0 {
-		return co // co stays on the stack
-	}
-	return applyCallOptions(co, opts)
+	var co CallOptions
+	c.setCallOptions(&co, opts)
+	return co
 }
 
-// applyCallOptions applies opts to co (which escapes to them).
-func applyCallOptions(co CallOptions, opts []CallOption) CallOptions {
+// setCallOptions sets *co to the client's defaults with opts applied.
+func (c *rpcClient) setCallOptions(co *CallOptions, opts []CallOption) {
+	*co = CallOptions{ContentType: c.opts.contentType, AttemptTimeout: c.opts.attemptTimeout, Retry: c.opts.retry, Hedge: c.opts.hedge}
 	for _, o := range opts {
-		o(&co)
+		o(co)
 	}
-	return co
 }
 
 // Call implements Client.
@@ -131,12 +130,23 @@ func (c *rpcClient) startCall(ctx context.Context, service, endpoint string, req
 	if service == "" || endpoint == "" {
 		return errors.New(errorID, errors.BadRequest, "call needs a service and an endpoint, got service %q endpoint %q", service, endpoint)
 	}
-	co := c.callOptions(opts)
-	r := &Request{Service: service, Endpoint: endpoint, ContentType: co.ContentType, Body: req, Idempotent: co.Idempotent, opts: co}
+	// One allocation holds the Request and, if needed, the deadline ctx.
+	f := &callFrame{}
+	r := &f.req
+	c.setCallOptions(&r.opts, opts)
+	r.Service, r.Endpoint, r.ContentType, r.Body, r.Idempotent = service, endpoint, r.opts.ContentType, req, r.opts.Idempotent
 	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.opts.defaultTimeout)
-		defer cancel()
+		if ctx.Done() == nil {
+			// Never cancelled: the default timeout is all there is to
+			// enforce, which deadlineCtx does for one allocation.
+			f.ctx.start(ctx, c.opts.defaultTimeout, &c.expiries)
+			defer f.ctx.end()
+			ctx = &f.ctx
+		} else {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, c.opts.defaultTimeout)
+			defer cancel()
+		}
 	}
 	return c.call(ctx, r, rsp)
 }
@@ -164,10 +174,13 @@ func (c *rpcClient) doCall(ctx context.Context, r *Request, rsp any) error {
 	}
 	r.codec = cd
 
-	next, err := c.sel.Select(ctx, r.Service, r.opts.SelectOptions...)
+	pick, err := c.sel.Select(ctx, r.Service, r.opts.SelectOptions...)
 	if err != nil {
 		return selectError(r, err)
 	}
+	// Every attempt, hedges included, has ended when doCall returns; pick
+	// may have been replaced by then (see pick), so release the last one.
+	defer func() { pick.Release() }()
 	if c.budget != nil {
 		c.budget.deposit()
 	}
@@ -176,14 +189,14 @@ func (c *rpcClient) doCall(ctx context.Context, r *Request, rsp any) error {
 		est = c.lat.of(r.Service)
 	}
 	if h != nil && h.MaxHedges > 0 && r.Idempotent && hedgeable(rsp) {
-		return c.hedgedCall(ctx, r, rsp, next, h, est)
+		return c.hedgedCall(ctx, r, rsp, &pick, h, est)
 	}
 	var lastErr error
 	for attempt := 1; ; attempt++ {
 		if err := deadlineError(ctx, r); err != nil {
 			return err
 		}
-		node, err := c.pick(ctx, r, &next, lastErr != nil)
+		node, err := c.pick(ctx, r, &pick, lastErr != nil)
 		if err != nil {
 			if lastErr != nil {
 				return lastErr
@@ -238,15 +251,18 @@ func (c *rpcClient) encode(cd codec.Codec, r *Request) (*[]byte, error) {
 	return buf, nil
 }
 
-// pick returns the node for the next attempt. When every node was tried
-// once and the call is retrying, it starts a new round over all of them.
-func (c *rpcClient) pick(ctx context.Context, r *Request, next *selector.Next, retrying bool) (*registry.Node, error) {
-	node, err := (*next)()
+// pick returns the node for the next attempt from *p. When every node was
+// tried once and the call is retrying, it starts a new round over all of
+// them: *p is released and replaced by a new Pick, which the caller then
+// owns (and releases) instead. Only the call's own goroutine calls it.
+func (c *rpcClient) pick(ctx context.Context, r *Request, p *selector.Pick, retrying bool) (*registry.Node, error) {
+	node, err := p.Next()
 	if retrying && stderrors.Is(err, selector.ErrNoneAvailable) {
-		var n selector.Next
-		if n, err = c.sel.Select(ctx, r.Service, r.opts.SelectOptions...); err == nil {
-			*next = n
-			node, err = n()
+		var np selector.Pick
+		if np, err = c.sel.Select(ctx, r.Service, r.opts.SelectOptions...); err == nil {
+			p.Release()
+			*p = np
+			node, err = np.Next()
 		}
 	}
 	return node, err

@@ -25,10 +25,11 @@ func (c *rpcClient) Stream(ctx context.Context, service, endpoint string, opts .
 	if err != nil {
 		return nil, errors.Wrapf(errorID, errors.BadRequest, err, "stream %s.%s", service, endpoint)
 	}
-	next, err := c.sel.Select(ctx, service, co.SelectOptions...)
+	pick, err := c.sel.Select(ctx, service, co.SelectOptions...)
 	if err != nil {
 		return nil, selectError(r, err)
 	}
+	defer pick.Release() // the stream, once open, needs no other node
 	if c.budget != nil {
 		c.budget.deposit()
 	}
@@ -36,7 +37,7 @@ func (c *rpcClient) Stream(ctx context.Context, service, endpoint string, opts .
 		if err := deadlineError(ctx, r); err != nil {
 			return nil, err
 		}
-		node, err := next()
+		node, err := pick.Next()
 		if err != nil {
 			return nil, selectError(r, err)
 		}

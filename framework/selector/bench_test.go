@@ -9,7 +9,8 @@ import (
 	"github.com/microsim/microsim/framework/selector"
 )
 
-// benchPick measures one call's selector work: Select, one Next, Mark.
+// benchPick measures one call's selector work: Select, one Next, Mark,
+// Release.
 func benchPick(b *testing.B, strategy func() selector.Strategy) {
 	for _, n := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("nodes=%d", n), func(b *testing.B) {
@@ -22,15 +23,16 @@ func benchPick(b *testing.B, strategy func() selector.Strategy) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				next, err := s.Select(ctx, "svc")
+				pick, err := s.Select(ctx, "svc")
 				if err != nil {
 					b.Fatal(err)
 				}
-				node, err := next()
+				node, err := pick.Next()
 				if err != nil {
 					b.Fatal(err)
 				}
 				s.Mark("svc", node, nil)
+				pick.Release()
 			}
 		})
 	}

@@ -30,10 +30,14 @@ import (
 // (WithOutlierDetection) dropping the ejected nodes, the selector's filters
 // (WithFilter given to New), the call's filters, and the strategy (the
 // call's WithStrategy, else the selector's, default RoundRobin). Without
-// per-call filters the first two stages are cached per node set, so a
-// Select allocates nothing but its Next.
+// per-call filters the first two stages are cached per node set, and the
+// state behind a Pick (and the strategy's Picker, for the strategies of
+// this package) is recycled when the call releases it, so a Select, its
+// Nexts and the attempts' Begin/done (or Mark) allocate nothing in steady
+// state. Per-call options given as a slice the caller keeps (as the
+// client's call options do) cost nothing either.
 //
-// Nodes returned by a Next are shared with the cache: callers must not
+// Nodes returned by a Pick are shared with the cache: callers must not
 // modify them.
 //
 // The returned Selector also implements Tracker (and forwards each
@@ -62,6 +66,7 @@ func New(reg registry.Registry, opts ...Option) (Selector, error) {
 	s.load, _ = cfg.strategy.(LoadFeedback)
 	s.noop = func(error) {}
 	s.options.New = func() any { return new(SelectOptions) }
+	s.picks.New = func() any { return &pickState{pool: &s.picks} }
 	s.attempts.New = func() any {
 		a := &attempt{}
 		a.done = a.end
@@ -79,6 +84,7 @@ type defaultSelector struct {
 	noop     func(error)  // the done of an untracked attempt
 	attempts sync.Pool    // of *attempt, for Begin
 	options  sync.Pool    // of *SelectOptions, for Select
+	picks    sync.Pool    // of *pickState, the state behind Select's Picks
 
 	// ctx is cancelled by Close; it bounds the watch goroutine.
 	ctx    context.Context
@@ -107,8 +113,9 @@ type defaultSelector struct {
 // or its entry is due for a refetch: then it asks the registry, honouring
 // ctx. It returns an error wrapping ErrClosed after Close, ErrNotFound when
 // the registry does not know the service, and ErrNoneAvailable when no node
-// is left after the filters.
-func (s *defaultSelector) Select(ctx context.Context, service string, opts ...SelectOption) (Next, error) {
+// is left after the filters. The call owns the Pick and releases it (see
+// Pick).
+func (s *defaultSelector) Select(ctx context.Context, service string, opts ...SelectOption) (Pick, error) {
 	if len(opts) == 0 {
 		return s.selectWith(ctx, service, nil)
 	}
@@ -128,10 +135,10 @@ func (s *defaultSelector) Select(ctx context.Context, service string, opts ...Se
 }
 
 // selectWith is Select with its options applied (so may be nil).
-func (s *defaultSelector) selectWith(ctx context.Context, service string, so *SelectOptions) (Next, error) {
+func (s *defaultSelector) selectWith(ctx context.Context, service string, so *SelectOptions) (Pick, error) {
 	e, err := s.lookup(ctx, service)
 	if err != nil {
-		return nil, err
+		return Pick{}, err
 	}
 	strategy, key := s.cfg.strategy, ""
 	var filters []Filter
@@ -142,21 +149,23 @@ func (s *defaultSelector) selectWith(ctx context.Context, service string, so *Se
 		filters, key = so.Filters, so.HashKey
 	}
 	nodes, probe := s.candidates(e, filters)
-	var next Next
+	if len(nodes) == 0 && probe == nil {
+		return Pick{}, exhausted(service, 0)
+	}
+	var picker Picker
 	if len(nodes) > 0 {
 		if kp, ok := strategy.(KeyPicker); ok && key != "" {
-			next = kp.PickKey(service, key, nodes)
+			picker = kp.PickKey(service, key, nodes)
 		} else {
-			next = strategy.Pick(service, nodes)
+			picker = strategy.Pick(service, nodes)
 		}
 	}
-	if probe != nil {
-		return (&probeNext{service: service, probe: probe, then: next}).next, nil
-	}
-	if next == nil {
-		return nil, exhausted(service, 0)
-	}
-	return next, nil
+	st := s.picks.Get().(*pickState)
+	st.mu.Lock()
+	st.service, st.probe, st.picker = service, probe, picker
+	p := Pick{st: st, gen: st.gen}
+	st.mu.Unlock()
+	return p, nil
 }
 
 // Close implements Selector: it stops the watch and waits for its goroutine.

@@ -24,12 +24,13 @@ func Example() {
 	}
 	defer sel.Close()
 
-	next, err := sel.Select(ctx, "greeter")
+	pick, err := sel.Select(ctx, "greeter") // one call's nodes
 	if err != nil {
 		panic(err)
 	}
+	defer pick.Release() // once the call is done with it
 	for {
-		node, err := next() // one attempt each; never the same node twice
+		node, err := pick.Next() // one attempt each; never the same node twice
 		if errors.Is(err, selector.ErrNoneAvailable) {
 			break
 		}
@@ -68,11 +69,12 @@ func ExampleWithOutlierDetection() {
 	tr := sel.(selector.Tracker) // what the client uses per attempt
 	refused := errors.New("connection refused")
 	for range 40 {
-		next, err := sel.Select(ctx, "greeter")
+		pick, err := sel.Select(ctx, "greeter")
 		if err != nil {
 			panic(err)
 		}
-		node, _ := next()
+		node, _ := pick.Next()
+		pick.Release() // a single attempt: the node stays valid
 		done := tr.Begin("greeter", node)
 		if node.ID == "g-0002" {
 			done(refused) // g-0002 is down

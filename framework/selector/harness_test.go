@@ -37,10 +37,11 @@ func (h *harness) fail(id string, err error) {
 // call makes one single-attempt call and returns the node it went to.
 func (h *harness) call() string {
 	h.t.Helper()
-	next, err := h.s.Select(context.Background(), "svc")
+	p, err := h.s.Select(context.Background(), "svc")
 	require.NoError(h.t, err)
-	n, err := next()
+	n, err := p.Next()
 	require.NoError(h.t, err)
+	p.Release()
 	done := h.tr.Begin("svc", n)
 	h.mu.Lock()
 	e := h.err[n.ID]

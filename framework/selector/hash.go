@@ -34,8 +34,9 @@ type HashConfig struct {
 // guarded by a mutex of the strategy's and must not be used elsewhere; nil
 // means a PCG seeded from crypto/rand). Node IDs and the key are hashed with
 // FNV-1a and a MurmurHash3 finalizer. The ring is built once per node set
-// (O(nV log nV)); a pick is a binary search, O(log n), and does not allocate
-// beyond its Next. Safe for concurrent use; nothing blocks.
+// (O(nV log nV)); a pick is a binary search, O(log n), and does not
+// allocate (its Pickers are recycled once released). Safe for concurrent
+// use; nothing blocks.
 //
 // With the default Selector's outlier detection, an ejected node's keys
 // move to the next nodes on the ring until it returns, and the single probe
@@ -51,6 +52,7 @@ type consistentHash struct {
 	rng      *lockedRand
 	vnodes   int
 	services perService[setCache[ring]]
+	picks    pickerPool[hashPick]
 }
 
 // ring is a hash ring over a node slice: points sorted, owners[i] the index
@@ -61,26 +63,27 @@ type ring struct {
 }
 
 // Pick implements Strategy: a call without a key starts at a random point.
-func (h *consistentHash) Pick(service string, nodes []*registry.Node) Next {
+func (h *consistentHash) Pick(service string, nodes []*registry.Node) Picker {
 	p := h.pick(service, nodes)
 	if p.ring != nil {
 		p.pos = h.rng.intN(len(p.ring.points))
 	}
-	return p.next
+	return p
 }
 
 // PickKey implements KeyPicker.
-func (h *consistentHash) PickKey(service, key string, nodes []*registry.Node) Next {
+func (h *consistentHash) PickKey(service, key string, nodes []*registry.Node) Picker {
 	p := h.pick(service, nodes)
 	if p.ring != nil {
 		p.pos = p.ring.search(hashString(key))
 	}
-	return p.next
+	return p
 }
 
 func (h *consistentHash) pick(service string, nodes []*registry.Node) *hashPick {
-	p := &hashPick{service: service, nodes: nodes}
-	p.tried.n = len(nodes)
+	p := h.picks.get()
+	p.h, p.service, p.nodes, p.ring, p.pos = h, service, nodes, nil, 0
+	p.tried.reset(len(nodes))
 	if len(nodes) > 0 {
 		p.ring = h.services.get(service).get(nodes, idFingerprint, h.build)
 	}
@@ -124,6 +127,7 @@ func (r *ring) search(h uint64) int {
 }
 
 type hashPick struct {
+	h       *consistentHash
 	service string
 	nodes   []*registry.Node
 	ring    *ring
@@ -131,7 +135,15 @@ type hashPick struct {
 	tried   triedSet
 }
 
-func (p *hashPick) next() (*registry.Node, error) {
+// Release implements Picker.
+func (p *hashPick) Release() {
+	h := p.h
+	p.h, p.service, p.nodes, p.ring = nil, "", nil, nil
+	h.picks.put(p)
+}
+
+// Next implements Picker.
+func (p *hashPick) Next() (*registry.Node, error) {
 	n := len(p.nodes)
 	if p.tried.count >= n {
 		return nil, exhausted(p.service, n)

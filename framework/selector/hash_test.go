@@ -20,7 +20,7 @@ func owners(t *testing.T, s selector.Strategy, ns []*registry.Node, keys int) ma
 	out := make(map[string]string, keys)
 	for k := range keys {
 		key := fmt.Sprintf("user-%d", k)
-		n, err := kp.PickKey("svc", key, ns)()
+		n, err := kp.PickKey("svc", key, ns).Next()
 		require.NoError(t, err)
 		out[key] = n.ID
 	}
@@ -102,7 +102,7 @@ func TestConsistentHashRetriesWalkTheRing(t *testing.T) {
 		// The second node is the next distinct owner clockwise: the one
 		// the key moves to if the first leaves.
 		without := slices.DeleteFunc(slices.Clone(ns), func(n *registry.Node) bool { return n.ID == got[0] })
-		n, _ := kp.PickKey("svc", key, without)()
+		n, _ := kp.PickKey("svc", key, without).Next()
 		assert.Equal(t, got[1], n.ID)
 	}
 }

@@ -45,18 +45,19 @@ func newSelector(t testing.TB, r registry.Registry, opts ...selector.Option) sel
 // pick selects service and returns the first node's ID.
 func pick(t testing.TB, s selector.Selector, service string, opts ...selector.SelectOption) string {
 	t.Helper()
-	next, err := s.Select(context.Background(), service, opts...)
+	p, err := s.Select(context.Background(), service, opts...)
 	require.NoError(t, err)
-	n, err := next()
+	defer p.Release()
+	n, err := p.Next()
 	require.NoError(t, err)
 	return n.ID
 }
 
 // drain calls next until it fails and returns the IDs it gave and the error.
-func drain(next selector.Next) ([]string, error) {
+func drain(next selector.Picker) ([]string, error) {
 	var ids []string
 	for {
-		n, err := next()
+		n, err := next.Next()
 		if err != nil {
 			return ids, err
 		}

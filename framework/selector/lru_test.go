@@ -27,7 +27,7 @@ func TestCacheIsBoundedLRU(t *testing.T) {
 		assert.Equal(t, 2, gets())
 		next, err := s.Select(context.Background(), "b")
 		require.NoError(t, err)
-		n, _ := next()
+		n, _ := next.Next()
 		s.Mark("b", n, nil)
 		pick(t, s, "a")
 		require.Len(t, sr.Stats("b"), 1)

@@ -80,7 +80,7 @@ func TestProbeIsExactlyOneRequest(t *testing.T) {
 				if !assert.NoError(t, err) {
 					return
 				}
-				n, _ := next()
+				n, _ := next.Next()
 				done := h.tr.Begin("svc", n)
 				mu.Lock()
 				got, dones = append(got, n.ID), append(dones, done)
@@ -333,7 +333,7 @@ func TestMarkDrivesEjectionToo(t *testing.T) {
 		mark := func() string {
 			next, err := h.s.Select(context.Background(), "svc")
 			require.NoError(t, err)
-			n, _ := next()
+			n, _ := next.Next()
 			e := error(nil)
 			if n.ID == "n-0000" {
 				e = errUnavailable

@@ -43,7 +43,8 @@ type PeakEWMAConfig struct {
 // Selector forwards from its Tracker (the client's Begin/done). r is guarded
 // by a mutex of the strategy's and must not be used by anything else; a nil
 // r is replaced by a PCG seeded from crypto/rand. A pick is O(1) and does
-// not allocate beyond its Next. Safe for concurrent use; nothing blocks.
+// not allocate (its Pickers are recycled once released). Safe for
+// concurrent use; nothing blocks.
 func P2CLeastLoaded(r *rand.Rand) Strategy {
 	return &p2c{rng: newLockedRand(r)}
 }
@@ -62,8 +63,8 @@ func P2CLeastLoaded(r *rand.Rand) Strategy {
 // Latency comes through LoadFeedback (the default Selector measures it
 // between Tracker.Begin and done, with time.Now, so it is virtual in a
 // synctest bubble). r is as for P2CLeastLoaded. A pick is O(1) (two
-// exponentials) and does not allocate beyond its Next. Safe for concurrent
-// use; nothing blocks.
+// exponentials) and does not allocate (its Pickers are recycled once
+// released). Safe for concurrent use; nothing blocks.
 func P2CPeakEWMA(r *rand.Rand, cfg PeakEWMAConfig) Strategy {
 	if cfg.Decay <= 0 {
 		cfg.Decay = DefaultEWMADecay
@@ -81,16 +82,18 @@ type p2c struct {
 	tau         float64 // ns
 	defaultCost float64 // ns; 0: the median of the others
 	services    perService[loadTable]
+	picks       pickerPool[p2cPick]
 }
 
 // Pick implements Strategy.
-func (s *p2c) Pick(service string, nodes []*registry.Node) Next {
-	p := &p2cPick{s: s, service: service, nodes: nodes}
-	p.tried.n = len(nodes)
+func (s *p2c) Pick(service string, nodes []*registry.Node) Picker {
+	p := s.picks.get()
+	p.s, p.service, p.nodes, p.loads = s, service, nodes, nil
+	p.tried.reset(len(nodes))
 	if len(nodes) > 0 {
 		p.loads = s.services.get(service)
 	}
-	return p.next
+	return p
 }
 
 // Begin implements LoadFeedback.
@@ -130,7 +133,15 @@ type p2cPick struct {
 	tried   triedSet
 }
 
-func (p *p2cPick) next() (*registry.Node, error) {
+// Release implements Picker.
+func (p *p2cPick) Release() {
+	s := p.s
+	p.s, p.service, p.nodes, p.loads = nil, "", nil, nil
+	s.picks.put(p)
+}
+
+// Next implements Picker.
+func (p *p2cPick) Next() (*registry.Node, error) {
 	n := len(p.nodes)
 	if p.tried.count >= n {
 		return nil, exhausted(p.service, n)

@@ -45,7 +45,7 @@ func TestP2CLeastLoadedKeepsInFlightEven(t *testing.T) {
 	lf := s.(selector.LoadFeedback)
 	inflight := make(map[string]int)
 	for range 1000 { // requests that all stay in flight
-		n, err := s.Pick("svc", ns)()
+		n, err := s.Pick("svc", ns).Next()
 		require.NoError(t, err)
 		lf.Begin("svc", n)
 		inflight[n.ID]++
@@ -108,7 +108,7 @@ func TestPeakEWMAIsPeakSensitiveAndDecays(t *testing.T) {
 			observe(ns[1], 20*time.Millisecond)
 		}
 		// Two nodes: every pick compares both, so the cheaper one wins.
-		winner := func() string { n, _ := s.Pick("svc", ns)(); return n.ID }
+		winner := func() string { n, _ := s.Pick("svc", ns).Next(); return n.ID }
 		assert.Equal(t, "n-0000", winner())
 		// One slow answer is enough: the estimate jumps to the peak.
 		observe(ns[0], time.Second)
@@ -179,7 +179,7 @@ func (sim simulation) run(t *testing.T, s selector.Selector) (map[string]int, []
 				if !assert.NoError(t, err) {
 					return
 				}
-				n, err := next()
+				n, err := next.Next()
 				if !assert.NoError(t, err) {
 					return
 				}

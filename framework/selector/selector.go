@@ -10,16 +10,15 @@ import (
 // Sentinel errors.
 var (
 	// ErrNoneAvailable: the service has no node left to choose (none
-	// registered, all filtered out, or all tried by this call's Next).
+	// registered, all filtered out, or all tried by this call's Pick).
 	ErrNoneAvailable = errors.New("selector: no node available")
+	// ErrReleased: Next was called on a Pick after its Release.
+	ErrReleased = errors.New("selector: pick used after release")
 	// ErrNotFound: the registry does not know the service.
 	ErrNotFound = errors.New("selector: service not found")
 	// ErrClosed: the selector was closed.
 	ErrClosed = errors.New("selector: closed")
 )
-
-// Next returns the node for the next attempt of one call. It never blocks.
-type Next func() (*registry.Node, error)
 
 // Filter narrows the candidate services (and their nodes). It must not
 // modify its argument; it returns a new slice or the same one. A filter
@@ -27,21 +26,24 @@ type Next func() (*registry.Node, error)
 // its result until the service's nodes (or the set of ejected ones) change.
 type Filter func([]*registry.Service) []*registry.Service
 
-// Strategy turns a call's candidate nodes into a Next. Implementations keep
-// their own state (for example a round-robin position per service) and must
-// be safe for concurrent use. They must not modify nodes; the default
+// Strategy turns a call's candidate nodes into a Picker. Implementations
+// keep their own state (for example a round-robin position per service) and
+// must be safe for concurrent use. They must not modify nodes; the default
 // Selector passes the same slice, sorted by node ID, call after call until
 // the node set changes, so a strategy may key derived structures on it.
+// The slice stays valid and unchanged until the Picker is released.
 type Strategy interface {
-	// Pick returns the Next for one call to service over nodes.
-	Pick(service string, nodes []*registry.Node) Next
+	// Pick returns the Picker for one call to service over nodes. It must
+	// not block. The caller releases the Picker.
+	Pick(service string, nodes []*registry.Node) Picker
 }
 
 // Selector chooses nodes. It is safe for concurrent use.
 type Selector interface {
-	// Select returns the Next for one call to service. It blocks only to
-	// fetch a service it has not seen yet from the registry.
-	Select(ctx context.Context, service string, opts ...SelectOption) (Next, error)
+	// Select returns the Pick for one call to service; the call releases
+	// it when done with it (see Pick). It blocks only to fetch a service it
+	// has not seen yet from the registry.
+	Select(ctx context.Context, service string, opts ...SelectOption) (Pick, error)
 	// Mark reports the outcome of an attempt on node: err == nil is success.
 	Mark(service string, node *registry.Node, err error)
 	// Close stops the selector's watch. Idempotent.

@@ -112,7 +112,7 @@ type recorder struct {
 	marks []string
 }
 
-func (r *recorder) Pick(service string, ns []*registry.Node) selector.Next {
+func (r *recorder) Pick(service string, ns []*registry.Node) selector.Picker {
 	r.mu.Lock()
 	r.given = ids(ns)
 	r.mu.Unlock()
@@ -294,7 +294,7 @@ func TestConcurrentSelectMarkAndEvents(t *testing.T) {
 				if !assert.NoError(t, err) {
 					return
 				}
-				if n, err := next(); err == nil {
+				if n, err := next.Next(); err == nil {
 					s.Mark("svc", n, nil)
 				}
 			}

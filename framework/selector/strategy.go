@@ -10,8 +10,10 @@ import (
 	"github.com/microsim/microsim/framework/registry"
 )
 
-// The strategies here return a Next that belongs to one call: it tracks the
-// nodes that call has tried and is not safe for concurrent use.
+// The strategies here return a Picker that belongs to one call: it tracks
+// the nodes that call has tried and is not safe for concurrent use. Each
+// strategy recycles its Pickers once released (pickerPool), so that a pick
+// allocates nothing in steady state.
 
 // Feedback is implemented by strategies that learn from outcomes. The
 // default Selector forwards every Mark, and the end of every attempt tracked
@@ -41,7 +43,7 @@ type LoadFeedback interface {
 // (ConsistentHash). The default Selector calls PickKey instead of Pick when
 // the call has a key (WithHashKey) and the strategy implements KeyPicker.
 type KeyPicker interface {
-	PickKey(service, key string, nodes []*registry.Node) Next
+	PickKey(service, key string, nodes []*registry.Node) Picker
 }
 
 // RoundRobin returns a strategy that rotates over the nodes of each service
@@ -53,8 +55,9 @@ type KeyPicker interface {
 // nodes, the dead one would be every call's first choice. With n nodes and k
 // calls every node is the first choice of k/n calls, rounded up or down.
 //
-// Pick does not allocate beyond its Next when nodes are already sorted by
-// ID (the default Selector passes them so); otherwise it sorts a copy. It
+// Pick does not allocate (its Pickers are recycled once released) when
+// nodes are already sorted by ID (the default Selector passes them so);
+// otherwise it sorts a copy. It
 // remembers the last slice it found sorted for each service and does not
 // check that same slice again, so callers must not reorder a slice they
 // passed to Pick. The strategy is safe for concurrent use; nothing in it
@@ -63,6 +66,7 @@ func RoundRobin() Strategy { return &roundRobin{} }
 
 type roundRobin struct {
 	services perService[rrService]
+	picks    pickerPool[rrPick]
 }
 
 // rrService is the round-robin state of one service.
@@ -82,7 +86,7 @@ type sliceMark struct {
 }
 
 // Pick implements Strategy.
-func (rr *roundRobin) Pick(service string, nodes []*registry.Node) Next {
+func (rr *roundRobin) Pick(service string, nodes []*registry.Node) Picker {
 	st := rr.services.get(service)
 	if len(nodes) > 0 {
 		if m := st.sorted.Load(); m == nil || m.head != &nodes[0] || m.n != len(nodes) {
@@ -94,12 +98,14 @@ func (rr *roundRobin) Pick(service string, nodes []*registry.Node) Next {
 			}
 		}
 	}
-	p := &rrPick{service: service, nodes: nodes, ctr: &st.ctr}
-	p.tried.n = len(nodes)
-	return p.next
+	p := rr.picks.get()
+	p.rr, p.service, p.nodes, p.ctr, p.last = rr, service, nodes, &st.ctr, 0
+	p.tried.reset(len(nodes))
+	return p
 }
 
 type rrPick struct {
+	rr      *roundRobin
 	service string
 	nodes   []*registry.Node
 	ctr     *atomic.Uint64
@@ -107,7 +113,15 @@ type rrPick struct {
 	last    int // the index this call tried last
 }
 
-func (p *rrPick) next() (*registry.Node, error) {
+// Release implements Picker.
+func (p *rrPick) Release() {
+	rr := p.rr
+	p.rr, p.service, p.nodes, p.ctr = nil, "", nil, nil
+	rr.picks.put(p)
+}
+
+// Next implements Picker.
+func (p *rrPick) Next() (*registry.Node, error) {
 	n := len(p.nodes)
 	if p.tried.count >= n {
 		return nil, exhausted(p.service, n)
@@ -132,8 +146,8 @@ func (p *rrPick) next() (*registry.Node, error) {
 // first attempt among all nodes, each retry among the nodes the call has not
 // tried yet. r is guarded by a mutex, so the strategy is safe for concurrent
 // use, but r must not be used by anything else. A nil r is replaced by a PCG
-// seeded from crypto/rand (not reproducible). Pick does not allocate beyond
-// its Next; nothing in it blocks.
+// seeded from crypto/rand (not reproducible). Pick does not allocate (its
+// Pickers are recycled once released); nothing in it blocks.
 func Random(r *rand.Rand) Strategy {
 	if r == nil {
 		r = cryptoSeeded()
@@ -142,8 +156,9 @@ func Random(r *rand.Rand) Strategy {
 }
 
 type random struct {
-	mu sync.Mutex
-	r  *rand.Rand
+	mu    sync.Mutex
+	r     *rand.Rand
+	picks pickerPool[randomPick]
 }
 
 func (s *random) intN(n int) int {
@@ -153,10 +168,11 @@ func (s *random) intN(n int) int {
 }
 
 // Pick implements Strategy.
-func (s *random) Pick(service string, nodes []*registry.Node) Next {
-	p := &randomPick{s: s, service: service, nodes: nodes}
-	p.tried.n = len(nodes)
-	return p.next
+func (s *random) Pick(service string, nodes []*registry.Node) Picker {
+	p := s.picks.get()
+	p.s, p.service, p.nodes = s, service, nodes
+	p.tried.reset(len(nodes))
+	return p
 }
 
 type randomPick struct {
@@ -166,7 +182,15 @@ type randomPick struct {
 	tried   triedSet
 }
 
-func (p *randomPick) next() (*registry.Node, error) {
+// Release implements Picker.
+func (p *randomPick) Release() {
+	s := p.s
+	p.s, p.service, p.nodes = nil, "", nil
+	s.picks.put(p)
+}
+
+// Next implements Picker.
+func (p *randomPick) Next() (*registry.Node, error) {
 	n := len(p.nodes)
 	left := n - p.tried.count
 	if left <= 0 {

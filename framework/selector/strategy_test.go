@@ -19,7 +19,7 @@ func firstPicks(t *testing.T, s selector.Strategy, ns []*registry.Node, calls in
 	t.Helper()
 	counts := make(map[string]int)
 	for range calls {
-		n, err := s.Pick("svc", ns)()
+		n, err := s.Pick("svc", ns).Next()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,7 +47,7 @@ func TestRoundRobinSuccessiveCallsStartAtSuccessiveNodes(t *testing.T) {
 	rr := selector.RoundRobin()
 	ns := nodes("n", 4)
 	for call := range 10 {
-		n, err := rr.Pick("svc", ns)()
+		n, err := rr.Pick("svc", ns).Next()
 		require.NoError(t, err)
 		assert.Equal(t, ns[call%4].ID, n.ID, "call %d", call)
 	}
@@ -58,12 +58,12 @@ func TestRoundRobinRetriesDoNotShiftTheRotation(t *testing.T) {
 	ns := nodes("n", 3)
 	a := rr.Pick("svc", ns)
 	b := rr.Pick("svc", ns)
-	first := func(next selector.Next) string { n, err := next(); require.NoError(t, err); return n.ID }
+	first := func(next selector.Picker) string { n, err := next.Next(); require.NoError(t, err); return n.ID }
 	assert.Equal(t, "n-0000", first(a)) // call a starts the rotation
 	assert.Equal(t, "n-0001", first(a)) // its retry walks on from its own start
 	assert.Equal(t, "n-0001", first(b)) // call b still gets the next rotation position
 	assert.Equal(t, "n-0002", first(a))
-	_, err := a()
+	_, err := a.Next()
 	require.ErrorIs(t, err, selector.ErrNoneAvailable)
 	assert.Contains(t, err.Error(), `"svc"`)
 }
@@ -76,11 +76,11 @@ func TestRoundRobinDeadNodeIsFirstChoiceOnlyItsShare(t *testing.T) {
 	firstOnDead := 0
 	for range 100 {
 		next := rr.Pick("svc", ns)
-		n, err := next()
+		n, err := next.Next()
 		require.NoError(t, err)
 		if n.ID == "n-0000" { // dead: the call retries
 			firstOnDead++
-			n, err = next()
+			n, err = next.Next()
 			require.NoError(t, err)
 			require.Equal(t, "n-0001", n.ID)
 		}
@@ -104,8 +104,8 @@ func TestRoundRobinRotationPerService(t *testing.T) {
 	rr := selector.RoundRobin()
 	ns := nodes("n", 3)
 	for i := range 3 {
-		a, _ := rr.Pick("a", ns)()
-		b, _ := rr.Pick("b", ns)()
+		a, _ := rr.Pick("a", ns).Next()
+		b, _ := rr.Pick("b", ns).Next()
 		assert.Equal(t, ns[i].ID, a.ID)
 		assert.Equal(t, ns[i].ID, b.ID)
 	}
@@ -120,7 +120,7 @@ func TestRoundRobinConcurrentCallsStayEven(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 500 {
-				n, err := rr.Pick("svc", ns)()
+				n, err := rr.Pick("svc", ns).Next()
 				if !assert.NoError(t, err) {
 					return
 				}
@@ -166,8 +166,8 @@ func TestRandomRetriesUniformAmongUntried(t *testing.T) {
 	counts := make(map[[2]string]int)
 	for range 50_000 {
 		next := s.Pick("svc", ns)
-		a, _ := next()
-		b, _ := next()
+		a, _ := next.Next()
+		b, _ := next.Next()
 		require.NotEqual(t, a.ID, b.ID)
 		counts[[2]string{a.ID, b.ID}]++
 	}
@@ -213,10 +213,10 @@ func TestPickNoNodes(t *testing.T) {
 		selector.RoundRobin(), selector.Random(nil), selector.WeightedRoundRobin(), selector.P2CLeastLoaded(nil),
 		selector.P2CPeakEWMA(nil, selector.PeakEWMAConfig{}), selector.ConsistentHash(nil, selector.HashConfig{}),
 	} {
-		_, err := s.Pick("svc", nil)()
+		_, err := s.Pick("svc", nil).Next()
 		assert.True(t, errors.Is(err, selector.ErrNoneAvailable))
 		if kp, ok := s.(selector.KeyPicker); ok {
-			_, err = kp.PickKey("svc", "k", nil)()
+			_, err = kp.PickKey("svc", "k", nil).Next()
 			assert.True(t, errors.Is(err, selector.ErrNoneAvailable))
 		}
 	}

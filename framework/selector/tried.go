@@ -20,21 +20,27 @@ func exhausted(service string, n int) error {
 func compareNodes(a, b *registry.Node) int { return cmp.Compare(a.ID, b.ID) }
 
 // triedSet records which node indexes a call has tried. Up to 64 nodes it
-// lives in a word; beyond, the bitmap is allocated on the second attempt,
-// so a call that succeeds first time allocates nothing for it.
+// lives in a word; beyond, a bitmap is used from the second attempt on, so
+// a call that succeeds first time touches no bitmap. reset keeps the
+// bitmap's memory, so a recycled Picker allocates it at most once.
 type triedSet struct {
 	n     int // number of nodes
 	count int // number tried
-	first int // the first index tried, while big is nil
+	first int // the first index tried, while big is not in use
 	small uint64
-	big   []uint64
+	big   []uint64 // in use when len(big) > 0
+}
+
+// reset empties t for a call over n nodes.
+func (t *triedSet) reset(n int) {
+	*t = triedSet{n: n, big: t.big[:0]}
 }
 
 func (t *triedSet) has(i int) bool {
 	switch {
 	case t.n <= 64:
 		return t.small&(1<<uint(i)) != 0
-	case t.big == nil:
+	case len(t.big) == 0:
 		return t.count > 0 && t.first == i
 	}
 	return t.big[i/64]&(1<<uint(i%64)) != 0
@@ -49,8 +55,14 @@ func (t *triedSet) add(i int) {
 	case t.count == 1:
 		t.first = i
 		return
-	case t.big == nil:
-		t.big = make([]uint64, (t.n+63)/64)
+	case len(t.big) == 0:
+		words := (t.n + 63) / 64
+		if cap(t.big) >= words {
+			t.big = t.big[:words]
+			clear(t.big)
+		} else {
+			t.big = make([]uint64, words)
+		}
 		t.big[t.first/64] |= 1 << uint(t.first%64)
 	}
 	t.big[i/64] |= 1 << uint(i%64)
@@ -62,10 +74,25 @@ func (t *triedSet) remove(i int) {
 	switch {
 	case t.n <= 64:
 		t.small &^= 1 << uint(i)
-	case t.big != nil:
+	case len(t.big) > 0:
 		t.big[i/64] &^= 1 << uint(i%64)
 	}
 }
+
+// pickerPool recycles a strategy's Pickers, so that a pick allocates
+// nothing in steady state. Its zero value is ready.
+type pickerPool[T any] struct{ p sync.Pool }
+
+// get returns a recycled *T, or a new one.
+func (p *pickerPool[T]) get() *T {
+	if v, ok := p.p.Get().(*T); ok {
+		return v
+	}
+	return new(T)
+}
+
+// put recycles v, which its user has released.
+func (p *pickerPool[T]) put(v *T) { p.p.Put(v) }
 
 // lockedRand is a *rand.Rand behind a mutex, so that a strategy's seeded
 // source can serve concurrent calls. The order in which concurrent calls

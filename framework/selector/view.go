@@ -113,22 +113,3 @@ func findNode(nodes []*registry.Node, id string) *registry.Node {
 	}
 	return nodes[i]
 }
-
-// probeNext is the Next of a call that probes a node: the probe first,
-// then the call's strategy (whose nodes exclude the probed one).
-type probeNext struct {
-	service string
-	probe   *registry.Node
-	then    Next
-}
-
-func (p *probeNext) next() (*registry.Node, error) {
-	if n := p.probe; n != nil {
-		p.probe = nil
-		return n, nil
-	}
-	if p.then == nil {
-		return nil, exhausted(p.service, 1)
-	}
-	return p.then()
-}

@@ -70,7 +70,7 @@ func TestWatchCreateAndUpdate(t *testing.T) {
 		synctest.Wait()
 		next, err = s.Select(context.Background(), "svc", selector.WithFilter(selector.FilterLabel("zone", "east")))
 		require.NoError(t, err)
-		n, err := next()
+		n, err := next.Next()
 		require.NoError(t, err)
 		assert.Equal(t, "elsewhere:2", n.Address)
 
@@ -115,7 +115,7 @@ func TestEventsDuringFetchAreReplayed(t *testing.T) {
 		reg.setGates(nil, late)
 
 		type result struct {
-			next selector.Next
+			next selector.Pick
 			err  error
 		}
 		res := make(chan result, 1)

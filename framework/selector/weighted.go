@@ -49,12 +49,14 @@ func NodeWeight(node *registry.Node) int {
 // The rotation is shared by all calls to a service, like RoundRobin's; a
 // call's retries take the next positions of the rotation, skipping nodes
 // the call has tried. The schedule (W entries) is built once per node set,
-// in O(W log n); a pick is O(1) and does not allocate beyond its Next. Safe
+// in O(W log n); a pick is O(1) and does not allocate (its Pickers are
+// recycled once released). Safe
 // for concurrent use; nothing in it blocks.
 func WeightedRoundRobin() Strategy { return &weightedRR{} }
 
 type weightedRR struct {
 	services perService[wrrService]
+	picks    pickerPool[wrrPick]
 }
 
 type wrrService struct {
@@ -63,18 +65,20 @@ type wrrService struct {
 }
 
 // Pick implements Strategy.
-func (w *weightedRR) Pick(service string, nodes []*registry.Node) Next {
-	p := &wrrPick{service: service, nodes: nodes}
-	p.tried.n = len(nodes)
+func (w *weightedRR) Pick(service string, nodes []*registry.Node) Picker {
+	p := w.picks.get()
+	p.w, p.service, p.nodes = w, service, nodes
+	p.tried.reset(len(nodes))
 	if len(nodes) > 0 {
 		st := w.services.get(service)
 		p.ctr = &st.ctr
 		p.order = *st.sched.get(nodes, weightFingerprint, buildSchedule)
 	}
-	return p.next
+	return p
 }
 
 type wrrPick struct {
+	w       *weightedRR
 	service string
 	nodes   []*registry.Node
 	order   []uint32 // the schedule: indexes into nodes
@@ -82,7 +86,15 @@ type wrrPick struct {
 	tried   triedSet
 }
 
-func (p *wrrPick) next() (*registry.Node, error) {
+// Release implements Picker.
+func (p *wrrPick) Release() {
+	w := p.w
+	p.w, p.service, p.nodes, p.order, p.ctr = nil, "", nil, nil, nil
+	w.picks.put(p)
+}
+
+// Next implements Picker.
+func (p *wrrPick) Next() (*registry.Node, error) {
 	n := len(p.nodes)
 	if p.tried.count >= n {
 		return nil, exhausted(p.service, n)

@@ -43,7 +43,7 @@ func TestWeightedRoundRobinInterleaves(t *testing.T) {
 	wrr := selector.WeightedRoundRobin()
 	var seq []string
 	for range 12 {
-		n, err := wrr.Pick("svc", ns)()
+		n, err := wrr.Pick("svc", ns).Next()
 		require.NoError(t, err)
 		seq = append(seq, strings.TrimPrefix(n.ID, "n-000"))
 	}
@@ -54,7 +54,7 @@ func TestWeightedRoundRobinInterleaves(t *testing.T) {
 	ns = weighted("5", "1", "1")
 	seq = seq[:0]
 	for range 7 {
-		n, _ := wrr.Pick("classic", ns)()
+		n, _ := wrr.Pick("classic", ns).Next()
 		seq = append(seq, strings.TrimPrefix(n.ID, "n-000"))
 	}
 	assert.Equal(t, "0012000", strings.Join(seq, ""))
@@ -120,7 +120,7 @@ func TestWeightedRoundRobinConcurrent(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 1000 {
-				n, err := wrr.Pick("svc", ns)()
+				n, err := wrr.Pick("svc", ns).Next()
 				if !assert.NoError(t, err) {
 					return
 				}

@@ -1,0 +1,174 @@
+package client
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// callFrame is what a unary call allocates up front: its Request and, for
+// a caller that set no deadline, the context carrying the client's default
+// timeout, in one allocation.
+type callFrame struct {
+	req Request
+	ctx deadlineCtx
+}
+
+// deadlineCtx is the context of a call whose caller's ctx has no deadline
+// and can never be cancelled (its Done is nil: context.Background, values
+// over it, context.WithoutCancel): the parent plus the client's default
+// timeout. It behaves as context.WithTimeout(parent, d) would: Deadline
+// reports the deadline, Done is closed and Err returns
+// context.DeadlineExceeded once it passes, and Err returns
+// context.Canceled once the call has ended (end); context.Cause returns
+// Err; Value is the parent's. Contexts derived from it (an attempt
+// timeout, a hedged call's attempts) and context.AfterFunc register with
+// it through AfterFunc, as they would with a standard context, without a
+// goroutine each.
+//
+// What it saves: context.WithTimeout costs five allocations (the context,
+// its timer and timer func, the cancel func and the Done channel). A
+// deadlineCtx lives in the call's callFrame and borrows its timer from the
+// client's pool, so it costs only its Done channel, made on first use.
+// None of its methods block.
+type deadlineCtx struct {
+	parent   context.Context
+	deadline time.Time
+	exp      *expiry    // the borrowed timer; nil once returned
+	pool     *sync.Pool // of *expiry, where end returns exp
+
+	mu    sync.Mutex
+	done  chan struct{} // made on first Done; closed once err is set
+	err   error
+	after []*afterFunc // registered by AfterFunc, run once err is set
+}
+
+// afterFunc is one AfterFunc registration.
+type afterFunc struct{ f func() }
+
+// expiry is a reusable timer that ends the deadlineCtx it is lent to when
+// the deadline passes. It is lent again only after a Stop that reported
+// the timer stopped before firing, so a firing never meets a new target.
+type expiry struct {
+	t      *time.Timer
+	target atomic.Pointer[deadlineCtx]
+}
+
+func newExpiry() *expiry {
+	e := &expiry{}
+	e.t = time.AfterFunc(time.Hour, e.fire)
+	e.t.Stop()
+	return e
+}
+
+func (e *expiry) fire() {
+	if c := e.target.Swap(nil); c != nil {
+		c.cancel(context.DeadlineExceeded)
+	}
+}
+
+// start makes c the context of a call with parent (whose Done must be nil)
+// and timeout d (positive), arming a timer from pool. The call must call
+// end once it has returned. It does not block.
+func (c *deadlineCtx) start(parent context.Context, d time.Duration, pool *sync.Pool) {
+	c.parent, c.pool = parent, pool
+	c.deadline = time.Now().Add(d)
+	e, _ := pool.Get().(*expiry)
+	if e == nil {
+		e = newExpiry()
+	}
+	c.exp = e
+	e.target.Store(c)
+	e.t.Reset(d)
+}
+
+// end cancels c (context.Canceled, unless the deadline passed first) and
+// returns its timer to the pool when it did not fire.
+func (c *deadlineCtx) end() {
+	if e := c.exp; e != nil {
+		c.exp = nil
+		if e.t.Stop() {
+			e.target.Store(nil)
+			c.pool.Put(e)
+		} // else it fired (or is firing): left to the GC
+	}
+	c.cancel(context.Canceled)
+}
+
+// cancel sets err once, closes Done and runs the registered funcs.
+func (c *deadlineCtx) cancel(err error) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.err = err
+	if c.done != nil {
+		close(c.done)
+	}
+	after := c.after
+	c.after = nil
+	c.mu.Unlock()
+	for _, a := range after {
+		go a.f()
+	}
+}
+
+// Deadline implements context.Context.
+func (c *deadlineCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// Done implements context.Context.
+func (c *deadlineCtx) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.err != nil {
+			close(c.done)
+		}
+	}
+	return c.done
+}
+
+// Err implements context.Context.
+func (c *deadlineCtx) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Value implements context.Context.
+func (c *deadlineCtx) Value(key any) any { return c.parent.Value(key) }
+
+// AfterFunc arranges for f to run in its own goroutine once c is done, as
+// context.AfterFunc does; stop deregisters f and reports whether it did so
+// before f was started. The context package uses it to tie contexts
+// derived from c to c without a goroutine each.
+func (c *deadlineCtx) AfterFunc(f func()) (stop func() bool) {
+	a := &afterFunc{f: f}
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		go f()
+		return func() bool { return false }
+	}
+	c.after = append(c.after, a)
+	c.mu.Unlock()
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		i := slices.Index(c.after, a)
+		if i < 0 {
+			return false
+		}
+		c.after = slices.Delete(c.after, i, i+1)
+		return true
+	}
+}
+
+// String describes c as the context package describes its own contexts.
+func (c *deadlineCtx) String() string {
+	return "client.deadlineCtx(" + c.deadline.String() + ")"
+}

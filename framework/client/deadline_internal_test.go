@@ -1,0 +1,99 @@
+package client
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+type ctxKey struct{}
+
+// TestDeadlineCtxLikeWithTimeout: a deadlineCtx behaves as
+// context.WithTimeout over the same parent: deadline, values, expiry,
+// cancellation at the end of the call, and contexts derived from it.
+func TestDeadlineCtxLikeWithTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var pool sync.Pool
+		parent := context.WithValue(context.Background(), ctxKey{}, "v")
+
+		// Expiry.
+		var c deadlineCtx
+		c.start(parent, time.Second, &pool)
+		dl, ok := c.Deadline()
+		require.True(t, ok)
+		assert.Equal(t, time.Now().Add(time.Second), dl)
+		assert.Equal(t, "v", c.Value(ctxKey{}))
+		assert.NoError(t, c.Err())
+		child, cancelChild := context.WithCancel(&c)
+		defer cancelChild()
+		attempt, cancelAttempt := context.WithTimeout(&c, time.Hour)
+		defer cancelAttempt()
+		dl2, _ := attempt.Deadline()
+		assert.Equal(t, dl, dl2, "a later attempt timeout is bounded by the call's deadline")
+		fired := make(chan struct{})
+		context.AfterFunc(&c, func() { close(fired) })
+		stopped := context.AfterFunc(&c, func() { t.Error("stopped func ran") })
+		require.True(t, stopped())
+
+		time.Sleep(999 * time.Millisecond)
+		select {
+		case <-c.Done():
+			t.Fatal("done before the deadline")
+		default:
+		}
+		time.Sleep(time.Millisecond)
+		<-c.Done()
+		<-fired
+		assert.ErrorIs(t, c.Err(), context.DeadlineExceeded)
+		assert.ErrorIs(t, context.Cause(&c), context.DeadlineExceeded)
+		synctest.Wait()
+		assert.ErrorIs(t, child.Err(), context.DeadlineExceeded, "derived contexts see the deadline")
+		assert.ErrorIs(t, attempt.Err(), context.DeadlineExceeded)
+		c.end()
+		assert.ErrorIs(t, c.Err(), context.DeadlineExceeded, "the end of the call does not change a deadline error")
+
+		// The end of the call before the deadline: Canceled, the timer
+		// goes back to the pool and never fires for the next user.
+		var d deadlineCtx
+		d.start(parent, time.Second, &pool)
+		done := d.Done()
+		child, cancelChild = context.WithCancel(&d)
+		defer cancelChild()
+		d.end()
+		<-done
+		assert.ErrorIs(t, d.Err(), context.Canceled)
+		synctest.Wait()
+		assert.ErrorIs(t, child.Err(), context.Canceled)
+
+		var e deadlineCtx
+		e.start(parent, time.Minute, &pool)
+		time.Sleep(30 * time.Second)
+		assert.NoError(t, e.Err(), "a recycled timer keeps to its new deadline")
+		time.Sleep(30 * time.Second)
+		synctest.Wait() // the timer's func runs at the same instant
+		assert.ErrorIs(t, e.Err(), context.DeadlineExceeded)
+		e.end()
+	})
+}
+
+// TestDefaultTimeoutCtxAllocations: a deadlineCtx costs its Done channel
+// only, where context.WithTimeout costs five allocations.
+func TestDefaultTimeoutCtxAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
+	var pool sync.Pool
+	f := &callFrame{}
+	allocs := testing.AllocsPerRun(100, func() {
+		f.ctx = deadlineCtx{}
+		f.ctx.start(context.Background(), time.Minute, &pool)
+		_ = f.ctx.Done()
+		f.ctx.end()
+	})
+	assert.LessOrEqual(t, allocs, 1.0)
+}
