@@ -17,7 +17,8 @@ import (
 // to end every connection and listener it made.
 type Transport struct {
 	o    options
-	pool bufPool
+	pool bufPool  // write buffers
+	msgs msgPools // received messages, when released
 
 	mu        sync.Mutex
 	closed    bool
