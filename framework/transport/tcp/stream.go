@@ -35,8 +35,8 @@ type stream struct {
 	recvWait    bool
 	sendWait    bool
 	wakePending bool          // queued in c.wakes (reader goroutine)
-	notify      chan struct{} // cap 1: wakes Recv; made when first needed
-	creditCh    chan struct{} // cap 1: wakes Send; made when first needed
+	notify      chan struct{} // cap 1: wakes Recv; set while it waits (wait)
+	creditCh    chan struct{} // cap 1: wakes Send; set while it waits (wait)
 	onRecv      func(error)   // NotifyRecv's callback, until it is called or stopped
 	last        *rmsg         // the last message Recv returned, unless released
 	q0          [1]*rmsg
@@ -131,19 +131,10 @@ func (s *stream) send(ctx context.Context, m *transport.Message, closeAfter bool
 			s.credit--
 			break
 		}
-		if s.creditCh == nil {
-			s.creditCh = make(chan struct{}, 1)
-		}
-		s.sendWait = true
-		ch := s.creditCh
-		s.mu.Unlock()
-		if err := waitCtx(ctx, ch); err != nil {
-			s.mu.Lock()
-			s.sendWait = false
+		if err := s.wait(ctx, &s.sendWait, &s.creditCh); err != nil {
 			s.mu.Unlock()
 			return err
 		}
-		s.mu.Lock()
 	}
 	s.mu.Unlock()
 	err := c.enqueueData(ctx, s, m, plen, closeAfter)
@@ -198,20 +189,37 @@ func (s *stream) Recv(ctx context.Context) (*transport.Message, error) {
 			s.mu.Unlock()
 			return nil, c.streamErr(s)
 		}
-		if s.notify == nil {
-			s.notify = make(chan struct{}, 1)
-		}
-		s.recvWait = true
-		ch := s.notify
-		s.mu.Unlock()
-		if err := waitCtx(ctx, ch); err != nil {
-			s.mu.Lock()
-			s.recvWait = false
+		if err := s.wait(ctx, &s.recvWait, &s.notify); err != nil {
 			s.mu.Unlock()
 			return nil, err
 		}
-		s.mu.Lock()
 	}
+}
+
+// wait blocks Recv (waiting and ch are recvWait and notify) or Send
+// (sendWait and creditCh) until wakeLocked signals it or ctx is done.
+// Called under s.mu, which it releases while it blocks and holds again
+// when it returns. The channel is borrowed from the transport for the
+// wait: wakeLocked sends only while *waiting is set, and clears it first,
+// both under s.mu, so once wait has cleared it and drained the channel
+// nothing can reach the channel any more and it goes back.
+func (s *stream) wait(ctx context.Context, waiting *bool, ch *chan struct{}) error {
+	pool := &s.c.t.waitChans
+	c, _ := pool.Get().(chan struct{})
+	if c == nil {
+		c = make(chan struct{}, 1)
+	}
+	*ch, *waiting = c, true
+	s.mu.Unlock()
+	err := waitCtx(ctx, c)
+	s.mu.Lock()
+	*ch, *waiting = nil, false
+	select {
+	case <-c: // sent after ctx was done
+	default:
+	}
+	pool.Put(c)
+	return err
 }
 
 // CloseSend tells the peer no more messages follow: its Recv returns io.EOF

@@ -19,6 +19,9 @@ type Transport struct {
 	o    options
 	pool bufPool  // write buffers
 	msgs msgPools // received messages, when released
+	// waitChans holds the empty, unreferenced channels (chan struct{},
+	// cap 1) that a stream's Recv or Send borrows while it waits.
+	waitChans sync.Pool
 
 	mu        sync.Mutex
 	closed    bool
