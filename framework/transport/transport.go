@@ -154,10 +154,11 @@ type SendCloser interface {
 //
 // Releasing is never required; a message that is not released is left to
 // the garbage collector. m must come from this socket's Recv; a message
-// the transport cannot reuse (another socket's, one built by the caller,
-// one already released) is ignored, so a second Release of the same
-// message is harmless. Release may be called before or after Close. It
-// does not block.
+// the transport cannot reuse (another socket's, one built by the caller)
+// is ignored, and so is a second Release right after the first. Later,
+// the *Message itself may have been reused for a message a later Recv
+// returned: release each message once, before receiving the next is
+// safest. Release may be called before or after Close. It does not block.
 type Releaser interface {
 	Release(m *Message)
 }
