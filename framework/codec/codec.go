@@ -32,7 +32,11 @@ type Codec interface {
 	ContentType() string
 	// Marshal encodes v.
 	Marshal(v any) ([]byte, error)
-	// Unmarshal decodes data into v, which is a pointer.
+	// Unmarshal decodes data into v, which is a pointer. v keeps no
+	// reference to data: the caller may reuse data once it returns (the
+	// client and server hand it back to the transport, see
+	// transport.Releaser). A codec that would rather alias data implements
+	// AliasUnmarshaler.
 	Unmarshal(data []byte, v any) error
 }
 

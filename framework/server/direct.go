@@ -78,18 +78,22 @@ func argPointer(v any, t reflect.Type, what string) (unsafe.Pointer, error) {
 	return (*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1], nil
 }
 
-// argPair is the type of a unary endpoint's request and response values
-// allocated together: struct{ Req T; Rsp U } for req *T and rsp *U. One
-// allocation per call instead of two; each pointer keeps the pair alive.
+// argPair is the type of what a unary call of an endpoint allocates:
+// struct{ Req T; Rsp U; Call callState } for req *T and rsp *U, so that the
+// request and response values, the Request and the handler's ctx take one
+// allocation per call instead of two. Each pointer into it keeps it all
+// alive.
 func argPair(req, rsp reflect.Type) reflect.Type {
 	return reflect.StructOf([]reflect.StructField{
 		{Name: "Req", Type: req.Elem()},
 		{Name: "Rsp", Type: rsp.Elem()},
+		{Name: "Call", Type: reflect.TypeFor[callState]()},
 	})
 }
 
-// newArgs returns a new request and response value (pointers) for ep.
-func (e *endpoint) newArgs() (req, rsp any) {
+// newArgs returns a new request and response value (pointers) for ep, and
+// the call's state, in one allocation.
+func (e *endpoint) newArgs() (req, rsp any, st *callState) {
 	p := reflect.New(e.pair).Elem()
-	return p.Field(0).Addr().Interface(), p.Field(1).Addr().Interface()
+	return p.Field(0).Addr().Interface(), p.Field(1).Addr().Interface(), (*callState)(p.Field(2).Addr().UnsafePointer())
 }

@@ -28,7 +28,7 @@ type endpoint struct {
 	req    reflect.Type // unary: the request pointer type
 	rsp    reflect.Type // unary: the response pointer type
 	direct directFunc   // unary: fn, called directly (direct.go)
-	pair   reflect.Type // unary: struct{ Req, Rsp } (argPair)
+	pair   reflect.Type // unary: struct{ Req, Rsp, Call } (argPair)
 	h      HandlerFunc  // the call through the server's wrappers
 }
 

@@ -205,11 +205,15 @@ func (s *server) serve(r *running, w *serving, c *call) {
 		return
 	}
 	// The Request and the handler's ctx live as long as each other: one
-	// allocation.
-	st := &struct {
-		req Request
-		h   handlerCtx
-	}{}
+	// allocation, which for a unary endpoint also holds the request and
+	// response values (endpoint.newArgs).
+	var st *callState
+	var body, rsp any
+	if ep.stream {
+		st = &callState{}
+	} else {
+		body, rsp, st = ep.newArgs()
+	}
 	hctx := &st.h
 	hctx.init(r.hbase, ctx, c.sock, timeout, hasTimeout, m.Header, !ep.stream)
 	c.setHandler(hctx)
@@ -226,7 +230,14 @@ func (s *server) serve(r *running, w *serving, c *call) {
 		s.serveStream(ctx, hctx, c, ep, cd, req, m)
 		return
 	}
-	s.serveUnary(ctx, hctx, w, c, ep, cd, req, m)
+	s.serveUnary(ctx, hctx, w, c, ep, cd, req, m, body, rsp)
+}
+
+// callState is what a call allocates for its handler: the Request and the
+// handler's ctx.
+type callState struct {
+	req Request
+	h   handlerCtx
 }
 
 // hasMetadata reports whether h holds a header that is not reserved.
@@ -269,10 +280,9 @@ func (s *server) route(m *transport.Message) (ep *endpoint, cd codec.Codec, time
 	return ep, cd, d, true, nil
 }
 
-// serveUnary decodes the request, runs the handler and replies. ctx bounds
-// the socket; hctx is the handler's.
-func (s *server) serveUnary(ctx context.Context, hctx *handlerCtx, w *serving, c *call, ep *endpoint, cd codec.Codec, req *Request, m *transport.Message) {
-	body, rsp := ep.newArgs()
+// serveUnary decodes the request into body, runs the handler with rsp and
+// replies. ctx bounds the socket; hctx is the handler's.
+func (s *server) serveUnary(ctx context.Context, hctx *handlerCtx, w *serving, c *call, ep *endpoint, cd codec.Codec, req *Request, m *transport.Message, body, rsp any) {
 	// m is the server's own: the request may keep pointing into its body.
 	if err := codec.UnmarshalAlias(cd, m.Body, body); err != nil {
 		s.replyError(ctx, c, errors.NewBadRequest(s.name, "decode request to %s as %s: %v", ep.name, cd.ContentType(), err))

@@ -4,6 +4,7 @@ import (
 	"context"
 	stderrors "errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -368,5 +369,52 @@ func TestCallerGoneCancelsHandler(t *testing.T) {
 		defer cancel()
 		require.NoError(t, s.Stop(ctx))
 		assert.Zero(t, time.Since(start), "the abandoned handler ended at once, not after its 60 s")
+	})
+}
+
+// TestHandlerMayKeepItsArguments: a unary call's request and response
+// values, Request and ctx share one allocation; a handler that keeps them
+// past its return (a background goroutine would) finds them intact, each
+// call its own, after later calls and a GC, and the ctx ended.
+func TestHandlerMayKeepItsArguments(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		type kept struct {
+			ctx     context.Context
+			req     *server.Request
+			in, out *wrapperspb.StringValue
+		}
+		var all []kept
+		keep := func(next server.HandlerFunc) server.HandlerFunc {
+			return func(ctx context.Context, req *server.Request, rsp any) error {
+				err := next(ctx, req, rsp)
+				all = append(all, kept{ctx, req, req.Body.(*wrapperspb.StringValue), rsp.(*wrapperspb.StringValue)})
+				return err
+			}
+		}
+		s := w.server(t, nil, server.WithHandlerWrapper(keep))
+		require.NoError(t, s.HandleFunc("Text.Keep", func(ctx context.Context, req *wrapperspb.StringValue, rsp *wrapperspb.StringValue) error {
+			rsp.Value = "re:" + req.GetValue()
+			return nil
+		}))
+		require.NoError(t, s.Start(t.Context()))
+		c := w.dial(t, s.Addr())
+		c.codec = codec.Proto()
+		const n = 20
+		for i := range n {
+			ctx := metadata.NewContext(t.Context(), metadata.New("X-Call", fmt.Sprint(i)))
+			require.NoError(t, c.call(ctx, "greeter", "Text.Keep", wrapperspb.String(fmt.Sprint(i)), &wrapperspb.StringValue{}))
+		}
+		runtime.GC()
+		require.Len(t, all, n)
+		for i, k := range all {
+			assert.Equal(t, fmt.Sprint(i), k.in.GetValue())
+			assert.Equal(t, "re:"+fmt.Sprint(i), k.out.GetValue())
+			assert.Equal(t, "Text.Keep", k.req.Endpoint)
+			assert.Equal(t, fmt.Sprint(i), k.req.Header["X-Call"])
+			md, _ := metadata.FromContext(k.ctx)
+			assert.Equal(t, fmt.Sprint(i), md["X-Call"])
+			assert.Error(t, k.ctx.Err(), "the ctx ends with the call")
+		}
 	})
 }

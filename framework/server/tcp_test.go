@@ -2,13 +2,17 @@ package server_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/microsim/microsim/framework/codec"
+	"github.com/microsim/microsim/framework/internal/wire"
 	"github.com/microsim/microsim/framework/server"
 	"github.com/microsim/microsim/framework/transport"
 	"github.com/microsim/microsim/framework/transport/tcp"
@@ -59,5 +63,72 @@ func TestCallerGoneOverTCP(t *testing.T) {
 		require.True(t, errors.Is(cause, server.ErrCallerGone), "cause: %v", cause)
 	case <-time.After(10 * time.Second):
 		t.Fatal("the handler was not cancelled when its caller left")
+	}
+}
+
+// TestStreamOverTCPReleasesMessages: over TCP (whose sockets are
+// transport.Releasers) a stream handler's Recv hands each decoded message
+// back to the transport, which reuses its memory for the next ones: every
+// message still arrives intact, and the opening message, whose headers are
+// the Request's, is not handed back (its headers stay intact to the end).
+func TestStreamOverTCPReleasesMessages(t *testing.T) {
+	tr, err := tcp.New()
+	require.NoError(t, err)
+	t.Cleanup(func() { tr.Close() })
+	net := memory.MustNetwork()
+	t.Cleanup(func() { net.Close() })
+	endpoints := make(chan string, 2)
+	check := func(next server.HandlerFunc) server.HandlerFunc {
+		return func(ctx context.Context, req *server.Request, rsp any) error {
+			err := next(ctx, req, rsp)
+			endpoints <- req.Header[wire.Endpoint]
+			return err
+		}
+	}
+	s, err := server.New("greeter", tr, net.Registry(), server.WithAddress("127.0.0.1:0"), server.WithHandlerWrapper(check))
+	require.NoError(t, err)
+	require.NoError(t, s.Handle(&Greeter{}))
+	require.NoError(t, s.Start(t.Context()))
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	conn, err := tr.Dial(t.Context(), s.Addr())
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	c := &rawClient{conn: conn, codec: codec.JSON()}
+
+	const n = 300
+	name := func(i int) string { return strings.Repeat(fmt.Sprintf("m%d.", i), 1+i%40) }
+	for _, withPayload := range []bool{false, true} {
+		var sock transport.Socket
+		first := 0
+		if withPayload { // the opening message is the first data message
+			sock, err = conn.NewStream(t.Context())
+			require.NoError(t, err)
+			b, err := json.Marshal(&HelloRequest{Name: name(0)})
+			require.NoError(t, err)
+			require.NoError(t, sock.Send(t.Context(), &transport.Message{Header: c.request(t.Context(), "greeter", "Greeter.Echo"), Body: b}))
+			first = 1
+		} else {
+			sock, err = c.openStream(t.Context(), "greeter", "Greeter.Echo")
+			require.NoError(t, err)
+		}
+		sent := make(chan error, 1)
+		go func() {
+			for i := first; i < n; i++ {
+				b, _ := json.Marshal(&HelloRequest{Name: name(i)})
+				if err := sock.Send(t.Context(), &transport.Message{Body: b}); err != nil {
+					sent <- err
+					return
+				}
+			}
+			sent <- sock.CloseSend()
+		}()
+		got, _ := recvAll(t, sock)
+		require.NoError(t, <-sent)
+		require.Len(t, got, n)
+		for i, g := range got {
+			require.Equal(t, name(i), g, "message %d", i)
+		}
+		require.Equal(t, "Greeter.Echo", <-endpoints, "the opening message's headers")
+		sock.Close()
 	}
 }

@@ -47,6 +47,11 @@
 //     Send+Close in one step, so that the frames of a unary call's request
 //     and reply each go out in one write. The client and server use them;
 //     memory and TCP implement them; the suite checks them when present.
+//   - Releaser (Socket): hands a received message back once the caller
+//     is done with it, so that the transport reuses its memory for the
+//     next one instead of allocating. TCP implements it; the package
+//     function Release calls it when present; the suite checks it when
+//     present.
 package transport
 
 //go:generate go tool mockgen -typed -destination=transportmock/transportmock.go -package=transportmock . Transport,Conn,Listener,Socket

@@ -142,3 +142,31 @@ type StreamSender interface {
 type SendCloser interface {
 	SendClose(ctx context.Context, m *Message) error
 }
+
+// Releaser is an optional interface of a Socket: Release hands a message
+// that Recv returned back to the transport once the caller is done with
+// it, so that the transport may reuse its memory — the Message, its header
+// map and the buffer behind its Body and its header strings — for a later
+// message. After Release the caller must not read or write m, its Header,
+// its Body, or any string or slice it took from them (a value decoded
+// with a codec that aliases its input, errors.FromHeader's strings): they
+// may change under it. Keep what is needed by copying it first.
+//
+// Releasing is never required; a message that is not released is left to
+// the garbage collector. m must come from this socket's Recv; a message
+// the transport cannot reuse (another socket's, one built by the caller)
+// is ignored, and so is a second Release right after the first. Later,
+// the *Message itself may have been reused for a message a later Recv
+// returned: release each message once, before receiving the next is
+// safest. Release may be called before or after Close. It does not block.
+type Releaser interface {
+	Release(m *Message)
+}
+
+// Release calls sock's Release when sock is a Releaser, and does nothing
+// otherwise (see Releaser for what the caller promises). It does not block.
+func Release(sock Socket, m *Message) {
+	if r, ok := sock.(Releaser); ok && m != nil {
+		r.Release(m)
+	}
+}

@@ -50,6 +50,7 @@ type conn struct {
 	draining   bool      // server: the listener closed; close once active is 0
 
 	lingering atomic.Bool   // the writer sent its last frame and closed its side
+	releasing atomic.Bool   // a received message was released: payloads come from the pool
 	wseq      atomic.Uint64 // bumped before and after each write: odd while writing
 
 	// Used by the reader goroutine only.

@@ -173,42 +173,52 @@ func appendData(b []byte, m *transport.Message) []byte {
 	return append(b, m.Body...)
 }
 
-// decodeData decodes a DATA payload into a Message whose strings and body
-// share one allocation. When owned is true, payload itself becomes that
-// allocation; otherwise it is copied. A message whose Size exceeds maxMsg is
-// a protocol error.
-func decodeData(payload []byte, owned bool, maxMsg int) (*transport.Message, error) {
+// decodeData decodes a DATA payload into r, a cleared rmsg: a Message
+// whose strings and body share one buffer. When owned is true, payload
+// itself becomes that buffer; otherwise it is copied: with pooledBuf into
+// a buffer from pools (recorded in r.buf, for Release), else into a new
+// one of its exact size. The header map comes from pools (when not nil).
+// A message whose Size exceeds maxMsg is a protocol error. After an error
+// r holds nothing worth keeping.
+func decodeData(r *rmsg, payload []byte, owned bool, maxMsg int, pools *msgPools, pooledBuf bool) error {
 	if len(payload) == 0 {
-		return nil, protoErr("DATA frame with an empty payload")
+		return protoErr("DATA frame with an empty payload")
 	}
 	flags := payload[0]
 	if flags&^(dataHasHeader|dataHasBody) != 0 {
-		return nil, protoErr("DATA frame with unknown flags 0x%02x", flags)
+		return protoErr("DATA frame with unknown flags 0x%02x", flags)
 	}
 	if !owned {
-		payload = append(make([]byte, 0, len(payload)), payload...)
+		if !pooledBuf {
+			payload = append(make([]byte, 0, len(payload)), payload...)
+		} else if b, ok := pools.getBuf(len(payload)); ok {
+			copy(b, payload)
+			payload, r.buf = b, b
+		} else {
+			payload = append(make([]byte, 0, len(payload)), payload...)
+		}
 	}
-	m := &transport.Message{}
+	m := &r.m
 	p := payload[1:]
 	size := 0
 	if flags&dataHasHeader != 0 {
 		n, w := binary.Uvarint(p)
 		if w <= 0 || n > uint64(len(p)-w)/2 {
-			return nil, protoErr("DATA frame with a bad header count")
+			return protoErr("DATA frame with a bad header count")
 		}
 		p = p[w:]
-		m.Header = make(map[string]string, int(n))
+		m.Header = pools.getHeader(int(n))
 		for i := uint64(0); i < n; i++ {
 			var k, v string
 			var err error
 			if k, p, err = takeString(p); err != nil {
-				return nil, err
+				return err
 			}
 			if v, p, err = takeString(p); err != nil {
-				return nil, err
+				return err
 			}
 			if _, dup := m.Header[k]; dup {
-				return nil, protoErr("DATA frame with a duplicate header %q", k)
+				return protoErr("DATA frame with a duplicate header %q", k)
 			}
 			m.Header[k] = v
 			size += len(k) + len(v)
@@ -217,17 +227,18 @@ func decodeData(payload []byte, owned bool, maxMsg int) (*transport.Message, err
 	if flags&dataHasBody != 0 {
 		m.Body = p[:len(p):len(p)]
 	} else if len(p) != 0 {
-		return nil, protoErr("DATA frame with %d body bytes but no body flag", len(p))
+		return protoErr("DATA frame with %d body bytes but no body flag", len(p))
 	}
 	if size += len(p); size > maxMsg {
-		return nil, protoErr("DATA frame carries a message of %d bytes, above the limit of %d", size, maxMsg)
+		return protoErr("DATA frame carries a message of %d bytes, above the limit of %d", size, maxMsg)
 	}
-	return m, nil
+	return nil
 }
 
 // takeString reads one uvarint-length-prefixed string from p. The string
-// aliases p, which is never written again: the caller owns it and exposes
-// only the body that follows every string.
+// aliases p, which is not written again until the message is released
+// (transport.Releaser): the caller owns it and exposes only the body that
+// follows every string.
 func takeString(p []byte) (string, []byte, error) {
 	n, w := binary.Uvarint(p)
 	if w <= 0 || n > uint64(len(p)-w) {

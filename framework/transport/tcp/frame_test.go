@@ -22,6 +22,7 @@ const fuzzMaxMsg = 1 << 12
 func FuzzFrameDecoder(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		limit := maxFramePayload(fuzzMaxMsg)
+		pools := &msgPools{}
 		// A buffer smaller than the limit exercises both payload paths.
 		fr := newFrameReader(bytes.NewReader(data), make([]byte, 256), limit)
 		fr.alloc = func(n int) []byte {
@@ -44,14 +45,18 @@ func FuzzFrameDecoder(f *testing.F) {
 			if f.typ != frameData {
 				continue
 			}
-			m, err := decodeData(f.payload, f.owned, fuzzMaxMsg)
-			if err != nil {
+			r := pools.getRmsg()
+			if err := decodeData(r, f.payload, f.owned, fuzzMaxMsg, pools, true); err != nil {
 				if !errors.Is(err, errProtocol) {
 					t.Fatalf("DATA decode failed with a non-protocol error: %v", err)
 				}
 				continue
 			}
-			roundTrip(t, m)
+			roundTrip(t, &r.m)
+			// Reuse its memory for the next frames: a decode that wrote
+			// into memory another message still uses would break the
+			// round trip of one of them.
+			pools.recycle(r, false)
 		}
 		roundTrip(t, messageFrom(data))
 	})
@@ -75,7 +80,7 @@ func roundTrip(t *testing.T, m *transport.Message) {
 	f, err := fr.next()
 	if size > fuzzMaxMsg {
 		if err == nil {
-			_, err = decodeData(f.payload, f.owned, fuzzMaxMsg)
+			err = decodeData(&rmsg{}, f.payload, f.owned, fuzzMaxMsg, nil, false)
 		}
 		if !errors.Is(err, errProtocol) {
 			t.Fatalf("a message of %d bytes, above the limit, was accepted", size)
@@ -85,7 +90,9 @@ func roundTrip(t *testing.T, m *transport.Message) {
 	if err != nil {
 		t.Fatalf("reading back an encoded frame: %v", err)
 	}
-	got, err := decodeData(f.payload, f.owned, fuzzMaxMsg)
+	r := &rmsg{}
+	err = decodeData(r, f.payload, f.owned, fuzzMaxMsg, nil, false)
+	got := &r.m
 	if err != nil {
 		t.Fatalf("decoding an encoded message: %v", err)
 	}

@@ -179,8 +179,11 @@ func (c *conn) handleFrame(f frame) error {
 			return protoErr("OPEN frame for stream %d, which is open", f.id)
 		}
 	case frameData:
-		m, err := decodeData(f.payload, f.owned, c.o.maxMsg)
-		if err != nil {
+		m := s.newRmsg()
+		// Payloads come from the pool once the connection's messages are
+		// being released; until then (and on a server, whose requests
+		// stay with their handlers) they are allocated at their size.
+		if err := decodeData(m, f.payload, f.owned, c.o.maxMsg, &c.t.msgs, c.releasing.Load()); err != nil {
 			return err
 		}
 		if err := s.deliver(m); err != nil {

@@ -21,7 +21,7 @@ type stream struct {
 	closeQueued bool // guarded by c.wmu: the CLOSE frame was queued (SendClose)
 
 	mu          sync.Mutex
-	q           []*transport.Message // received, not yet returned by Recv: q[qhead:]
+	q           []*rmsg // received, not yet returned by Recv: q[qhead:]
 	qhead       int
 	recvErr     error // what Recv returns once q is empty
 	sendErr     error // what Send returns
@@ -35,16 +35,23 @@ type stream struct {
 	recvWait    bool
 	sendWait    bool
 	wakePending bool          // queued in c.wakes (reader goroutine)
-	notify      chan struct{} // cap 1: wakes Recv; made when first needed
-	creditCh    chan struct{} // cap 1: wakes Send; made when first needed
+	notify      chan struct{} // cap 1: wakes Recv; set while it waits (wait)
+	creditCh    chan struct{} // cap 1: wakes Send; set while it waits (wait)
 	onRecv      func(error)   // NotifyRecv's callback, until it is called or stopped
-	q0          [1]*transport.Message
+	last        *rmsg         // the last message Recv returned, unless released
+	q0          [1]*rmsg
+
+	// r0 is the stream's first received message, held inline (the reader
+	// goroutine fills it; r0used is the reader's alone).
+	r0     rmsg
+	r0used bool
 }
 
 var (
 	_ transport.Socket       = (*stream)(nil)
 	_ transport.RecvNotifier = (*stream)(nil)
 	_ transport.SendCloser   = (*stream)(nil)
+	_ transport.Releaser     = (*stream)(nil)
 )
 
 func newStream(c *conn, id uint32) *stream {
@@ -124,19 +131,10 @@ func (s *stream) send(ctx context.Context, m *transport.Message, closeAfter bool
 			s.credit--
 			break
 		}
-		if s.creditCh == nil {
-			s.creditCh = make(chan struct{}, 1)
-		}
-		s.sendWait = true
-		ch := s.creditCh
-		s.mu.Unlock()
-		if err := waitCtx(ctx, ch); err != nil {
-			s.mu.Lock()
-			s.sendWait = false
+		if err := s.wait(ctx, &s.sendWait, &s.creditCh); err != nil {
 			s.mu.Unlock()
 			return err
 		}
-		s.mu.Lock()
 	}
 	s.mu.Unlock()
 	err := c.enqueueData(ctx, s, m, plen, closeAfter)
@@ -160,8 +158,11 @@ func (s *stream) Recv(ctx context.Context) (*transport.Message, error) {
 			return nil, s.closedErr()
 		}
 		if s.qhead < len(s.q) {
-			m := s.q[s.qhead]
+			r := s.q[s.qhead]
 			s.q[s.qhead] = nil
+			if r != &s.r0 {
+				s.last = r
+			}
 			if s.qhead++; s.qhead == len(s.q) {
 				s.q, s.qhead = s.q[:0], 0
 			}
@@ -177,7 +178,7 @@ func (s *stream) Recv(ctx context.Context) (*transport.Message, error) {
 				binary.BigEndian.PutUint32(p[:], uint32(grant))
 				c.enqueueControl(frameWindow, s.id.Load(), p[:])
 			}
-			return m, nil
+			return &r.m, nil
 		}
 		if s.recvErr != nil {
 			err := s.recvErr
@@ -188,20 +189,37 @@ func (s *stream) Recv(ctx context.Context) (*transport.Message, error) {
 			s.mu.Unlock()
 			return nil, c.streamErr(s)
 		}
-		if s.notify == nil {
-			s.notify = make(chan struct{}, 1)
-		}
-		s.recvWait = true
-		ch := s.notify
-		s.mu.Unlock()
-		if err := waitCtx(ctx, ch); err != nil {
-			s.mu.Lock()
-			s.recvWait = false
+		if err := s.wait(ctx, &s.recvWait, &s.notify); err != nil {
 			s.mu.Unlock()
 			return nil, err
 		}
-		s.mu.Lock()
 	}
+}
+
+// wait blocks Recv (waiting and ch are recvWait and notify) or Send
+// (sendWait and creditCh) until wakeLocked signals it or ctx is done.
+// Called under s.mu, which it releases while it blocks and holds again
+// when it returns. The channel is borrowed from the transport for the
+// wait: wakeLocked sends only while *waiting is set, and clears it first,
+// both under s.mu, so once wait has cleared it and drained the channel
+// nothing can reach the channel any more and it goes back.
+func (s *stream) wait(ctx context.Context, waiting *bool, ch *chan struct{}) error {
+	pool := &s.c.t.waitChans
+	c, _ := pool.Get().(chan struct{})
+	if c == nil {
+		c = make(chan struct{}, 1)
+	}
+	*ch, *waiting = c, true
+	s.mu.Unlock()
+	err := waitCtx(ctx, c)
+	s.mu.Lock()
+	*ch, *waiting = nil, false
+	select {
+	case <-c: // sent after ctx was done
+	default:
+	}
+	pool.Put(c)
+	return err
 }
 
 // CloseSend tells the peer no more messages follow: its Recv returns io.EOF
@@ -299,8 +317,45 @@ func (s *stream) wakeLocked() {
 	}
 }
 
+// newRmsg returns where the reader goroutine decodes the next message of
+// s: the inline r0 the first time, a pooled rmsg after. Called by the
+// reader goroutine.
+func (s *stream) newRmsg() *rmsg {
+	if !s.r0used {
+		s.r0used = true
+		return &s.r0
+	}
+	return s.c.t.msgs.getRmsg()
+}
+
+// Release implements transport.Releaser: the memory of m, when it is the
+// stream's first message or the last one Recv returned, is reused for
+// later messages on the transport's connections; any other message is
+// left to the GC. Releasing m twice is harmless: the first Release clears
+// what the second would find.
+func (s *stream) Release(m *transport.Message) {
+	c := s.c
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case m == nil:
+		return
+	case m == &s.r0.m:
+		c.t.msgs.recycle(&s.r0, true) // clears r0: a second Release finds nothing
+	case s.last != nil && m == &s.last.m:
+		r := s.last
+		s.last = nil
+		c.t.msgs.recycle(r, false)
+	default:
+		return
+	}
+	if !c.releasing.Load() {
+		c.releasing.Store(true)
+	}
+}
+
 // deliver queues a received message; called by the reader goroutine.
-func (s *stream) deliver(m *transport.Message) error {
+func (s *stream) deliver(m *rmsg) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.peerEnd {

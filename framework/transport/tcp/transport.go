@@ -17,7 +17,11 @@ import (
 // to end every connection and listener it made.
 type Transport struct {
 	o    options
-	pool bufPool
+	pool bufPool  // write buffers
+	msgs msgPools // received messages, when released
+	// waitChans holds the empty, unreferenced channels (chan struct{},
+	// cap 1) that a stream's Recv or Send borrows while it waits.
+	waitChans sync.Pool
 
 	mu        sync.Mutex
 	closed    bool

@@ -37,8 +37,10 @@
 //     once if the event already happened), never for a local Close, and
 //     never after StopNotify returned true; transport.StreamSender and
 //     transport.SendCloser behave as their two steps, a message over the
-//     limit leaving the stream open (each subtest is skipped for a
-//     transport without the interface).
+//     limit leaving the stream open; with a transport.Releaser, a message
+//     that was not released never changes, however others are released
+//     (twice, concurrently, on another socket, after Close) (each subtest
+//     is skipped for a transport without the interface).
 //
 // It waits with short context timeouts, never with sleeps, so it runs both
 // in real time and, with Suite.Synctest, in a testing/synctest bubble in

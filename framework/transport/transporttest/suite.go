@@ -56,6 +56,7 @@ func (s Suite) Run(t *testing.T) {
 		{"RecvNotifier", testRecvNotifier},
 		{"StreamSender", testStreamSender},
 		{"SendCloser", testSendCloser},
+		{"Releaser", testReleaser},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
