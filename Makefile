@@ -5,9 +5,9 @@ FUZZTIME  ?= 10s
 # -p 2 matches the 2-core CI machine; race-enabled tests are CPU-bound.
 TESTFLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: test vet unit fuzz generate bench consul
+.PHONY: test vet unit allocs fuzz generate bench consul
 
-test: vet unit fuzz
+test: vet unit allocs fuzz
 
 vet:
 	$(GO) vet ./...
@@ -17,6 +17,12 @@ vet:
 # those tests fail instead of skipping when it is missing.
 unit: consul
 	PATH="$(CURDIR)/bin:$$PATH" MICROSIM_REQUIRE_CONSUL=1 $(GO) test $(TESTFLAGS) ./...
+
+# Allocation-count tests (TestCallAllocations, the selector's pick path):
+# counts mean nothing under the race detector, so those tests are built
+# without it (or skip under it) and run here, race detector off.
+allocs:
+	$(GO) test -count=1 -run 'Alloc' ./bench/ ./framework/...
 
 # bin/consul is built from source (Consul is pinned in tools/go.mod; it has
 # no Debian package and no prebuilt download here): a few minutes cold,

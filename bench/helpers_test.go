@@ -89,7 +89,7 @@ type echoWorld struct {
 // newEchoWorld starts service "echo" on srvTr (listening on addr) and a
 // protobuf client on cliTr, both finding each other through reg. Everything
 // is stopped at b.Cleanup.
-func newEchoWorld(b *testing.B, srvTr, cliTr transport.Transport, reg registry.Registry, addr string) *echoWorld {
+func newEchoWorld(b testing.TB, srvTr, cliTr transport.Transport, reg registry.Registry, addr string) *echoWorld {
 	b.Helper()
 	ctx := context.Background()
 	srv, err := server.New("echo", srvTr, reg, server.WithAddress(addr))
@@ -136,7 +136,7 @@ func (w *echoWorld) call(ctx context.Context, req, rsp *wrapperspb.BytesValue) e
 
 // newMemoryWorld is an echo world on a memory network: server on host
 // "echo-0", client on host "client".
-func newMemoryWorld(b *testing.B) *echoWorld {
+func newMemoryWorld(b testing.TB) *echoWorld {
 	b.Helper()
 	net := memory.MustNetwork()
 	b.Cleanup(func() { _ = net.Close() })
@@ -146,7 +146,7 @@ func newMemoryWorld(b *testing.B) *echoWorld {
 
 // newTCPWorld is an echo world over TCP on 127.0.0.1 (one transport each
 // for server and client, one pooled connection), with a memory registry.
-func newTCPWorld(b *testing.B) *echoWorld {
+func newTCPWorld(b testing.TB) *echoWorld {
 	b.Helper()
 	net := memory.MustNetwork()
 	b.Cleanup(func() { _ = net.Close() })

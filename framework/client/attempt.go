@@ -41,12 +41,23 @@ func (c *rpcClient) doAttempt(ctx context.Context, addr string, r *Request, rsp 
 		}
 	}
 	if rsp == nil {
+		transport.Release(sock, reply)
 		return nil
 	}
-	// The reply is the client's own: rsp may keep pointing into its body.
-	if err := codec.UnmarshalAlias(cd, reply.Body, rsp); err != nil {
+	if _, alias := cd.(codec.AliasUnmarshaler); alias {
+		// The reply is the client's own: rsp may keep pointing into its body,
+		// so it is not handed back to the transport.
+		if err := codec.UnmarshalAlias(cd, reply.Body, rsp); err != nil {
+			return errors.Wrapf(errorID, errors.Internal, err, "decode reply from %s.%s at %s", r.Service, r.Endpoint, addr)
+		}
+		return nil
+	}
+	// A decoded value keeps no reference to its input (codec.Codec), so the
+	// reply's buffers go back to the transport for the next one.
+	if err := cd.Unmarshal(reply.Body, rsp); err != nil {
 		return errors.Wrapf(errorID, errors.Internal, err, "decode reply from %s.%s at %s", r.Service, r.Endpoint, addr)
 	}
+	transport.Release(sock, reply)
 	return nil
 }
 
@@ -134,7 +145,7 @@ func (c *rpcClient) requestMessage(ctx context.Context, r *Request) *transport.M
 	h[wire.Endpoint] = r.Endpoint
 	h[wire.ContentType] = r.ContentType
 	if dl, ok := ctx.Deadline(); ok {
-		h[wire.Timeout] = wire.FormatTimeout(time.Until(dl))
+		h[wire.Timeout] = r.timeoutHeader(time.Until(dl))
 	}
 	return m
 }

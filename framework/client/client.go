@@ -3,8 +3,13 @@ package client
 import (
 	"context"
 	"errors"
+	"strconv"
+	"sync/atomic"
+	"time"
+	"unsafe"
 
 	"github.com/microsim/microsim/framework/codec"
+	"github.com/microsim/microsim/framework/internal/wire"
 )
 
 // ErrClosed: the client was closed.
@@ -53,6 +58,25 @@ type Request struct {
 	opts  CallOptions
 	codec codec.Codec
 	body  []byte // Body encoded once per call
+
+	// timeoutBuf holds the first attempt's Micro-Timeout value, so that it
+	// costs no allocation (see timeoutHeader); claimed once per Request.
+	timeoutBuf     [20]byte
+	timeoutClaimed atomic.Bool
+}
+
+// timeoutHeader formats the Micro-Timeout value of an attempt. The first
+// attempt of a call formats it into the Request's own buffer and returns a
+// string over it: the buffer is never written again (the claim is once per
+// Request), so the string stays immutable for as long as anything — a
+// header map the transport copied, a message queued in memory — holds it.
+// Later and concurrent (hedged) attempts allocate theirs.
+func (r *Request) timeoutHeader(d time.Duration) string {
+	if !r.timeoutClaimed.CompareAndSwap(false, true) {
+		return wire.FormatTimeout(d)
+	}
+	b := strconv.AppendInt(r.timeoutBuf[:0], int64(d), 10)
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
 // Options returns the call's options.
