@@ -137,7 +137,7 @@ func (w *world) openLoop(ctx context.Context, wl *workload, inflight *sync.WaitG
 	if uniform && wl.rateAt(0) <= 0 {
 		s = 1
 	}
-	callers := &callerPool{ctx: ctx, w: w, wl: wl, inflight: inflight, idle: make(chan openCall)}
+	callers := &callerPool{ctx: callCtx(ctx), w: w, wl: wl, inflight: inflight, idle: make(chan openCall)}
 	defer callers.close()
 	var sleep sleeper
 	defer sleep.stop()
@@ -245,20 +245,28 @@ func (wl *workload) inverse(s float64, span time.Duration) time.Duration {
 
 // closedLoop is one worker: call, think, call again, until the end.
 func (w *world) closedLoop(ctx context.Context, wl *workload, r *rand.Rand, seq uint64) {
+	calls := callCtx(ctx)
 	for n := uint64(0); time.Now().Before(wl.end) && ctx.Err() == nil; n++ {
-		w.call(ctx, wl, wl.pick(r), seq|n)
+		w.call(calls, wl, wl.pick(r), seq|n)
 		if think := wl.spec.Think.Std(); think > 0 && !sleepUntil(ctx, time.Now().Add(think)) {
 			return
 		}
 	}
 }
 
+// callCtx is the parent ctx of a workload's calls: ctx's values without
+// its cancellation. The run's ctx ends only after every call returned (the
+// engine waits for them first), so nothing is lost, and the client sees a
+// ctx that can never be cancelled: with no deadline of the caller's, it
+// takes its default-timeout fast path (one allocation instead of a
+// context.WithTimeout).
+func callCtx(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
 // call makes one call and records it.
 func (w *world) call(ctx context.Context, wl *workload, k int, seq uint64) {
 	var body [8]byte
 	binary.LittleEndian.PutUint64(body[:], seq)
-	cs := &callState{seq: seq}
-	cctx := context.WithValue(ctx, callKey{}, cs)
+	cs := &callState{Context: ctx, seq: seq}
 	start := time.Now()
 	var rsp []byte
 	opts := wl.opts
@@ -266,11 +274,8 @@ func (w *world) call(ctx context.Context, wl *workload, k int, seq uint64) {
 		key := "key-" + itoa(int(mix64(seq)%uint64(n)))
 		opts = append(opts[:len(opts):len(opts)], client.WithSelectOption(selector.WithHashKey(key)))
 	}
-	err := wl.cli.cli.Call(cctx, wl.spec.Service, wl.eps[k], body[:], &rsp, opts...)
-	cs.mu.Lock()
-	attempts := cs.attempts
-	cs.mu.Unlock()
-	w.metrics.call(wl.series[k], start, time.Since(start), err, attempts)
+	err := wl.cli.cli.Call(cs, wl.spec.Service, wl.eps[k], body[:], &rsp, opts...)
+	w.metrics.call(wl.series[k], start, time.Since(start), err, cs.attempts.Load())
 }
 
 // sleepUntil sleeps until t; it returns false when ctx ended first.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/microsim/microsim/faults"
@@ -308,10 +309,21 @@ func (p callRetry) Retry(ctx context.Context, req *client.Request, attempt int, 
 // callKey carries a call's attempt counter to the attempt wrapper.
 type callKey struct{}
 
+// callState is a call's ctx: its parent with the call's sequence number
+// and attempt counter under callKey (one allocation where
+// context.WithValue and a separate state would take two).
 type callState struct {
+	context.Context
 	seq      uint64 // the call's sequence number, set before the call
-	mu       sync.Mutex
-	attempts uint32
+	attempts atomic.Uint32
+}
+
+// Value implements context.Context.
+func (cs *callState) Value(key any) any {
+	if key == (callKey{}) {
+		return cs
+	}
+	return cs.Context.Value(key)
 }
 
 // recordAttempt is the attempt wrapper of every client: it records which
@@ -324,9 +336,7 @@ func (w *world) recordAttempt(next client.AttemptFunc) client.AttemptFunc {
 			w.metrics.attempt(in.id, start, time.Since(start), err != nil)
 		}
 		if cs, ok := ctx.Value(callKey{}).(*callState); ok {
-			cs.mu.Lock()
-			cs.attempts++
-			cs.mu.Unlock()
+			cs.attempts.Add(1)
 		}
 		return err
 	}
