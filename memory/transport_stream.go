@@ -77,8 +77,8 @@ func newStream(c *conn) *stream {
 	s := &stream{conn: c}
 	s.up.limit, s.down.limit = cfg.streamBuffer, cfg.streamBuffer
 	s.up.q, s.down.q = s.up.q0[:0], s.down.q0[:0]
-	s.client = socket{st: s, remote: c.l.addr, max: cfg.maxMessageSize, in: &s.down, out: &s.up, peer: &s.server}
-	s.server = socket{st: s, server: true, remote: c.local, max: cfg.maxMessageSize, in: &s.up, out: &s.down, peer: &s.client}
+	s.client = socket{st: s, in: &s.down, out: &s.up}
+	s.server = socket{st: s, server: true, in: &s.up, out: &s.down}
 	return s
 }
 
@@ -119,13 +119,9 @@ func (s *stream) refused() error {
 // socket is one end of a stream: a transport.Socket.
 type socket struct {
 	st      *stream
-	server  bool
-	remote  string
-	max     int
 	in, out *pipe
-	peer    *socket
-
-	closed atomic.Bool // Close was called
+	server  bool        // the accepting side
+	closed  atomic.Bool // Close was called
 }
 
 var errNilMessage = errors.New("memory: send of a nil message")
@@ -138,8 +134,8 @@ func (s *socket) Send(ctx context.Context, m *transport.Message) error {
 	if m == nil {
 		return errNilMessage
 	}
-	if size := m.Size(); size > s.max {
-		return fmt.Errorf("memory: send to %s: %w: %d bytes, limit %d", s.remote, transport.ErrMessageTooLarge, size, s.max)
+	if size, max := m.Size(), s.st.conn.l.st.net.cfg.maxMessageSize; size > max {
+		return fmt.Errorf("memory: send to %s: %w: %d bytes, limit %d", s.RemoteAddr(), transport.ErrMessageTooLarge, size, max)
 	}
 	if err := s.failure(); err != nil {
 		return err
@@ -199,10 +195,10 @@ func (s *socket) sendErrLocked() error {
 		return err
 	}
 	if s.out.eof {
-		return fmt.Errorf("memory: send to %s after CloseSend: %w", s.remote, transport.ErrClosed)
+		return fmt.Errorf("memory: send to %s after CloseSend: %w", s.RemoteAddr(), transport.ErrClosed)
 	}
 	if s.out.rclosed {
-		return fmt.Errorf("memory: send to %s: %w: the peer closed the stream", s.remote, transport.ErrClosed)
+		return fmt.Errorf("memory: send to %s: %w: the peer closed the stream", s.RemoteAddr(), transport.ErrClosed)
 	}
 	return nil
 }
@@ -309,7 +305,12 @@ func (p *pipe) end() {
 
 // RemoteAddr is the listener's address on the client side and the dialling
 // host's pseudo address on the server side.
-func (s *socket) RemoteAddr() string { return s.remote }
+func (s *socket) RemoteAddr() string {
+	if s.server {
+		return s.st.conn.local
+	}
+	return s.st.conn.l.addr
+}
 
 // Close ends this side: pending and later Send and Recv here fail with
 // ErrClosed, the peer receives what was sent before and then io.EOF, and
@@ -318,12 +319,16 @@ func (s *socket) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	s.StopNotify() // a local Close is no event for NotifyRecv
 	in := s.in
 	in.mu.Lock()
+	watched := in.onRecv != nil
+	in.onRecv = nil // a local Close is no event for NotifyRecv (StopNotify)
 	in.rclosed = true
 	in.wakeAll() // our pending Recv, the peer's pending Send
 	in.mu.Unlock()
+	if watched {
+		s.st.conn.unwatch(s)
+	}
 	s.out.end() // our pending Send; the peer's Recv drains, then io.EOF
 	if s.st.closedSides.Add(1) == 2 {
 		s.st.recycle()
@@ -335,7 +340,7 @@ func (s *socket) Close() error {
 // Close wins over a refusal, which wins over a reset.
 func (s *socket) failure() error {
 	if s.closed.Load() {
-		return fmt.Errorf("memory: stream with %s: %w", s.remote, transport.ErrClosed)
+		return fmt.Errorf("memory: stream with %s: %w", s.RemoteAddr(), transport.ErrClosed)
 	}
 	if err := s.st.refused(); err != nil {
 		return err
