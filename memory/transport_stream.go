@@ -182,9 +182,10 @@ func (p *pipe) copyOf(m *transport.Message) *transport.Message {
 	if m.Header != nil {
 		c.Header = maps.Clone(m.Header)
 	}
-	if m.Body != nil {
-		c.Body = make([]byte, len(m.Body))
-		copy(c.Body, m.Body)
+	if src := m.Body; src != nil {
+		b := make([]byte, len(src)) // the compiler's make+copy: not zeroed first
+		copy(b, src)
+		c.Body = b
 	}
 	return c
 }
