@@ -176,6 +176,12 @@ func newConn(from *Host, l *listener, local string) *conn {
 // the listener is closed, ErrClosed after Close, ErrReset after a crash, or
 // ctx.Err().
 func (c *conn) NewStream(ctx context.Context) (transport.Socket, error) {
+	return c.open(ctx, nil)
+}
+
+// open opens a stream whose pipe to the server already holds first (when
+// not nil: a copy the reader owns), and queues it for Accept; see NewStream.
+func (c *conn) open(ctx context.Context, first *transport.Message) (transport.Socket, error) {
 	if err := c.newStreamErr(); err != nil {
 		return nil, err
 	}
@@ -183,6 +189,10 @@ func (c *conn) NewStream(ctx context.Context) (transport.Socket, error) {
 		return nil, err
 	}
 	s := newStream(c)
+	if first != nil {
+		// Nobody else sees s yet: no lock, and no wait (the pipe is empty).
+		s.up.q = append(s.up.q, s.up.copyOf(first))
+	}
 	// Room in the accept queue is the common case: no select over the four
 	// channels then (and no Done channel made for ctx).
 	select {
