@@ -47,24 +47,31 @@ func (l *listener) Accept(ctx context.Context) (transport.Socket, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		// A stream already waiting is taken without a select over the
+		// three channels (the common case under load).
+		var s *stream
 		select {
-		case s := <-l.queue:
-			if l.isClosed() {
-				s.refuse(l.addr)
-				l.drain()
-				return nil, l.errClosed()
-			}
+		case s = <-l.queue:
+		default:
 			select {
-			case <-s.conn.done:
-				continue // nobody is left to talk to
-			default:
+			case s = <-l.queue:
+			case <-l.done:
+				return nil, l.errClosed()
+			case <-ctx.Done():
+				return nil, ctx.Err()
 			}
-			return &s.server, nil
-		case <-l.done:
-			return nil, l.errClosed()
-		case <-ctx.Done():
-			return nil, ctx.Err()
 		}
+		if l.isClosed() {
+			s.refuse(l.addr)
+			l.drain()
+			return nil, l.errClosed()
+		}
+		select {
+		case <-s.conn.done:
+			continue // nobody is left to talk to
+		default:
+		}
+		return &s.server, nil
 	}
 }
 
@@ -121,6 +128,43 @@ type conn struct {
 
 	notifyMu sync.Mutex
 	notified map[*socket]struct{} // sockets with a NotifyRecv callback
+
+	wakeMu sync.Mutex
+	spare  []chan struct{} // wake channels of ended streams, empty, for reuse
+}
+
+// maxSpareWakes bounds the wake channels a connection keeps for reuse.
+const maxSpareWakes = 256
+
+// takeWake returns an empty wake channel (cap 1): a spare one, or a new one.
+func (c *conn) takeWake() chan struct{} {
+	c.wakeMu.Lock()
+	if n := len(c.spare); n > 0 {
+		ch := c.spare[n-1]
+		c.spare[n-1] = nil
+		c.spare = c.spare[:n-1]
+		c.wakeMu.Unlock()
+		return ch
+	}
+	c.wakeMu.Unlock()
+	return make(chan struct{}, 1)
+}
+
+// putWake keeps ch (nil: none), emptied, for takeWake. Whoever calls it
+// guarantees that nobody else uses ch any more.
+func (c *conn) putWake(ch chan struct{}) {
+	if ch == nil {
+		return
+	}
+	select {
+	case <-ch: // a token nobody waited for
+	default:
+	}
+	c.wakeMu.Lock()
+	if len(c.spare) < maxSpareWakes {
+		c.spare = append(c.spare, ch)
+	}
+	c.wakeMu.Unlock()
 }
 
 func newConn(from *Host, l *listener, local string) *conn {
@@ -132,6 +176,12 @@ func newConn(from *Host, l *listener, local string) *conn {
 // the listener is closed, ErrClosed after Close, ErrReset after a crash, or
 // ctx.Err().
 func (c *conn) NewStream(ctx context.Context) (transport.Socket, error) {
+	return c.open(ctx, nil)
+}
+
+// open opens a stream whose pipe to the server already holds first (when
+// not nil: a copy the reader owns), and queues it for Accept; see NewStream.
+func (c *conn) open(ctx context.Context, first *transport.Message) (transport.Socket, error) {
 	if err := c.newStreamErr(); err != nil {
 		return nil, err
 	}
@@ -139,14 +189,24 @@ func (c *conn) NewStream(ctx context.Context) (transport.Socket, error) {
 		return nil, err
 	}
 	s := newStream(c)
+	if first != nil {
+		// Nobody else sees s yet: no lock, and no wait (the pipe is empty).
+		s.up.q = append(s.up.q, s.up.copyOf(first))
+	}
+	// Room in the accept queue is the common case: no select over the four
+	// channels then (and no Done channel made for ctx).
 	select {
 	case c.l.queue <- s:
-	case <-c.l.done:
-		return nil, c.newStreamErr()
-	case <-c.done:
-		return nil, c.newStreamErr()
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	default:
+		select {
+		case c.l.queue <- s:
+		case <-c.l.done:
+			return nil, c.newStreamErr()
+		case <-c.done:
+			return nil, c.newStreamErr()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	if c.l.isClosed() {
 		// The listener closed while we queued; maybe after its drain.

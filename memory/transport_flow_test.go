@@ -2,8 +2,11 @@ package memory_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"runtime"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -218,4 +221,172 @@ func TestNoGoroutines(t *testing.T) {
 		// earlier test may still be exiting: allow fewer, never more.
 		require.LessOrEqual(t, runtime.NumGoroutine(), before)
 	})
+}
+
+// TestMessageCopies checks what Send copies: the receiver owns what it
+// gets, whether it travels in the stream's slot for the first message or
+// in a Message of its own, and a nil Header or Body stays nil (as on TCP)
+// while an empty one stays empty.
+func TestMessageCopies(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := testCtx(t)
+		n := memory.MustNetwork()
+		defer n.Close()
+		_, _, cs, ss := streamPair(t, n.Host("srv"), n.Host("cli"), "")
+		m := &transport.Message{Header: map[string]string{"K": "v"}, Body: []byte("body")}
+		for i := range 3 {
+			require.NoError(t, cs.Send(ctx, m))
+			m.Header["K"] = "scribbled"
+			m.Body[0] = 'X'
+			got, err := ss.Recv(ctx)
+			require.NoError(t, err)
+			require.Equal(t, &transport.Message{Header: map[string]string{"K": "v"}, Body: []byte("body")}, got, "message %d", i)
+			got.Header["K"], got.Body[1] = "mine", 'Y' // the receiver's to change
+			m.Header["K"], m.Body[0] = "v", 'b'
+		}
+		for _, m := range []*transport.Message{{}, {Header: map[string]string{}, Body: []byte{}}, {Body: []byte("b")}, {Header: map[string]string{"K": ""}}} {
+			require.NoError(t, ss.Send(ctx, m))
+			got, err := cs.Recv(ctx)
+			require.NoError(t, err)
+			require.Equal(t, m.Header == nil, got.Header == nil, "nil Header of %+v", m)
+			require.Equal(t, m.Body == nil, got.Body == nil, "nil Body of %+v", m)
+			require.Equal(t, m, got)
+		}
+	})
+}
+
+// TestWakeChannelsReused runs many streams one after the other on one
+// connection, each waiting on both sides (Recv before the message, Send on
+// a full buffer), some closed while a Recv of theirs still waits: the wake
+// channels that ended streams hand back must carry no stale token into the
+// next stream and never be taken from a goroutine still waiting on them.
+func TestWakeChannelsReused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := testCtx(t)
+		n := memory.MustNetwork(memory.WithStreamBuffer(1))
+		defer n.Close()
+		l, err := n.Host("srv").Transport().Listen("")
+		require.NoError(t, err)
+		defer l.Close()
+		c, err := n.Host("cli").Transport().Dial(ctx, l.Addr())
+		require.NoError(t, err)
+		defer c.Close()
+		for i := range 50 {
+			cs, err := c.NewStream(ctx)
+			require.NoError(t, err)
+			ss, err := l.Accept(ctx)
+			require.NoError(t, err)
+
+			got := make(chan error, 1)
+			go func() {
+				m, err := ss.Recv(ctx)
+				if err == nil && m.Header["Seq"] != msg(i).Header["Seq"] {
+					err = io.ErrUnexpectedEOF
+				}
+				got <- err
+			}()
+			requireBlocked(t, got, "Recv before the request")
+			require.NoError(t, cs.Send(ctx, msg(i)))
+			require.NoError(t, requireDone(t, got, "Recv of the request"))
+
+			require.NoError(t, ss.Send(ctx, msg(i)))
+			sent := make(chan error, 1)
+			go func() { sent <- ss.Send(ctx, msg(i+1)) }()
+			requireBlocked(t, sent, "Send into a full buffer")
+			requireMsg(t, ctx, cs, i)
+			require.NoError(t, requireDone(t, sent, "Send after the client read"))
+			requireMsg(t, ctx, cs, i+1)
+
+			if i%2 == 1 {
+				// Both sides close while a Recv of each still waits.
+				go func() { _, err := ss.Recv(ctx); got <- err }()
+				go func() { _, err := cs.Recv(ctx); sent <- err }()
+				synctest.Wait()
+				require.NoError(t, cs.Close())
+				require.NoError(t, ss.Close())
+				if err := <-got; !errors.Is(err, io.EOF) {
+					require.ErrorIs(t, err, transport.ErrClosed, "the server's Recv: the peer's end or its own Close")
+				}
+				require.ErrorIs(t, <-sent, transport.ErrClosed)
+				continue
+			}
+			require.NoError(t, cs.Close())
+			require.NoError(t, ss.Close())
+		}
+	})
+}
+
+// TestWakeChannelsReusedRealTime races streams of one connection in real
+// time: echo exchanges whose waits take and hand back wake channels, with
+// a Close racing each side's pending Recv. A wait that lost its wake-up to
+// a recycled channel would hang until the test's deadline.
+func TestWakeChannelsReusedRealTime(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	n := memory.MustNetwork(memory.WithStreamBuffer(1))
+	defer n.Close()
+	l, err := n.Host("srv").Transport().Listen("")
+	require.NoError(t, err)
+	defer l.Close()
+	c, err := n.Host("cli").Transport().Dial(ctx, l.Addr())
+	require.NoError(t, err)
+	defer c.Close()
+
+	const workers, rounds = 8, 300
+	var srv sync.WaitGroup
+	for range workers {
+		srv.Go(func() {
+			for {
+				ss, err := l.Accept(ctx)
+				if err != nil {
+					return
+				}
+				if m, err := ss.Recv(ctx); err == nil {
+					_ = ss.Send(ctx, m)
+					_, _ = ss.Recv(ctx) // the client's Close ends it
+				}
+				_ = ss.Close()
+			}
+		})
+	}
+	var cli sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		cli.Go(func() {
+			for i := range rounds {
+				cs, err := c.NewStream(ctx)
+				if err != nil {
+					errs <- err
+					return
+				}
+				want := msg(w*rounds + i)
+				if err := cs.Send(ctx, want); err != nil {
+					errs <- err
+					return
+				}
+				got, err := cs.Recv(ctx)
+				if err != nil || got.Header["Seq"] != want.Header["Seq"] {
+					errs <- fmt.Errorf("round %d: got %v, %v", i, got, err)
+					return
+				}
+				if i%2 == 0 {
+					pending := make(chan struct{})
+					go func() { defer close(pending); _, _ = cs.Recv(ctx) }()
+					runtime.Gosched()
+					_ = cs.Close()
+					<-pending
+				} else {
+					_ = cs.Close()
+				}
+			}
+		})
+	}
+	cli.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.NoError(t, ctx.Err(), "a wait hung")
+	_ = l.Close()
+	srv.Wait()
 }

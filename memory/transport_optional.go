@@ -96,16 +96,23 @@ func (c *conn) notifyReset() {
 }
 
 // The one-step operations of transport.StreamSender and SendCloser: the
-// memory transport has no wire to save writes on, so they are the two
-// steps.
+// memory transport has no wire to save writes on. NewStreamSend puts the
+// first message into the stream before the stream is queued for Accept,
+// so the server never waits for it (and is woken once); SendClose is the
+// two steps.
 
 var (
 	_ transport.StreamSender = (*conn)(nil)
 	_ transport.SendCloser   = (*socket)(nil)
 )
 
-// NewStreamSend implements transport.StreamSender: NewStream, then Send.
+// NewStreamSend implements transport.StreamSender: NewStream, then Send,
+// with the message in the stream by the time it can be accepted. A message
+// Send would refuse (nil, too large) opens the stream and fails as Send.
 func (c *conn) NewStreamSend(ctx context.Context, m *transport.Message) (transport.Socket, error) {
+	if m != nil && m.Size() <= c.l.st.net.cfg.maxMessageSize {
+		return c.open(ctx, m)
+	}
 	s, err := c.NewStream(ctx)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,9 @@ package memory
 
 import (
 	"testing"
+	"testing/synctest"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/microsim/microsim/framework/transport"
 	"github.com/microsim/microsim/framework/transport/transporttest"
@@ -20,4 +23,41 @@ func TestTransportConformanceUnwrapped(t *testing.T) {
 		Synctest:       true,
 		MaxMessageSize: 64 << 10,
 	}.Run(t)
+}
+
+// TestNewStreamSendQueuesTheMessageFirst: a stream opened by NewStreamSend
+// holds its (copied) first message when Accept returns it, so a server
+// never waits for it: NotifyRecv reports it at once.
+func TestNewStreamSendQueuesTheMessageFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		n := MustNetwork()
+		defer n.Close()
+		l, err := newHostTransport(n.Host("srv")).Listen("")
+		require.NoError(t, err)
+		defer l.Close()
+		c, err := newHostTransport(n.Host("cli")).Dial(ctx, l.Addr())
+		require.NoError(t, err)
+		defer c.Close()
+
+		m := &transport.Message{Header: map[string]string{"K": "v"}, Body: []byte("first")}
+		cs, err := c.(transport.StreamSender).NewStreamSend(ctx, m)
+		require.NoError(t, err)
+		defer cs.Close()
+		m.Header["K"], m.Body[0] = "scribbled", 'X' // the sender's to reuse
+		ss, err := l.Accept(ctx)
+		require.NoError(t, err)
+		defer ss.Close()
+		notified := make(chan error, 1)
+		ss.(transport.RecvNotifier).NotifyRecv(func(err error) { notified <- err })
+		select {
+		case err := <-notified:
+			require.NoError(t, err, "a message is waiting")
+		default:
+			t.Fatal("NotifyRecv was not called at once: the message was not there at Accept")
+		}
+		got, err := ss.Recv(ctx)
+		require.NoError(t, err)
+		require.Equal(t, &transport.Message{Header: map[string]string{"K": "v"}, Body: []byte("first")}, got)
+	})
 }

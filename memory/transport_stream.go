@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sync"
 	"sync/atomic"
 
@@ -24,6 +25,8 @@ type stream struct {
 
 	refusedFlag atomic.Bool // the listener closed before accepting the stream
 	refuseErr   error       // written before refusedFlag is set
+
+	closedSides atomic.Int32 // sockets closed: at 2 the wake channels are recycled
 }
 
 // pipe is one direction of a stream: a bounded queue of copied messages.
@@ -37,9 +40,17 @@ type pipe struct {
 
 	recvWake chan struct{} // cap 1: the reader waits for a message or an end
 	sendWake chan struct{} // cap 1: the writer waits for room or an end
+	waiters  int           // goroutines in wait, which may still use the channels
 
 	onRecv func(error) // the reader's NotifyRecv callback (transport_notify.go)
 	q0     [1]*transport.Message
+
+	// first holds the copy of the first message sent this way, so that a
+	// unary call's request and reply cost no Message allocation of their
+	// own. Only the writer (Send, never concurrent with itself) touches
+	// firstUsed, and first until it is queued.
+	first     transport.Message
+	firstUsed bool
 }
 
 // wake sends a token to ch (cap 1) if it exists. Called under the pipe's lock.
@@ -66,8 +77,8 @@ func newStream(c *conn) *stream {
 	s := &stream{conn: c}
 	s.up.limit, s.down.limit = cfg.streamBuffer, cfg.streamBuffer
 	s.up.q, s.down.q = s.up.q0[:0], s.down.q0[:0]
-	s.client = socket{st: s, remote: c.l.addr, max: cfg.maxMessageSize, in: &s.down, out: &s.up, peer: &s.server}
-	s.server = socket{st: s, server: true, remote: c.local, max: cfg.maxMessageSize, in: &s.up, out: &s.down, peer: &s.client}
+	s.client = socket{st: s, in: &s.down, out: &s.up}
+	s.server = socket{st: s, server: true, in: &s.up, out: &s.down}
 	return s
 }
 
@@ -108,13 +119,9 @@ func (s *stream) refused() error {
 // socket is one end of a stream: a transport.Socket.
 type socket struct {
 	st      *stream
-	server  bool
-	remote  string
-	max     int
 	in, out *pipe
-	peer    *socket
-
-	closed atomic.Bool // Close was called
+	server  bool        // the accepting side
+	closed  atomic.Bool // Close was called
 }
 
 var errNilMessage = errors.New("memory: send of a nil message")
@@ -127,8 +134,8 @@ func (s *socket) Send(ctx context.Context, m *transport.Message) error {
 	if m == nil {
 		return errNilMessage
 	}
-	if size := m.Size(); size > s.max {
-		return fmt.Errorf("memory: send to %s: %w: %d bytes, limit %d", s.remote, transport.ErrMessageTooLarge, size, s.max)
+	if size, max := m.Size(), s.st.conn.l.st.net.cfg.maxMessageSize; size > max {
+		return fmt.Errorf("memory: send to %s: %w: %d bytes, limit %d", s.RemoteAddr(), transport.ErrMessageTooLarge, size, max)
 	}
 	if err := s.failure(); err != nil {
 		return err
@@ -136,8 +143,8 @@ func (s *socket) Send(ctx context.Context, m *transport.Message) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	c := m.Clone()
 	p := s.out
+	c := p.copyOf(m)
 	p.mu.Lock()
 	for {
 		if err := s.sendErrLocked(); err != nil {
@@ -147,18 +154,10 @@ func (s *socket) Send(ctx context.Context, m *transport.Message) error {
 		if p.queued() < p.limit {
 			break
 		}
-		if p.sendWake == nil {
-			p.sendWake = make(chan struct{}, 1)
+		if err := p.wait(ctx, &p.sendWake, s.st.conn); err != nil {
+			p.mu.Unlock()
+			return err
 		}
-		ch := p.sendWake
-		p.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.st.conn.done:
-		}
-		p.mu.Lock()
 	}
 	p.q = append(p.q, c)
 	wake(p.recvWake)
@@ -167,16 +166,40 @@ func (s *socket) Send(ctx context.Context, m *transport.Message) error {
 	return nil
 }
 
+// copyOf returns a copy of m that the reader owns, so that the sender may
+// reuse m, its header map and its body once Send returned. The first
+// message of the pipe is copied into p.first; later ones into a new
+// Message. A nil header or body stays nil, as on a network transport.
+// Only Send calls it.
+func (p *pipe) copyOf(m *transport.Message) *transport.Message {
+	var c *transport.Message
+	if !p.firstUsed {
+		p.firstUsed = true
+		c = &p.first
+	} else {
+		c = new(transport.Message)
+	}
+	if m.Header != nil {
+		c.Header = maps.Clone(m.Header)
+	}
+	if src := m.Body; src != nil {
+		b := make([]byte, len(src)) // the compiler's make+copy: not zeroed first
+		copy(b, src)
+		c.Body = b
+	}
+	return c
+}
+
 // sendErrLocked reports why Send cannot go on, or nil. Called under s.out.mu.
 func (s *socket) sendErrLocked() error {
 	if err := s.failure(); err != nil {
 		return err
 	}
 	if s.out.eof {
-		return fmt.Errorf("memory: send to %s after CloseSend: %w", s.remote, transport.ErrClosed)
+		return fmt.Errorf("memory: send to %s after CloseSend: %w", s.RemoteAddr(), transport.ErrClosed)
 	}
 	if s.out.rclosed {
-		return fmt.Errorf("memory: send to %s: %w: the peer closed the stream", s.remote, transport.ErrClosed)
+		return fmt.Errorf("memory: send to %s: %w: the peer closed the stream", s.RemoteAddr(), transport.ErrClosed)
 	}
 	return nil
 }
@@ -212,18 +235,50 @@ func (s *socket) Recv(ctx context.Context) (*transport.Message, error) {
 			p.mu.Unlock()
 			return nil, io.EOF
 		}
-		if p.recvWake == nil {
-			p.recvWake = make(chan struct{}, 1)
+		if err := p.wait(ctx, &p.recvWake, s.st.conn); err != nil {
+			p.mu.Unlock()
+			return nil, err
 		}
-		ch := p.recvWake
-		p.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-s.st.conn.done:
-		}
+	}
+}
+
+// wait releases p.mu, waits for a token on *wake (one of p's wake
+// channels, taken from c's spares the first time), the end of ctx or of
+// the connection, and takes p.mu again. It returns ctx.Err() when ctx
+// ended. Called under p.mu.
+func (p *pipe) wait(ctx context.Context, wake *chan struct{}, c *conn) error {
+	if *wake == nil {
+		*wake = c.takeWake()
+	}
+	ch := *wake
+	p.waiters++
+	p.mu.Unlock()
+	var err error
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-c.done:
+	}
+	p.mu.Lock()
+	p.waiters--
+	return err
+}
+
+// recycle gives the wake channels of a stream whose two sides are closed
+// back to its connection. Nothing can wait on the stream any more (every
+// Send and Recv of a closed socket fails first), and nobody still in a
+// wait holds them (waiters), so they are free; a wake after this finds nil
+// channels. It does not block.
+func (s *stream) recycle() {
+	for _, p := range [2]*pipe{&s.up, &s.down} {
 		p.mu.Lock()
+		if p.waiters == 0 {
+			s.conn.putWake(p.recvWake)
+			s.conn.putWake(p.sendWake)
+			p.recvWake, p.sendWake = nil, nil
+		}
+		p.mu.Unlock()
 	}
 }
 
@@ -251,7 +306,12 @@ func (p *pipe) end() {
 
 // RemoteAddr is the listener's address on the client side and the dialling
 // host's pseudo address on the server side.
-func (s *socket) RemoteAddr() string { return s.remote }
+func (s *socket) RemoteAddr() string {
+	if s.server {
+		return s.st.conn.local
+	}
+	return s.st.conn.l.addr
+}
 
 // Close ends this side: pending and later Send and Recv here fail with
 // ErrClosed, the peer receives what was sent before and then io.EOF, and
@@ -260,13 +320,20 @@ func (s *socket) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	s.StopNotify() // a local Close is no event for NotifyRecv
 	in := s.in
 	in.mu.Lock()
+	watched := in.onRecv != nil
+	in.onRecv = nil // a local Close is no event for NotifyRecv (StopNotify)
 	in.rclosed = true
 	in.wakeAll() // our pending Recv, the peer's pending Send
 	in.mu.Unlock()
+	if watched {
+		s.st.conn.unwatch(s)
+	}
 	s.out.end() // our pending Send; the peer's Recv drains, then io.EOF
+	if s.st.closedSides.Add(1) == 2 {
+		s.st.recycle()
+	}
 	return nil
 }
 
@@ -274,7 +341,7 @@ func (s *socket) Close() error {
 // Close wins over a refusal, which wins over a reset.
 func (s *socket) failure() error {
 	if s.closed.Load() {
-		return fmt.Errorf("memory: stream with %s: %w", s.remote, transport.ErrClosed)
+		return fmt.Errorf("memory: stream with %s: %w", s.RemoteAddr(), transport.ErrClosed)
 	}
 	if err := s.st.refused(); err != nil {
 		return err
