@@ -21,35 +21,49 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/microsim/microsim/framework/broker"
 	"github.com/microsim/microsim/framework/registry"
 	"github.com/microsim/microsim/framework/transport"
 )
 
-// pauseState is a host's pause switch.
+// pauseState is a host's pause switch. Reading it is lock-free (every
+// send, receive and stream of a host checks it); mu serialises the writers.
 type pauseState struct {
 	mu      sync.Mutex
-	resumed chan struct{} // non-nil while paused; closed when the pause ends
+	resumed atomic.Pointer[chan struct{}] // non-nil while paused; its channel is closed when the pause ends
 }
 
 // current returns the channel closed when the pause ends, or nil when the
 // host is not paused.
 func (p *pauseState) current() chan struct{} {
+	if ch := p.resumed.Load(); ch != nil {
+		return *ch
+	}
+	return nil
+}
+
+// begin starts a pause unless one is on. It does not block.
+func (p *pauseState) begin() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.resumed
+	if p.resumed.Load() == nil {
+		ch := make(chan struct{})
+		p.resumed.Store(&ch)
+	}
 }
 
 // end ends the pause, if any. It does not block. Idempotent.
 func (p *pauseState) end() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.resumed == nil {
+	ch := p.resumed.Load()
+	if ch == nil {
 		return false
 	}
-	close(p.resumed)
-	p.resumed = nil
+	p.resumed.Store(nil)
+	close(*ch)
 	return true
 }
 
@@ -61,11 +75,7 @@ func (h *Host) Pause() {
 	if !h.Up() {
 		return
 	}
-	h.pause.mu.Lock()
-	defer h.pause.mu.Unlock()
-	if h.pause.resumed == nil {
-		h.pause.resumed = make(chan struct{})
-	}
+	h.pause.begin()
 }
 
 // Resume ends a pause: everything that waited goes on. It does not block.

@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"context"
 	"sync"
 
 	"github.com/microsim/microsim/framework/transport"
@@ -106,3 +107,53 @@ func (s *pauseNotifySocket) StopNotify() bool {
 	defer s.mu.Unlock()
 	return s.cancelLocked()
 }
+
+// The one-step operations and Release pass through a paused host's
+// decorators, so that what the memory transport does with them (a stream
+// queued with its first message, a message handed back for reuse) applies
+// on every host; each waits while the host is paused, as its two steps would.
+
+var (
+	_ transport.StreamSender = (*pauseConn)(nil)
+	_ transport.SendCloser   = (*pauseSocket)(nil)
+	_ transport.Releaser     = (*pauseSocket)(nil)
+)
+
+// NewStreamSend implements transport.StreamSender.
+func (c *pauseConn) NewStreamSend(ctx context.Context, m *transport.Message) (transport.Socket, error) {
+	if err := c.h.awaitRunning(ctx); err != nil {
+		return nil, err
+	}
+	ss, ok := c.Conn.(transport.StreamSender)
+	if !ok {
+		s, err := c.Conn.NewStream(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s = wrapPauseSocket(s, c.h)
+		return s, s.Send(ctx, m)
+	}
+	s, err := ss.NewStreamSend(ctx, m)
+	if s == nil {
+		return nil, err
+	}
+	return wrapPauseSocket(s, c.h), err
+}
+
+// SendClose implements transport.SendCloser.
+func (s *pauseSocket) SendClose(ctx context.Context, m *transport.Message) error {
+	if err := s.h.awaitRunning(ctx); err != nil {
+		return err
+	}
+	if sc, ok := s.Socket.(transport.SendCloser); ok {
+		return sc.SendClose(ctx, m)
+	}
+	if err := s.Socket.Send(ctx, m); err != nil {
+		return err
+	}
+	return s.Socket.Close()
+}
+
+// Release implements transport.Releaser: it hands m to the socket's
+// transport when that takes messages back, and does nothing otherwise.
+func (s *pauseSocket) Release(m *transport.Message) { transport.Release(s.Socket, m) }

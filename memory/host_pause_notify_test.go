@@ -89,3 +89,56 @@ func TestPauseKeepsRecvNotifier(t *testing.T) {
 		requireMsg(t, ctx, ss3, 3)
 	})
 }
+
+// TestPauseHoldsOneStepOperations: NewStreamSend and SendClose from a
+// paused host wait for the resume, as NewStream, Send and Close do, and
+// then deliver.
+func TestPauseHoldsOneStepOperations(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := testCtx(t)
+		n := memory.MustNetwork()
+		defer n.Close()
+		srv, cli := n.Host("srv"), n.Host("cli")
+		l, err := srv.Transport().Listen("srv:80")
+		require.NoError(t, err)
+		defer l.Close()
+		c, err := cli.Transport().Dial(ctx, "srv:80")
+		require.NoError(t, err)
+		defer c.Close()
+		ss, ok := c.(transport.StreamSender)
+		require.True(t, ok, "a host's connection is a StreamSender")
+
+		cli.Pause()
+		opened := make(chan transport.Socket, 1)
+		go func() {
+			s, err := ss.NewStreamSend(ctx, msg(1))
+			if err == nil {
+				opened <- s
+			}
+		}()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		require.Empty(t, opened, "a paused host opens no stream")
+		cli.Resume()
+		cs := <-opened
+		defer cs.Close()
+		srvSock, err := l.Accept(ctx)
+		require.NoError(t, err)
+		defer srvSock.Close()
+		requireMsg(t, ctx, srvSock, 1)
+
+		sc, ok := srvSock.(transport.SendCloser)
+		require.True(t, ok, "a host's socket is a SendCloser")
+		srv.Pause()
+		sent := make(chan error, 1)
+		go func() { sent <- sc.SendClose(ctx, msg(2)) }()
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		require.Empty(t, sent, "a paused host sends nothing")
+		srv.Resume()
+		require.NoError(t, <-sent)
+		requireMsg(t, ctx, cs, 2)
+		_, err = cs.Recv(ctx)
+		require.Error(t, err, "the stream was closed after the message")
+	})
+}
