@@ -131,6 +131,10 @@ type conn struct {
 
 	wakeMu sync.Mutex
 	spare  []chan struct{} // wake channels of ended streams, empty, for reuse
+
+	freeMu      sync.Mutex
+	freeHeaders []map[string]string // of released messages, cleared (transport_release.go)
+	freeBodies  [][]byte            // of released messages
 }
 
 // maxSpareWakes bounds the wake channels a connection keeps for reuse.
@@ -191,7 +195,7 @@ func (c *conn) open(ctx context.Context, first *transport.Message) (transport.So
 	s := newStream(c)
 	if first != nil {
 		// Nobody else sees s yet: no lock, and no wait (the pipe is empty).
-		s.up.q = append(s.up.q, s.up.copyOf(first))
+		s.up.q = append(s.up.q, s.up.copyOf(first, c))
 	}
 	// Room in the accept queue is the common case: no select over the four
 	// channels then (and no Done channel made for ctx).

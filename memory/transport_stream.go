@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"sync"
 	"sync/atomic"
 
@@ -42,7 +41,8 @@ type pipe struct {
 	sendWake chan struct{} // cap 1: the writer waits for room or an end
 	waiters  int           // goroutines in wait, which may still use the channels
 
-	onRecv func(error) // the reader's NotifyRecv callback (transport_notify.go)
+	onRecv func(error)        // the reader's NotifyRecv callback (transport_notify.go)
+	last   *transport.Message // what the reader's last Recv returned, until released (transport_release.go)
 	q0     [1]*transport.Message
 
 	// first holds the copy of the first message sent this way, so that a
@@ -144,7 +144,7 @@ func (s *socket) Send(ctx context.Context, m *transport.Message) error {
 		return err
 	}
 	p := s.out
-	c := p.copyOf(m)
+	c := p.copyOf(m, s.st.conn)
 	p.mu.Lock()
 	for {
 		if err := s.sendErrLocked(); err != nil {
@@ -170,8 +170,9 @@ func (s *socket) Send(ctx context.Context, m *transport.Message) error {
 // reuse m, its header map and its body once Send returned. The first
 // message of the pipe is copied into p.first; later ones into a new
 // Message. A nil header or body stays nil, as on a network transport.
+// Free header maps and bodies of cn are used (transport_release.go).
 // Only Send calls it.
-func (p *pipe) copyOf(m *transport.Message) *transport.Message {
+func (p *pipe) copyOf(m *transport.Message, cn *conn) *transport.Message {
 	var c *transport.Message
 	if !p.firstUsed {
 		p.firstUsed = true
@@ -180,12 +181,10 @@ func (p *pipe) copyOf(m *transport.Message) *transport.Message {
 		c = new(transport.Message)
 	}
 	if m.Header != nil {
-		c.Header = maps.Clone(m.Header)
+		c.Header = cn.copyHeader(m.Header)
 	}
-	if src := m.Body; src != nil {
-		b := make([]byte, len(src)) // the compiler's make+copy: not zeroed first
-		copy(b, src)
-		c.Body = b
+	if m.Body != nil {
+		c.Body = cn.copyBody(m.Body)
 	}
 	return c
 }
@@ -224,6 +223,7 @@ func (s *socket) Recv(ctx context.Context) (*transport.Message, error) {
 		if p.head < len(p.q) {
 			m := p.q[p.head]
 			p.q[p.head] = nil
+			p.last = m
 			if p.head++; p.head == len(p.q) {
 				p.q, p.head = p.q[:0], 0
 			}

@@ -1,0 +1,89 @@
+package memory
+
+import (
+	"maps"
+
+	"github.com/microsim/microsim/framework/transport"
+)
+
+// Released messages (transport.Releaser). A socket takes back only the
+// message its last Recv returned, once: that is how it knows a message is
+// its own and not yet released (another socket's, one the caller built, a
+// second Release, one released after a later Recv: all ignored). The
+// message's header map and body buffer go to its connection's free lists,
+// from which the copies Send makes on that connection (either way) take
+// them, so that a caller that releases its replies — the client does —
+// saves the copy's allocations of the next message.
+
+const (
+	// maxFreeMsgs bounds each free list of a connection.
+	maxFreeMsgs = 32
+	// maxFreeHeader: a larger header map is left to the GC.
+	maxFreeHeader = 16
+	// maxFreeBody: a larger body buffer is left to the GC.
+	maxFreeBody = 64<<10 + 1<<10
+)
+
+var _ transport.Releaser = (*socket)(nil)
+
+// Release implements transport.Releaser. It does not block.
+func (s *socket) Release(m *transport.Message) {
+	p := s.in
+	p.mu.Lock()
+	if m == nil || m != p.last {
+		p.mu.Unlock()
+		return
+	}
+	p.last = nil
+	h, b := m.Header, m.Body
+	m.Header, m.Body = nil, nil
+	p.mu.Unlock()
+	s.st.conn.putFree(h, b)
+}
+
+// putFree keeps h and b (either may be nil) for later copies.
+func (c *conn) putFree(h map[string]string, b []byte) {
+	c.freeMu.Lock()
+	defer c.freeMu.Unlock()
+	if h != nil && len(h) <= maxFreeHeader && len(c.freeHeaders) < maxFreeMsgs {
+		clear(h)
+		c.freeHeaders = append(c.freeHeaders, h)
+	}
+	if b != nil && cap(b) <= maxFreeBody && len(c.freeBodies) < maxFreeMsgs {
+		c.freeBodies = append(c.freeBodies, b[:0])
+	}
+}
+
+// copyHeader returns a copy of h (non-nil), in a free map when there is one.
+func (c *conn) copyHeader(h map[string]string) map[string]string {
+	c.freeMu.Lock()
+	n := len(c.freeHeaders)
+	if n == 0 {
+		c.freeMu.Unlock()
+		return maps.Clone(h)
+	}
+	dst := c.freeHeaders[n-1]
+	c.freeHeaders[n-1] = nil
+	c.freeHeaders = c.freeHeaders[:n-1]
+	c.freeMu.Unlock()
+	maps.Copy(dst, h)
+	return dst
+}
+
+// copyBody returns a copy of b (non-nil), in a free buffer when the last
+// one freed is large enough.
+func (c *conn) copyBody(b []byte) []byte {
+	c.freeMu.Lock()
+	if n := len(c.freeBodies); n > 0 && cap(c.freeBodies[n-1]) >= len(b) {
+		dst := c.freeBodies[n-1][:len(b)]
+		c.freeBodies[n-1] = nil
+		c.freeBodies = c.freeBodies[:n-1]
+		c.freeMu.Unlock()
+		copy(dst, b)
+		return dst
+	}
+	c.freeMu.Unlock()
+	dst := make([]byte, len(b)) // the compiler's make+copy: not zeroed first
+	copy(dst, b)
+	return dst
+}
