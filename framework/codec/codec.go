@@ -83,6 +83,11 @@ func Standard() *Table { return NewTable(JSON(), Proto(), Bytes()) }
 // "; charset=utf-8" and letter case are ignored.
 func (t *Table) Lookup(contentType string) (Codec, error) {
 	if t != nil {
+		// The keys are normalized: a content type already in that form
+		// (what every microsim peer sends) is found without lowercasing.
+		if c, ok := t.codecs[contentType]; ok {
+			return c, nil
+		}
 		if c, ok := t.codecs[normalize(contentType)]; ok {
 			return c, nil
 		}
