@@ -136,14 +136,7 @@ func benchSelTracked(b *testing.B, s selector.Selector, keyed bool) {
 			opts = keys[i&1023]
 			i++
 		}
-		pick, err := s.Select(ctx, "svc", opts...)
-		if err != nil {
-			b.Fatal(err)
-		}
-		node, err := pick.Next()
-		if err != nil {
-			b.Fatal(err)
-		}
+		pick, node := selectNext(b, s, ctx, opts)
 		tr.Begin("svc", node)(nil)
 		pick.Release()
 	}
@@ -166,14 +159,7 @@ func BenchmarkSelectorMarked(b *testing.B) {
 						opts = keys[i&1023]
 						i++
 					}
-					pick, err := s.Select(ctx, "svc", opts...)
-					if err != nil {
-						b.Fatal(err)
-					}
-					node, err := pick.Next()
-					if err != nil {
-						b.Fatal(err)
-					}
+					pick, node := selectNext(b, s, ctx, opts)
 					s.Mark("svc", node, nil)
 					pick.Release()
 				}
@@ -285,4 +271,18 @@ func BenchmarkSelectorParallel(b *testing.B) {
 			})
 		})
 	}
+}
+
+// selectNext is one call's Select and first Next on service "svc"; the
+// caller releases the Pick.
+func selectNext(b *testing.B, s selector.Selector, ctx context.Context, opts []selector.SelectOption) (selector.Pick, *registry.Node) {
+	pick, err := s.Select(ctx, "svc", opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	node, err := pick.Next()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return pick, node
 }

@@ -18,13 +18,8 @@ import (
 // and StopNotify during the pause drops it.
 func TestPauseKeepsRecvNotifier(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := testCtx(t)
-		n := memory.MustNetwork()
-		defer n.Close()
-		srv, cli := n.Host("srv"), n.Host("cli")
-		l, c, cs, ss := streamPair(t, srv, cli, "srv:80")
-		defer l.Close()
-		defer c.Close()
+		hp := newHostPair(t)
+		ctx, srv, cli, cs, ss := hp.ctx, hp.srv, hp.cli, hp.cs, hp.ss
 		rn, ok := ss.(transport.RecvNotifier)
 		require.True(t, ok, "accepted socket of a host is a RecvNotifier")
 		_, ok = cs.(transport.RecvNotifier)

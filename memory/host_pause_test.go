@@ -19,13 +19,8 @@ import (
 // Recv that gave up during the pause loses nothing.
 func TestPauseHoldsTransport(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := testCtx(t)
-		n := memory.MustNetwork()
-		defer n.Close()
-		srv, cli := n.Host("srv"), n.Host("cli")
-		l, c, cs, ss := streamPair(t, srv, cli, "srv:80")
-		defer l.Close()
-		defer c.Close()
+		hp := newHostPair(t)
+		ctx, srv, l, c, cs, ss := hp.ctx, hp.srv, hp.l, hp.c, hp.cs, hp.ss
 
 		srv.Pause()
 		require.True(t, srv.Paused())
@@ -146,4 +141,25 @@ func TestCrashEndsPause(t *testing.T) {
 		srv.Pause()
 		require.False(t, srv.Paused(), "...or crashed")
 	})
+}
+
+// hostPair is a network with hosts "srv" and "cli" and a stream from cli to
+// a listener at "srv:80", closed at the test's end.
+type hostPair struct {
+	ctx      context.Context
+	net      *memory.Network
+	srv, cli *memory.Host
+	l        transport.Listener
+	c        transport.Conn
+	cs, ss   transport.Socket // the stream's client and server sides
+}
+
+func newHostPair(t *testing.T) *hostPair {
+	t.Helper()
+	hp := &hostPair{ctx: testCtx(t), net: memory.MustNetwork()}
+	t.Cleanup(func() { _ = hp.net.Close() })
+	hp.srv, hp.cli = hp.net.Host("srv"), hp.net.Host("cli")
+	hp.l, hp.c, hp.cs, hp.ss = streamPair(t, hp.srv, hp.cli, "srv:80")
+	t.Cleanup(func() { _ = hp.l.Close(); _ = hp.c.Close() })
+	return hp
 }
