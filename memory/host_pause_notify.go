@@ -16,9 +16,7 @@ func wrapPauseSocket(s transport.Socket, h *Host) transport.Socket {
 	if !ok {
 		return &pauseSocket{Socket: s, h: h}
 	}
-	ns := &pauseNotifySocket{pauseSocket: pauseSocket{Socket: s, h: h}, rn: rn, done: true}
-	ns.fireFn = ns.fire
-	return ns
+	return &pauseNotifySocket{pauseSocket: pauseSocket{Socket: s, h: h}, rn: rn, done: true}
 }
 
 // pauseNotifySocket is a pauseSocket whose socket has a RecvNotifier. A
@@ -28,7 +26,7 @@ func wrapPauseSocket(s transport.Socket, h *Host) transport.Socket {
 type pauseNotifySocket struct {
 	pauseSocket
 	rn     transport.RecvNotifier
-	fireFn func(error) // fire, bound once per socket
+	fireFn func(error) // fire, bound on the first NotifyRecv (a client's socket never needs it)
 
 	// mu guards the armed notification and serialises its call with
 	// StopNotify (which must not return while f runs).
@@ -47,8 +45,12 @@ func (s *pauseNotifySocket) NotifyRecv(f func(error)) {
 	s.cancelLocked()
 	s.f, s.done = f, false
 	s.gen++
+	if s.fireFn == nil {
+		s.fireFn = s.fire
+	}
+	fire := s.fireFn
 	s.mu.Unlock()
-	s.rn.NotifyRecv(s.fireFn)
+	s.rn.NotifyRecv(fire)
 }
 
 // fire is the inner socket's callback: it calls f now while the host runs,
