@@ -142,6 +142,12 @@ func (c *clientConn) NewStream(ctx context.Context) (transport.Socket, error) {
 
 func (c *clientConn) RemoteAddr() string { return c.under.RemoteAddr() }
 
+var _ transport.Doner = (*clientConn)(nil)
+
+// Done implements transport.Doner: the underlying connection's (a reset by
+// a fault closes it).
+func (c *clientConn) Done() <-chan struct{} { return transport.ConnDone(c.under) }
+
 func (c *clientConn) Close() error {
 	c.mu.Lock()
 	c.closed = true

@@ -142,6 +142,10 @@ func (c *pauseConn) NewStreamSend(ctx context.Context, m *transport.Message) (tr
 	return wrapPauseSocket(s, c.h), err
 }
 
+// Done implements transport.Doner: the connection's (a pause does not
+// close it).
+func (c *pauseConn) Done() <-chan struct{} { return transport.ConnDone(c.Conn) }
+
 // SendClose implements transport.SendCloser.
 func (s *pauseSocket) SendClose(ctx context.Context, m *transport.Message) error {
 	if err := s.h.awaitRunning(ctx); err != nil {

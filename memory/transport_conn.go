@@ -235,6 +235,12 @@ func (c *conn) newStreamErr() error {
 // RemoteAddr is the address that was dialled.
 func (c *conn) RemoteAddr() string { return c.l.addr }
 
+var _ transport.Doner = (*conn)(nil)
+
+// Done implements transport.Doner: closed once the connection is closed
+// or reset.
+func (c *conn) Done() <-chan struct{} { return c.done }
+
 // Close resets every stream of the connection: the server side of each
 // fails with ErrReset, the client side with ErrClosed and ErrReset. It does
 // not block. Idempotent.

@@ -93,18 +93,44 @@ func (p *pool) evict(addr string, c transport.Conn) {
 
 // retire drops c from the pool without closing it, so streams still open
 // on it finish; the pool closes it at the latest when the pool closes.
+// Retired connections the peer has closed since (transport.Doner) are let
+// go of here, so a long-lived client whose servers restart keeps only the
+// retired connections that are still draining.
 func (p *pool) retire(addr string, c transport.Conn) {
 	if !p.drop(addr, c) {
 		return
 	}
 	p.mu.Lock()
 	closed := p.closed
+	var gone []transport.Conn
 	if !closed {
-		p.retired = append(p.retired, c)
+		live := p.retired[:0]
+		for _, r := range p.retired {
+			if isDone(r) {
+				gone = append(gone, r)
+			} else {
+				live = append(live, r)
+			}
+		}
+		clear(p.retired[len(live):])
+		p.retired = append(live, c)
 	}
 	p.mu.Unlock()
 	if closed {
 		c.Close()
+	}
+	for _, r := range gone {
+		r.Close() // already closed by the peer: this releases what is left
+	}
+}
+
+// isDone reports whether c says it is closed or broken.
+func isDone(c transport.Conn) bool {
+	select {
+	case <-transport.ConnDone(c):
+		return true
+	default:
+		return false
 	}
 }
 

@@ -143,6 +143,24 @@ type SendCloser interface {
 	SendClose(ctx context.Context, m *Message) error
 }
 
+// Doner is an optional interface of a Conn: Done returns a channel that is
+// closed once the connection is closed or has failed — when no stream can
+// be opened or used on it any more. A nil channel means the connection
+// cannot tell (a decorator over a Conn without Done). A client pool uses it
+// to let go of connections it retired (the peer refused new streams) once
+// the peer has closed them. It does not block.
+type Doner interface {
+	Done() <-chan struct{}
+}
+
+// ConnDone returns c's Done channel when c is a Doner, and nil otherwise.
+func ConnDone(c Conn) <-chan struct{} {
+	if d, ok := c.(Doner); ok {
+		return d.Done()
+	}
+	return nil
+}
+
 // Releaser is an optional interface of a Socket: Release hands a message
 // that Recv returned back to the transport once the caller is done with
 // it, so that the transport may reuse its memory — the Message, its header

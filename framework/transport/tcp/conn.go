@@ -382,6 +382,12 @@ func (cc clientConn) NewStreamSend(ctx context.Context, m *transport.Message) (t
 // RemoteAddr returns the dialled address.
 func (cc clientConn) RemoteAddr() string { return cc.c.remote }
 
+var _ transport.Doner = clientConn{}
+
+// Done implements transport.Doner: closed once the connection is closed
+// or broken (after a GOAWAY, when the server closed it).
+func (cc clientConn) Done() <-chan struct{} { return cc.c.done }
+
 // Close closes the connection: its streams fail with ErrClosed. It blocks
 // until the connection's goroutines have exited. Idempotent.
 func (cc clientConn) Close() error {
