@@ -218,8 +218,10 @@ func (c *rpcClient) doCall(ctx context.Context, r *Request, rsp any) error {
 	}
 }
 
-// maxPooledBuf bounds the request encodings the client keeps for reuse.
-const maxPooledBuf = 64 << 10
+// maxPooledBuf bounds the request encodings the client keeps for reuse:
+// room for a 64 KiB payload with its encoding's few extra bytes and
+// append's rounding up (a bound of exactly 64 KiB kept none of them).
+const maxPooledBuf = 128 << 10
 
 // encode sets r.body to the encoding of r.Body. When the codec can append
 // and no attempt wrapper could hold on to the request after the call, it

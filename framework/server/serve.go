@@ -87,8 +87,10 @@ type serving struct {
 	buf    []byte // the reply's encoding, when the codec is a codec.Appender
 }
 
-// maxKeptBuf bounds the encoding buffer a worker keeps between requests.
-const maxKeptBuf = 64 << 10
+// maxKeptBuf bounds the encoding buffer a worker keeps between requests:
+// room for a 64 KiB payload with its encoding's few extra bytes and
+// append's rounding up (a bound of exactly 64 KiB kept none of them).
+const maxKeptBuf = 128 << 10
 
 // marshal encodes a reply into the worker's buffer when the codec can
 // append; the buffer is reused once Send (which copies) returned.
