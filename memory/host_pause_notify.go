@@ -12,6 +12,16 @@ import (
 // call's socket for its caller going away through it, and without it would
 // fall back to a goroutine blocked in Recv per call.
 func wrapPauseSocket(s transport.Socket, h *Host) transport.Socket {
+	if ms, ok := s.(*socket); ok {
+		// The memory transport's own socket: its decorator lives in its
+		// stream (each side is wrapped once, by the host it belongs to).
+		ps := &ms.st.paused[0]
+		if ms.server {
+			ps = &ms.st.paused[1]
+		}
+		*ps = pauseNotifySocket{pauseSocket: pauseSocket{Socket: s, h: h}, rn: ms, done: true}
+		return ps
+	}
 	rn, ok := s.(transport.RecvNotifier)
 	if !ok {
 		return &pauseSocket{Socket: s, h: h}

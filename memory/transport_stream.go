@@ -26,6 +26,11 @@ type stream struct {
 	refuseErr   error       // written before refusedFlag is set
 
 	closedSides atomic.Int32 // sockets closed: at 2 the wake channels are recycled
+
+	// paused holds the host pause decorators of client and server (in
+	// that order; host_pause_notify.go), so that they cost no allocation
+	// of their own.
+	paused [2]pauseNotifySocket
 }
 
 // pipe is one direction of a stream: a bounded queue of copied messages.
