@@ -95,7 +95,11 @@ func TestIdleTimeout(t *testing.T) {
 // timeouts survives, because PINGs prove the peer alive.
 func TestPingKeepsQuietStreamAlive(t *testing.T) {
 	logs := newLogSink()
-	tr := newTransport(t, tcp.WithReadTimeout(200*time.Millisecond), tcp.WithLogger(logs.logger()))
+	// Real sockets, so real time: the PING goes out after half the read
+	// timeout and its answer must be back within the other half. At 200 ms
+	// (100 ms for the answer) a race-detector run on a loaded 2-core
+	// machine failed once; 1 s leaves 500 ms.
+	tr := newTransport(t, tcp.WithReadTimeout(time.Second), tcp.WithLogger(logs.logger()))
 	l := echoServer(t, tr)
 	ctx := testCtx(t)
 	c, err := tr.Dial(ctx, l.Addr())
@@ -104,8 +108,8 @@ func TestPingKeepsQuietStreamAlive(t *testing.T) {
 	s, err := c.NewStream(ctx)
 	require.NoError(t, err)
 	defer s.Close()
-	// Nothing arrives for 700 ms: three and a half read timeouts.
-	quiet, cancel := context.WithTimeout(ctx, 700*time.Millisecond)
+	// Nothing arrives for 2.5 s: two and a half read timeouts.
+	quiet, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
 	defer cancel()
 	_, err = s.Recv(quiet)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
