@@ -133,9 +133,10 @@ type instance struct {
 // goes silent (no heartbeat, no deregistration) and its transport closes
 // every listener and connection at once, in-flight streams included. It
 // blocks until the transport's goroutines have exited.
-func (in *instance) crash() {
+func (in *instance) crash(t *testing.T) {
 	in.reg.down.Store(true)
 	_ = in.tr.Close()
+	holdPort(t, in.srv.Addr())
 }
 
 func startInstance(t *testing.T, ctx context.Context, consulAddr, service, name string) *instance {

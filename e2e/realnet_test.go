@@ -203,7 +203,7 @@ func testCrash(t *testing.T, idempotent bool) {
 	}
 
 	crashStart := time.Now()
-	victim.crash()
+	victim.crash(t)
 	crashed := time.Now()
 	// Calls started from here on cannot be answered by the dead instance;
 	// the ones in flight across the crash count as started before it.
