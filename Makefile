@@ -9,9 +9,9 @@ FUZZMINIMIZE ?= 1s
 # -p 2 matches the 2-core CI machine; race-enabled tests are CPU-bound.
 TESTFLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: test vet unit allocs fuzz generate bench consul
+.PHONY: test vet unit allocs peers fuzz generate bench consul
 
-test: vet unit allocs fuzz
+test: vet unit allocs peers fuzz
 
 vet:
 	$(GO) vet ./...
@@ -27,6 +27,13 @@ unit: consul
 # without it (or skip under it) and run here, race detector off.
 allocs:
 	$(GO) test -count=1 -run 'Alloc' ./bench/ ./framework/...
+
+# bench/peers is a module of its own (grpc-go, go-micro, ... stay out of
+# the main module's go.mod), so ./... does not reach it: vet it and run
+# each peer benchmark once, so that it keeps building and working against
+# the framework it replaces in.
+peers:
+	cd bench/peers && $(GO) vet ./... && $(GO) test -count=1 -run '^$$' -bench . -benchtime 1x .
 
 # bin/consul is built from source (Consul is pinned in tools/go.mod; it has
 # no Debian package and no prebuilt download here): a few minutes cold,
