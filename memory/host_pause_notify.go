@@ -136,16 +136,7 @@ func (c *pauseConn) NewStreamSend(ctx context.Context, m *transport.Message) (tr
 	if err := c.h.awaitRunning(ctx); err != nil {
 		return nil, err
 	}
-	ss, ok := c.Conn.(transport.StreamSender)
-	if !ok {
-		s, err := c.Conn.NewStream(ctx)
-		if err != nil {
-			return nil, err
-		}
-		s = wrapPauseSocket(s, c.h)
-		return s, s.Send(ctx, m)
-	}
-	s, err := ss.NewStreamSend(ctx, m)
+	s, err := transport.NewStreamSend(ctx, c.Conn, m)
 	if s == nil {
 		return nil, err
 	}
@@ -161,13 +152,7 @@ func (s *pauseSocket) SendClose(ctx context.Context, m *transport.Message) error
 	if err := s.h.awaitRunning(ctx); err != nil {
 		return err
 	}
-	if sc, ok := s.Socket.(transport.SendCloser); ok {
-		return sc.SendClose(ctx, m)
-	}
-	if err := s.Socket.Send(ctx, m); err != nil {
-		return err
-	}
-	return s.Socket.Close()
+	return transport.SendClose(ctx, s.Socket, m)
 }
 
 // Release implements transport.Releaser: it hands m to the socket's

@@ -105,12 +105,7 @@ func (c *rpcClient) sendRequest(ctx context.Context, addr string, r *Request) (t
 	}
 	m := c.requestMessage(ctx, r)
 	m.Body = r.body
-	var sock transport.Socket
-	if ss, ok := conn.(transport.StreamSender); ok {
-		sock, err = ss.NewStreamSend(ctx, m)
-	} else if sock, err = conn.NewStream(ctx); err == nil {
-		err = sock.Send(ctx, m)
-	}
+	sock, err := transport.NewStreamSend(ctx, conn, m)
 	c.putMessage(m) // Send copied it
 	if sock == nil {
 		return nil, nil, c.openFailed(ctx, addr, conn, r, err)

@@ -310,11 +310,7 @@ func (s *server) serveUnary(ctx context.Context, hctx *handlerCtx, w *serving, c
 	w.reply = transport.Message{Header: w.header, Body: b}
 	// The reply ends the call: with a transport.SendCloser the stream's end
 	// leaves in the same write (finish's Close is then a no-op).
-	if sc, ok := c.sock.(transport.SendCloser); ok {
-		err = sc.SendClose(ctx, &w.reply)
-	} else {
-		err = c.sock.Send(ctx, &w.reply)
-	}
+	err = transport.SendClose(ctx, c.sock, &w.reply)
 	w.reply.Body = nil
 	w.keep(b)
 	if stderrors.Is(err, transport.ErrMessageTooLarge) {

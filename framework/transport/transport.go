@@ -181,6 +181,35 @@ type Releaser interface {
 	Release(m *Message)
 }
 
+// NewStreamSend opens a stream on c and sends m as its first message: in
+// one step when c is a StreamSender, else NewStream then Send. Its results
+// are StreamSender's: a nil Socket when no stream was opened, the Socket
+// with Send's error when m was not sent (the caller closes it). It blocks
+// as NewStream and Send do.
+func NewStreamSend(ctx context.Context, c Conn, m *Message) (Socket, error) {
+	if ss, ok := c.(StreamSender); ok {
+		return ss.NewStreamSend(ctx, m)
+	}
+	s, err := c.NewStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s, s.Send(ctx, m)
+}
+
+// SendClose sends m on s and closes s: in one step when s is a SendCloser,
+// else Send then Close unless Send failed (the stream then stays open, as
+// SendCloser's does). It blocks as Send does.
+func SendClose(ctx context.Context, s Socket, m *Message) error {
+	if sc, ok := s.(SendCloser); ok {
+		return sc.SendClose(ctx, m)
+	}
+	if err := s.Send(ctx, m); err != nil {
+		return err
+	}
+	return s.Close()
+}
+
 // Release calls sock's Release when sock is a Releaser, and does nothing
 // otherwise (see Releaser for what the caller promises). It does not block.
 func Release(sock Socket, m *Message) {
