@@ -129,6 +129,7 @@ var (
 	_ transport.StreamSender = (*pauseConn)(nil)
 	_ transport.SendCloser   = (*pauseSocket)(nil)
 	_ transport.Releaser     = (*pauseSocket)(nil)
+	_ transport.BodyReleaser = (*pauseSocket)(nil)
 )
 
 // NewStreamSend implements transport.StreamSender.
@@ -158,3 +159,6 @@ func (s *pauseSocket) SendClose(ctx context.Context, m *transport.Message) error
 // Release implements transport.Releaser: it hands m to the socket's
 // transport when that takes messages back, and does nothing otherwise.
 func (s *pauseSocket) Release(m *transport.Message) { transport.Release(s.Socket, m) }
+
+// ReleaseBody implements transport.BodyReleaser, like Release.
+func (s *pauseSocket) ReleaseBody(m *transport.Message) { transport.ReleaseBody(s.Socket, m) }

@@ -24,7 +24,10 @@ const (
 	maxFreeBody = 64<<10 + 1<<10
 )
 
-var _ transport.Releaser = (*socket)(nil)
+var (
+	_ transport.Releaser     = (*socket)(nil)
+	_ transport.BodyReleaser = (*socket)(nil)
+)
 
 // Release implements transport.Releaser. It does not block.
 func (s *socket) Release(m *transport.Message) {
@@ -39,6 +42,23 @@ func (s *socket) Release(m *transport.Message) {
 	m.Header, m.Body = nil, nil
 	p.mu.Unlock()
 	s.st.conn.putFree(h, b)
+}
+
+// ReleaseBody implements transport.BodyReleaser: the body of the message
+// the last Recv returned goes to the free list; the message and its header
+// stay the caller's (a copy's header map never shares memory with its
+// body). A later Release of m takes back its header map. It does not block.
+func (s *socket) ReleaseBody(m *transport.Message) {
+	p := s.in
+	p.mu.Lock()
+	if m == nil || m != p.last || m.Body == nil {
+		p.mu.Unlock()
+		return
+	}
+	b := m.Body
+	m.Body = nil
+	p.mu.Unlock()
+	s.st.conn.putFree(nil, b)
 }
 
 // putFree keeps h and b (either may be nil) for later copies.

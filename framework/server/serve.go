@@ -290,6 +290,11 @@ func (s *server) serveUnary(ctx context.Context, hctx *handlerCtx, w *serving, c
 		s.replyError(ctx, c, errors.NewBadRequest(s.name, "decode request to %s as %s: %v", ep.name, cd.ContentType(), err))
 		return
 	}
+	if _, alias := cd.(codec.AliasUnmarshaler); !alias {
+		// body keeps no reference to m.Body (the Codec contract): the
+		// transport may reuse its buffer. The handler keeps m.Header.
+		transport.ReleaseBody(c.sock, m)
+	}
 	req.Body = body
 	err := s.invoke(hctx, ep, req, rsp)
 	hctx.end()

@@ -181,6 +181,20 @@ type Releaser interface {
 	Release(m *Message)
 }
 
+// BodyReleaser is an optional interface of a Socket: ReleaseBody hands
+// back only the body of a message that Recv returned — the caller decoded
+// it and keeps m and m.Header — so that the transport may reuse the body's
+// buffer. After ReleaseBody the caller must not read or write m.Body or
+// anything taken from it (m.Body is set to nil); m.Header and its strings
+// stay valid and the caller's. A transport implements it only when its
+// header strings never share memory with the body. The rules of Releaser
+// apply otherwise: m must be the message this socket's Recv returned last,
+// anything else is ignored, and so is a second ReleaseBody; releasing is
+// never required. It does not block.
+type BodyReleaser interface {
+	ReleaseBody(m *Message)
+}
+
 // NewStreamSend opens a stream on c and sends m as its first message: in
 // one step when c is a StreamSender, else NewStream then Send. Its results
 // are StreamSender's: a nil Socket when no stream was opened, the Socket
@@ -215,5 +229,14 @@ func SendClose(ctx context.Context, s Socket, m *Message) error {
 func Release(sock Socket, m *Message) {
 	if r, ok := sock.(Releaser); ok && m != nil {
 		r.Release(m)
+	}
+}
+
+// ReleaseBody calls sock's ReleaseBody when sock is a BodyReleaser, and
+// does nothing otherwise (see BodyReleaser for what the caller promises).
+// It does not block.
+func ReleaseBody(sock Socket, m *Message) {
+	if r, ok := sock.(BodyReleaser); ok && m != nil {
+		r.ReleaseBody(m)
 	}
 }

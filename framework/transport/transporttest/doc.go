@@ -39,8 +39,10 @@
 //     transport.SendCloser behave as their two steps, a message over the
 //     limit leaving the stream open; with a transport.Releaser, a message
 //     that was not released never changes, however others are released
-//     (twice, concurrently, on another socket, after Close) (each subtest
-//     is skipped for a transport without the interface).
+//     (twice, concurrently, on another socket, after Close); with a
+//     transport.BodyReleaser, a message whose body was released keeps its
+//     header while the body's memory is reused (each subtest is skipped
+//     for a transport without the interface).
 //
 // It waits with short context timeouts, never with sleeps, so it runs both
 // in real time and, with Suite.Synctest, in a testing/synctest bubble in

@@ -57,6 +57,7 @@ func (s Suite) Run(t *testing.T) {
 		{"StreamSender", testStreamSender},
 		{"SendCloser", testSendCloser},
 		{"Releaser", testReleaser},
+		{"BodyReleaser", testBodyReleaser},
 		{"Doner", testDoner},
 	}
 	for _, tc := range tests {
