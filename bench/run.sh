@@ -7,7 +7,7 @@
 # round after round, so that each peer is measured in every round and a
 # change in the machine's load hits them all alike. Then it prints, through
 # benchstat (pinned in bench/peers/go.mod as a tool), the medians of calls/s,
-# CPU per call and allocations per call, and the ratios microsim/peer with the
+# CPU, context switches and allocations per call, and the ratios microsim/peer with the
 # issue's targets.
 #
 #	bash bench/run.sh            # COUNT=6 rounds of 1s per benchmark
@@ -47,7 +47,7 @@ if grep -q -- '--- FAIL' "$out"; then
 fi
 
 echo
-go tool benchstat -col /peer -filter '.unit:(calls/s OR cpu-ns/op OR allocs/op)' "$out"
+go tool benchstat -col /peer -filter '.unit:(calls/s OR cpu-ns/op OR ctxsw/op OR allocs/op)' "$out"
 
 echo
 echo "Ratios microsim / peer (medians of calls/s), against the targets:"
@@ -66,7 +66,7 @@ go tool benchstat -format csv -col /peer -filter '.unit:calls/s' "$out" 2>/dev/n
 			if (row ~ /net=tcp/ && p == "netrpc") want = 1.2
 			if (row ~ /net=tcp/ && p == "gomicro") want = 5
 			if (row ~ /net=mem/ && p == "grpc") want = 4
-			verdict = want ? (ratio >= want ? sprintf("holds (target >= %.1fx)", want) : sprintf("MISSES (target >= %.1fx)", want)) : "(floor, no target)"
+			verdict = want ? (ratio >= want ? sprintf("holds (target >= %.1fx)", want) : sprintf("MISSES (target >= %.1fx)", want)) : "(reference, no target)"
 			printf "  %-22s %-8s %10.0f / %10.0f calls/s = %5.2fx  %s\n", row, p, base, $i + 0, ratio, verdict
 		}
 	}'

@@ -23,3 +23,22 @@ func reportCPU(b *testing.B, start time.Duration) {
 		b.ReportMetric(float64(used.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	}
 }
+
+// contextSwitches counts the OS thread context switches of the process so
+// far, voluntary and not.
+func contextSwitches() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Nvcsw + ru.Nivcsw
+}
+
+// reportSwitches reports the process's context switches per call since
+// start as "ctxsw/op": how often a call made a thread sleep and another
+// wake (a ping-pong that stays on one thread makes almost none).
+func reportSwitches(b *testing.B, start int64) {
+	if b.N > 0 {
+		b.ReportMetric(float64(contextSwitches()-start)/float64(b.N), "ctxsw/op")
+	}
+}

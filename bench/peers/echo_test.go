@@ -32,6 +32,8 @@ func BenchmarkEcho(b *testing.B) {
 		{"netrpc", netrpcTCP},
 		{"gomicro", gomicroTCP},
 		{"rawtcp", rawTCP},
+		{"rawhandoff", rawHandoff},
+		{"rawhandoff2", rawHandoff2},
 	}
 	for _, conc := range concs {
 		for _, p := range tcpPeers {
@@ -64,7 +66,7 @@ func run(b *testing.B, conc int, s setup) {
 	b.SetBytes(payloadSize)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := cpuTime()
+	cpu, switches := cpuTime(), contextSwitches()
 	var wg sync.WaitGroup
 	var once sync.Once
 	for w := range conc {
@@ -84,6 +86,7 @@ func run(b *testing.B, conc int, s setup) {
 	wg.Wait()
 	b.StopTimer()
 	reportCPU(b, cpu)
+	reportSwitches(b, switches)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
 }
 
