@@ -49,9 +49,17 @@
 //     memory and TCP implement them; the suite checks them when present.
 //   - Releaser (Socket): hands a received message back once the caller
 //     is done with it, so that the transport reuses its memory for the
-//     next one instead of allocating. TCP implements it; the package
-//     function Release calls it when present; the suite checks it when
-//     present.
+//     next one instead of allocating. TCP and memory implement it; the
+//     package function Release calls it when present; the suite checks it
+//     when present. The client releases its decoded replies.
+//   - BodyReleaser (Socket): hands back only a received message's body,
+//     the caller keeping its header. The server releases a unary
+//     request's body once a copying codec decoded it (the handler keeps
+//     Request.Header). Memory implements it, and TCP for the messages a
+//     server receives (their header strings are kept apart from the
+//     payload for this); the suite checks it when present.
+//   - Doner (Conn): a channel closed when the connection has ended, which
+//     the client's pool uses to let go of retired connections.
 package transport
 
 //go:generate go tool mockgen -typed -destination=transportmock/transportmock.go -package=transportmock . Transport,Conn,Listener,Socket

@@ -187,10 +187,11 @@ type Releaser interface {
 // buffer. After ReleaseBody the caller must not read or write m.Body or
 // anything taken from it (m.Body is set to nil); m.Header and its strings
 // stay valid and the caller's. A transport implements it only when its
-// header strings never share memory with the body. The rules of Releaser
-// apply otherwise: m must be the message this socket's Recv returned last,
-// anything else is ignored, and so is a second ReleaseBody; releasing is
-// never required. It does not block.
+// header strings never share memory with the body, or only for the
+// messages whose do not (a TCP server's; others are ignored). The rules of
+// Releaser apply otherwise: m must come from this socket's Recv, a message
+// the transport cannot reuse is ignored, and so is a second ReleaseBody;
+// releasing is never required. It does not block.
 type BodyReleaser interface {
 	ReleaseBody(m *Message)
 }

@@ -174,13 +174,15 @@ func appendData(b []byte, m *transport.Message) []byte {
 }
 
 // decodeData decodes a DATA payload into r, a cleared rmsg: a Message
-// whose strings and body share one buffer. When owned is true, payload
-// itself becomes that buffer; otherwise it is copied: with pooledBuf into
-// a buffer from pools (recorded in r.buf, for Release), else into a new
-// one of its exact size. The header map comes from pools (when not nil).
-// A message whose Size exceeds maxMsg is a protocol error. After an error
-// r holds nothing worth keeping.
-func decodeData(r *rmsg, payload []byte, owned bool, maxMsg int, pools *msgPools, pooledBuf bool) error {
+// whose strings and body share one buffer, or with ownStrings whose header
+// strings share one string of their own (one allocation), so that the body
+// may be released alone (r.ownStrings, transport.BodyReleaser). When owned
+// is true, payload itself becomes the buffer; otherwise it is copied: with
+// pooledBuf into a buffer from pools (recorded in r.buf, for Release),
+// else into a new one of its exact size. The header map comes from pools
+// (when not nil). A message whose Size exceeds maxMsg is a protocol error.
+// After an error r holds nothing worth keeping.
+func decodeData(r *rmsg, payload []byte, owned bool, maxMsg int, pools *msgPools, pooledBuf, ownStrings bool) error {
 	if len(payload) == 0 {
 		return protoErr("DATA frame with an empty payload")
 	}
@@ -207,6 +209,16 @@ func decodeData(r *rmsg, payload []byte, owned bool, maxMsg int, pools *msgPools
 			return protoErr("DATA frame with a bad header count")
 		}
 		p = p[w:]
+		var rest []byte
+		if ownStrings {
+			end, err := headerEnd(p, n)
+			if err != nil {
+				return err
+			}
+			// The strings below alias hs, which nothing writes.
+			hs := string(p[:end])
+			p, rest = unsafe.Slice(unsafe.StringData(hs), end), p[end:]
+		}
 		m.Header = pools.getHeader(int(n))
 		for i := uint64(0); i < n; i++ {
 			var k, v string
@@ -223,7 +235,11 @@ func decodeData(r *rmsg, payload []byte, owned bool, maxMsg int, pools *msgPools
 			m.Header[k] = v
 			size += len(k) + len(v)
 		}
+		if ownStrings {
+			p = rest
+		}
 	}
+	r.ownStrings = ownStrings
 	if flags&dataHasBody != 0 {
 		m.Body = p[:len(p):len(p)]
 	} else if len(p) != 0 {
@@ -233,6 +249,20 @@ func decodeData(r *rmsg, payload []byte, owned bool, maxMsg int, pools *msgPools
 		return protoErr("DATA frame carries a message of %d bytes, above the limit of %d", size, maxMsg)
 	}
 	return nil
+}
+
+// headerEnd returns how many bytes of p the n length-prefixed header
+// strings (keys and values) take.
+func headerEnd(p []byte, n uint64) (int, error) {
+	end := 0
+	for i := uint64(0); i < 2*n; i++ {
+		l, w := binary.Uvarint(p[end:])
+		if w <= 0 || l > uint64(len(p)-end-w) {
+			return 0, protoErr("DATA frame with a truncated header")
+		}
+		end += w + int(l)
+	}
+	return end, nil
 }
 
 // takeString reads one uvarint-length-prefixed string from p. The string

@@ -23,6 +23,7 @@ func FuzzFrameDecoder(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		limit := maxFramePayload(fuzzMaxMsg)
 		pools := &msgPools{}
+		var kept []keptHeader
 		// A buffer smaller than the limit exercises both payload paths.
 		fr := newFrameReader(bytes.NewReader(data), make([]byte, 256), limit)
 		fr.alloc = func(n int) []byte {
@@ -46,21 +47,40 @@ func FuzzFrameDecoder(f *testing.F) {
 				continue
 			}
 			r := pools.getRmsg()
-			if err := decodeData(r, f.payload, f.owned, fuzzMaxMsg, pools, true); err != nil {
+			// Odd stream ids decode as a server does: header strings
+			// apart from the payload, so that the body can be released.
+			ownStrings := f.id%2 == 1
+			if err := decodeData(r, f.payload, f.owned, fuzzMaxMsg, pools, true, ownStrings); err != nil {
 				if !errors.Is(err, errProtocol) {
 					t.Fatalf("DATA decode failed with a non-protocol error: %v", err)
 				}
 				continue
 			}
 			roundTrip(t, &r.m)
+			if ownStrings && r.m.Header != nil {
+				// Release the body alone, as ReleaseBody does, and keep
+				// the header: the next frames reuse the body's buffer,
+				// which must not change the header.
+				kept = append(kept, keptHeader{r.m.Header, maps.Clone(r.m.Header)})
+				pools.putBuf(r.buf)
+				continue
+			}
 			// Reuse its memory for the next frames: a decode that wrote
 			// into memory another message still uses would break the
 			// round trip of one of them.
 			pools.recycle(r, false)
 		}
+		for _, k := range kept {
+			if !maps.Equal(k.h, k.want) {
+				t.Fatalf("a header changed after its body was released: %q, want %q", k.h, k.want)
+			}
+		}
 		roundTrip(t, messageFrom(data))
 	})
 }
+
+// keptHeader is a header whose body was released, and a copy of it.
+type keptHeader struct{ h, want map[string]string }
 
 // roundTrip encodes m as a DATA frame, reads it back through a frameReader
 // and checks it decodes equal, nil-ness of header and body included.
@@ -80,7 +100,7 @@ func roundTrip(t *testing.T, m *transport.Message) {
 	f, err := fr.next()
 	if size > fuzzMaxMsg {
 		if err == nil {
-			err = decodeData(&rmsg{}, f.payload, f.owned, fuzzMaxMsg, nil, false)
+			err = decodeData(&rmsg{}, f.payload, f.owned, fuzzMaxMsg, nil, false, false)
 		}
 		if !errors.Is(err, errProtocol) {
 			t.Fatalf("a message of %d bytes, above the limit, was accepted", size)
@@ -90,15 +110,17 @@ func roundTrip(t *testing.T, m *transport.Message) {
 	if err != nil {
 		t.Fatalf("reading back an encoded frame: %v", err)
 	}
-	r := &rmsg{}
-	err = decodeData(r, f.payload, f.owned, fuzzMaxMsg, nil, false)
-	got := &r.m
-	if err != nil {
-		t.Fatalf("decoding an encoded message: %v", err)
-	}
-	if (got.Header == nil) != (m.Header == nil) || !maps.Equal(got.Header, m.Header) ||
-		(got.Body == nil) != (m.Body == nil) || !bytes.Equal(got.Body, m.Body) {
-		t.Fatalf("round trip: sent %#v, got %#v", m, got)
+	for _, ownStrings := range []bool{false, true} {
+		r := &rmsg{}
+		err = decodeData(r, f.payload, f.owned, fuzzMaxMsg, nil, false, ownStrings)
+		got := &r.m
+		if err != nil {
+			t.Fatalf("decoding an encoded message (ownStrings %v): %v", ownStrings, err)
+		}
+		if (got.Header == nil) != (m.Header == nil) || !maps.Equal(got.Header, m.Header) ||
+			(got.Body == nil) != (m.Body == nil) || !bytes.Equal(got.Body, m.Body) {
+			t.Fatalf("round trip (ownStrings %v): sent %#v, got %#v", ownStrings, m, got)
+		}
 	}
 	if _, err := fr.next(); err != io.EOF {
 		t.Fatalf("after the only frame: %v, want io.EOF", err)

@@ -17,6 +17,9 @@ import (
 type rmsg struct {
 	m   transport.Message
 	buf []byte // the payload buffer m aliases, when it may be pooled
+	// ownStrings: the header strings do not alias the payload buffer, so
+	// the body may be released alone (ReleaseBody).
+	ownStrings bool
 }
 
 // Payload buffer classes: powers of two from 64 B to 64 KiB (the read
@@ -85,14 +88,21 @@ func (p *msgPools) recycle(r *rmsg, inline bool) {
 		clear(h)
 		p.headers.Put(h)
 	}
-	if b := r.buf; b != nil {
-		cp := cap(b)
-		if c := bits.Len(uint(cp)) - 1 - minPayloadShift; cp&(cp-1) == 0 && c >= 0 && c < len(p.bufs) {
-			p.bufs[c].Put(unsafe.Pointer(unsafe.SliceData(b)))
-		}
-	}
+	p.putBuf(r.buf)
 	*r = rmsg{}
 	if !inline {
 		p.rmsgs.Put(r)
+	}
+}
+
+// putBuf takes back a payload buffer from getBuf (nil, or a capacity that
+// is not a class's, is ignored). It does not block.
+func (p *msgPools) putBuf(b []byte) {
+	if b == nil {
+		return
+	}
+	cp := cap(b)
+	if c := bits.Len(uint(cp)) - 1 - minPayloadShift; cp&(cp-1) == 0 && c >= 0 && c < len(p.bufs) {
+		p.bufs[c].Put(unsafe.Pointer(unsafe.SliceData(b)))
 	}
 }

@@ -52,6 +52,7 @@ var (
 	_ transport.RecvNotifier = (*stream)(nil)
 	_ transport.SendCloser   = (*stream)(nil)
 	_ transport.Releaser     = (*stream)(nil)
+	_ transport.BodyReleaser = (*stream)(nil)
 )
 
 func newStream(c *conn, id uint32) *stream {
@@ -349,6 +350,35 @@ func (s *stream) Release(m *transport.Message) {
 	default:
 		return
 	}
+	if !c.releasing.Load() {
+		c.releasing.Store(true)
+	}
+}
+
+// ReleaseBody implements transport.BodyReleaser: the payload buffer of m,
+// when it is the stream's first message or the last one Recv returned and
+// its header strings do not share that buffer (a server's messages), is
+// reused for later messages; m keeps its header. Anything else is ignored.
+func (s *stream) ReleaseBody(m *transport.Message) {
+	c := s.c
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var r *rmsg
+	switch {
+	case m == nil:
+		return
+	case m == &s.r0.m:
+		r = &s.r0
+	case s.last != nil && m == &s.last.m:
+		r = s.last
+	default:
+		return
+	}
+	if !r.ownStrings || m.Body == nil {
+		return
+	}
+	c.t.msgs.putBuf(r.buf)
+	r.buf, m.Body = nil, nil
 	if !c.releasing.Load() {
 		c.releasing.Store(true)
 	}
