@@ -67,6 +67,6 @@ go tool benchstat -format csv -col /peer -filter '.unit:calls/s' "$out" 2>/dev/n
 			if (row ~ /net=tcp/ && p == "gomicro") want = 5
 			if (row ~ /net=mem/ && p == "grpc") want = 4
 			verdict = want ? (ratio >= want ? sprintf("holds (target >= %.1fx)", want) : sprintf("MISSES (target >= %.1fx)", want)) : "(reference, no target)"
-			printf "  %-22s %-8s %10.0f / %10.0f calls/s = %5.2fx  %s\n", row, p, base, $i + 0, ratio, verdict
+			printf "  %-22s %-11s %10.0f / %10.0f calls/s = %6.3fx  %s\n", row, p, base, $i + 0, ratio, verdict
 		}
 	}'
