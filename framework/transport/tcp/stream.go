@@ -335,24 +335,17 @@ func (s *stream) newRmsg() *rmsg {
 // left to the GC. Releasing m twice is harmless: the first Release clears
 // what the second would find.
 func (s *stream) Release(m *transport.Message) {
-	c := s.c
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case m == nil:
+	r, inline := s.takeBackLocked(m)
+	if r == nil {
 		return
-	case m == &s.r0.m:
-		c.t.msgs.recycle(&s.r0, true) // clears r0: a second Release finds nothing
-	case s.last != nil && m == &s.last.m:
-		r := s.last
+	}
+	if !inline {
 		s.last = nil
-		c.t.msgs.recycle(r, false)
-	default:
-		return
 	}
-	if !c.releasing.Load() {
-		c.releasing.Store(true)
-	}
+	s.c.t.msgs.recycle(r, inline) // clears r: a second Release finds nothing
+	s.c.markReleasing()
 }
 
 // ReleaseBody implements transport.BodyReleaser: the payload buffer of m,
@@ -360,25 +353,35 @@ func (s *stream) Release(m *transport.Message) {
 // its header strings do not share that buffer (a server's messages), is
 // reused for later messages; m keeps its header. Anything else is ignored.
 func (s *stream) ReleaseBody(m *transport.Message) {
-	c := s.c
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var r *rmsg
+	r, _ := s.takeBackLocked(m)
+	if r == nil || !r.ownStrings || m.Body == nil {
+		return
+	}
+	s.c.t.msgs.putBuf(r.buf)
+	r.buf, m.Body = nil, nil
+	s.c.markReleasing()
+}
+
+// takeBackLocked returns the received message behind m when the stream
+// may take it back — its first message (inline, held in s.r0) or the last
+// one Recv returned — and nil otherwise. Called under s.mu.
+func (s *stream) takeBackLocked(m *transport.Message) (r *rmsg, inline bool) {
 	switch {
 	case m == nil:
-		return
+		return nil, false
 	case m == &s.r0.m:
-		r = &s.r0
+		return &s.r0, true
 	case s.last != nil && m == &s.last.m:
-		r = s.last
-	default:
-		return
+		return s.last, false
 	}
-	if !r.ownStrings || m.Body == nil {
-		return
-	}
-	c.t.msgs.putBuf(r.buf)
-	r.buf, m.Body = nil, nil
+	return nil, false
+}
+
+// markReleasing records that a received message was handed back: from now
+// on the connection's payloads come from the pool.
+func (c *conn) markReleasing() {
 	if !c.releasing.Load() {
 		c.releasing.Store(true)
 	}
