@@ -36,17 +36,7 @@ func (a *app) network(f *runFlags, files []loaded) (int, error) {
 		}
 		outcomes = append(outcomes, sim.Outcome{File: l.file, Report: rep})
 	}
-	err := a.writeOut(f.out, func(w io.Writer) error {
-		if f.format == sim.FormatJUnit {
-			return sim.WriteJUnit(w, outcomes...)
-		}
-		reports := make([]*sim.Report, len(outcomes))
-		for i, o := range outcomes {
-			reports[i] = o.Report
-		}
-		return sim.Write(w, f.format, reports...)
-	})
-	if err != nil {
+	if err := a.writeOutcomes(f, outcomes); err != nil {
 		return exitInvalid, err
 	}
 	return code, nil

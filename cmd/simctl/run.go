@@ -191,7 +191,16 @@ func (a *app) runOnce(f *runFlags, files []loaded) (int, error) {
 		}
 		outcomes = append(outcomes, sim.Outcome{File: l.file, Report: rep})
 	}
-	err := a.writeOut(f.out, func(w io.Writer) error {
+	if err := a.writeOutcomes(f, outcomes); err != nil {
+		return exitInvalid, err
+	}
+	return code, nil
+}
+
+// writeOutcomes writes the reports of one run per scenario to --out or
+// stdout, in --format (JUnit takes the outcomes with their files).
+func (a *app) writeOutcomes(f *runFlags, outcomes []sim.Outcome) error {
+	return a.writeOut(f.out, func(w io.Writer) error {
 		if f.format == sim.FormatJUnit {
 			return sim.WriteJUnit(w, outcomes...)
 		}
@@ -201,10 +210,6 @@ func (a *app) runOnce(f *runFlags, files []loaded) (int, error) {
 		}
 		return sim.Write(w, f.format, reports...)
 	})
-	if err != nil {
-		return exitInvalid, err
-	}
-	return code, nil
 }
 
 // writeOut writes to --out (created or truncated) or to stdout.
