@@ -112,25 +112,8 @@ func TestRoundRobinRotationPerService(t *testing.T) {
 }
 
 func TestRoundRobinConcurrentCallsStayEven(t *testing.T) {
-	rr := selector.RoundRobin()
 	ns := nodes("n", 4)
-	var mu sync.Mutex
-	counts := make(map[string]int)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for range 500 {
-				n, err := rr.Pick("svc", ns).Next()
-				if !assert.NoError(t, err) {
-					return
-				}
-				mu.Lock()
-				counts[n.ID]++
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
+	counts := pickConcurrently(t, selector.RoundRobin(), ns, 8, 500)
 	for _, n := range ns {
 		assert.Equal(t, 1000, counts[n.ID])
 	}
@@ -235,4 +218,28 @@ func TestRandomConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// pickConcurrently makes goroutines goroutines each pick per times from ns
+// with st, at once, and counts the picks per node ID.
+func pickConcurrently(t *testing.T, st selector.Strategy, ns []*registry.Node, goroutines, per int) map[string]int {
+	t.Helper()
+	var mu sync.Mutex
+	counts := make(map[string]int)
+	var wg sync.WaitGroup
+	for range goroutines {
+		wg.Go(func() {
+			for range per {
+				n, err := st.Pick("svc", ns).Next()
+				if !assert.NoError(t, err) {
+					return
+				}
+				mu.Lock()
+				counts[n.ID]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return counts
 }

@@ -3,7 +3,6 @@ package selector_test
 import (
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 
@@ -113,23 +112,6 @@ func TestWeightedRoundRobinFollowsWeightChanges(t *testing.T) {
 
 func TestWeightedRoundRobinConcurrent(t *testing.T) {
 	ns := weighted("1", "3")
-	wrr := selector.WeightedRoundRobin()
-	var mu sync.Mutex
-	counts := make(map[string]int)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for range 1000 {
-				n, err := wrr.Pick("svc", ns).Next()
-				if !assert.NoError(t, err) {
-					return
-				}
-				mu.Lock()
-				counts[n.ID]++
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
+	counts := pickConcurrently(t, selector.WeightedRoundRobin(), ns, 8, 1000)
 	assert.Equal(t, map[string]int{"n-0000": 2000, "n-0001": 6000}, counts, "the rotation is shared: exact shares")
 }
