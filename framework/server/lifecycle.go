@@ -76,6 +76,9 @@ func (s *server) Start(ctx context.Context) error {
 		return err
 	}
 	s.run = r
+	if is, ok := r.l.(transport.InlineServer); ok {
+		is.ServeInline(func(sock transport.Socket) bool { return s.serveInline(r, sock) })
+	}
 	r.accepting = 1
 	r.workers.Add(1)
 	go s.worker(r)
@@ -191,6 +194,9 @@ func (s *server) Stop(ctx context.Context) error {
 	// (2) Stop accepting; the address is free once Close returns. Every
 	// stream a worker accepted is registered once no worker is in Accept.
 	_ = r.l.Close()
+	if is, ok := r.l.(transport.InlineServer); ok {
+		is.ServeInline(nil)
+	}
 	s.mu.Lock()
 	idle := r.acceptIdle
 	if r.accepting > 0 && idle == nil {

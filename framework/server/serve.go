@@ -80,6 +80,45 @@ func (s *server) worker(r *running) {
 	}
 }
 
+// inlineCall is what a call served inline borrows: a call and the
+// serving state a worker would have reused.
+type inlineCall struct {
+	c call
+	w serving
+}
+
+var inlineCalls = sync.Pool{New: func() any { return new(inlineCall) }}
+
+// serveInline serves sock on the transport goroutine that read its
+// request (transport.InlineServer), as a worker would have served it had
+// Accept returned it, and reports false, leaving sock alone, once the
+// server is stopping. It registers the call under s.mu after checking
+// stopping, which Stop sets before it drains: either Stop's drain waits
+// for the call, or the call is not taken.
+func (s *server) serveInline(r *running, sock transport.Socket) bool {
+	ic := inlineCalls.Get().(*inlineCall)
+	c := &ic.c
+	s.mu.Lock()
+	if r.stopping.Load() || r.failed {
+		s.mu.Unlock()
+		inlineCalls.Put(ic)
+		return false
+	}
+	s.admitLocked(c, sock)
+	s.mu.Unlock()
+	if c.refusal {
+		s.refuse(r.base, c)
+	} else {
+		s.serve(r, &ic.w, c)
+	}
+	c.end()
+	s.mu.Lock()
+	s.forgetLocked(c)
+	s.mu.Unlock()
+	inlineCalls.Put(ic)
+	return true
+}
+
 // serving is a worker's reusable state.
 type serving struct {
 	reply  transport.Message // the unary reply; Send copies it
@@ -127,14 +166,7 @@ func (s *server) accepted(r *running, c *call, sock transport.Socket, err error)
 		}
 		return false
 	}
-	c.sock = sock
-	c.refusal = false
-	if max := s.opts.maxInFlight; max > 0 && s.limited >= max {
-		c.refusal = true
-	} else {
-		s.limited++
-	}
-	s.calls[c] = struct{}{}
+	s.admitLocked(c, sock)
 	if r.accepting == 0 && !r.stopping.Load() && !r.failed {
 		r.accepting++
 		r.workers.Add(1)
@@ -143,9 +175,21 @@ func (s *server) accepted(r *running, c *call, sock transport.Socket, err error)
 	return true
 }
 
-// finish ends a call: it forgets it, signals a waiting Stop when the last
-// one is gone, and reports whether the worker accepts again.
-func (s *server) finish(r *running, c *call) bool {
+// admitLocked registers the call serving sock, refused for overload when
+// too many are in flight. Called under s.mu.
+func (s *server) admitLocked(c *call, sock transport.Socket) {
+	c.sock = sock
+	c.refusal = false
+	if max := s.opts.maxInFlight; max > 0 && s.limited >= max {
+		c.refusal = true
+	} else {
+		s.limited++
+	}
+	s.calls[c] = struct{}{}
+}
+
+// end ends a call's handler ctx and closes its socket.
+func (c *call) end() {
 	c.mu.Lock()
 	h := c.h
 	c.h, c.cut = nil, false
@@ -154,8 +198,11 @@ func (s *server) finish(r *running, c *call) bool {
 		h.end()
 	}
 	_ = c.sock.Close()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+}
+
+// forgetLocked forgets an ended call and signals a waiting Stop when the
+// last one is gone. Called under s.mu.
+func (s *server) forgetLocked(c *call) {
 	delete(s.calls, c)
 	if !c.refusal {
 		s.limited--
@@ -165,6 +212,15 @@ func (s *server) finish(r *running, c *call) bool {
 		s.drained = nil
 	}
 	c.sock = nil
+}
+
+// finish ends a call: it forgets it, signals a waiting Stop when the last
+// one is gone, and reports whether the worker accepts again.
+func (s *server) finish(r *running, c *call) bool {
+	c.end()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.forgetLocked(c)
 	if r.stopping.Load() || r.failed || r.accepting >= maxIdleWorkers {
 		return false
 	}

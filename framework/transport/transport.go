@@ -153,6 +153,26 @@ type Doner interface {
 	Done() <-chan struct{}
 }
 
+// InlineServer is an optional interface of a Listener: a server that
+// serves each accepted stream to its end on one goroutine registers with
+// ServeInline a function the transport may call, instead of handing a
+// stream to Accept, on the transport's own goroutine that read the stream's
+// opening — when the stream's first message has arrived with it and the
+// stream is alone on its connection. A lone call is then served without
+// passing it from one goroutine to another, which at low concurrency costs
+// more than the rest of the call. serve owns the stream as if Accept had
+// returned it and closes it before returning; it returns false, without
+// touching the stream, when it no longer takes streams (the transport then
+// refuses it, as if no server had accepted it). While serve runs, the
+// transport may have to start another goroutine to go on reading the
+// connection — at once when serve waits on the connection (Recv or Send
+// blocks), otherwise after a short delay — so a long or blocked serve
+// delays the connection's other streams by about a millisecond, never for
+// good. ServeInline(nil) stops it; streams then go to Accept only.
+type InlineServer interface {
+	ServeInline(serve func(Socket) bool)
+}
+
 // ConnDone returns c's Done channel when c is a Doner, and nil otherwise.
 func ConnDone(c Conn) <-chan struct{} {
 	if d, ok := c.(Doner); ok {

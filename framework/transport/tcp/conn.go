@@ -7,6 +7,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/microsim/microsim/framework/transport"
@@ -38,6 +39,15 @@ type conn struct {
 
 	iov, iovw net.Buffers // used by the writer goroutine only
 
+	// Direct writes (pushLocked), on plain TCP connections only.
+	writing  bool    // guarded by wmu: the writer or a sender is writing a batch
+	wrest    *[]byte // guarded by wmu: what a sender's write left; written first
+	rawConn  syscall.RawConn
+	rawWrite func(fd uintptr) bool // c.directWrite, made once
+	wbuf     []byte                // used by the holder of the writing role only
+	wn       int
+	werr     error
+
 	mu         sync.Mutex
 	err        error // why the connection ended; nil while it is alive
 	streams    map[uint32]*stream
@@ -53,15 +63,35 @@ type conn struct {
 	releasing atomic.Bool   // a received message was released: payloads come from the pool
 	wseq      atomic.Uint64 // bumped before and after each write: odd while writing
 
-	// Used by the reader goroutine only.
-	nread      uint64    // reads that returned data
-	seenRead   uint64    // nread at the last tick
-	lastActive time.Time // the tick at which nread last changed
-	seenWseq   uint64    // wseq at the last tick
-	writeSince time.Time // the tick at which the current write was first seen
-	pingOut    bool
-	wakes      []*stream // streams to wake before the next read (wakeLater)
-	offers     []*stream // server: streams opened, to hand to Accept before the next read
+	// Reading roles (roles.go).
+	rmu           sync.Mutex
+	role          int             // client: who reads (roleFree, roleReader, roleLeader)
+	rgrant        chan struct{}   // client, cap 1: the role was handed to the reader goroutine
+	leadS         *stream         // client: the stream whose Recv leads
+	leadCtx       context.Context // its ctx, which the watchdog watches
+	interrupted   bool            // the watchdog interrupted the leader's read
+	freeSeq       uint64          // client: counts the times the role was left free
+	seenFreeSeq   uint64          // freeSeq at the watchdog's last tick
+	inlineOn      bool            // server: the reading goroutine serves a stream inline
+	inlineSeq     uint64          // server: counts inline calls
+	seenInlineSeq uint64          // inlineSeq at the watchdog's last tick
+	readerGen     uint64          // server: bumped when a goroutine takes reading over
+	inWatch       bool            // guarded by t.watch.mu: in the watchdog's set
+
+	// Used by the goroutine that reads (holds the reading role) only.
+	fr          *frameReader
+	readBuf     *[]byte // server: the pooled read buffer
+	lingerUntil time.Time
+	asLeader    bool      // a Recv reads for itself
+	rDelivered  bool      // client: a message was delivered since the reader goroutine got the role
+	nread       uint64    // reads that returned data
+	seenRead    uint64    // nread at the last tick
+	lastActive  time.Time // the tick at which nread last changed
+	seenWseq    uint64    // wseq at the last tick
+	writeSince  time.Time // the tick at which the current write was first seen
+	pingOut     bool
+	wakes       []*stream // streams to wake before the next read (wakeLater)
+	offers      []*stream // server: streams opened, to hand to Accept before the next read
 }
 
 // maxStreamID bounds client stream ids; a connection that used them all
@@ -85,32 +115,67 @@ func newConn(t *Transport, raw net.Conn, server bool, l *listener, remote string
 		nextID:     1,
 	}
 	c.wq.pool = &t.pool
+	if tc, ok := raw.(*net.TCPConn); ok {
+		if rc, err := tc.SyscallConn(); err == nil {
+			c.rawConn, c.rawWrite = rc, c.directWrite
+		}
+	}
 	return c
 }
 
 // start runs the connection's goroutines; on the server side they first
 // perform the handshake. It does not block.
 func (c *conn) start() {
+	if !c.server {
+		c.initReader() // before a Recv may lead; the handshake is done
+	}
 	c.wg.Add(1)
 	go c.run()
 }
 
 func (c *conn) run() {
-	defer c.t.wg.Done()
-	defer c.wg.Done()
-	defer c.t.forget(c)
 	if c.server {
 		if err := c.serverHandshake(); err != nil {
 			c.fail(fmt.Errorf("handshake: %w", err))
 			close(c.writerDone)
+			c.t.forget(c)
+			c.wg.Done()
+			c.t.wg.Done()
 			return
 		}
 	}
 	c.wg.Add(1)
 	go c.writeLoop()
-	err := c.readLoop()
+	if !c.server {
+		c.endReading(c.clientReadLoop())
+		return
+	}
+	c.initReader()
+	c.readOn()
+}
+
+// readOn is a server connection's reading goroutine: the first, or one
+// that took reading over from a goroutine serving a stream inline.
+func (c *conn) readOn() {
+	c.endReading(c.readFrames())
+}
+
+// endReading ends the goroutine that read the connection, and with it the
+// connection unless reading was taken over.
+func (c *conn) endReading(err error) {
+	defer c.t.wg.Done()
+	defer c.wg.Done()
+	if err == errTakenOver {
+		return
+	}
+	c.flushWakes(true)
 	c.fail(err)
 	<-c.writerDone
+	if c.readBuf != nil {
+		c.t.pool.put(c.readBuf)
+		c.readBuf = nil
+	}
+	c.t.forget(c)
 }
 
 // close ends the connection with err (if it is still alive) and waits for
@@ -362,11 +427,7 @@ func (cc clientConn) NewStreamSend(ctx context.Context, m *transport.Message) (t
 					return nil, err
 				}
 				c.queueDataLocked(s.id.Load(), m, plen, nil)
-				wake := c.wakeLocked()
-				c.wmu.Unlock()
-				if wake {
-					c.signalWriter()
-				}
+				c.pushLocked()
 				return s, nil
 			}
 			c.wmu.Unlock()

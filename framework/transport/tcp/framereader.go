@@ -35,8 +35,11 @@ type frameReader struct {
 	// onRead is called after every read that returned data (may be nil).
 	onRead func()
 	// beforeRead is called before every read from r (may be nil): every
-	// frame that was buffered has been returned by then.
-	beforeRead func()
+	// frame that was buffered has been returned by then; midFrame reports
+	// whether part of the next frame has been read. An error stops next,
+	// which returns it; when midFrame was false nothing is lost, and the
+	// next call to next resumes.
+	beforeRead func(midFrame bool) error
 	// alloc allocates the payload of a frame too large for buf; n is at
 	// most maxPayload (hook for the fuzz test).
 	alloc func(n int) []byte
@@ -75,7 +78,9 @@ func (fr *frameReader) next() (frame, error) {
 	fr.start += got
 	for got < n {
 		if fr.beforeRead != nil {
-			fr.beforeRead()
+			if err := fr.beforeRead(true); err != nil {
+				return frame{}, err
+			}
 		}
 		m, err := fr.r.Read(p[got:])
 		if m > 0 {
@@ -104,7 +109,9 @@ func (fr *frameReader) fill(n int) error {
 	}
 	for fr.end-fr.start < n {
 		if fr.beforeRead != nil {
-			fr.beforeRead()
+			if err := fr.beforeRead(fr.end > fr.start); err != nil {
+				return err
+			}
 		}
 		m, err := fr.r.Read(fr.buf[fr.end:])
 		if m > 0 {

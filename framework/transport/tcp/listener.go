@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/microsim/microsim/framework/transport"
@@ -17,7 +18,8 @@ type listener struct {
 	t        *Transport
 	nl       net.Listener
 	addr     string
-	acceptCh chan *stream // opened streams waiting for Accept (the backlog)
+	acceptCh chan *stream                                // opened streams waiting for Accept (the backlog)
+	inline   atomic.Pointer[func(transport.Socket) bool] // ServeInline's function
 	closedCh chan struct{}
 	wg       sync.WaitGroup // the accept goroutine
 
@@ -126,6 +128,36 @@ func (l *listener) offer(s *stream) {
 	}
 	l.mu.Unlock()
 	s.refuse()
+}
+
+var _ transport.InlineServer = (*listener)(nil)
+
+// ServeInline implements transport.InlineServer: a stream that opens
+// alone on its connection with its first message is served by serve on
+// the connection's reading goroutine (roles.go). nil stops it.
+func (l *listener) ServeInline(serve func(transport.Socket) bool) {
+	if serve == nil {
+		l.inline.Store(nil)
+		return
+	}
+	l.inline.Store(&serve)
+}
+
+// serveInline serves s with ServeInline's function, or hands it to
+// Accept when there is none any more; it refuses s when the listener is
+// closed or the server takes no more streams.
+func (l *listener) serveInline(s *stream) {
+	serve := l.inline.Load()
+	if serve == nil {
+		l.offer(s)
+		return
+	}
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed || !(*serve)(s) {
+		s.refuse()
+	}
 }
 
 // acceptLoop is the accept goroutine: it accepts connections and starts

@@ -10,38 +10,42 @@ import (
 	"github.com/microsim/microsim/framework/transport"
 )
 
-// readLoop is the reader goroutine: it reads frames and dispatches them
-// until the connection fails, and returns why. It also enforces the read
-// and idle timeouts: the read deadline serves as a timer that wakes it
-// every tick to check them.
-func (c *conn) readLoop() error {
-	buf := c.t.pool.get(readBufSize)
-	defer c.t.pool.put(buf)
-	fr := newFrameReader(c.rw, (*buf)[:readBufSize], maxFramePayload(c.o.maxMsg))
-	fr.onRead = func() { c.nread++ }
-	fr.beforeRead = c.flushWakes
-	defer c.flushWakes()
-	var lingerUntil time.Time
-	fr.onTimeout = func(midFrame bool) error {
-		if c.lingering.Load() {
-			now := time.Now()
-			if lingerUntil.IsZero() {
-				lingerUntil = now.Add(lingerTimeout)
-			} else if !now.Before(lingerUntil) {
-				return quietf("the peer did not close within %v of our close", lingerTimeout)
-			}
-			c.raw.SetReadDeadline(lingerUntil)
-			return nil
-		}
-		return c.checkTimeouts(midFrame)
+// initReader prepares the reading of the connection: its frame reader,
+// whose state passes from one goroutine to the next with the reading role
+// (roles.go), and the first tick of the read deadline.
+func (c *conn) initReader() {
+	var buf []byte
+	if c.server {
+		c.readBuf = c.t.pool.get(readBufSize)
+		buf = (*c.readBuf)[:readBufSize]
+	} else {
+		// A Recv reading for itself may still be reading when the
+		// reader goroutine exits: the buffer is not pooled.
+		buf = make([]byte, readBufSize)
+		c.role = roleReader
+		c.rgrant = make(chan struct{}, 1)
 	}
+	c.fr = newFrameReader(c.rw, buf, maxFramePayload(c.o.maxMsg))
+	c.fr.onRead = func() { c.nread++ }
+	c.fr.beforeRead = c.beforeRead
+	c.fr.onTimeout = c.onTimeout
 	c.lastActive = time.Now()
 	if tick := c.o.tick(); tick > 0 {
 		c.raw.SetReadDeadline(c.lastActive.Add(tick))
 	}
+}
+
+// readFrames reads frames and dispatches them until reading fails, which
+// ends the connection (the error says why), or the goroutine must stop
+// reading: errYield (it hands the reading role on) or errTakenOver
+// (another goroutine reads now).
+func (c *conn) readFrames() error {
 	for {
-		f, err := fr.next()
+		f, err := c.fr.next()
 		if err != nil {
+			if err == errYield || err == errTakenOver {
+				return err
+			}
 			return c.readError(err)
 		}
 		if err := c.handleFrame(f); err != nil {
@@ -50,10 +54,55 @@ func (c *conn) readLoop() error {
 	}
 }
 
+// onTimeout is the frame reader's onTimeout: the read deadline passed. It
+// serves as the tick timer (checkTimeouts), as the linger timer of a
+// graceful close, and interrupts a Recv reading for itself whose ctx is
+// done (the watchdog sets a past deadline).
+func (c *conn) onTimeout(midFrame bool) error {
+	if c.lingering.Load() {
+		now := time.Now()
+		if c.lingerUntil.IsZero() {
+			c.lingerUntil = now.Add(lingerTimeout)
+		} else if !now.Before(c.lingerUntil) {
+			return quietf("the peer did not close within %v of our close", lingerTimeout)
+		}
+		c.raw.SetReadDeadline(c.lingerUntil)
+		return nil
+	}
+	if err := c.checkTimeouts(midFrame); err != nil {
+		return err
+	}
+	if !midFrame && c.asLeader && c.leadCtx.Err() != nil {
+		return errYield
+	}
+	return nil
+}
+
+// beforeRead is the frame reader's beforeRead: every buffered frame has
+// been handled. It wakes the streams that have news (and on a server hands
+// new streams to Accept, or serves one inline), then decides whether this
+// goroutine goes on reading (see roles.go).
+func (c *conn) beforeRead(midFrame bool) error {
+	if err := c.flushWakes(midFrame); err != nil || midFrame {
+		return err
+	}
+	switch {
+	case c.asLeader:
+		if c.leadDone() {
+			return errYield
+		}
+	case !c.server && c.rDelivered:
+		if c.readerParks() {
+			return errYield
+		}
+	}
+	return nil
+}
+
 // wakeLater records that s has news for a waiting Recv or Send; the reader
 // wakes it in flushWakes, once it has handled every frame it has buffered,
 // so a woken goroutine sees them all (a reply and the CLOSE behind it).
-// Called under s.mu by the reader goroutine.
+// Called under s.mu by the reading goroutine.
 func (c *conn) wakeLater(s *stream) {
 	if !s.wakePending {
 		s.wakePending = true
@@ -65,8 +114,17 @@ func (c *conn) wakeLater(s *stream) {
 // wakes the streams recorded by wakeLater. Offering a stream only once the
 // frames that followed its OPEN in the same read are handled lets the
 // server's Recv find its first message already queued instead of waking
-// twice.
-func (c *conn) flushWakes() {
+// twice. A stream that opened alone on its connection with its first
+// message, when nothing else is buffered, is served inline instead
+// (runInline), when the listener's server allows it; an error is
+// errTakenOver: another goroutine reads the connection now.
+func (c *conn) flushWakes(midFrame bool) error {
+	var inline *stream
+	if c.server && len(c.offers) == 1 && !midFrame && c.l.inline.Load() != nil && c.single() && c.offers[0].hasMessage() {
+		inline = c.offers[0]
+		c.offers[0] = nil
+		c.offers = c.offers[:0]
+	}
 	for i, s := range c.offers {
 		c.l.offer(s)
 		c.offers[i] = nil
@@ -80,6 +138,10 @@ func (c *conn) flushWakes() {
 		c.wakes[i] = nil
 	}
 	c.wakes = c.wakes[:0]
+	if inline != nil {
+		return c.runInline(inline)
+	}
+	return nil
 }
 
 // readError explains why reading stopped.
@@ -193,6 +255,7 @@ func (c *conn) handleFrame(f frame) error {
 		if err := s.deliver(m); err != nil {
 			return err
 		}
+		c.rDelivered = true
 	case frameCloseSend:
 		s.peerEnded(false)
 	case frameClose:

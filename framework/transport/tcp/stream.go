@@ -190,6 +190,16 @@ func (s *stream) Recv(ctx context.Context) (*transport.Message, error) {
 			s.mu.Unlock()
 			return nil, c.streamErr(s)
 		}
+		if err := ctx.Err(); err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+		if !c.server && c.tryLead(ctx, s) {
+			s.mu.Unlock()
+			c.lead() // reads until s has news, ctx is done or c ends
+			s.mu.Lock()
+			continue
+		}
 		if err := s.wait(ctx, &s.recvWait, &s.notify); err != nil {
 			s.mu.Unlock()
 			return nil, err
@@ -205,6 +215,11 @@ func (s *stream) Recv(ctx context.Context) (*transport.Message, error) {
 // both under s.mu, so once wait has cleared it and drained the channel
 // nothing can reach the channel any more and it goes back.
 func (s *stream) wait(ctx context.Context, waiting *bool, ch *chan struct{}) error {
+	if s.c.server {
+		s.c.takeOverInline()
+	} else {
+		s.c.ensureReader()
+	}
 	pool := &s.c.t.waitChans
 	c, _ := pool.Get().(chan struct{})
 	if c == nil {
@@ -489,6 +504,9 @@ func (s *stream) NotifyRecv(f func(error)) {
 		return
 	}
 	s.onRecv = f
+	if !c.server {
+		c.ensureReader()
+	}
 	switch {
 	case s.qhead < len(s.q):
 		s.notifyLocked(nil)

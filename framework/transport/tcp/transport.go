@@ -22,6 +22,7 @@ type Transport struct {
 	// waitChans holds the empty, unreferenced channels (chan struct{},
 	// cap 1) that a stream's Recv or Send borrows while it waits.
 	waitChans sync.Pool
+	watch     watchdog // roles.go
 
 	mu        sync.Mutex
 	closed    bool
@@ -198,7 +199,7 @@ func (c *conn) clientHandshake(ctx context.Context, addr string) error {
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return fmt.Errorf("tls handshake: %w", err)
 		}
-		c.rw = tc
+		c.rw, c.rawWrite = tc, nil // writes go through TLS: no direct writes
 	}
 	if err := c.exchangePrefaces(); err != nil {
 		return err
@@ -218,7 +219,7 @@ func (c *conn) serverHandshake() error {
 		if err := tc.Handshake(); err != nil {
 			return fmt.Errorf("tls handshake: %w", err)
 		}
-		c.rw = tc
+		c.rw, c.rawWrite = tc, nil // writes go through TLS: no direct writes
 	}
 	if err := c.exchangePrefaces(); err != nil {
 		return err

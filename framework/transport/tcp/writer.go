@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/microsim/microsim/framework/transport"
@@ -149,13 +150,13 @@ func (c *conn) enqueueData(ctx context.Context, s *stream, m *transport.Message,
 			c.queueCloseLocked(s)
 		}
 	}
-	wake := err == nil && c.wakeLocked()
-	c.wmu.Unlock()
+	if err != nil {
+		c.wmu.Unlock()
+	} else {
+		c.pushLocked()
+	}
 	if own != nil {
 		c.t.pool.put(own)
-	}
-	if wake {
-		c.signalWriter()
 	}
 	return err
 }
@@ -226,7 +227,11 @@ func (c *conn) writeLoop() {
 			return
 		}
 		for {
-			batch, closing = c.take(batch[:0])
+			var busy bool
+			batch, closing, busy = c.takeWrite(batch[:0])
+			if busy {
+				break // a sender is writing; it wakes us again for what follows
+			}
 			if len(batch) == 0 {
 				if closing {
 					c.closeWrite()
@@ -271,6 +276,9 @@ func (c *conn) writeLoop() {
 				c.t.pool.put(b)
 				batch[i] = nil
 			}
+			c.wmu.Lock()
+			c.writing = false
+			c.wmu.Unlock()
 			if err != nil {
 				c.fail(fmt.Errorf("write: %w", err))
 				return
@@ -279,11 +287,34 @@ func (c *conn) writeLoop() {
 	}
 }
 
+// takeWrite is take for the writer goroutine: unless a sender is writing
+// (busy), it takes the writing role along with everything queued, after
+// the unwritten rest of a sender's write, if any.
+func (c *conn) takeWrite(batch []*[]byte) (_ []*[]byte, closing, busy bool) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.writing {
+		c.wq.signal = false
+		return batch, false, true
+	}
+	if c.wrest != nil {
+		batch = append(batch, c.wrest)
+		c.wrest = nil
+	}
+	batch, closing = c.takeLocked(batch)
+	c.writing = len(batch) > 0
+	return batch, closing, false
+}
+
 // take appends everything queued to batch and reports whether the
 // connection is closing gracefully.
 func (c *conn) take(batch []*[]byte) ([]*[]byte, bool) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	return c.takeLocked(batch)
+}
+
+func (c *conn) takeLocked(batch []*[]byte) ([]*[]byte, bool) {
 	if c.wq.cur != nil && len(*c.wq.cur) > 0 {
 		c.wq.segs = append(c.wq.segs, c.wq.cur)
 		c.wq.cur = nil
@@ -339,5 +370,101 @@ func (c *conn) closeStream(s *stream, typ byte, payload []byte) {
 	c.wmu.Unlock()
 	if wake {
 		c.signalWriter()
+	}
+}
+
+// pushLocked is called under c.wmu right after a sender queued frames, and
+// unlocks it. When the connection carries a single stream, nobody is
+// writing and everything queued sits in one buffer, the sender writes it
+// itself with one non-blocking write: a lone call then reaches the wire
+// without waking the writer goroutine, whose hand-off (a goroutine made
+// runnable, which wakes an idle processor) costs more than the write.
+// What the socket does not take at once is left to the writer. Otherwise
+// the writer is woken as usual, so concurrent senders still share writes.
+func (c *conn) pushLocked() {
+	if c.rawWrite == nil || c.writing || c.wq.signal || c.wrest != nil || c.wq.err != nil ||
+		c.wq.closing || len(c.wq.segs) > 0 || c.wq.cur == nil || !c.single() {
+		wake := c.wakeLocked()
+		c.wmu.Unlock()
+		if wake {
+			c.signalWriter()
+		}
+		return
+	}
+	b := c.wq.cur
+	c.wq.cur, c.wq.queued = nil, 0
+	if c.wq.room != nil {
+		close(c.wq.room)
+		c.wq.room = nil
+	}
+	c.writing = true
+	c.wmu.Unlock()
+	n, err := c.writeNow(*b)
+	c.wmu.Lock()
+	c.writing = false
+	if err != nil {
+		c.wmu.Unlock()
+		c.t.pool.put(b)
+		c.fail(fmt.Errorf("write: %w", err))
+		return
+	}
+	if n < len(*b) {
+		// The rest goes first, by the writer.
+		rest := copy(*b, (*b)[n:])
+		*b = (*b)[:rest]
+		c.wrest = b
+	} else {
+		c.t.pool.put(b)
+	}
+	if c.wrest == nil && c.wq.queued == 0 {
+		c.wmu.Unlock()
+		return
+	}
+	wake := c.wakeLocked()
+	c.wmu.Unlock()
+	if wake {
+		c.signalWriter()
+	}
+}
+
+// single reports whether the connection carries one stream (or none).
+func (c *conn) single() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.active <= 1
+}
+
+// writeNow makes one non-blocking write of b to the socket and returns how
+// much of it was written: less than len(b), possibly 0, when the socket's
+// buffer is full. An error is a broken connection. Called by the holder of
+// the writing role (c.writing) only.
+func (c *conn) writeNow(b []byte) (int, error) {
+	c.wbuf = b
+	err := c.rawConn.Write(c.rawWrite)
+	n, werr := c.wn, c.werr
+	c.wbuf, c.werr = nil, nil
+	if err != nil {
+		return 0, err
+	}
+	return n, werr
+}
+
+// directWrite is c.rawWrite: one write(2) of c.wbuf, retried on EINTR;
+// EAGAIN (the socket's buffer is full) is not an error. It returns true so
+// that RawConn.Write does not wait for the socket to become writable.
+func (c *conn) directWrite(fd uintptr) bool {
+	for {
+		n, err := syscall.Write(int(fd), c.wbuf)
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			c.wn, c.werr = 0, nil
+		case err != nil:
+			c.wn, c.werr = 0, err
+		default:
+			c.wn, c.werr = n, nil
+		}
+		return true
 	}
 }
