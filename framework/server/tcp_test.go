@@ -132,3 +132,66 @@ func TestStreamOverTCPReleasesMessages(t *testing.T) {
 		sock.Close()
 	}
 }
+
+// Meeting's first caller waits in its handler until a second caller has
+// come in (over the same connection).
+type Meeting struct {
+	entered chan struct{} // receives when a caller's handler runs
+	met     chan struct{} // closed by the second caller
+}
+
+func (m *Meeting) Meet(ctx context.Context, req *HelloRequest, rsp *HelloReply) error {
+	m.entered <- struct{}{}
+	if req.Name == "first" {
+		select {
+		case <-m.met:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	} else {
+		close(m.met)
+	}
+	rsp.Greeting = "met " + req.Name
+	return nil
+}
+
+// TestBlockedCallDoesNotBlockItsConnection: over TCP a call alone on its
+// connection is served on the transport's reading goroutine
+// (transport.InlineServer). A handler that then waits for another call
+// on the same connection must still see it arrive and be served: the
+// transport reads the connection on with another goroutine.
+func TestBlockedCallDoesNotBlockItsConnection(t *testing.T) {
+	tr, err := tcp.New()
+	require.NoError(t, err)
+	t.Cleanup(func() { tr.Close() })
+	net := memory.MustNetwork()
+	t.Cleanup(func() { net.Close() })
+	s, err := server.New("meeting", tr, net.Registry(), server.WithAddress("127.0.0.1:0"))
+	require.NoError(t, err)
+	m := &Meeting{entered: make(chan struct{}, 2), met: make(chan struct{})}
+	require.NoError(t, s.Handle(m))
+	require.NoError(t, s.Start(t.Context()))
+	t.Cleanup(func() { s.Stop(context.Background()) })
+
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	conn, err := tr.Dial(ctx, s.Addr())
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	c := &rawClient{conn: conn, codec: codec.JSON()}
+	first := make(chan error, 1)
+	var firstRsp HelloReply
+	go func() {
+		first <- c.call(ctx, "meeting", "Meeting.Meet", &HelloRequest{Name: "first"}, &firstRsp)
+	}()
+	select {
+	case <-m.entered:
+	case <-ctx.Done():
+		t.Fatal("the first call never reached its handler")
+	}
+	var rsp HelloReply
+	require.NoError(t, c.call(ctx, "meeting", "Meeting.Meet", &HelloRequest{Name: "second"}, &rsp))
+	require.Equal(t, "met second", rsp.Greeting)
+	require.NoError(t, <-first)
+	require.Equal(t, "met first", firstRsp.Greeting)
+}

@@ -83,6 +83,7 @@ type conn struct {
 	readBuf     *[]byte // server: the pooled read buffer
 	lingerUntil time.Time
 	asLeader    bool      // a Recv reads for itself
+	leads       uint64    // client: Recvs that read for themselves (tests)
 	rDelivered  bool      // client: a message was delivered since the reader goroutine got the role
 	nread       uint64    // reads that returned data
 	seenRead    uint64    // nread at the last tick

@@ -39,8 +39,9 @@ import (
 // their reader goroutine and takes reading over from long inline calls.
 // It exits when no connection needs it.
 
-// watchTick is the watchdog's period.
-const watchTick = time.Millisecond
+// watchTick is the watchdog's period; a Transport takes it when it is
+// made (a variable for tests).
+var watchTick = time.Millisecond
 
 // Reading roles of a client connection (conn.role, guarded by conn.rmu).
 const (
@@ -89,10 +90,18 @@ func (c *conn) watch() {
 // watchLoop is the watchdog goroutine.
 func (t *Transport) watchLoop() {
 	defer t.wg.Done()
-	tk := time.NewTicker(watchTick)
+	tk := time.NewTicker(t.watchTick)
 	defer tk.Stop()
 	w := &t.watch
-	for range tk.C {
+	for {
+		select {
+		case <-tk.C:
+		case <-t.closing:
+			w.mu.Lock()
+			w.running = false
+			w.mu.Unlock()
+			return
+		}
 		w.mu.Lock()
 		for c := range w.conns {
 			c.rmu.Lock()
@@ -226,6 +235,7 @@ func (c *conn) tryLead(ctx context.Context, s *stream) bool {
 func (c *conn) lead() {
 	c.watch()
 	c.asLeader = true
+	c.leads++
 	err := c.readFrames()
 	c.asLeader = false
 	if err != errYield {

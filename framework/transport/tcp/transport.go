@@ -22,7 +22,9 @@ type Transport struct {
 	// waitChans holds the empty, unreferenced channels (chan struct{},
 	// cap 1) that a stream's Recv or Send borrows while it waits.
 	waitChans sync.Pool
-	watch     watchdog // roles.go
+	watch     watchdog      // roles.go
+	closing   chan struct{} // closed by Close
+	watchTick time.Duration
 
 	mu        sync.Mutex
 	closed    bool
@@ -40,6 +42,8 @@ func New(opts ...Option) (*Transport, error) {
 		o:         defaultOptions(),
 		conns:     make(map[*conn]struct{}),
 		listeners: make(map[*listener]struct{}),
+		closing:   make(chan struct{}),
+		watchTick: watchTick,
 	}
 	for _, opt := range opts {
 		if err := opt(&t.o); err != nil {
@@ -130,6 +134,9 @@ func (t *Transport) Listen(addr string) (transport.Listener, error) {
 // Idempotent.
 func (t *Transport) Close() error {
 	t.mu.Lock()
+	if !t.closed {
+		close(t.closing)
+	}
 	t.closed = true
 	ls := make([]*listener, 0, len(t.listeners))
 	for l := range t.listeners {
