@@ -20,9 +20,10 @@ func rawTCP(b *testing.B, conc int) func(int) error { return rawPingPong(b, conc
 // reader passes a request to its handler), and with rawHandoff2 one more
 // on the client (a reader goroutine per connection passes each reply to
 // the waiting caller, as a multiplexing client does). net/rpc has exactly
-// these two; microsim's TCP transport has four (a writer goroutine on each
-// side). They are not peers but measurements of what a hand-off costs
-// (bench/README.md, "Where the time goes").
+// these two; microsim's TCP transport had four (a writer goroutine on each
+// side) and has none for a call alone on its connection. They are not
+// peers but measurements of what a hand-off costs (bench/README.md, "Where
+// the time goes").
 func rawHandoff(b *testing.B, conc int) func(int) error {
 	return rawPingPong(b, conc, rawEchoHandoff, false)
 }

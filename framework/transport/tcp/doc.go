@@ -8,11 +8,24 @@
 //
 // # Goroutines
 //
-// Each connection runs exactly two goroutines, owned by the Transport: a
-// reader, which decodes frames and hands them to streams (it never blocks on
-// a stream or on Accept), and a writer. A listener adds one accept goroutine,
-// which Listener.Close stops and waits for. Nothing else starts a goroutine:
-// none per stream, none per message.
+// Each connection runs two goroutines, owned by the Transport: a reader,
+// which decodes frames and hands them to streams (it never blocks on a
+// stream or on Accept), and a writer. A listener adds one accept goroutine,
+// which Listener.Close stops and waits for. None is started per stream or
+// per message, with one exception below.
+//
+// A call alone on its connection passes from no goroutine to another
+// (roles.go): its sender writes its frames itself (one non-blocking write;
+// what the socket does not take goes to the writer); on a client, its Recv
+// reads the connection itself while nobody else does; on a server, the
+// reading goroutine serves it inline when the server registered with
+// transport.InlineServer. If such an inline call waits on the connection,
+// or still runs a watchdog tick (1 ms) later, a new goroutine takes the
+// connection's reading over (the exception), and the inline one exits
+// when its call is done. One watchdog goroutine per Transport, running
+// only while a connection needs it, does that, interrupts a reading Recv
+// whose ctx ended, and hands a client connection nobody read for a tick
+// back to its reader goroutine.
 //
 // Send encodes a message straight into the connection's pooled write buffer
 // and returns; the writer takes everything queued and writes it with one
