@@ -32,22 +32,8 @@ func (w *Waiter) Wait(ctx context.Context, _ *HelloRequest, _ *HelloReply) error
 // transport.RecvNotifiers) a handler whose caller closes the stream is
 // cancelled with ErrCallerGone, and a plain call still works.
 func TestCallerGoneOverTCP(t *testing.T) {
-	tr, err := tcp.New()
-	require.NoError(t, err)
-	t.Cleanup(func() { tr.Close() })
-	net := memory.MustNetwork()
-	t.Cleanup(func() { net.Close() })
-	s, err := server.New("waiter", tr, net.Registry(), server.WithAddress("127.0.0.1:0"))
-	require.NoError(t, err)
 	w := &Waiter{causes: make(chan error, 1)}
-	require.NoError(t, s.Handle(w))
-	require.NoError(t, s.Handle(&Greeter{}))
-	require.NoError(t, s.Start(t.Context()))
-	t.Cleanup(func() { s.Stop(context.Background()) })
-
-	conn, err := tr.Dial(t.Context(), s.Addr())
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
+	conn := servedOverTCP(t, "waiter", []any{w, &Greeter{}})
 	c := &rawClient{conn: conn, codec: codec.JSON()}
 	var rsp HelloReply
 	require.NoError(t, c.call(t.Context(), "waiter", "Greeter.Hello", &HelloRequest{Name: "tcp"}, &rsp))
@@ -72,11 +58,6 @@ func TestCallerGoneOverTCP(t *testing.T) {
 // message still arrives intact, and the opening message, whose headers are
 // the Request's, is not handed back (its headers stay intact to the end).
 func TestStreamOverTCPReleasesMessages(t *testing.T) {
-	tr, err := tcp.New()
-	require.NoError(t, err)
-	t.Cleanup(func() { tr.Close() })
-	net := memory.MustNetwork()
-	t.Cleanup(func() { net.Close() })
 	endpoints := make(chan string, 2)
 	check := func(next server.HandlerFunc) server.HandlerFunc {
 		return func(ctx context.Context, req *server.Request, rsp any) error {
@@ -85,20 +66,14 @@ func TestStreamOverTCPReleasesMessages(t *testing.T) {
 			return err
 		}
 	}
-	s, err := server.New("greeter", tr, net.Registry(), server.WithAddress("127.0.0.1:0"), server.WithHandlerWrapper(check))
-	require.NoError(t, err)
-	require.NoError(t, s.Handle(&Greeter{}))
-	require.NoError(t, s.Start(t.Context()))
-	t.Cleanup(func() { s.Stop(context.Background()) })
-	conn, err := tr.Dial(t.Context(), s.Addr())
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
+	conn := servedOverTCP(t, "greeter", []any{&Greeter{}}, server.WithHandlerWrapper(check))
 	c := &rawClient{conn: conn, codec: codec.JSON()}
 
 	const n = 300
 	name := func(i int) string { return strings.Repeat(fmt.Sprintf("m%d.", i), 1+i%40) }
 	for _, withPayload := range []bool{false, true} {
 		var sock transport.Socket
+		var err error
 		first := 0
 		if withPayload { // the opening message is the first data message
 			sock, err = conn.NewStream(t.Context())
@@ -161,23 +136,10 @@ func (m *Meeting) Meet(ctx context.Context, req *HelloRequest, rsp *HelloReply) 
 // on the same connection must still see it arrive and be served: the
 // transport reads the connection on with another goroutine.
 func TestBlockedCallDoesNotBlockItsConnection(t *testing.T) {
-	tr, err := tcp.New()
-	require.NoError(t, err)
-	t.Cleanup(func() { tr.Close() })
-	net := memory.MustNetwork()
-	t.Cleanup(func() { net.Close() })
-	s, err := server.New("meeting", tr, net.Registry(), server.WithAddress("127.0.0.1:0"))
-	require.NoError(t, err)
 	m := &Meeting{entered: make(chan struct{}, 2), met: make(chan struct{})}
-	require.NoError(t, s.Handle(m))
-	require.NoError(t, s.Start(t.Context()))
-	t.Cleanup(func() { s.Stop(context.Background()) })
-
+	conn := servedOverTCP(t, "meeting", []any{m})
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	conn, err := tr.Dial(ctx, s.Addr())
-	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close() })
 	c := &rawClient{conn: conn, codec: codec.JSON()}
 	first := make(chan error, 1)
 	var firstRsp HelloReply
@@ -194,4 +156,27 @@ func TestBlockedCallDoesNotBlockItsConnection(t *testing.T) {
 	require.Equal(t, "met second", rsp.Greeting)
 	require.NoError(t, <-first)
 	require.Equal(t, "met first", firstRsp.Greeting)
+}
+
+// servedOverTCP starts service name with handlers on a TCP transport of
+// its own (registry: a memory network) and dials it; everything is closed
+// when the test ends.
+func servedOverTCP(t *testing.T, name string, handlers []any, opts ...server.Option) transport.Conn {
+	t.Helper()
+	tr, err := tcp.New()
+	require.NoError(t, err)
+	t.Cleanup(func() { tr.Close() })
+	net := memory.MustNetwork()
+	t.Cleanup(func() { net.Close() })
+	s, err := server.New(name, tr, net.Registry(), append([]server.Option{server.WithAddress("127.0.0.1:0")}, opts...)...)
+	require.NoError(t, err)
+	for _, h := range handlers {
+		require.NoError(t, s.Handle(h))
+	}
+	require.NoError(t, s.Start(t.Context()))
+	t.Cleanup(func() { s.Stop(context.Background()) })
+	conn, err := tr.Dial(t.Context(), s.Addr())
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }

@@ -59,6 +59,18 @@ func newTestTransport(t *testing.T) *Transport {
 	return tr
 }
 
+// dialBounded dials addr with a ctx that ends after bound (and with the
+// test); the connection is closed when the test ends.
+func dialBounded(t *testing.T, tr *Transport, addr string) (context.Context, transport.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	t.Cleanup(cancel)
+	cc, err := tr.Dial(ctx, addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { cc.Close() })
+	return ctx, cc
+}
+
 // unary sends body on a new stream of cc and returns the reply's body.
 func unary(ctx context.Context, cc transport.Conn, body string) (string, error) {
 	s, err := transport.NewStreamSend(ctx, cc, &transport.Message{Body: []byte(body)})
@@ -99,11 +111,7 @@ func TestLoneCallsHandNothingOver(t *testing.T) {
 		mu.Unlock()
 		return echoOnce(context.Background(), s)
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), bound)
-	defer cancel()
-	cc, err := tr.Dial(ctx, addr)
-	require.NoError(t, err)
-	defer cc.Close()
+	ctx, cc := dialBounded(t, tr, addr)
 	c := cc.(clientConn).c
 
 	const calls = 200
@@ -154,11 +162,7 @@ func TestInlineCallBlockedOnAnotherStream(t *testing.T) {
 		_ = transport.SendClose(ctx, s, m)
 		return true
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), bound)
-	defer cancel()
-	cc, err := tr.Dial(ctx, addr)
-	require.NoError(t, err)
-	defer cc.Close()
+	ctx, cc := dialBounded(t, tr, addr)
 
 	firstDone := make(chan error, 1)
 	go func() {
@@ -214,11 +218,7 @@ func TestInlineStreamWaitTakesOver(t *testing.T) {
 		_ = transport.SendClose(ctx, s, &transport.Message{Body: body})
 		return true
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), bound)
-	defer cancel()
-	cc, err := tr.Dial(ctx, addr)
-	require.NoError(t, err)
-	defer cc.Close()
+	ctx, cc := dialBounded(t, tr, addr)
 	s, err := transport.NewStreamSend(ctx, cc, &transport.Message{Body: []byte("a")})
 	require.NoError(t, err)
 	defer s.Close()
@@ -254,14 +254,10 @@ func TestLeadingRecvCancelled(t *testing.T) {
 		return true
 	})
 	defer close(release)
-	ctx, cancel := context.WithTimeout(context.Background(), bound)
-	defer cancel()
-	cc, err := tr.Dial(ctx, addr)
-	require.NoError(t, err)
-	defer cc.Close()
+	ctx, cc := dialBounded(t, tr, addr)
 	c := cc.(clientConn).c
 	// A first call, so that the reader goroutine has given the role up.
-	_, err = unary(ctx, cc, "warm")
+	_, err := unary(ctx, cc, "warm")
 	require.NoError(t, err)
 
 	cctx, ccancel := context.WithCancel(ctx)
