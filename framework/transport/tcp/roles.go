@@ -201,7 +201,7 @@ func (c *conn) clientReadLoop() error {
 func (c *conn) readerParks() bool {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	if c.role != roleReader || !c.idle() {
+	if c.role != roleReader || c.streamsOpen() > 0 {
 		return false
 	}
 	c.role = roleFree
@@ -209,11 +209,11 @@ func (c *conn) readerParks() bool {
 	return true
 }
 
-// idle reports whether no stream is open on c.
-func (c *conn) idle() bool {
+// streamsOpen is how many streams are open on c (c.active).
+func (c *conn) streamsOpen() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.active == 0
+	return c.active
 }
 
 // tryLead gives s's Recv the reading role when nobody reads and s is the
@@ -221,7 +221,7 @@ func (c *conn) idle() bool {
 func (c *conn) tryLead(ctx context.Context, s *stream) bool {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	if c.role != roleFree || !c.single() {
+	if c.role != roleFree || c.streamsOpen() > 1 {
 		return false
 	}
 	c.role = roleLeader
@@ -243,7 +243,7 @@ func (c *conn) lead() {
 	}
 	c.rmu.Lock()
 	c.leadS, c.leadCtx = nil, nil
-	if c.idle() {
+	if c.streamsOpen() == 0 {
 		c.role = roleFree
 		c.freeSeq++
 	} else {

@@ -383,7 +383,7 @@ func (c *conn) closeStream(s *stream, typ byte, payload []byte) {
 // the writer is woken as usual, so concurrent senders still share writes.
 func (c *conn) pushLocked() {
 	if c.rawWrite == nil || c.writing || c.wq.signal || c.wrest != nil || c.wq.err != nil ||
-		c.wq.closing || len(c.wq.segs) > 0 || c.wq.cur == nil || !c.single() {
+		c.wq.closing || len(c.wq.segs) > 0 || c.wq.cur == nil || c.streamsOpen() > 1 {
 		wake := c.wakeLocked()
 		c.wmu.Unlock()
 		if wake {
@@ -425,13 +425,6 @@ func (c *conn) pushLocked() {
 	if wake {
 		c.signalWriter()
 	}
-}
-
-// single reports whether the connection carries one stream (or none).
-func (c *conn) single() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.active <= 1
 }
 
 // writeNow makes one non-blocking write of b to the socket and returns how
