@@ -160,9 +160,10 @@ type pauseListener struct {
 	transport.Listener
 	h *Host
 
-	mu      sync.Mutex
-	stashed []transport.Socket // accepted during a pause whose Accept gave up
-	closed  bool
+	mu       sync.Mutex
+	stashed  []transport.Socket // accepted during a pause whose Accept gave up
+	nstashed atomic.Int32       // len(stashed), written under mu
+	closed   bool
 }
 
 func (l *pauseListener) Accept(ctx context.Context) (transport.Socket, error) {
@@ -186,6 +187,9 @@ func (l *pauseListener) Accept(ctx context.Context) (transport.Socket, error) {
 }
 
 func (l *pauseListener) unstash() transport.Socket {
+	if l.nstashed.Load() == 0 {
+		return nil // no lock taken: the case of every Accept outside pauses
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if len(l.stashed) == 0 {
@@ -193,6 +197,7 @@ func (l *pauseListener) unstash() transport.Socket {
 	}
 	s := l.stashed[0]
 	l.stashed = l.stashed[1:]
+	l.nstashed.Add(-1)
 	return s
 }
 
@@ -201,6 +206,7 @@ func (l *pauseListener) stash(s transport.Socket) {
 	closed := l.closed
 	if !closed {
 		l.stashed = append(l.stashed, s)
+		l.nstashed.Add(1)
 	}
 	l.mu.Unlock()
 	if closed {
@@ -214,6 +220,7 @@ func (l *pauseListener) Close() error {
 	l.closed = true
 	stashed := l.stashed
 	l.stashed = nil
+	l.nstashed.Store(0)
 	l.mu.Unlock()
 	for _, s := range stashed {
 		_ = s.Close()

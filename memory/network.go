@@ -3,6 +3,7 @@ package memory
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/microsim/microsim/framework/broker"
 	"github.com/microsim/microsim/framework/registry"
@@ -115,7 +116,8 @@ func (n *Network) Host(name string) *Host {
 	h, ok := n.hosts[name]
 	if !ok {
 		// A host created after Close is born down, like the rest of the network.
-		h = &Host{net: n, name: name, up: !n.closed}
+		h = &Host{net: n, name: name}
+		h.up.Store(!n.closed)
 		h.tr = newPauseTransport(h, newHostTransport(h))
 		h.reg = newPauseRegistry(h, newHostRegistry(h))
 		n.hosts[name] = h
@@ -171,9 +173,8 @@ type Host struct {
 	tr   transport.Transport
 	reg  registry.Registry
 
-	mu    sync.Mutex
-	up    bool
-	pause pauseState // host_pause.go
+	up    atomic.Bool // read on every accept: no lock
+	pause pauseState  // host_pause.go
 }
 
 // Name is the host's name, the part of its addresses before the colon.
@@ -195,11 +196,7 @@ func (h *Host) Registry() registry.Registry { return h.reg }
 func (h *Host) Broker() broker.Broker { return newPauseBroker(h, newHostBroker(h)) }
 
 // Up reports whether the host is running.
-func (h *Host) Up() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.up
-}
+func (h *Host) Up() bool { return h.up.Load() }
 
 // Crash stops the host abruptly: its listeners close (their addresses are
 // freed), every connection to or from it is reset, its subscriptions close,
@@ -207,11 +204,7 @@ func (h *Host) Up() bool {
 // registry entries stay until their TTL passes. It ends a pause
 // (host_pause.go). Idempotent.
 func (h *Host) Crash() {
-	h.mu.Lock()
-	wasUp := h.up
-	h.up = false
-	h.mu.Unlock()
-	if !wasUp {
+	if !h.up.Swap(false) {
 		return
 	}
 	h.net.tr.crashHost(h.name)
@@ -220,11 +213,7 @@ func (h *Host) Crash() {
 }
 
 // Restart brings a crashed host back up with nothing running on it.
-func (h *Host) Restart() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.up = true
-}
+func (h *Host) Restart() { h.up.Store(true) }
 
 // errHostDown wraps sentinel with the host's name.
 func (h *Host) errDown(sentinel error) error {

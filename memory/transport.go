@@ -8,19 +8,21 @@ package memory
 // pseudo address "clienthost:port" from the same counter, which is what the
 // server side of its streams reports as RemoteAddr.
 //
-// Nothing here starts a goroutine: a stream is one allocation holding a
-// bounded queue of copied *transport.Message each way (WithStreamBuffer
-// messages each) behind a mutex, and the copy of the first message each
-// way (so a unary call's request and reply need no Message of their own);
-// a listener is a channel of opened streams (WithAcceptBacklog), and a
-// call that must wait selects on a wake channel of its stream (taken the
-// first time one waits from the connection's spares, to which a stream
-// whose two sides are closed gives them back), its ctx and its
-// connection's done channel; every event that can end a wait (a message,
-// room, a half-close, a close, a refusal) sends a token to the channels it
-// concerns. Every mutex is released before any channel operation that can
-// block. A message keeps a nil Header or Body nil, as the TCP transport
-// does.
+// Nothing here starts a goroutine, but for the context.AfterFunc that
+// wakes a listener's parked Accepts once their ctx ends. A stream is one
+// allocation holding a bounded queue of copied *transport.Message each way
+// (WithStreamBuffer messages each) behind a mutex, and the copy of the first
+// message each way (so a unary call's request and reply need no Message of
+// their own). A listener is a bounded queue of opened streams
+// (WithAcceptBacklog) and a stack of parked Accepts, to which an opener
+// hands its stream directly. A call that must wait selects on a wake channel
+// of its stream (taken the first time one waits from the connection's
+// spares, to which a stream whose two sides are closed gives them back) and
+// its ctx; every event that can end a wait (a message, room, a half-close, a
+// close, a refusal, a reset of the connection) sends a token to the channels
+// it concerns. No waiter selects on a channel all the others share, and
+// every mutex is released before any channel operation that can block. A
+// message keeps a nil Header or Body nil, as the TCP transport does.
 //
 // Errors:
 //   - Dial to an address nobody listens on, or to a host that is down:

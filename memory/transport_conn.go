@@ -3,36 +3,67 @@ package memory
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/microsim/microsim/framework/transport"
 )
 
-// listener is a transport.Listener: a bounded queue of opened streams.
+// listener is a transport.Listener: a bounded FIFO of opened streams
+// (pending) and a stack of Accepts parked for the next one (parked), both
+// under mu.
 //
-// A stream leaves the queue exactly once: by Accept (accepted) or by drain
-// (refused). Once closed is set no stream is accepted any more; whoever
-// puts a stream into the queue checks closed afterwards and drains, so no
-// stream is stranded in the queue of a closed listener. A stream whose
-// connection ends while it waits keeps its slot until Accept discards it.
+// An opener hands its stream straight to the most recently parked Accept
+// when there is one, else queues it; an Accept takes the oldest queued
+// stream, else parks. A parked Accept waits on a channel of its own: a
+// stream, or nil for "look again" (the listener closed, or the ctx it
+// waits with ended). Whoever takes an acceptor off parked sends it exactly
+// one value, so its channel is empty while it is parked and never blocks
+// a sender. No channel is shared by the waiters: they do not contend on
+// one lock as they would selecting on a common done channel.
+//
+// A stream leaves the listener exactly once: by Accept (accepted) or at
+// shutdown (refused). Once closed is set (under mu) nothing is queued or
+// handed over any more. A stream whose connection ends while it waits
+// keeps its slot until Accept discards it.
 type listener struct {
-	st    *transportState
-	host  *Host
-	addr  string
-	queue chan *stream
-	done  chan struct{} // closed by shutdown
+	st      *transportState
+	host    *Host
+	addr    string
+	backlog int
+	done    chan struct{} // closed by shutdown
 
-	closed atomic.Bool
+	mu          sync.Mutex
+	closed      atomic.Bool // set under mu; read without it
+	pending     []*stream   // pending[head:] wait for Accept, oldest first
+	head        int
+	parked      []*acceptor
+	room        chan struct{} // closed (and replaced) when a full backlog frees a slot and roomWaiters > 0
+	roomWaiters int
+	// watchedDone is the Done channel of the ctx whose end an AfterFunc
+	// reports to the parked Accepts (watch), and unwatch deregisters it.
+	watchedDone <-chan struct{}
+	unwatch     func() bool
+
+	// acceptors keeps acceptors, with empty channels, between Accepts; it
+	// is the listener's own because a channel made in a testing/synctest
+	// bubble must not be used outside it.
+	acceptors sync.Pool
 }
+
+// acceptor is one parked Accept: its channel receives the stream handed
+// to it, or nil.
+type acceptor struct{ ch chan *stream }
 
 func newListener(st *transportState, h *Host, addr string) *listener {
 	return &listener{
-		st:    st,
-		host:  h,
-		addr:  addr,
-		queue: make(chan *stream, st.net.cfg.acceptBacklog),
-		done:  make(chan struct{}),
+		st:      st,
+		host:    h,
+		addr:    addr,
+		backlog: st.net.cfg.acceptBacklog,
+		done:    make(chan struct{}),
+		room:    make(chan struct{}),
 	}
 }
 
@@ -41,30 +72,9 @@ func newListener(st *transportState, h *Host, addr string) *listener {
 // reset while they waited are dropped.
 func (l *listener) Accept(ctx context.Context) (transport.Socket, error) {
 	for {
-		if l.isClosed() {
-			return nil, l.errClosed()
-		}
-		if err := ctx.Err(); err != nil {
+		s, err := l.next(ctx)
+		if err != nil {
 			return nil, err
-		}
-		// A stream already waiting is taken without a select over the
-		// three channels (the common case under load).
-		var s *stream
-		select {
-		case s = <-l.queue:
-		default:
-			select {
-			case s = <-l.queue:
-			case <-l.done:
-				return nil, l.errClosed()
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-		}
-		if l.isClosed() {
-			s.refuse(l.addr)
-			l.drain()
-			return nil, l.errClosed()
 		}
 		select {
 		case <-s.conn.done:
@@ -72,6 +82,172 @@ func (l *listener) Accept(ctx context.Context) (transport.Socket, error) {
 		default:
 		}
 		return &s.server, nil
+	}
+}
+
+// next returns the next stream: the oldest queued one, else the next one
+// opened, waiting for it.
+func (l *listener) next(ctx context.Context) (*stream, error) {
+	var a *acceptor
+	defer func() {
+		if a != nil {
+			l.acceptors.Put(a)
+		}
+	}()
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		l.mu.Lock()
+		if l.closed.Load() {
+			l.mu.Unlock()
+			return nil, l.errClosed()
+		}
+		if s := l.popLocked(); s != nil {
+			l.mu.Unlock()
+			return s, nil
+		}
+		// ctx.Err under mu: an end of ctx after it finds a in parked.
+		if err := ctx.Err(); err != nil {
+			l.mu.Unlock()
+			return nil, err
+		}
+		if a == nil {
+			a, _ = l.acceptors.Get().(*acceptor)
+			if a == nil {
+				a = &acceptor{ch: make(chan *stream, 1)}
+			}
+		}
+		watched := l.watchLocked(ctx)
+		l.parked = append(l.parked, a)
+		l.mu.Unlock()
+		var s *stream
+		if watched {
+			s = <-a.ch
+		} else {
+			select {
+			case s = <-a.ch:
+			case <-ctx.Done():
+				s = l.unpark(a)
+			}
+		}
+		if s != nil {
+			if l.closed.Load() {
+				// Handed over as the listener closed: refuse it as the
+				// shutdown refused the queued ones.
+				s.refuse(l.addr)
+				return nil, l.errClosed()
+			}
+			return s, nil
+		}
+	}
+}
+
+// unpark takes a off parked for an Accept whose ctx ended, and returns
+// what it was sent if somebody took it off first (it then has to wait
+// for that value, which is on its way).
+func (l *listener) unpark(a *acceptor) *stream {
+	l.mu.Lock()
+	for i, p := range l.parked {
+		if p == a {
+			l.parked = slices.Delete(l.parked, i, i+1)
+			l.mu.Unlock()
+			return nil
+		}
+	}
+	l.mu.Unlock()
+	return <-a.ch
+}
+
+// popLocked returns the oldest queued stream, or nil. Called under mu.
+func (l *listener) popLocked() *stream {
+	if l.head == len(l.pending) {
+		return nil
+	}
+	full := len(l.pending)-l.head == l.backlog
+	s := l.pending[l.head]
+	l.pending[l.head] = nil
+	if l.head++; l.head == len(l.pending) {
+		l.pending, l.head = l.pending[:0], 0
+	}
+	if full && l.roomWaiters > 0 {
+		close(l.room)
+		l.room = make(chan struct{})
+	}
+	return s
+}
+
+// watchLocked reports whether the end of ctx will wake the parked Accepts
+// (so that a parked Accept need not select on ctx.Done), arranging it for
+// the first cancellable ctx it sees: the server's, which every Accept of
+// its workers passes. A ctx that is never done needs nothing. Called under mu.
+func (l *listener) watchLocked(ctx context.Context) bool {
+	d := ctx.Done()
+	if d == nil || d == l.watchedDone {
+		return true
+	}
+	if l.watchedDone != nil {
+		return false
+	}
+	l.watchedDone = d
+	l.unwatch = context.AfterFunc(ctx, l.wakeParked)
+	return true
+}
+
+// wakeParked sends every parked Accept nil, so that each looks again at
+// the listener and its ctx.
+func (l *listener) wakeParked() {
+	l.mu.Lock()
+	parked := l.parked
+	l.parked = nil
+	l.mu.Unlock()
+	for _, a := range parked {
+		a.ch <- nil
+	}
+}
+
+// push hands s to a parked Accept or queues it, waiting while the backlog
+// is full; it fails (s not queued) once the listener closed, the
+// connection ended or ctx is done.
+func (l *listener) push(ctx context.Context, s *stream) error {
+	c := s.conn
+	for {
+		l.mu.Lock()
+		if l.closed.Load() {
+			l.mu.Unlock()
+			return c.newStreamErr()
+		}
+		if n := len(l.parked); n > 0 {
+			a := l.parked[n-1]
+			l.parked[n-1] = nil
+			l.parked = l.parked[:n-1]
+			l.mu.Unlock()
+			a.ch <- s
+			return nil
+		}
+		if len(l.pending)-l.head < l.backlog {
+			l.pending = append(l.pending, s)
+			l.mu.Unlock()
+			return nil
+		}
+		room := l.room
+		l.roomWaiters++
+		l.mu.Unlock()
+		var err error
+		select {
+		case <-room:
+		case <-l.done:
+		case <-c.done:
+			err = c.newStreamErr()
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		l.mu.Lock()
+		l.roomWaiters--
+		l.mu.Unlock()
+		if err != nil {
+			return err
+		}
 	}
 }
 
@@ -87,34 +263,43 @@ func (l *listener) Close() error {
 	return nil
 }
 
-// shutdown closes l without touching the address table.
+// shutdown closes l without touching the address table: the queued
+// streams are refused and the parked Accepts return ErrClosed.
 func (l *listener) shutdown() {
-	if !l.closed.Swap(true) {
-		close(l.done)
+	l.mu.Lock()
+	if l.closed.Load() {
+		l.mu.Unlock()
+		return
 	}
-	l.drain()
+	l.closed.Store(true)
+	close(l.done)
+	queued := l.pending[l.head:]
+	l.pending, l.head = nil, 0
+	parked := l.parked
+	l.parked = nil
+	unwatch := l.unwatch
+	l.unwatch = nil
+	l.mu.Unlock()
+	if unwatch != nil {
+		unwatch()
+	}
+	for _, a := range parked {
+		a.ch <- nil
+	}
+	for _, s := range queued {
+		s.refuse(l.addr)
+	}
 }
 
 func (l *listener) isClosed() bool { return l.closed.Load() }
-
-// drain refuses every stream waiting in the queue. It does not block.
-func (l *listener) drain() {
-	for {
-		select {
-		case s := <-l.queue:
-			s.refuse(l.addr)
-		default:
-			return
-		}
-	}
-}
 
 func (l *listener) errClosed() error {
 	return fmt.Errorf("memory: accept on %s: %w", l.addr, transport.ErrClosed)
 }
 
 // conn is a transport.Conn: the client side of a connection to one listener.
-// It owns no goroutine; its streams select on done to learn of a reset.
+// It owns no goroutine; a reset closes done and wakes every stream that
+// waits (wakeLent).
 type conn struct {
 	from  *Host
 	l     *listener
@@ -130,7 +315,9 @@ type conn struct {
 	notified map[*socket]struct{} // sockets with a NotifyRecv callback
 
 	wakeMu sync.Mutex
-	spare  []chan struct{} // wake channels of ended streams, empty, for reuse
+	spare  []chan struct{}            // wake channels of ended streams, empty, for reuse
+	lent   map[chan struct{}]struct{} // wake channels held by streams: a reset sends each a token
+	woken  bool                       // the reset sent its tokens: a channel lent later gets one at once
 
 	freeMu      sync.Mutex
 	freeHeaders []map[string]string // of released messages, cleared (transport_release.go)
@@ -140,18 +327,28 @@ type conn struct {
 // maxSpareWakes bounds the wake channels a connection keeps for reuse.
 const maxSpareWakes = 256
 
-// takeWake returns an empty wake channel (cap 1): a spare one, or a new one.
+// takeWake returns an empty wake channel (cap 1): a spare one, or a new
+// one. It stays lent until putWake: a reset of the connection sends it a
+// token (wakeLent), so that a wait on it need not also select on done.
 func (c *conn) takeWake() chan struct{} {
 	c.wakeMu.Lock()
+	defer c.wakeMu.Unlock()
+	var ch chan struct{}
 	if n := len(c.spare); n > 0 {
-		ch := c.spare[n-1]
+		ch = c.spare[n-1]
 		c.spare[n-1] = nil
 		c.spare = c.spare[:n-1]
-		c.wakeMu.Unlock()
-		return ch
+	} else {
+		ch = make(chan struct{}, 1)
 	}
-	c.wakeMu.Unlock()
-	return make(chan struct{}, 1)
+	if c.lent == nil {
+		c.lent = make(map[chan struct{}]struct{})
+	}
+	c.lent[ch] = struct{}{}
+	if c.woken {
+		ch <- struct{}{}
+	}
+	return ch
 }
 
 // putWake keeps ch (nil: none), emptied, for takeWake. Whoever calls it
@@ -160,15 +357,30 @@ func (c *conn) putWake(ch chan struct{}) {
 	if ch == nil {
 		return
 	}
+	c.wakeMu.Lock()
+	delete(c.lent, ch)
 	select {
 	case <-ch: // a token nobody waited for
 	default:
 	}
-	c.wakeMu.Lock()
 	if len(c.spare) < maxSpareWakes {
 		c.spare = append(c.spare, ch)
 	}
 	c.wakeMu.Unlock()
+}
+
+// wakeLent sends a token to every lent wake channel, once done is closed:
+// whoever waits on one wakes, and finds the connection gone.
+func (c *conn) wakeLent() {
+	c.wakeMu.Lock()
+	defer c.wakeMu.Unlock()
+	c.woken = true
+	for ch := range c.lent {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func newConn(from *Host, l *listener, local string) *conn {
@@ -197,24 +409,8 @@ func (c *conn) open(ctx context.Context, first *transport.Message) (transport.So
 		// Nobody else sees s yet: no lock, and no wait (the pipe is empty).
 		s.up.q = append(s.up.q, s.up.copyOf(first, c))
 	}
-	// Room in the accept queue is the common case: no select over the four
-	// channels then (and no Done channel made for ctx).
-	select {
-	case c.l.queue <- s:
-	default:
-		select {
-		case c.l.queue <- s:
-		case <-c.l.done:
-			return nil, c.newStreamErr()
-		case <-c.done:
-			return nil, c.newStreamErr()
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	if c.l.isClosed() {
-		// The listener closed while we queued; maybe after its drain.
-		c.l.drain()
+	if err := c.l.push(ctx, s); err != nil {
+		return nil, err
 	}
 	return &s.client, nil
 }
@@ -265,6 +461,7 @@ func (c *conn) resetWith(clientErr, serverErr, newErr error) {
 		first = true
 	})
 	if first {
+		c.wakeLent()
 		c.notifyReset()
 	}
 }

@@ -131,6 +131,95 @@ func TestAcceptBacklog(t *testing.T) {
 	})
 }
 
+// TestParkedAccepts: Accepts parked on a listener are woken each by what
+// concerns it: a new stream wakes one (the last parked); the end of the
+// ctx the listener watches (the first cancellable one it saw) wakes those
+// that wait with it and no other; an Accept with another ctx ends with
+// that ctx; Close ends the rest with ErrClosed.
+func TestParkedAccepts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := testCtx(t)
+		n := memory.MustNetwork()
+		defer n.Close()
+		l, err := n.Host("srv").Transport().Listen("")
+		require.NoError(t, err)
+		c, err := n.Host("cli").Transport().Dial(ctx, l.Addr())
+		require.NoError(t, err)
+
+		// park starts an Accept with ctx and waits until it is parked.
+		park := func(ctx context.Context) <-chan error {
+			got := make(chan error, 1)
+			go func() {
+				s, err := l.Accept(ctx)
+				if err == nil {
+					_, err = s.Recv(ctx)
+				}
+				got <- err
+			}()
+			requireBlocked(t, got, "Accept")
+			return got
+		}
+		watched, endWatched := context.WithCancel(ctx)
+		first := []<-chan error{park(watched), park(watched), park(watched)}
+		other, endOther := context.WithCancel(ctx)
+		second := park(other)
+		last := park(context.Background())
+
+		s, err := c.NewStream(ctx)
+		require.NoError(t, err)
+		require.NoError(t, s.Send(ctx, msg(1)))
+		require.NoError(t, requireDone(t, last, "the last parked Accept"), "it took the stream")
+		for i, ch := range first {
+			requireBlocked(t, ch, fmt.Sprintf("Accept %d with the watched ctx", i))
+		}
+		requireBlocked(t, second, "Accept with another ctx")
+
+		endOther()
+		require.ErrorIs(t, requireDone(t, second, "Accept after its ctx ended"), context.Canceled)
+		for i, ch := range first {
+			requireBlocked(t, ch, fmt.Sprintf("Accept %d with the watched ctx", i))
+		}
+
+		endWatched()
+		for i, ch := range first {
+			require.ErrorIs(t, requireDone(t, ch, fmt.Sprintf("Accept %d after the watched ctx ended", i)), context.Canceled)
+		}
+
+		closed := park(context.Background())
+		require.NoError(t, l.Close())
+		require.ErrorIs(t, requireDone(t, closed, "Accept after Close"), transport.ErrClosed)
+	})
+}
+
+// TestResetWakesEveryWait: a reset of the connection ends a Recv waiting
+// for a message and a Send waiting for room, on either side, and a Recv
+// after the reset fails even with messages queued.
+func TestResetWakesEveryWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := testCtx(t)
+		n := memory.MustNetwork(memory.WithStreamBuffer(1))
+		defer n.Close()
+		l, c, cs, ss := streamPair(t, n.Host("srv"), n.Host("cli"), "")
+		cs2, err := c.NewStream(ctx)
+		require.NoError(t, err)
+		_, err = l.Accept(ctx)
+		require.NoError(t, err)
+		require.NoError(t, ss.Send(ctx, msg(0)), "fills the client's buffer")
+		waits := make(chan error, 3)
+		go func() { waits <- ss.Send(ctx, msg(1)) }()
+		go func() { _, err := ss.Recv(ctx); waits <- err }()
+		go func() { _, err := cs2.Recv(context.Background()); waits <- err }()
+		requireBlocked(t, waits, "Send and Recvs")
+
+		n.Host("srv").Crash()
+		for i := range 3 {
+			require.ErrorIs(t, requireDone(t, waits, fmt.Sprintf("wait %d after the reset", i)), transport.ErrReset)
+		}
+		_, err = cs.Recv(ctx)
+		require.ErrorIs(t, err, transport.ErrReset, "Recv after the reset, with a message queued")
+	})
+}
+
 // TestCloseDeliversFullBufferFirst: when the peer's Close and a full buffer
 // are both ready, Recv hands out every message before io.EOF.
 func TestCloseDeliversFullBufferFirst(t *testing.T) {

@@ -74,36 +74,38 @@ func (c *conn) putFree(h map[string]string, b []byte) {
 	}
 }
 
-// copyHeader returns a copy of h (non-nil), in a free map when there is one.
-func (c *conn) copyHeader(h map[string]string) map[string]string {
+// copyFree returns copies of h and b (nil for nil), in a free header map
+// and a free body buffer (the last one freed, if it is large enough) when
+// there are, taken under one lock.
+func (c *conn) copyFree(h map[string]string, b []byte) (map[string]string, []byte) {
+	var hc map[string]string
+	var bc []byte
 	c.freeMu.Lock()
-	n := len(c.freeHeaders)
-	if n == 0 {
-		c.freeMu.Unlock()
-		return maps.Clone(h)
+	if n := len(c.freeHeaders); h != nil && n > 0 {
+		hc = c.freeHeaders[n-1]
+		c.freeHeaders[n-1] = nil
+		c.freeHeaders = c.freeHeaders[:n-1]
 	}
-	dst := c.freeHeaders[n-1]
-	c.freeHeaders[n-1] = nil
-	c.freeHeaders = c.freeHeaders[:n-1]
-	c.freeMu.Unlock()
-	maps.Copy(dst, h)
-	return dst
-}
-
-// copyBody returns a copy of b (non-nil), in a free buffer when the last
-// one freed is large enough.
-func (c *conn) copyBody(b []byte) []byte {
-	c.freeMu.Lock()
-	if n := len(c.freeBodies); n > 0 && cap(c.freeBodies[n-1]) >= len(b) {
-		dst := c.freeBodies[n-1][:len(b)]
+	if n := len(c.freeBodies); b != nil && n > 0 && cap(c.freeBodies[n-1]) >= len(b) {
+		bc = c.freeBodies[n-1][:len(b)]
 		c.freeBodies[n-1] = nil
 		c.freeBodies = c.freeBodies[:n-1]
-		c.freeMu.Unlock()
-		copy(dst, b)
-		return dst
 	}
 	c.freeMu.Unlock()
-	dst := make([]byte, len(b)) // the compiler's make+copy: not zeroed first
-	copy(dst, b)
-	return dst
+	switch {
+	case h == nil:
+	case hc == nil:
+		hc = maps.Clone(h)
+	default:
+		maps.Copy(hc, h)
+	}
+	switch {
+	case b == nil:
+	case bc == nil:
+		bc = make([]byte, len(b)) // the compiler's make+copy: not zeroed first
+		copy(bc, b)
+	default:
+		copy(bc, b)
+	}
+	return hc, bc
 }

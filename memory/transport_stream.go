@@ -14,9 +14,10 @@ import (
 // stream is one stream of a conn: a pipe each way and its two ends, in one
 // allocation. Its state is in the pipes, guarded by their mutexes; a
 // goroutine that has to wait takes (making it on first use) its pipe's
-// wake channel, releases the lock and selects on that channel, its ctx and
-// the connection's done channel. Every event that can end a wait sends a
-// token to the wake channels it concerns, so no mutex is held across a wait.
+// wake channel, releases the lock and waits on that channel and its ctx.
+// Every event that can end a wait (a reset of the connection included)
+// sends a token to the wake channels it concerns, so no mutex is held
+// across a wait.
 type stream struct {
 	conn           *conn
 	client, server socket
@@ -185,12 +186,7 @@ func (p *pipe) copyOf(m *transport.Message, cn *conn) *transport.Message {
 	} else {
 		c = new(transport.Message)
 	}
-	if m.Header != nil {
-		c.Header = cn.copyHeader(m.Header)
-	}
-	if m.Body != nil {
-		c.Body = cn.copyBody(m.Body)
-	}
+	c.Header, c.Body = cn.copyFree(m.Header, m.Body)
 	return c
 }
 
@@ -248,9 +244,12 @@ func (s *socket) Recv(ctx context.Context) (*transport.Message, error) {
 }
 
 // wait releases p.mu, waits for a token on *wake (one of p's wake
-// channels, taken from c's spares the first time), the end of ctx or of
-// the connection, and takes p.mu again. It returns ctx.Err() when ctx
-// ended. Called under p.mu.
+// channels, taken from c's spares the first time) or the end of ctx, and
+// takes p.mu again. It returns ctx.Err() when ctx ended. A reset of the
+// connection sends the wake channel a token (conn.wakeLent), so the wait
+// needs no case for it: the connection's done channel, which every stream
+// of the connection would select on, is not a lock they contend for.
+// Called under p.mu.
 func (p *pipe) wait(ctx context.Context, wake *chan struct{}, c *conn) error {
 	if *wake == nil {
 		*wake = c.takeWake()
@@ -259,11 +258,14 @@ func (p *pipe) wait(ctx context.Context, wake *chan struct{}, c *conn) error {
 	p.waiters++
 	p.mu.Unlock()
 	var err error
-	select {
-	case <-ch:
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-c.done:
+	if done := ctx.Done(); done == nil {
+		<-ch
+	} else {
+		select {
+		case <-ch:
+		case <-done:
+			err = ctx.Err()
+		}
 	}
 	p.mu.Lock()
 	p.waiters--
