@@ -315,21 +315,20 @@ type conn struct {
 	notified map[*socket]struct{} // sockets with a NotifyRecv callback
 
 	wakeMu sync.Mutex
-	spare  []chan struct{}            // wake channels of ended streams, empty, for reuse
-	lent   map[chan struct{}]struct{} // wake channels held by streams: a reset sends each a token
-	woken  bool                       // the reset sent its tokens: a channel lent later gets one at once
+	spare  []chan struct{} // wake channels of ended streams, empty, for reuse
+	made   []chan struct{} // every wake channel made: a reset sends each a token
+	woken  bool            // the reset sent its tokens: a channel taken later gets one at once
 
 	freeMu      sync.Mutex
 	freeHeaders []map[string]string // of released messages, cleared (transport_release.go)
 	freeBodies  [][]byte            // of released messages
 }
 
-// maxSpareWakes bounds the wake channels a connection keeps for reuse.
-const maxSpareWakes = 256
-
 // takeWake returns an empty wake channel (cap 1): a spare one, or a new
-// one. It stays lent until putWake: a reset of the connection sends it a
-// token (wakeLent), so that a wait on it need not also select on done.
+// one. A reset of the connection sends every channel it made a token
+// (wakeLent), so that a wait on one need not also select on done. The
+// channels are kept, spare or in use, until the connection is dropped: as
+// many as its streams ever waited at once.
 func (c *conn) takeWake() chan struct{} {
 	c.wakeMu.Lock()
 	defer c.wakeMu.Unlock()
@@ -340,11 +339,8 @@ func (c *conn) takeWake() chan struct{} {
 		c.spare = c.spare[:n-1]
 	} else {
 		ch = make(chan struct{}, 1)
+		c.made = append(c.made, ch)
 	}
-	if c.lent == nil {
-		c.lent = make(map[chan struct{}]struct{})
-	}
-	c.lent[ch] = struct{}{}
 	if c.woken {
 		ch <- struct{}{}
 	}
@@ -358,24 +354,22 @@ func (c *conn) putWake(ch chan struct{}) {
 		return
 	}
 	c.wakeMu.Lock()
-	delete(c.lent, ch)
 	select {
 	case <-ch: // a token nobody waited for
 	default:
 	}
-	if len(c.spare) < maxSpareWakes {
-		c.spare = append(c.spare, ch)
-	}
+	c.spare = append(c.spare, ch)
 	c.wakeMu.Unlock()
 }
 
-// wakeLent sends a token to every lent wake channel, once done is closed:
-// whoever waits on one wakes, and finds the connection gone.
+// wakeLent sends a token to every wake channel of the connection, once
+// done is closed: whoever waits on one wakes, and finds the connection
+// gone.
 func (c *conn) wakeLent() {
 	c.wakeMu.Lock()
 	defer c.wakeMu.Unlock()
 	c.woken = true
-	for ch := range c.lent {
+	for _, ch := range c.made {
 		select {
 		case ch <- struct{}{}:
 		default:

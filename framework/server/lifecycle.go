@@ -254,7 +254,7 @@ func (s *server) drain(ctx context.Context) int {
 	abandoned := 0
 	calls := make([]*call, 0, len(s.calls))
 	socks := make([]transport.Socket, 0, len(s.calls))
-	for c := range s.calls {
+	for _, c := range s.calls {
 		if !c.refusal {
 			abandoned++
 		}

@@ -19,6 +19,7 @@ import (
 type call struct {
 	sock    transport.Socket
 	refusal bool // refused for overload; not counted against the limit
+	idx     int  // in server.calls, while registered (under the server's mu)
 
 	mu  sync.Mutex
 	h   *handlerCtx // the handler's ctx, once the request is routed
@@ -185,7 +186,8 @@ func (s *server) admitLocked(c *call, sock transport.Socket) {
 	} else {
 		s.limited++
 	}
-	s.calls[c] = struct{}{}
+	c.idx = len(s.calls)
+	s.calls = append(s.calls, c)
 }
 
 // end ends a call's handler ctx and closes its socket.
@@ -203,7 +205,11 @@ func (c *call) end() {
 // forgetLocked forgets an ended call and signals a waiting Stop when the
 // last one is gone. Called under s.mu.
 func (s *server) forgetLocked(c *call) {
-	delete(s.calls, c)
+	last := len(s.calls) - 1
+	moved := s.calls[last]
+	s.calls[c.idx], moved.idx = moved, c.idx
+	s.calls[last] = nil
+	s.calls = s.calls[:last]
 	if !c.refusal {
 		s.limited--
 	}

@@ -144,7 +144,7 @@ type server struct {
 	run       *running // while state == stateRunning
 
 	// Request tracking, guarded by mu.
-	calls   map[*call]struct{}
+	calls   []*call       // in flight; a call's idx is its place here
 	limited int           // calls counted against MaxConcurrent
 	drained chan struct{} // closed when calls becomes empty; set by Stop
 }
@@ -174,7 +174,6 @@ func New(name string, tr transport.Transport, reg registry.Registry, opts ...Opt
 		life:      make(chan struct{}, 1),
 		endpoints: make(map[string]*endpoint),
 		names:     make(map[string]bool),
-		calls:     make(map[*call]struct{}),
 	}, nil
 }
 
