@@ -16,9 +16,6 @@ import (
 // doAttempt is one unwrapped attempt: a stream on a pooled connection to
 // addr, one request, one reply.
 func (c *rpcClient) doAttempt(ctx context.Context, addr string, r *Request, rsp any) error {
-	if err := deadlineError(ctx, r); err != nil {
-		return err // an attempt wrapper may have spent the time left
-	}
 	conn, sock, err := c.sendRequest(ctx, addr, r)
 	if sock != nil {
 		defer sock.Close()
@@ -103,7 +100,14 @@ func (c *rpcClient) sendRequest(ctx context.Context, addr string, r *Request) (t
 	if err != nil {
 		return nil, nil, attemptCtxError(ctx, r, addr, "dial", err)
 	}
-	m := c.requestMessage(ctx, r)
+	// Checked here, not before the pool (which may dial), so that the
+	// time left sent to the server is read once, just before the send;
+	// an attempt wrapper, or the dial, may have spent it all.
+	left, hasDL, err := timeLeft(ctx, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := c.requestMessage(ctx, r, left, hasDL)
 	m.Body = r.body
 	sock, err := transport.NewStreamSend(ctx, conn, m)
 	c.putMessage(m) // Send copied it
@@ -128,8 +132,9 @@ func (c *rpcClient) evictBroken(addr string, conn transport.Conn, err error) {
 
 // requestMessage builds the request headers of the wire protocol, in a
 // message from the client's pool: return it with putMessage once Send
-// returned (Send copies it).
-func (c *rpcClient) requestMessage(ctx context.Context, r *Request) *transport.Message {
+// returned (Send copies it). With hasDL, left is the time left before
+// ctx's deadline, read from the clock just before (timeLeft).
+func (c *rpcClient) requestMessage(ctx context.Context, r *Request, left time.Duration, hasDL bool) *transport.Message {
 	m, _ := c.msgs.Get().(*transport.Message)
 	if m == nil {
 		m = &transport.Message{Header: make(map[string]string, 4)}
@@ -139,8 +144,8 @@ func (c *rpcClient) requestMessage(ctx context.Context, r *Request) *transport.M
 	h[wire.Service] = r.Service
 	h[wire.Endpoint] = r.Endpoint
 	h[wire.ContentType] = r.ContentType
-	if dl, ok := ctx.Deadline(); ok {
-		h[wire.Timeout] = r.timeoutHeader(time.Until(dl))
+	if hasDL {
+		h[wire.Timeout] = r.timeoutHeader(left)
 	}
 	return m
 }

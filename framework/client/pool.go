@@ -2,7 +2,9 @@ package client
 
 import (
 	"context"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/microsim/microsim/framework/transport"
 )
@@ -19,6 +21,13 @@ type pool struct {
 	closed  bool
 	entries map[string]*poolEntry
 	retired []transport.Conn // refused new streams; closed with the pool
+
+	// full maps each address whose entry has size connections to them: a
+	// copy of entries' conns, replaced (under mu) whenever they change, so
+	// that get takes no lock when there is nothing to dial. rr rotates
+	// over them.
+	full atomic.Pointer[map[string][]transport.Conn]
+	rr   atomic.Uint32
 }
 
 type poolEntry struct {
@@ -34,6 +43,15 @@ func newPool(tr transport.Transport, size int) *pool {
 // get returns a connection to addr, dialling one if the address has fewer
 // than size. It blocks while dialling.
 func (p *pool) get(ctx context.Context, addr string) (transport.Conn, error) {
+	if full := p.full.Load(); full != nil {
+		switch cs := (*full)[addr]; len(cs) {
+		case 0:
+		case 1:
+			return cs[0], nil
+		default:
+			return cs[int(p.rr.Add(1))%len(cs)], nil
+		}
+	}
 	for {
 		p.mu.Lock()
 		if p.closed {
@@ -80,6 +98,7 @@ func (p *pool) get(ctx context.Context, addr string) (transport.Conn, error) {
 			return nil, ErrClosed
 		}
 		e.conns = append(e.conns, c)
+		p.publishLocked()
 		p.mu.Unlock()
 		return c, nil
 	}
@@ -150,6 +169,9 @@ func (p *pool) drop(addr string, c transport.Conn) bool {
 			delete(p.entries, addr)
 		}
 	}
+	if found {
+		p.publishLocked()
+	}
 	p.mu.Unlock()
 	return found
 }
@@ -164,8 +186,20 @@ func (p *pool) close() {
 		conns = append(conns, e.conns...)
 	}
 	p.entries = nil
+	p.full.Store(nil)
 	p.mu.Unlock()
 	for _, c := range conns {
 		c.Close()
 	}
+}
+
+// publishLocked replaces full after entries changed. Called under mu.
+func (p *pool) publishLocked() {
+	full := make(map[string][]transport.Conn, len(p.entries))
+	for addr, e := range p.entries {
+		if len(e.conns) >= p.size {
+			full[addr] = slices.Clone(e.conns)
+		}
+	}
+	p.full.Store(&full)
 }

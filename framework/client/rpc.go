@@ -310,19 +310,29 @@ func (c *rpcClient) begin(service string, node *registry.Node) func(error) {
 // deadline has passed (even if ctx does not say so yet), so that no attempt
 // is sent that the server would refuse on arrival; nil otherwise.
 func deadlineError(ctx context.Context, r *Request) error {
-	err := ctx.Err()
-	if err == nil {
-		dl, ok := ctx.Deadline()
-		if !ok || time.Until(dl) > 0 {
-			return nil
+	_, _, err := timeLeft(ctx, r)
+	return err
+}
+
+// timeLeft is deadlineError that also returns the time left before ctx's
+// deadline, when it has one (ok), from the same reading of the clock.
+func timeLeft(ctx context.Context, r *Request) (left time.Duration, ok bool, err error) {
+	cerr := ctx.Err()
+	if cerr == nil {
+		var dl time.Time
+		if dl, ok = ctx.Deadline(); !ok {
+			return 0, false, nil
 		}
-		err = context.DeadlineExceeded
+		if left = time.Until(dl); left > 0 {
+			return left, true, nil
+		}
+		cerr = context.DeadlineExceeded
 	}
 	code := errors.DeadlineExceeded
-	if err == context.Canceled {
+	if cerr == context.Canceled {
 		code = errors.Canceled
 	}
-	return errors.Wrapf(errorID, code, err, "call %s.%s: not sent", r.Service, r.Endpoint)
+	return 0, false, errors.Wrapf(errorID, code, cerr, "call %s.%s: not sent", r.Service, r.Endpoint)
 }
 
 func selectError(r *Request, err error) error {

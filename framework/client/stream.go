@@ -65,7 +65,12 @@ func (c *rpcClient) openClientStream(ctx context.Context, addr string, r *Reques
 	if err != nil {
 		return nil, err
 	}
-	m := c.requestMessage(ctx, r)
+	left, hasDL, err := timeLeft(ctx, r)
+	if err != nil {
+		sock.Close()
+		return nil, err
+	}
+	m := c.requestMessage(ctx, r, left, hasDL)
 	m.Header[wire.StreamOpen] = "1"
 	err = sock.Send(ctx, m)
 	c.putMessage(m) // Send copied it
