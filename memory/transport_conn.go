@@ -319,9 +319,13 @@ type conn struct {
 	made   []chan struct{} // every wake channel made: a reset sends each a token
 	woken  bool            // the reset sent its tokens: a channel taken later gets one at once
 
-	freeMu      sync.Mutex
-	freeHeaders []map[string]string // of released messages, cleared (transport_release.go)
-	freeBodies  [][]byte            // of released messages
+	// Of released messages (transport_release.go): header maps, cleared,
+	// and body buffers, each in a bodyBuf; bodyBufs keeps the empty
+	// bodyBufs. Pools, not lists under a lock: every stream of the
+	// connection takes from them and gives back, from every processor.
+	freeHeaders sync.Pool
+	freeBodies  sync.Pool
+	bodyBufs    sync.Pool
 }
 
 // takeWake returns an empty wake channel (cap 1): a spare one, or a new

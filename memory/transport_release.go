@@ -10,14 +10,12 @@ import (
 // message its last Recv returned, once: that is how it knows a message is
 // its own and not yet released (another socket's, one the caller built, a
 // second Release, one released after a later Recv: all ignored). The
-// message's header map and body buffer go to its connection's free lists,
+// message's header map and body buffer go to its connection's free pools,
 // from which the copies Send makes on that connection (either way) take
 // them, so that a caller that releases its replies — the client does —
 // saves the copy's allocations of the next message.
 
 const (
-	// maxFreeMsgs bounds each free list of a connection.
-	maxFreeMsgs = 32
 	// maxFreeHeader: a larger header map is left to the GC.
 	maxFreeHeader = 16
 	// maxFreeBody: a larger body buffer is left to the GC.
@@ -61,51 +59,51 @@ func (s *socket) ReleaseBody(m *transport.Message) {
 	s.st.conn.putFree(nil, b)
 }
 
+// bodyBuf carries a free body buffer in a pool (a []byte put there as it
+// is would be boxed: an allocation each time).
+type bodyBuf struct{ b []byte }
+
 // putFree keeps h and b (either may be nil) for later copies.
 func (c *conn) putFree(h map[string]string, b []byte) {
-	c.freeMu.Lock()
-	defer c.freeMu.Unlock()
-	if h != nil && len(h) <= maxFreeHeader && len(c.freeHeaders) < maxFreeMsgs {
+	if h != nil && len(h) <= maxFreeHeader {
 		clear(h)
-		c.freeHeaders = append(c.freeHeaders, h)
+		c.freeHeaders.Put(h)
 	}
-	if b != nil && cap(b) <= maxFreeBody && len(c.freeBodies) < maxFreeMsgs {
-		c.freeBodies = append(c.freeBodies, b[:0])
+	if b != nil && cap(b) <= maxFreeBody {
+		bb, _ := c.bodyBufs.Get().(*bodyBuf)
+		if bb == nil {
+			bb = new(bodyBuf)
+		}
+		bb.b = b[:0]
+		c.freeBodies.Put(bb)
 	}
 }
 
 // copyFree returns copies of h and b (nil for nil), in a free header map
-// and a free body buffer (the last one freed, if it is large enough) when
-// there are, taken under one lock.
+// and a free body buffer (if the one it gets is large enough) when there are.
 func (c *conn) copyFree(h map[string]string, b []byte) (map[string]string, []byte) {
 	var hc map[string]string
-	var bc []byte
-	c.freeMu.Lock()
-	if n := len(c.freeHeaders); h != nil && n > 0 {
-		hc = c.freeHeaders[n-1]
-		c.freeHeaders[n-1] = nil
-		c.freeHeaders = c.freeHeaders[:n-1]
+	if h != nil {
+		if hc, _ = c.freeHeaders.Get().(map[string]string); hc != nil {
+			maps.Copy(hc, h)
+		} else {
+			hc = maps.Clone(h)
+		}
 	}
-	if n := len(c.freeBodies); b != nil && n > 0 && cap(c.freeBodies[n-1]) >= len(b) {
-		bc = c.freeBodies[n-1][:len(b)]
-		c.freeBodies[n-1] = nil
-		c.freeBodies = c.freeBodies[:n-1]
+	if b == nil {
+		return hc, nil
 	}
-	c.freeMu.Unlock()
-	switch {
-	case h == nil:
-	case hc == nil:
-		hc = maps.Clone(h)
-	default:
-		maps.Copy(hc, h)
+	if bb, _ := c.freeBodies.Get().(*bodyBuf); bb != nil {
+		if cap(bb.b) >= len(b) {
+			bc := bb.b[:len(b)]
+			bb.b = nil
+			c.bodyBufs.Put(bb)
+			copy(bc, b)
+			return hc, bc
+		}
+		c.freeBodies.Put(bb) // too small for b: left for a smaller one
 	}
-	switch {
-	case b == nil:
-	case bc == nil:
-		bc = make([]byte, len(b)) // the compiler's make+copy: not zeroed first
-		copy(bc, b)
-	default:
-		copy(bc, b)
-	}
+	bc := make([]byte, len(b)) // the compiler's make+copy: not zeroed first
+	copy(bc, b)
 	return hc, bc
 }
