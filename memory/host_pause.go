@@ -235,10 +235,15 @@ type pauseSocket struct {
 
 	// held is what Recv received while paused and could not hand out
 	// because its ctx ended; Recv is never concurrent with itself, so only
-	// Recv touches it.
-	held    *transport.Message
-	heldErr error
-	holding bool
+	// Recv touches it. A pointer: the decorator is part of every memory
+	// stream's allocation, and few ever hold anything.
+	held *heldRecv
+}
+
+// heldRecv is a Recv's result kept for the next Recv.
+type heldRecv struct {
+	m   *transport.Message
+	err error
 }
 
 func (s *pauseSocket) Send(ctx context.Context, m *transport.Message) error {
@@ -251,13 +256,13 @@ func (s *pauseSocket) Send(ctx context.Context, m *transport.Message) error {
 func (s *pauseSocket) Recv(ctx context.Context) (*transport.Message, error) {
 	var m *transport.Message
 	var err error
-	if s.holding {
-		m, err, s.held, s.heldErr, s.holding = s.held, s.heldErr, nil, nil, false
+	if h := s.held; h != nil {
+		m, err, s.held = h.m, h.err, nil
 	} else if m, err = s.Socket.Recv(ctx); err != nil && ctx.Err() != nil {
 		return nil, err // the caller's own ctx ended: nothing was received
 	}
 	if werr := s.h.awaitRunning(ctx); werr != nil {
-		s.held, s.heldErr, s.holding = m, err, true
+		s.held = &heldRecv{m: m, err: err}
 		return nil, werr
 	}
 	if err == nil && !s.h.Up() {

@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 
 	"github.com/microsim/microsim/framework/transport"
 )
@@ -19,24 +20,35 @@ func wrapPauseSocket(s transport.Socket, h *Host) transport.Socket {
 		if ms.server {
 			ps = &ms.st.paused[1]
 		}
-		*ps = pauseNotifySocket{pauseSocket: pauseSocket{Socket: s, h: h}, rn: ms, done: true}
+		*ps = pauseNotifySocket{pauseSocket: pauseSocket{Socket: s, h: h}}
 		return ps
 	}
-	rn, ok := s.(transport.RecvNotifier)
-	if !ok {
+	if _, ok := s.(transport.RecvNotifier); !ok {
 		return &pauseSocket{Socket: s, h: h}
 	}
-	return &pauseNotifySocket{pauseSocket: pauseSocket{Socket: s, h: h}, rn: rn, done: true}
+	return &pauseNotifySocket{pauseSocket: pauseSocket{Socket: s, h: h}}
 }
 
 // pauseNotifySocket is a pauseSocket whose socket has a RecvNotifier. A
 // notification is an observation by the host's process, so a paused host
 // gets it only when the pause ends (as a Recv would return only then); a
-// crash ends the pause and delivers it too.
+// crash ends the pause and delivers it too. Its state is made by the first
+// NotifyRecv: most sockets never get one, and the decorator of the memory
+// transport's sockets is part of every stream's allocation.
 type pauseNotifySocket struct {
-	pauseSocket
-	rn     transport.RecvNotifier
-	fireFn func(error) // fire, bound on the first NotifyRecv (a client's socket never needs it)
+	pauseSocket // its Socket is a transport.RecvNotifier (rn)
+	n           atomic.Pointer[pauseNotify]
+}
+
+// rn is the socket's own RecvNotifier.
+func (s *pauseNotifySocket) rn() transport.RecvNotifier {
+	return s.Socket.(transport.RecvNotifier)
+}
+
+// pauseNotify is the state of a pauseNotifySocket's notification.
+type pauseNotify struct {
+	h      *Host
+	fireFn func(error) // fire, bound once
 
 	// mu guards the armed notification and serialises its call with
 	// StopNotify (which must not return while f runs).
@@ -49,75 +61,89 @@ type pauseNotifySocket struct {
 
 var _ transport.RecvNotifier = (*pauseNotifySocket)(nil)
 
+// notify returns the socket's notification state, making it the first time.
+func (s *pauseNotifySocket) notify() *pauseNotify {
+	if n := s.n.Load(); n != nil {
+		return n
+	}
+	n := &pauseNotify{h: s.h, done: true}
+	n.fireFn = n.fire
+	if !s.n.CompareAndSwap(nil, n) {
+		return s.n.Load()
+	}
+	return n
+}
+
 // NotifyRecv implements transport.RecvNotifier. It does not block.
 func (s *pauseNotifySocket) NotifyRecv(f func(error)) {
-	s.mu.Lock()
-	s.cancelLocked()
-	s.f, s.done = f, false
-	s.gen++
-	if s.fireFn == nil {
-		s.fireFn = s.fire
-	}
-	fire := s.fireFn
-	s.mu.Unlock()
-	s.rn.NotifyRecv(fire)
+	n := s.notify()
+	n.mu.Lock()
+	n.cancelLocked()
+	n.f, n.done = f, false
+	n.gen++
+	n.mu.Unlock()
+	s.rn().NotifyRecv(n.fireFn)
 }
 
 // fire is the inner socket's callback: it calls f now while the host runs,
 // or when the pause ends. The callback must not block, so a wait for the
 // resume gets a goroutine of its own (only for an event that reaches a
 // paused host).
-func (s *pauseNotifySocket) fire(err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.done {
+func (n *pauseNotify) fire(err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.done {
 		return
 	}
-	resumed := s.h.pause.current()
+	resumed := n.h.pause.current()
 	if resumed == nil {
-		s.done = true
-		s.f(err)
+		n.done = true
+		n.f(err)
 		return
 	}
 	stopped := make(chan struct{})
-	s.stopped = stopped
-	gen := s.gen
+	n.stopped = stopped
+	gen := n.gen
 	go func() {
 		select {
 		case <-resumed:
 		case <-stopped:
 			return
 		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.gen == gen && !s.done {
-			s.done, s.stopped = true, nil
-			s.f(err)
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if n.gen == gen && !n.done {
+			n.done, n.stopped = true, nil
+			n.f(err)
 		}
 	}()
 }
 
 // cancelLocked cancels the armed notification and reports whether it had
-// not been called yet. Called under s.mu.
-func (s *pauseNotifySocket) cancelLocked() bool {
-	if s.stopped != nil {
-		close(s.stopped)
-		s.stopped = nil
+// not been called yet. Called under n.mu.
+func (n *pauseNotify) cancelLocked() bool {
+	if n.stopped != nil {
+		close(n.stopped)
+		n.stopped = nil
 	}
-	if s.done {
+	if n.done {
 		return false
 	}
-	s.done = true
+	n.done = true
 	return true
 }
 
 // StopNotify implements transport.RecvNotifier. It does not block beyond
 // a running callback.
 func (s *pauseNotifySocket) StopNotify() bool {
-	s.rn.StopNotify()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cancelLocked()
+	s.rn().StopNotify()
+	n := s.n.Load()
+	if n == nil {
+		return false // none was ever armed
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cancelLocked()
 }
 
 // The one-step operations and Release pass through a paused host's
