@@ -36,8 +36,7 @@ type callFrame struct {
 type deadlineCtx struct {
 	parent   context.Context
 	deadline time.Time
-	exp      *expiry    // the borrowed timer; nil once returned
-	pool     *sync.Pool // of *expiry, where end returns exp
+	exp      *expiry // the borrowed timer; nil once returned
 
 	mu    sync.Mutex
 	done  chan struct{} // made on first Done; closed once err is set
@@ -73,7 +72,7 @@ func (e *expiry) fire() {
 // and timeout d (positive), arming a timer from pool. The call must call
 // end once it has returned. It does not block.
 func (c *deadlineCtx) start(parent context.Context, d time.Duration, pool *sync.Pool) {
-	c.parent, c.pool = parent, pool
+	c.parent = parent
 	c.deadline = time.Now().Add(d)
 	e, _ := pool.Get().(*expiry)
 	if e == nil {
@@ -85,13 +84,13 @@ func (c *deadlineCtx) start(parent context.Context, d time.Duration, pool *sync.
 }
 
 // end cancels c (context.Canceled, unless the deadline passed first) and
-// returns its timer to the pool when it did not fire.
-func (c *deadlineCtx) end() {
+// returns its timer to pool (start's) when it did not fire.
+func (c *deadlineCtx) end(pool *sync.Pool) {
 	if e := c.exp; e != nil {
 		c.exp = nil
 		if e.t.Stop() {
 			e.target.Store(nil)
-			c.pool.Put(e)
+			pool.Put(e)
 		} // else it fired (or is firing): left to the GC
 	}
 	c.cancel(context.Canceled)

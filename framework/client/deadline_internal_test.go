@@ -54,7 +54,7 @@ func TestDeadlineCtxLikeWithTimeout(t *testing.T) {
 		synctest.Wait()
 		assert.ErrorIs(t, child.Err(), context.DeadlineExceeded, "derived contexts see the deadline")
 		assert.ErrorIs(t, attempt.Err(), context.DeadlineExceeded)
-		c.end()
+		c.end(&pool)
 		assert.ErrorIs(t, c.Err(), context.DeadlineExceeded, "the end of the call does not change a deadline error")
 
 		// The end of the call before the deadline: Canceled, the timer
@@ -64,7 +64,7 @@ func TestDeadlineCtxLikeWithTimeout(t *testing.T) {
 		done := d.Done()
 		child, cancelChild = context.WithCancel(&d)
 		defer cancelChild()
-		d.end()
+		d.end(&pool)
 		<-done
 		assert.ErrorIs(t, d.Err(), context.Canceled)
 		synctest.Wait()
@@ -77,7 +77,7 @@ func TestDeadlineCtxLikeWithTimeout(t *testing.T) {
 		time.Sleep(30 * time.Second)
 		synctest.Wait() // the timer's func runs at the same instant
 		assert.ErrorIs(t, e.Err(), context.DeadlineExceeded)
-		e.end()
+		e.end(&pool)
 	})
 }
 
@@ -93,7 +93,7 @@ func TestDefaultTimeoutCtxAllocations(t *testing.T) {
 		f.ctx = deadlineCtx{}
 		f.ctx.start(context.Background(), time.Minute, &pool)
 		_ = f.ctx.Done()
-		f.ctx.end()
+		f.ctx.end(&pool)
 	})
 	assert.LessOrEqual(t, allocs, 1.0)
 }

@@ -140,7 +140,7 @@ func (c *rpcClient) startCall(ctx context.Context, service, endpoint string, req
 			// Never cancelled: the default timeout is all there is to
 			// enforce, which deadlineCtx does for one allocation.
 			f.ctx.start(ctx, c.opts.defaultTimeout, &c.expiries)
-			defer f.ctx.end()
+			defer f.ctx.end(&c.expiries)
 			ctx = &f.ctx
 		} else {
 			var cancel context.CancelFunc

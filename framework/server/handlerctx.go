@@ -45,9 +45,9 @@ type handlerCtx struct {
 	stop   context.CancelFunc      // the deadline's; nil without one
 	ended  bool                    // the handler returned
 	cut    bool                    // Stop abandoned the call
-	rn     transport.RecvNotifier
-	wstop  context.CancelFunc // the fallback goroutine's
-	wdone  chan struct{}      // closed when the fallback goroutine returned
+	armed  bool                    // NotifyRecv was called on sock (a transport.RecvNotifier)
+	wstop  context.CancelFunc      // the fallback goroutine's
+	wdone  chan struct{}           // closed when the fallback goroutine returned
 }
 
 // newHandlerCtx returns the handler ctx of a request over base, with the
@@ -114,7 +114,7 @@ func (h *handlerCtx) use() context.Context {
 // arm starts the caller-gone watch. Called under h.mu.
 func (h *handlerCtx) arm() {
 	if rn, ok := h.sock.(transport.RecvNotifier); ok {
-		h.rn = rn
+		h.armed = true
 		rn.NotifyRecv(h.gone)
 		return
 	}
@@ -146,8 +146,8 @@ func (h *handlerCtx) end() {
 	}
 	h.ended = true
 	switch {
-	case h.rn != nil:
-		h.rn.StopNotify()
+	case h.armed:
+		h.sock.(transport.RecvNotifier).StopNotify()
 	case h.wstop != nil:
 		h.wstop()
 		<-h.wdone
