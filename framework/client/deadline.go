@@ -39,10 +39,21 @@ type deadlineCtx struct {
 	exp      *expiry // the borrowed timer; nil once returned
 
 	mu    sync.Mutex
-	done  chan struct{} // made on first Done; closed once err is set
-	err   error
-	after []*afterFunc // registered by AfterFunc, run once err is set
+	done  chan struct{} // made on first Done; closed once ended is set
+	after []*afterFunc  // registered by AfterFunc, run once ended is set
+
+	// ended is what Err returns (endedCanceled, endedDeadline), set once
+	// under mu; Err, asked several times by every call, reads it without
+	// the lock.
+	ended atomic.Uint32
 }
+
+// The values of deadlineCtx.ended.
+const (
+	endedNot = iota
+	endedCanceled
+	endedDeadline
+)
 
 // afterFunc is one AfterFunc registration.
 type afterFunc struct{ f func() }
@@ -96,14 +107,19 @@ func (c *deadlineCtx) end(pool *sync.Pool) {
 	c.cancel(context.Canceled)
 }
 
-// cancel sets err once, closes Done and runs the registered funcs.
+// cancel ends c once, with err (context.Canceled or
+// context.DeadlineExceeded), closes Done and runs the registered funcs.
 func (c *deadlineCtx) cancel(err error) {
 	c.mu.Lock()
-	if c.err != nil {
+	if c.ended.Load() != endedNot {
 		c.mu.Unlock()
 		return
 	}
-	c.err = err
+	if err == context.DeadlineExceeded {
+		c.ended.Store(endedDeadline)
+	} else {
+		c.ended.Store(endedCanceled)
+	}
 	if c.done != nil {
 		close(c.done)
 	}
@@ -124,7 +140,7 @@ func (c *deadlineCtx) Done() <-chan struct{} {
 	defer c.mu.Unlock()
 	if c.done == nil {
 		c.done = make(chan struct{})
-		if c.err != nil {
+		if c.ended.Load() != endedNot {
 			close(c.done)
 		}
 	}
@@ -133,9 +149,13 @@ func (c *deadlineCtx) Done() <-chan struct{} {
 
 // Err implements context.Context.
 func (c *deadlineCtx) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
+	switch c.ended.Load() {
+	case endedCanceled:
+		return context.Canceled
+	case endedDeadline:
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // Value implements context.Context.
@@ -148,7 +168,7 @@ func (c *deadlineCtx) Value(key any) any { return c.parent.Value(key) }
 func (c *deadlineCtx) AfterFunc(f func()) (stop func() bool) {
 	a := &afterFunc{f: f}
 	c.mu.Lock()
-	if c.err != nil {
+	if c.ended.Load() != endedNot {
 		c.mu.Unlock()
 		go f()
 		return func() bool { return false }
