@@ -133,10 +133,7 @@ func TestUnacceptedStreamsRefused(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := testCtx(t)
 		n := memory.MustNetwork(memory.WithStreamBuffer(2))
-		l, err := n.Host("srv").Transport().Listen("")
-		require.NoError(t, err)
-		c, err := n.Host("cli").Transport().Dial(ctx, l.Addr())
-		require.NoError(t, err)
+		l, c := listenDial(t, ctx, n)
 		defer n.Close()
 
 		var socks []transport.Socket
@@ -163,7 +160,7 @@ func TestUnacceptedStreamsRefused(t *testing.T) {
 			require.ErrorIs(t, err, transport.ErrRefused, "stream %d", i)
 			require.ErrorIs(t, s.Send(ctx, msg(9)), transport.ErrRefused, "stream %d", i)
 		}
-		_, err = c.NewStream(ctx)
+		_, err := c.NewStream(ctx)
 		require.ErrorIs(t, err, transport.ErrRefused)
 	})
 }
@@ -175,10 +172,7 @@ func TestClientClosedBeforeAccept(t *testing.T) {
 		ctx := testCtx(t)
 		n := memory.MustNetwork()
 		defer n.Close()
-		l, err := n.Host("srv").Transport().Listen("")
-		require.NoError(t, err)
-		c, err := n.Host("cli").Transport().Dial(ctx, l.Addr())
-		require.NoError(t, err)
+		l, c := listenDial(t, ctx, n)
 		cs, err := c.NewStream(ctx)
 		require.NoError(t, err)
 		require.NoError(t, cs.Send(ctx, msg(0)))

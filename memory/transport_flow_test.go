@@ -78,16 +78,13 @@ func TestAcceptBacklog(t *testing.T) {
 		ctx := testCtx(t)
 		n := memory.MustNetwork(memory.WithAcceptBacklog(backlog))
 		defer n.Close()
-		l, err := n.Host("srv").Transport().Listen("")
-		require.NoError(t, err)
-		c, err := n.Host("cli").Transport().Dial(ctx, l.Addr())
-		require.NoError(t, err)
+		l, c := listenDial(t, ctx, n)
 		for range backlog {
 			_, err := c.NewStream(ctx)
 			require.NoError(t, err)
 		}
 		short, cancel := context.WithTimeout(ctx, time.Second)
-		_, err = c.NewStream(short)
+		_, err := c.NewStream(short)
 		cancel()
 		require.ErrorIs(t, err, context.DeadlineExceeded, "NewStream with a full backlog waits for ctx")
 
@@ -141,10 +138,7 @@ func TestParkedAccepts(t *testing.T) {
 		ctx := testCtx(t)
 		n := memory.MustNetwork()
 		defer n.Close()
-		l, err := n.Host("srv").Transport().Listen("")
-		require.NoError(t, err)
-		c, err := n.Host("cli").Transport().Dial(ctx, l.Addr())
-		require.NoError(t, err)
+		l, c := listenDial(t, ctx, n)
 
 		// park starts an Accept with ctx and waits until it is parked.
 		park := func(ctx context.Context) <-chan error {

@@ -67,6 +67,17 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
+// listenDial is a listener on host "srv" of n and a connection to it from
+// host "cli"; both end with n.
+func listenDial(t *testing.T, ctx context.Context, n *memory.Network) (transport.Listener, transport.Conn) {
+	t.Helper()
+	l, err := n.Host("srv").Transport().Listen("")
+	require.NoError(t, err)
+	c, err := n.Host("cli").Transport().Dial(ctx, l.Addr())
+	require.NoError(t, err)
+	return l, c
+}
+
 // streamPair is a listener on srv at addr, a connection from cli and one
 // accepted stream; all closed when the test ends.
 func streamPair(t *testing.T, srv, cli *memory.Host, addr string) (transport.Listener, transport.Conn, transport.Socket, transport.Socket) {
