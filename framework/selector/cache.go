@@ -102,8 +102,12 @@ func (s *defaultSelector) cached(service string) *entry {
 	if e == nil {
 		return nil
 	}
-	if now := time.Now(); !s.freshLocked(e, now) && !now.Before(e.retryAt) {
-		return nil
+	// time.Since reads only the monotonic clock (not the wall clock too,
+	// as time.Now does): this runs on every Select.
+	if e.epoch != s.epoch || time.Since(e.fetched) >= s.cfg.ttl {
+		if now := time.Now(); !s.freshLocked(e, now) && !now.Before(e.retryAt) {
+			return nil
+		}
 	}
 	s.touch(e)
 	return e

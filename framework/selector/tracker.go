@@ -57,8 +57,10 @@ func (a *attempt) end(err error) {
 		return // a second call while the record is idle: ignore
 	}
 	s := a.s
-	now := time.Now()
-	latency := now.Sub(a.start)
+	// One reading of the monotonic clock (time.Since), not of both clocks
+	// (time.Now): now is the start plus the latency.
+	latency := time.Since(a.start)
+	now := a.start.Add(latency)
 	if a.ns != nil {
 		a.ns.inflight.Add(-1)
 		s.record(a.h, a.ns, now, err, latency, true, a.probe, a.seq)
