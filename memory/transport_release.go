@@ -43,7 +43,7 @@ func (s *socket) Release(m *transport.Message) {
 }
 
 // ReleaseBody implements transport.BodyReleaser: the body of the message
-// the last Recv returned goes to the free list; the message and its header
+// the last Recv returned goes to the free pool; the message and its header
 // stay the caller's (a copy's header map never shares memory with its
 // body). A later Release of m takes back its header map. It does not block.
 func (s *socket) ReleaseBody(m *transport.Message) {
