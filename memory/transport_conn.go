@@ -299,7 +299,7 @@ func (l *listener) errClosed() error {
 
 // conn is a transport.Conn: the client side of a connection to one listener.
 // It owns no goroutine; a reset closes done and wakes every stream that
-// waits (wakeLent).
+// waits (wakeWaits).
 type conn struct {
 	from  *Host
 	l     *listener
@@ -330,7 +330,7 @@ type conn struct {
 
 // takeWake returns an empty wake channel (cap 1): a spare one, or a new
 // one. A reset of the connection sends every channel it made a token
-// (wakeLent), so that a wait on one need not also select on done. The
+// (wakeWaits), so that a wait on one need not also select on done. The
 // channels are kept, spare or in use, until the connection is dropped: as
 // many as its streams ever waited at once.
 func (c *conn) takeWake() chan struct{} {
@@ -366,10 +366,10 @@ func (c *conn) putWake(ch chan struct{}) {
 	c.wakeMu.Unlock()
 }
 
-// wakeLent sends a token to every wake channel of the connection, once
+// wakeWaits sends a token to every wake channel of the connection, once
 // done is closed: whoever waits on one wakes, and finds the connection
 // gone.
-func (c *conn) wakeLent() {
+func (c *conn) wakeWaits() {
 	c.wakeMu.Lock()
 	defer c.wakeMu.Unlock()
 	c.woken = true
@@ -459,7 +459,7 @@ func (c *conn) resetWith(clientErr, serverErr, newErr error) {
 		first = true
 	})
 	if first {
-		c.wakeLent()
+		c.wakeWaits()
 		c.notifyReset()
 	}
 }

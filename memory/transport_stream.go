@@ -246,7 +246,7 @@ func (s *socket) Recv(ctx context.Context) (*transport.Message, error) {
 // wait releases p.mu, waits for a token on *wake (one of p's wake
 // channels, taken from c's spares the first time) or the end of ctx, and
 // takes p.mu again. It returns ctx.Err() when ctx ended. A reset of the
-// connection sends the wake channel a token (conn.wakeLent), so the wait
+// connection sends the wake channel a token (conn.wakeWaits), so the wait
 // needs no case for it: the connection's done channel, which every stream
 // of the connection would select on, is not a lock they contend for.
 // Called under p.mu.

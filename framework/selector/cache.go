@@ -61,9 +61,8 @@ func (s *defaultSelector) lookup(ctx context.Context, service string) (*entry, e
 			return nil, ErrClosed
 		}
 		s.startLocked()
-		now := time.Now()
 		e := s.cache[service]
-		if e != nil && (s.freshLocked(e, now) || now.Before(e.retryAt)) {
+		if e != nil && (s.freshLocked(e) || time.Now().Before(e.retryAt)) {
 			s.touch(e)
 			s.mu.Unlock()
 			return e, nil
@@ -102,12 +101,8 @@ func (s *defaultSelector) cached(service string) *entry {
 	if e == nil {
 		return nil
 	}
-	// time.Since reads only the monotonic clock (not the wall clock too,
-	// as time.Now does): this runs on every Select.
-	if e.epoch != s.epoch || time.Since(e.fetched) >= s.cfg.ttl {
-		if now := time.Now(); !s.freshLocked(e, now) && !now.Before(e.retryAt) {
-			return nil
-		}
+	if !s.freshLocked(e) && !time.Now().Before(e.retryAt) {
+		return nil
 	}
 	s.touch(e)
 	return e
@@ -122,8 +117,11 @@ func (s *defaultSelector) touch(e *entry) {
 	}
 }
 
-func (s *defaultSelector) freshLocked(e *entry, now time.Time) bool {
-	return e.epoch == s.epoch && now.Sub(e.fetched) < s.cfg.ttl
+// freshLocked reports whether e is of the current epoch and younger than
+// the TTL. time.Since reads only the monotonic clock (time.Now reads the
+// wall clock too): this runs on every Select.
+func (s *defaultSelector) freshLocked(e *entry) bool {
+	return e.epoch == s.epoch && time.Since(e.fetched) < s.cfg.ttl
 }
 
 // fetch asks the registry for service on behalf of flight f and settles f.
