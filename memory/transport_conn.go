@@ -95,22 +95,19 @@ func (l *listener) next(ctx context.Context) (*stream, error) {
 		}
 	}()
 	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
 		l.mu.Lock()
 		if l.closed.Load() {
 			l.mu.Unlock()
 			return nil, l.errClosed()
 		}
-		if s := l.popLocked(); s != nil {
-			l.mu.Unlock()
-			return s, nil
-		}
 		// ctx.Err under mu: an end of ctx after it finds a in parked.
 		if err := ctx.Err(); err != nil {
 			l.mu.Unlock()
 			return nil, err
+		}
+		if s := l.popLocked(); s != nil {
+			l.mu.Unlock()
+			return s, nil
 		}
 		if a == nil {
 			a, _ = l.acceptors.Get().(*acceptor)
