@@ -343,7 +343,12 @@ func (c *conn) takeWake() chan struct{} {
 		c.made = append(c.made, ch)
 	}
 	if c.woken {
-		ch <- struct{}{}
+		// A spare channel already holds the token wakeWaits sent it: a
+		// blocking send here would hang, holding wakeMu.
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
 	}
 	return ch
 }
