@@ -63,11 +63,12 @@ func (s *socket) ReleaseBody(m *transport.Message) {
 // is would be boxed: an allocation each time).
 type bodyBuf struct{ b []byte }
 
-// putFree keeps h and b (either may be nil) for later copies.
+// putFree keeps h and b (either may be nil) for later copies. h keeps its
+// entries until copyFree reuses it: at most maxFreeHeader of them, in a
+// pool the GC empties.
 func (c *conn) putFree(h map[string]string, b []byte) {
 	if h != nil && len(h) <= maxFreeHeader {
-		clear(h)
-		c.freeHeaders.Put(h)
+		c.freeHeaders.Put(h) // not cleared: copyFree overwrites it
 	}
 	if b != nil && cap(b) <= maxFreeBody {
 		bb, _ := c.bodyBufs.Get().(*bodyBuf)
@@ -85,7 +86,16 @@ func (c *conn) copyFree(h map[string]string, b []byte) (map[string]string, []byt
 	var hc map[string]string
 	if h != nil {
 		if hc, _ = c.freeHeaders.Get().(map[string]string); hc != nil {
+			// hc holds a released message's headers. Copying h over them
+			// leaves exactly h when they were all keys of h (the common
+			// case: the same kind of message again), which their count
+			// tells; otherwise clear and copy again. Cheaper than clearing
+			// every free map.
 			maps.Copy(hc, h)
+			if len(hc) != len(h) {
+				clear(hc)
+				maps.Copy(hc, h)
+			}
 		} else {
 			hc = maps.Clone(h)
 		}

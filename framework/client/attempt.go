@@ -154,15 +154,28 @@ func (c *rpcClient) requestMessage(ctx context.Context, r *Request, left time.Du
 // carried much metadata is left to the GC.
 const maxPooledHeaders = 16
 
-// putMessage returns a message from requestMessage to the pool.
+// putMessage returns a message from requestMessage to the pool. Its
+// header keeps the three keys requestMessage always sets (their values are
+// replaced); anything else goes. Deleting the timeout, when that leaves
+// just those three, is cheaper than clearing the map.
 func (c *rpcClient) putMessage(m *transport.Message) {
-	if len(m.Header) > maxPooledHeaders {
+	h := m.Header
+	if len(h) > maxPooledHeaders {
 		return
 	}
-	clear(m.Header)
+	if len(h) > fixedHeaders {
+		delete(h, wire.Timeout)
+		if len(h) > fixedHeaders {
+			clear(h)
+		}
+	}
 	m.Body = nil
 	c.msgs.Put(m)
 }
+
+// fixedHeaders is how many headers requestMessage sets on every request:
+// Micro-Service, Micro-Endpoint and Micro-Content-Type.
+const fixedHeaders = 3
 
 // attemptCtxError classifies a failure that happened before the request was
 // sent: the ctx's own end, or Unavailable.

@@ -55,17 +55,18 @@ type handlerCtx struct {
 // operations.
 func newHandlerCtx(base, sctx context.Context, sock transport.Socket, timeout time.Duration, hasTimeout bool, header map[string]string, watch bool) *handlerCtx {
 	h := &handlerCtx{}
-	h.init(base, sctx, sock, timeout, hasTimeout, header, watch)
+	h.init(base, sctx, sock, timeout, hasTimeout, header, 0, watch)
 	return h
 }
 
-// init sets up a zero handlerCtx as newHandlerCtx does.
-func (h *handlerCtx) init(base, sctx context.Context, sock transport.Socket, timeout time.Duration, hasTimeout bool, header map[string]string, watch bool) {
+// init sets up a zero handlerCtx as newHandlerCtx does; reserved of the
+// header's keys are known to be reserved ones.
+func (h *handlerCtx) init(base, sctx context.Context, sock transport.Socket, timeout time.Duration, hasTimeout bool, header map[string]string, reserved int, watch bool) {
 	h.base, h.watch, h.sock, h.sctx = base, watch, sock, sctx
 	if hasTimeout {
 		h.deadline, h.hasDL = time.Now().Add(timeout), true
 	}
-	if hasMetadata(header) {
+	if hasMetadata(header, reserved) {
 		h.md = metadata.FromHeader(header)
 	}
 }

@@ -258,14 +258,15 @@ func (s *server) serve(r *running, w *serving, c *call) {
 		s.opts.log.Debug("server: stream ended before a request arrived", "service", s.name, "remote", c.sock.RemoteAddr(), "err", err)
 		return
 	}
-	ep, cd, timeout, hasTimeout, e := s.route(m)
+	rt, e := s.route(m)
 	if e != nil {
 		s.replyError(ctx, c, e)
 		return
 	}
-	if hasTimeout && timeout <= 0 {
+	ep, cd := rt.ep, rt.cd
+	if rt.hasTimeout && rt.timeout <= 0 {
 		s.replyError(ctx, c, errors.New(s.name, errors.DeadlineExceeded,
-			"deadline of the request to %s passed before it arrived (Micro-Timeout %v)", ep.name, timeout))
+			"deadline of the request to %s passed before it arrived (Micro-Timeout %v)", ep.name, rt.timeout))
 		return
 	}
 	// The Request and the handler's ctx live as long as each other: one
@@ -279,7 +280,7 @@ func (s *server) serve(r *running, w *serving, c *call) {
 		body, rsp, st = ep.newArgs()
 	}
 	hctx := &st.h
-	hctx.init(r.hbase, ctx, c.sock, timeout, hasTimeout, m.Header, !ep.stream)
+	hctx.init(r.hbase, ctx, c.sock, rt.timeout, rt.hasTimeout, m.Header, rt.reserved, !ep.stream)
 	c.setHandler(hctx)
 	// The request message is the server's own (the transport gave it up),
 	// so its header map is the copy the handler gets.
@@ -287,7 +288,7 @@ func (s *server) serve(r *running, w *serving, c *call) {
 	*req = Request{
 		Service:     s.name,
 		Endpoint:    ep.name,
-		ContentType: m.Header[wire.ContentType],
+		ContentType: rt.ct,
 		Header:      m.Header,
 	}
 	if ep.stream {
@@ -304,8 +305,12 @@ type callState struct {
 	h   handlerCtx
 }
 
-// hasMetadata reports whether h holds a header that is not reserved.
-func hasMetadata(h map[string]string) bool {
+// hasMetadata reports whether h holds a header that is not reserved;
+// reserved of its keys are known to be (route's count).
+func hasMetadata(h map[string]string, reserved int) bool {
+	if len(h) <= reserved {
+		return false
+	}
 	for k := range h {
 		if !metadata.IsReserved(k) {
 			return true
@@ -314,34 +319,62 @@ func hasMetadata(h map[string]string) bool {
 	return false
 }
 
+// routed is what route found in a request's headers.
+type routed struct {
+	ep         *endpoint
+	cd         codec.Codec
+	ct         string        // the content type
+	timeout    time.Duration // when hasTimeout
+	hasTimeout bool          // the request has a Micro-Timeout
+	reserved   int           // how many of the headers are reserved ones route read
+}
+
 // route checks the request headers: the endpoint, the content type and the
-// timeout (hasTimeout false when the request has none).
-func (s *server) route(m *transport.Message) (ep *endpoint, cd codec.Codec, timeout time.Duration, hasTimeout bool, e *errors.Error) {
-	svc, name := m.Header[wire.Service], m.Header[wire.Endpoint]
+// timeout. It counts the distinct reserved headers it found, so that
+// hasMetadata need not look at each header when there are no others.
+func (s *server) route(m *transport.Message) (rt routed, e *errors.Error) {
+	h := m.Header
+	svc, name := h[wire.Service], h[wire.Endpoint]
 	if svc != s.name {
-		return nil, nil, 0, false, errors.NewNotFound(s.name, "service %q is not served here (this is %q; endpoint %q)", svc, s.name, name)
+		return rt, errors.NewNotFound(s.name, "service %q is not served here (this is %q; endpoint %q)", svc, s.name, name)
 	}
-	ep = s.endpoints[name]
+	ep := s.endpoints[name]
 	if ep == nil {
-		return nil, nil, 0, false, errors.NewNotFound(s.name, "endpoint %q not found on service %q", name, s.name)
+		return rt, errors.NewNotFound(s.name, "endpoint %q not found on service %q", name, s.name)
 	}
-	if !ep.stream && m.Header[wire.StreamOpen] != "" {
-		return nil, nil, 0, false, errors.NewBadRequest(s.name, "endpoint %s is unary; it cannot be called as a stream", name)
+	// The service's name and a registered endpoint's are not empty: both
+	// headers are present.
+	rt.reserved = 2
+	open, hasOpen := h[wire.StreamOpen]
+	if !ep.stream && open != "" {
+		return rt, errors.NewBadRequest(s.name, "endpoint %s is unary; it cannot be called as a stream", name)
 	}
-	ct := m.Header[wire.ContentType]
+	ct, hasCT := h[wire.ContentType]
 	cd, err := s.opts.codecs.Lookup(ct)
 	if err != nil {
-		return nil, nil, 0, false, errors.NewBadRequest(s.name, "request to %s: %v", name, err)
+		return rt, errors.NewBadRequest(s.name, "request to %s: %v", name, err)
 	}
-	v, ok := m.Header[wire.Timeout]
+	rt.ep, rt.cd, rt.ct = ep, cd, ct
+	rt.reserved += count(hasOpen) + count(hasCT)
+	v, ok := h[wire.Timeout]
 	if !ok {
-		return ep, cd, 0, false, nil
+		return rt, nil
 	}
 	d, err := wire.ParseTimeout(v)
 	if err != nil {
-		return nil, nil, 0, false, errors.NewBadRequest(s.name, "request to %s: %v", name, err)
+		return routed{}, errors.NewBadRequest(s.name, "request to %s: %v", name, err)
 	}
-	return ep, cd, d, true, nil
+	rt.timeout, rt.hasTimeout = d, true
+	rt.reserved++
+	return rt, nil
+}
+
+// count is 1 for true.
+func count(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // serveUnary decodes the request into body, runs the handler with rsp and
@@ -369,10 +402,11 @@ func (s *server) serveUnary(ctx context.Context, hctx *handlerCtx, w *serving, c
 		s.replyError(ctx, c, errors.NewInternal(s.name, "encode response of %s as %s: %v", ep.name, cd.ContentType(), err))
 		return
 	}
+	// The worker's reply header holds only the content type (Send copies
+	// it): setting the key replaces the last reply's, no clear needed.
 	if w.header == nil {
 		w.header = make(map[string]string, 1)
 	}
-	clear(w.header)
 	w.header[wire.ContentType] = cd.ContentType()
 	w.reply = transport.Message{Header: w.header, Body: b}
 	// The reply ends the call: with a transport.SendCloser the stream's end

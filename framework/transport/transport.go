@@ -89,7 +89,9 @@ type Listener interface {
 // Socket is one stream. Send may be called concurrently with Recv, but
 // neither concurrently with itself.
 type Socket interface {
-	// Send sends m. It blocks while the stream applies backpressure.
+	// Send sends m. It blocks while the stream applies backpressure. It
+	// does not modify m, its header or its body, and keeps no reference to
+	// them once it returns: the caller may reuse them.
 	Send(ctx context.Context, m *Message) error
 	// Recv blocks until a message arrives, the peer ends the stream (io.EOF),
 	// the stream fails, or ctx is done.

@@ -122,7 +122,8 @@ func testOrdering(w *world) {
 }
 
 // testMessageCopy reuses one Message and its buffers for every Send and
-// scribbles over it afterwards; the receiver must see each message as sent.
+// scribbles over it afterwards; the receiver must see each message as sent,
+// and Send must leave the message as it was.
 func testMessageCopy(w *world) {
 	const n = 10
 	_, _, cs, ss := w.pair()
@@ -135,6 +136,9 @@ func testMessageCopy(w *world) {
 			m.Body = append(m.Body[:0], want.Body...)
 			if err := cs.Send(w.ctx, m); err != nil {
 				return err
+			}
+			if !maps.Equal(m.Header, want.Header) || !bytes.Equal(m.Body, want.Body) {
+				return fmt.Errorf("message %d: Send modified the caller's message: %v %q, sent %v %q", i, m.Header, m.Body, want.Header, want.Body)
 			}
 		}
 		clear(m.Header)
