@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/internal/ctxwake"
 )
 
 // stream is one stream of a conn: a pipe each way and its two ends, in one
@@ -245,7 +246,9 @@ func (s *socket) Recv(ctx context.Context) (*transport.Message, error) {
 
 // wait releases p.mu, waits for a token on *wake (one of p's wake
 // channels, taken from c's spares the first time) or the end of ctx, and
-// takes p.mu again. It returns ctx.Err() when ctx ended. A reset of the
+// takes p.mu again. It returns ctx.Err() when ctx ended. A token may come
+// when nothing changed (one a ctx sent as it ended, after the wait it
+// woke had returned: ctxwake.Wait): every caller loops and looks again. A reset of the
 // connection sends the wake channel a token (conn.wakeWaits), so the wait
 // needs no case for it: the connection's done channel, which every stream
 // of the connection would select on, is not a lock they contend for.
@@ -257,16 +260,7 @@ func (p *pipe) wait(ctx context.Context, wake *chan struct{}, c *conn) error {
 	ch := *wake
 	p.waiters++
 	p.mu.Unlock()
-	var err error
-	if done := ctx.Done(); done == nil {
-		<-ch
-	} else {
-		select {
-		case <-ch:
-		case <-done:
-			err = ctx.Err()
-		}
-	}
+	err := ctxwake.Wait(ctx, ch)
 	p.mu.Lock()
 	p.waiters--
 	return err

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/microsim/microsim/internal/ctxwake"
 )
 
 // callFrame is what a unary call allocates up front: its Request and, for
@@ -41,6 +43,7 @@ type deadlineCtx struct {
 	mu    sync.Mutex
 	done  chan struct{} // made on first Done; closed once ended is set
 	after []*afterFunc  // registered by AfterFunc, run once ended is set
+	wake  chan struct{} // registered by WakeOnEnd, sent a token once ended is set
 
 	// ended is what Err returns (endedCanceled, endedDeadline), set once
 	// under mu; Err, asked several times by every call, reads it without
@@ -123,6 +126,13 @@ func (c *deadlineCtx) cancel(err error) {
 	if c.done != nil {
 		close(c.done)
 	}
+	if c.wake != nil {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+		c.wake = nil
+	}
 	after := c.after
 	c.after = nil
 	c.mu.Unlock()
@@ -156,6 +166,29 @@ func (c *deadlineCtx) Err() error {
 		return context.DeadlineExceeded
 	}
 	return nil
+}
+
+var _ ctxwake.Waker = (*deadlineCtx)(nil)
+
+// WakeOnEnd implements ctxwake.Waker: a transport's wait for the reply
+// receives from its own channel alone, and c makes no Done channel.
+func (c *deadlineCtx) WakeOnEnd(ch chan struct{}) bool {
+	c.mu.Lock()
+	ok := c.wake == nil && c.ended.Load() == endedNot
+	if ok {
+		c.wake = ch
+	}
+	c.mu.Unlock()
+	return ok
+}
+
+// StopWake implements ctxwake.Waker.
+func (c *deadlineCtx) StopWake(ch chan struct{}) {
+	c.mu.Lock()
+	if c.wake == ch {
+		c.wake = nil
+	}
+	c.mu.Unlock()
 }
 
 // Value implements context.Context.

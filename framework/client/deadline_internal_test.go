@@ -82,7 +82,8 @@ func TestDeadlineCtxLikeWithTimeout(t *testing.T) {
 }
 
 // TestDefaultTimeoutCtxAllocations: a deadlineCtx costs its Done channel
-// only, where context.WithTimeout costs five allocations.
+// only, where context.WithTimeout costs five allocations; a wait that
+// registers its own channel instead (ctxwake.Waker) costs nothing.
 func TestDefaultTimeoutCtxAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under the race detector")
@@ -96,4 +97,60 @@ func TestDefaultTimeoutCtxAllocations(t *testing.T) {
 		f.ctx.end(&pool)
 	})
 	assert.LessOrEqual(t, allocs, 1.0)
+	ch := make(chan struct{}, 1)
+	allocs = testing.AllocsPerRun(100, func() {
+		f.ctx = deadlineCtx{}
+		f.ctx.start(context.Background(), time.Minute, &pool)
+		if f.ctx.WakeOnEnd(ch) {
+			f.ctx.StopWake(ch)
+		}
+		f.ctx.end(&pool)
+	})
+	assert.Zero(t, allocs, "with a registered channel instead of Done")
+}
+
+// TestDeadlineCtxWakes: as a ctxwake.Waker a deadlineCtx holds one channel
+// at a time, sends it one token when the deadline passes or the call ends,
+// and nothing once StopWake returned; it refuses a channel once ended.
+func TestDeadlineCtxWakes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var pool sync.Pool
+		a, b := make(chan struct{}, 1), make(chan struct{}, 1)
+
+		var c deadlineCtx
+		c.start(context.Background(), time.Second, &pool)
+		require.True(t, c.WakeOnEnd(a))
+		assert.False(t, c.WakeOnEnd(b), "a second channel while one is registered")
+		time.Sleep(time.Second)
+		synctest.Wait()
+		assert.Len(t, a, 1, "the deadline wakes the channel")
+		assert.Empty(t, b)
+		assert.ErrorIs(t, c.Err(), context.DeadlineExceeded)
+		assert.False(t, c.WakeOnEnd(b), "an ended ctx refuses a channel")
+		c.end(&pool)
+		assert.Len(t, a, 1, "one token only")
+		<-a
+
+		var d deadlineCtx
+		d.start(context.Background(), time.Second, &pool)
+		require.True(t, d.WakeOnEnd(a))
+		d.StopWake(b) // not registered: no effect
+		d.end(&pool)
+		assert.Len(t, a, 1, "the end of the call wakes the channel")
+		assert.ErrorIs(t, d.Err(), context.Canceled)
+		<-a
+
+		var e deadlineCtx
+		e.start(context.Background(), time.Second, &pool)
+		require.True(t, e.WakeOnEnd(a))
+		e.StopWake(a)
+		require.True(t, e.WakeOnEnd(b), "free again after StopWake")
+		e.StopWake(b)
+		time.Sleep(time.Second)
+		synctest.Wait()
+		assert.Empty(t, a, "no token after StopWake")
+		assert.Empty(t, b)
+		assert.ErrorIs(t, e.Err(), context.DeadlineExceeded)
+		e.end(&pool)
+	})
 }

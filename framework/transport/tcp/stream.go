@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/internal/ctxwake"
 )
 
 // stream is one Socket, client or server side.
@@ -212,8 +213,10 @@ func (s *stream) Recv(ctx context.Context) (*transport.Message, error) {
 // Called under s.mu, which it releases while it blocks and holds again
 // when it returns. The channel is borrowed from the transport for the
 // wait: wakeLocked sends only while *waiting is set, and clears it first,
-// both under s.mu, so once wait has cleared it and drained the channel
-// nothing can reach the channel any more and it goes back.
+// both under s.mu, and a ctx that wakes the channel as it ends
+// (ctxwake.Waker) sends nothing once ctxwake.Wait returned; so once wait
+// has cleared *waiting and drained the channel nothing can reach the
+// channel any more and it goes back.
 func (s *stream) wait(ctx context.Context, waiting *bool, ch *chan struct{}) error {
 	if s.c.server {
 		s.c.takeOverInline()
@@ -227,7 +230,7 @@ func (s *stream) wait(ctx context.Context, waiting *bool, ch *chan struct{}) err
 	}
 	*ch, *waiting = c, true
 	s.mu.Unlock()
-	err := waitCtx(ctx, c)
+	err := ctxwake.Wait(ctx, c)
 	s.mu.Lock()
 	*ch, *waiting = nil, false
 	select {
@@ -287,23 +290,6 @@ func (s *stream) Close() error {
 // RemoteAddr returns the peer's address: the dialled address on the client
 // side, the client's host:port on the server side.
 func (s *stream) RemoteAddr() string { return s.c.remote }
-
-// waitCtx blocks until ch receives or ctx is done. A stream's waiter is
-// woken through its own channel by every event it waits for: a frame, a
-// local Close, the end of the connection (conn.fail wakes every stream).
-func waitCtx(ctx context.Context, ch chan struct{}) error {
-	done := ctx.Done()
-	if done == nil {
-		<-ch
-		return nil
-	}
-	select {
-	case <-ch:
-		return nil
-	case <-done:
-		return ctx.Err()
-	}
-}
 
 // markFinished marks s finished and reports whether it was not already.
 // Called under s.mu; the caller then calls c.streamDone outside it.
