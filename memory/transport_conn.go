@@ -298,9 +298,10 @@ func (l *listener) errClosed() error {
 // It owns no goroutine; a reset closes done and wakes every stream that
 // waits (wakeWaits).
 type conn struct {
-	from  *Host
-	l     *listener
-	local string // the dialling side's pseudo address
+	from   *Host
+	l      *listener
+	local  string // the dialling side's pseudo address
+	maxMsg int    // the network's message size limit
 
 	once      sync.Once
 	done      chan struct{} // closed when the connection is closed or reset
@@ -384,7 +385,7 @@ func (c *conn) wakeWaits() {
 }
 
 func newConn(from *Host, l *listener, local string) *conn {
-	return &conn{from: from, l: l, local: local, done: make(chan struct{})}
+	return &conn{from: from, l: l, local: local, maxMsg: l.st.net.cfg.maxMessageSize, done: make(chan struct{})}
 }
 
 // NewStream opens a stream and queues it for the listener's Accept. It
@@ -397,6 +398,8 @@ func (c *conn) NewStream(ctx context.Context) (transport.Socket, error) {
 
 // open opens a stream whose pipe to the server already holds first (when
 // not nil: a copy the reader owns), and queues it for Accept; see NewStream.
+// It opens nothing and returns errOpenTooLarge when first is over the size
+// limit.
 func (c *conn) open(ctx context.Context, first *transport.Message) (transport.Socket, error) {
 	if err := c.newStreamErr(); err != nil {
 		return nil, err
@@ -406,8 +409,16 @@ func (c *conn) open(ctx context.Context, first *transport.Message) (transport.So
 	}
 	s := newStream(c)
 	if first != nil {
+		if len(first.Body) > c.maxMsg {
+			return nil, errOpenTooLarge // refused before it is copied
+		}
 		// Nobody else sees s yet: no lock, and no wait (the pipe is empty).
-		s.up.q = append(s.up.q, s.up.copyOf(first, c))
+		m, size := s.up.copyOf(first, c)
+		if size > c.maxMsg {
+			s.up.discard(m, c)
+			return nil, errOpenTooLarge
+		}
+		s.up.q = append(s.up.q, m)
 	}
 	if err := c.l.push(ctx, s); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"io"
 
 	"github.com/microsim/microsim/framework/transport"
@@ -110,8 +111,10 @@ var (
 // with the message in the stream by the time it can be accepted. A message
 // Send would refuse (nil, too large) opens the stream and fails as Send.
 func (c *conn) NewStreamSend(ctx context.Context, m *transport.Message) (transport.Socket, error) {
-	if m != nil && m.Size() <= c.l.st.net.cfg.maxMessageSize {
-		return c.open(ctx, m)
+	if m != nil {
+		if s, err := c.open(ctx, m); err != errOpenTooLarge {
+			return s, err
+		}
 	}
 	s, err := c.NewStream(ctx)
 	if err != nil {
@@ -119,6 +122,10 @@ func (c *conn) NewStreamSend(ctx context.Context, m *transport.Message) (transpo
 	}
 	return s, s.Send(ctx, m)
 }
+
+// errOpenTooLarge: open's first message is over the size limit (Send
+// reports it to the caller).
+var errOpenTooLarge = errors.New("memory: first message too large")
 
 // SendClose implements transport.SendCloser: Send, then Close unless Send failed.
 func (s *socket) SendClose(ctx context.Context, m *transport.Message) error {

@@ -81,8 +81,10 @@ func (c *conn) putFree(h map[string]string, b []byte) {
 }
 
 // copyFree returns copies of h and b (nil for nil), in a free header map
-// and a free body buffer (if the one it gets is large enough) when there are.
-func (c *conn) copyFree(h map[string]string, b []byte) (map[string]string, []byte) {
+// and a free body buffer (if the one it gets is large enough) when there
+// are, and their size as transport.Message.Size counts it.
+func (c *conn) copyFree(h map[string]string, b []byte) (map[string]string, []byte, int) {
+	size := len(b)
 	var hc map[string]string
 	if h != nil {
 		if hc, _ = c.freeHeaders.Get().(map[string]string); hc != nil {
@@ -91,17 +93,23 @@ func (c *conn) copyFree(h map[string]string, b []byte) (map[string]string, []byt
 			// case: the same kind of message again), which their count
 			// tells; otherwise clear and copy again. Cheaper than clearing
 			// every free map.
-			maps.Copy(hc, h)
+			for k, v := range h {
+				hc[k] = v
+				size += len(k) + len(v)
+			}
 			if len(hc) != len(h) {
 				clear(hc)
 				maps.Copy(hc, h)
 			}
 		} else {
-			hc = maps.Clone(h)
+			hc = maps.Clone(h) // copies the table as it is: no rehashing
+			for k, v := range h {
+				size += len(k) + len(v)
+			}
 		}
 	}
 	if b == nil {
-		return hc, nil
+		return hc, nil, size
 	}
 	if bb, _ := c.freeBodies.Get().(*bodyBuf); bb != nil {
 		if cap(bb.b) >= len(b) {
@@ -109,11 +117,11 @@ func (c *conn) copyFree(h map[string]string, b []byte) (map[string]string, []byt
 			bb.b = nil
 			c.bodyBufs.Put(bb)
 			copy(bc, b)
-			return hc, bc
+			return hc, bc, size
 		}
 		c.freeBodies.Put(bb) // too small for b: left for a smaller one
 	}
 	bc := make([]byte, len(b)) // the compiler's make+copy: not zeroed first
 	copy(bc, b)
-	return hc, bc
+	return hc, bc, size
 }

@@ -141,21 +141,30 @@ func (s *socket) Send(ctx context.Context, m *transport.Message) error {
 	if m == nil {
 		return errNilMessage
 	}
-	if size, max := m.Size(), s.st.conn.l.st.net.cfg.maxMessageSize; size > max {
-		return fmt.Errorf("memory: send to %s: %w: %d bytes, limit %d", s.RemoteAddr(), transport.ErrMessageTooLarge, size, max)
+	// The copy counts the size as it goes (one pass over the header); a
+	// body over the limit on its own is refused before it is copied.
+	cn, p := s.st.conn, s.out
+	if len(m.Body) > cn.maxMsg {
+		return s.errTooLarge(m.Size())
+	}
+	c, size := p.copyOf(m, cn)
+	if size > cn.maxMsg {
+		p.discard(c, cn)
+		return s.errTooLarge(size)
 	}
 	if err := s.failure(); err != nil {
+		p.discard(c, cn)
 		return err
 	}
 	if err := ctx.Err(); err != nil {
+		p.discard(c, cn)
 		return err
 	}
-	p := s.out
-	c := p.copyOf(m, s.st.conn)
 	p.mu.Lock()
 	for {
 		if err := s.sendErrLocked(); err != nil {
 			p.mu.Unlock()
+			p.discard(c, cn)
 			return err
 		}
 		if p.queued() < p.limit {
@@ -163,6 +172,7 @@ func (s *socket) Send(ctx context.Context, m *transport.Message) error {
 		}
 		if err := p.wait(ctx, &p.sendWake, s.st.conn); err != nil {
 			p.mu.Unlock()
+			p.discard(c, cn)
 			return err
 		}
 	}
@@ -174,12 +184,13 @@ func (s *socket) Send(ctx context.Context, m *transport.Message) error {
 }
 
 // copyOf returns a copy of m that the reader owns, so that the sender may
-// reuse m, its header map and its body once Send returned. The first
-// message of the pipe is copied into p.first; later ones into a new
-// Message. A nil header or body stays nil, as on a network transport.
-// Free header maps and bodies of cn are used (transport_release.go).
-// Only Send calls it.
-func (p *pipe) copyOf(m *transport.Message, cn *conn) *transport.Message {
+// reuse m, its header map and its body once Send returned, and m's size
+// (transport.Message.Size), counted while copying. The first message of
+// the pipe is copied into p.first; later ones into a new Message. A nil
+// header or body stays nil, as on a network transport. Free header maps
+// and bodies of cn are used (transport_release.go). Only the writer calls
+// it (Send, or open before anyone sees the stream).
+func (p *pipe) copyOf(m *transport.Message, cn *conn) (*transport.Message, int) {
 	var c *transport.Message
 	if !p.firstUsed {
 		p.firstUsed = true
@@ -187,8 +198,23 @@ func (p *pipe) copyOf(m *transport.Message, cn *conn) *transport.Message {
 	} else {
 		c = new(transport.Message)
 	}
-	c.Header, c.Body = cn.copyFree(m.Header, m.Body)
-	return c
+	var size int
+	c.Header, c.Body, size = cn.copyFree(m.Header, m.Body)
+	return c, size
+}
+
+// discard gives back a copy from copyOf that is not queued after all.
+// Only the writer calls it.
+func (p *pipe) discard(c *transport.Message, cn *conn) {
+	cn.putFree(c.Header, c.Body)
+	*c = transport.Message{}
+	if c == &p.first {
+		p.firstUsed = false
+	}
+}
+
+func (s *socket) errTooLarge(size int) error {
+	return fmt.Errorf("memory: send to %s: %w: %d bytes, limit %d", s.RemoteAddr(), transport.ErrMessageTooLarge, size, s.st.conn.maxMsg)
 }
 
 // sendErrLocked reports why Send cannot go on, or nil. Called under s.out.mu.

@@ -36,15 +36,18 @@ func testStreamSender(w *world) {
 
 	if max := w.s.MaxMessageSize; max > 0 {
 		big := &transport.Message{Body: make([]byte, max+1)}
-		cs2, err := sender.NewStreamSend(w.ctx, big)
-		require.ErrorIs(t, err, transport.ErrMessageTooLarge)
-		require.NotNil(t, cs2, "the stream was opened")
-		t.Cleanup(func() { cs2.Close() })
-		ss2, err := l.Accept(w.ctx)
-		require.NoError(t, err, "the stream reaches Accept")
-		t.Cleanup(func() { ss2.Close() })
-		require.NoError(t, cs2.Send(w.ctx, numbered(3, 0)), "and stays usable")
-		recvSeq(w, ss2, 3, 0)
+		headed := &transport.Message{Header: map[string]string{"0123456789": "x"}, Body: make([]byte, max-10)}
+		for i, m := range []*transport.Message{big, headed} {
+			cs2, err := sender.NewStreamSend(w.ctx, m)
+			require.ErrorIs(t, err, transport.ErrMessageTooLarge, "message %d", i)
+			require.NotNil(t, cs2, "the stream was opened")
+			t.Cleanup(func() { cs2.Close() })
+			ss2, err := l.Accept(w.ctx)
+			require.NoError(t, err, "the stream reaches Accept")
+			t.Cleanup(func() { ss2.Close() })
+			require.NoError(t, cs2.Send(w.ctx, numbered(3, i)), "and stays usable")
+			recvSeq(w, ss2, 3, i)
+		}
 	}
 
 	require.NoError(t, c.Close())
