@@ -298,10 +298,11 @@ func (l *listener) errClosed() error {
 // It owns no goroutine; a reset closes done and wakes every stream that
 // waits (wakeWaits).
 type conn struct {
-	from   *Host
-	l      *listener
-	local  string // the dialling side's pseudo address
-	maxMsg int    // the network's message size limit
+	from      *Host
+	l         *listener
+	local     string // the dialling side's pseudo address
+	maxMsg    int    // the network's message size limit
+	streamBuf int    // the network's stream buffer: messages a pipe queues before Send blocks
 
 	once      sync.Once
 	done      chan struct{} // closed when the connection is closed or reset
@@ -385,7 +386,8 @@ func (c *conn) wakeWaits() {
 }
 
 func newConn(from *Host, l *listener, local string) *conn {
-	return &conn{from: from, l: l, local: local, maxMsg: l.st.net.cfg.maxMessageSize, done: make(chan struct{})}
+	cfg := &l.st.net.cfg
+	return &conn{from: from, l: l, local: local, maxMsg: cfg.maxMessageSize, streamBuf: cfg.streamBuffer, done: make(chan struct{})}
 }
 
 // NewStream opens a stream and queues it for the listener's Accept. It

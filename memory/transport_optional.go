@@ -24,7 +24,7 @@ func (s *socket) NotifyRecv(f func(error)) {
 		return
 	}
 	s.st.conn.watch(s)
-	p := s.in
+	p := s.in()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.onRecv = f
@@ -43,7 +43,7 @@ func (s *socket) NotifyRecv(f func(error)) {
 
 // StopNotify implements transport.RecvNotifier.
 func (s *socket) StopNotify() bool {
-	p := s.in
+	p := s.in()
 	p.mu.Lock()
 	stopped := p.onRecv != nil
 	p.onRecv = nil
@@ -90,9 +90,10 @@ func (c *conn) notifyReset() {
 	c.notifyMu.Unlock()
 	for _, s := range socks {
 		err := s.failure()
-		s.in.mu.Lock()
-		s.in.notifyLocked(err)
-		s.in.mu.Unlock()
+		in := s.in()
+		in.mu.Lock()
+		in.notifyLocked(err)
+		in.mu.Unlock()
 	}
 }
 

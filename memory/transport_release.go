@@ -29,7 +29,7 @@ var (
 
 // Release implements transport.Releaser. It does not block.
 func (s *socket) Release(m *transport.Message) {
-	p := s.in
+	p := s.in()
 	p.mu.Lock()
 	if m == nil || m != p.last {
 		p.mu.Unlock()
@@ -47,7 +47,7 @@ func (s *socket) Release(m *transport.Message) {
 // stay the caller's (a copy's header map never shares memory with its
 // body). A later Release of m takes back its header map. It does not block.
 func (s *socket) ReleaseBody(m *transport.Message) {
-	p := s.in
+	p := s.in()
 	p.mu.Lock()
 	if m == nil || m != p.last || m.Body == nil {
 		p.mu.Unlock()

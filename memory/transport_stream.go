@@ -24,10 +24,9 @@ type stream struct {
 	client, server socket
 	up, down       pipe // up: client to server; down: server to client
 
-	refusedFlag atomic.Bool // the listener closed before accepting the stream
-	refuseErr   error       // written before refusedFlag is set
-
+	refusedFlag atomic.Bool  // the listener closed before accepting the stream
 	closedSides atomic.Int32 // sockets closed: at 2 the wake channels are recycled
+	refuseErr   error        // written before refusedFlag is set
 
 	// paused holds the host pause decorators of client and server (in
 	// that order; host_pause_notify.go), so that they cost no allocation
@@ -35,18 +34,21 @@ type stream struct {
 	paused [2]pauseNotifySocket
 }
 
-// pipe is one direction of a stream: a bounded queue of copied messages.
+// pipe is one direction of a stream: a bounded queue of copied messages
+// (at most its connection's streamBuffer). Its fields are sized and
+// ordered so that a stream, which every call allocates, fits the 384-byte
+// size class.
 type pipe struct {
-	mu      sync.Mutex
-	q       []*transport.Message // q[head:] are queued
-	head    int
-	limit   int  // messages queued before Send blocks
-	eof     bool // the writer sent CloseSend or Close: nothing more will come
-	rclosed bool // the reader closed its socket: it reads nothing more
+	mu        sync.Mutex
+	head      int32 // q[head:] are queued
+	waiters   int32 // goroutines in wait, which may still use the channels
+	eof       bool  // the writer sent CloseSend or Close: nothing more will come
+	rclosed   bool  // the reader closed its socket: it reads nothing more
+	firstUsed bool  // see first
+	q         []*transport.Message
 
 	recvWake chan struct{} // cap 1: the reader waits for a message or an end
 	sendWake chan struct{} // cap 1: the writer waits for room or an end
-	waiters  int           // goroutines in wait, which may still use the channels
 
 	onRecv func(error)        // the reader's NotifyRecv callback (transport_notify.go)
 	last   *transport.Message // what the reader's last Recv returned, until released (transport_release.go)
@@ -56,8 +58,7 @@ type pipe struct {
 	// unary call's request and reply cost no Message allocation of their
 	// own. Only the writer (Send, never concurrent with itself) touches
 	// firstUsed, and first until it is queued.
-	first     transport.Message
-	firstUsed bool
+	first transport.Message
 }
 
 // wake sends a token to ch (cap 1) if it exists. Called under the pipe's lock.
@@ -77,15 +78,13 @@ func (p *pipe) wakeAll() {
 }
 
 // queued is how many messages wait in p. Called under p.mu.
-func (p *pipe) queued() int { return len(p.q) - p.head }
+func (p *pipe) queued() int { return len(p.q) - int(p.head) }
 
 func newStream(c *conn) *stream {
-	cfg := c.l.st.net.cfg
 	s := &stream{conn: c}
-	s.up.limit, s.down.limit = cfg.streamBuffer, cfg.streamBuffer
 	s.up.q, s.down.q = s.up.q0[:0], s.down.q0[:0]
-	s.client = socket{st: s, in: &s.down, out: &s.up}
-	s.server = socket{st: s, server: true, in: &s.up, out: &s.down}
+	s.client = socket{st: s}
+	s.server = socket{st: s, server: true}
 	return s
 }
 
@@ -125,10 +124,25 @@ func (s *stream) refused() error {
 
 // socket is one end of a stream: a transport.Socket.
 type socket struct {
-	st      *stream
-	in, out *pipe
-	server  bool        // the accepting side
-	closed  atomic.Bool // Close was called
+	st     *stream
+	server bool        // the accepting side
+	closed atomic.Bool // Close was called
+}
+
+// in is the pipe the socket reads.
+func (s *socket) in() *pipe {
+	if s.server {
+		return &s.st.up
+	}
+	return &s.st.down
+}
+
+// out is the pipe the socket writes.
+func (s *socket) out() *pipe {
+	if s.server {
+		return &s.st.down
+	}
+	return &s.st.up
 }
 
 var errNilMessage = errors.New("memory: send of a nil message")
@@ -143,7 +157,7 @@ func (s *socket) Send(ctx context.Context, m *transport.Message) error {
 	}
 	// The copy counts the size as it goes (one pass over the header); a
 	// body over the limit on its own is refused before it is copied.
-	cn, p := s.st.conn, s.out
+	cn, p := s.st.conn, s.out()
 	if len(m.Body) > cn.maxMsg {
 		return s.errTooLarge(m.Size())
 	}
@@ -167,7 +181,7 @@ func (s *socket) Send(ctx context.Context, m *transport.Message) error {
 			p.discard(c, cn)
 			return err
 		}
-		if p.queued() < p.limit {
+		if p.queued() < cn.streamBuf {
 			break
 		}
 		if err := p.wait(ctx, &p.sendWake, s.st.conn); err != nil {
@@ -217,15 +231,16 @@ func (s *socket) errTooLarge(size int) error {
 	return fmt.Errorf("memory: send to %s: %w: %d bytes, limit %d", s.RemoteAddr(), transport.ErrMessageTooLarge, size, s.st.conn.maxMsg)
 }
 
-// sendErrLocked reports why Send cannot go on, or nil. Called under s.out.mu.
+// sendErrLocked reports why Send cannot go on, or nil. Called under s.out().mu.
 func (s *socket) sendErrLocked() error {
 	if err := s.failure(); err != nil {
 		return err
 	}
-	if s.out.eof {
+	out := s.out()
+	if out.eof {
 		return fmt.Errorf("memory: send to %s after CloseSend: %w", s.RemoteAddr(), transport.ErrClosed)
 	}
-	if s.out.rclosed {
+	if out.rclosed {
 		return fmt.Errorf("memory: send to %s: %w: the peer closed the stream", s.RemoteAddr(), transport.ErrClosed)
 	}
 	return nil
@@ -241,18 +256,18 @@ func (s *socket) Recv(ctx context.Context) (*transport.Message, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	p := s.in
+	p := s.in()
 	p.mu.Lock()
 	for {
 		if err := s.failure(); err != nil {
 			p.mu.Unlock()
 			return nil, err
 		}
-		if p.head < len(p.q) {
+		if int(p.head) < len(p.q) {
 			m := p.q[p.head]
 			p.q[p.head] = nil
 			p.last = m
-			if p.head++; p.head == len(p.q) {
+			if p.head++; int(p.head) == len(p.q) {
 				p.q, p.head = p.q[:0], 0
 			}
 			wake(p.sendWake)
@@ -312,7 +327,7 @@ func (s *stream) recycle() {
 // CloseSend tells the peer no more messages will be sent; its Recv returns
 // io.EOF once it has the earlier ones. It does not block. Idempotent.
 func (s *socket) CloseSend() error {
-	s.out.end()
+	s.out().end()
 	return nil
 }
 
@@ -347,7 +362,7 @@ func (s *socket) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	in := s.in
+	in := s.in()
 	in.mu.Lock()
 	watched := in.onRecv != nil
 	in.onRecv = nil // a local Close is no event for NotifyRecv (StopNotify)
@@ -357,7 +372,7 @@ func (s *socket) Close() error {
 	if watched {
 		s.st.conn.unwatch(s)
 	}
-	s.out.end() // our pending Send; the peer's Recv drains, then io.EOF
+	s.out().end() // our pending Send; the peer's Recv drains, then io.EOF
 	if s.st.closedSides.Add(1) == 2 {
 		s.st.recycle()
 	}
