@@ -152,7 +152,7 @@ func (c *pauseConn) NewStream(ctx context.Context) (transport.Socket, error) {
 	if err != nil {
 		return nil, err
 	}
-	return wrapPauseSocket(s, c.h), nil
+	return wrapPauseSocket(s), nil
 }
 
 // pauseListener hands out accepted streams only while the host runs.
@@ -183,7 +183,7 @@ func (l *pauseListener) Accept(ctx context.Context) (transport.Socket, error) {
 		_ = s.Close()
 		return l.Listener.Accept(ctx)
 	}
-	return wrapPauseSocket(s, l.h), nil
+	return wrapPauseSocket(s), nil
 }
 
 func (l *pauseListener) unstash() transport.Socket {
@@ -228,10 +228,11 @@ func (l *pauseListener) Close() error {
 	return l.Listener.Close()
 }
 
-// pauseSocket sends and delivers only while the host runs.
+// pauseSocket sends and delivers only while the host runs. It decorates
+// the host's own memory socket (the pause transport wraps nothing else),
+// whose methods it calls directly; the host is the socket's.
 type pauseSocket struct {
-	transport.Socket
-	h *Host
+	*socket
 
 	// held is what Recv received while paused and could not hand out
 	// because its ctx ended; Recv is never concurrent with itself, so only
@@ -247,10 +248,10 @@ type heldRecv struct {
 }
 
 func (s *pauseSocket) Send(ctx context.Context, m *transport.Message) error {
-	if err := s.h.awaitRunning(ctx); err != nil {
+	if err := s.host().awaitRunning(ctx); err != nil {
 		return err
 	}
-	return s.Socket.Send(ctx, m)
+	return s.socket.Send(ctx, m)
 }
 
 func (s *pauseSocket) Recv(ctx context.Context) (*transport.Message, error) {
@@ -258,17 +259,18 @@ func (s *pauseSocket) Recv(ctx context.Context) (*transport.Message, error) {
 	var err error
 	if h := s.held; h != nil {
 		m, err, s.held = h.m, h.err, nil
-	} else if m, err = s.Socket.Recv(ctx); err != nil && ctx.Err() != nil {
+	} else if m, err = s.socket.Recv(ctx); err != nil && ctx.Err() != nil {
 		return nil, err // the caller's own ctx ended: nothing was received
 	}
-	if werr := s.h.awaitRunning(ctx); werr != nil {
+	h := s.host()
+	if werr := h.awaitRunning(ctx); werr != nil {
 		s.held = &heldRecv{m: m, err: err}
 		return nil, werr
 	}
-	if err == nil && !s.h.Up() {
+	if err == nil && !h.Up() {
 		// The pause ended with a crash: the process never saw the message,
 		// and the stream is reset.
-		return s.Socket.Recv(ctx)
+		return s.socket.Recv(ctx)
 	}
 	return m, err
 }

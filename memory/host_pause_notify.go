@@ -8,25 +8,21 @@ import (
 	"github.com/microsim/microsim/framework/transport"
 )
 
-// wrapPauseSocket returns s under h's pause switch, keeping s's
-// transport.RecvNotifier when it has one: a server watches every unary
-// call's socket for its caller going away through it, and without it would
-// fall back to a goroutine blocked in Recv per call.
-func wrapPauseSocket(s transport.Socket, h *Host) transport.Socket {
-	if ms, ok := s.(*socket); ok {
-		// The memory transport's own socket: its decorator lives in its
-		// stream (each side is wrapped once, by the host it belongs to).
-		ps := &ms.st.paused[0]
-		if ms.server {
-			ps = &ms.st.paused[1]
-		}
-		*ps = pauseNotifySocket{pauseSocket: pauseSocket{Socket: s, h: h}}
-		return ps
+// wrapPauseSocket returns s, a socket of the host's memory transport (the
+// only transport a pause transport wraps: newPauseTransport's one caller),
+// under its host's pause switch. The decorator lives in the socket's
+// stream (each side is wrapped once, by the host it belongs to), and keeps
+// the socket's transport.RecvNotifier: a server watches every unary call's
+// socket for its caller going away through it, and without it would fall
+// back to a goroutine blocked in Recv per call.
+func wrapPauseSocket(s transport.Socket) transport.Socket {
+	ms := s.(*socket)
+	ps := &ms.st.paused[0]
+	if ms.server {
+		ps = &ms.st.paused[1]
 	}
-	if _, ok := s.(transport.RecvNotifier); !ok {
-		return &pauseSocket{Socket: s, h: h}
-	}
-	return &pauseNotifySocket{pauseSocket: pauseSocket{Socket: s, h: h}}
+	*ps = pauseNotifySocket{pauseSocket: pauseSocket{socket: ms}}
+	return ps
 }
 
 // pauseNotifySocket is a pauseSocket whose socket has a RecvNotifier. A
@@ -36,13 +32,8 @@ func wrapPauseSocket(s transport.Socket, h *Host) transport.Socket {
 // NotifyRecv: most sockets never get one, and the decorator of the memory
 // transport's sockets is part of every stream's allocation.
 type pauseNotifySocket struct {
-	pauseSocket // its Socket is a transport.RecvNotifier (rn)
-	n           atomic.Pointer[pauseNotify]
-}
-
-// rn is the socket's own RecvNotifier.
-func (s *pauseNotifySocket) rn() transport.RecvNotifier {
-	return s.Socket.(transport.RecvNotifier)
+	pauseSocket
+	n atomic.Pointer[pauseNotify]
 }
 
 // pauseNotify is the state of a pauseNotifySocket's notification.
@@ -66,7 +57,7 @@ func (s *pauseNotifySocket) notify() *pauseNotify {
 	if n := s.n.Load(); n != nil {
 		return n
 	}
-	n := &pauseNotify{h: s.h, done: true}
+	n := &pauseNotify{h: s.host(), done: true}
 	n.fireFn = n.fire
 	if !s.n.CompareAndSwap(nil, n) {
 		return s.n.Load()
@@ -82,7 +73,7 @@ func (s *pauseNotifySocket) NotifyRecv(f func(error)) {
 	n.f, n.done = f, false
 	n.gen++
 	n.mu.Unlock()
-	s.rn().NotifyRecv(n.fireFn)
+	s.socket.NotifyRecv(n.fireFn)
 }
 
 // fire is the inner socket's callback: it calls f now while the host runs,
@@ -136,7 +127,7 @@ func (n *pauseNotify) cancelLocked() bool {
 // StopNotify implements transport.RecvNotifier. It does not block beyond
 // a running callback.
 func (s *pauseNotifySocket) StopNotify() bool {
-	s.rn().StopNotify()
+	s.socket.StopNotify()
 	n := s.n.Load()
 	if n == nil {
 		return false // none was ever armed
@@ -167,7 +158,7 @@ func (c *pauseConn) NewStreamSend(ctx context.Context, m *transport.Message) (tr
 	if s == nil {
 		return nil, err
 	}
-	return wrapPauseSocket(s, c.h), err
+	return wrapPauseSocket(s), err
 }
 
 // Done implements transport.Doner: the connection's (a pause does not
@@ -176,15 +167,14 @@ func (c *pauseConn) Done() <-chan struct{} { return transport.ConnDone(c.Conn) }
 
 // SendClose implements transport.SendCloser.
 func (s *pauseSocket) SendClose(ctx context.Context, m *transport.Message) error {
-	if err := s.h.awaitRunning(ctx); err != nil {
+	if err := s.host().awaitRunning(ctx); err != nil {
 		return err
 	}
-	return transport.SendClose(ctx, s.Socket, m)
+	return s.socket.SendClose(ctx, m)
 }
 
-// Release implements transport.Releaser: it hands m to the socket's
-// transport when that takes messages back, and does nothing otherwise.
-func (s *pauseSocket) Release(m *transport.Message) { transport.Release(s.Socket, m) }
+// Release implements transport.Releaser: the socket takes m back.
+func (s *pauseSocket) Release(m *transport.Message) { s.socket.Release(m) }
 
 // ReleaseBody implements transport.BodyReleaser, like Release.
-func (s *pauseSocket) ReleaseBody(m *transport.Message) { transport.ReleaseBody(s.Socket, m) }
+func (s *pauseSocket) ReleaseBody(m *transport.Message) { s.socket.ReleaseBody(m) }

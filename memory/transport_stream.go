@@ -36,7 +36,7 @@ type stream struct {
 
 // pipe is one direction of a stream: a bounded queue of copied messages
 // (at most its connection's streamBuffer). Its fields are sized and
-// ordered so that a stream, which every call allocates, fits the 384-byte
+// ordered so that a stream, which every call allocates, fits the 352-byte
 // size class.
 type pipe struct {
 	mu        sync.Mutex
@@ -127,6 +127,15 @@ type socket struct {
 	st     *stream
 	server bool        // the accepting side
 	closed atomic.Bool // Close was called
+}
+
+// host is the host the socket belongs to: the listener's on the server
+// side, the dialler's on the client side.
+func (s *socket) host() *Host {
+	if s.server {
+		return s.st.conn.l.host
+	}
+	return s.st.conn.from
 }
 
 // in is the pipe the socket reads.
