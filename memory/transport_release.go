@@ -102,8 +102,11 @@ func (c *conn) copyFree(h map[string]string, b []byte) (map[string]string, []byt
 				maps.Copy(hc, h)
 			}
 		} else {
-			hc = maps.Clone(h) // copies the table as it is: no rehashing
+			// One pass that copies and counts: cheaper than maps.Clone
+			// (which copies the table as it is) and a second pass to count.
+			hc = make(map[string]string, len(h))
 			for k, v := range h {
+				hc[k] = v
 				size += len(k) + len(v)
 			}
 		}
