@@ -385,14 +385,25 @@ func (s *server) serveUnary(ctx context.Context, hctx *handlerCtx, w *serving, c
 		s.replyError(ctx, c, errors.NewBadRequest(s.name, "decode request to %s as %s: %v", ep.name, cd.ContentType(), err))
 		return
 	}
-	if _, alias := cd.(codec.AliasUnmarshaler); !alias {
+	_, alias := cd.(codec.AliasUnmarshaler)
+	if !alias {
 		// body keeps no reference to m.Body (the Codec contract): the
-		// transport may reuse its buffer. The handler keeps m.Header.
+		// transport may reuse its buffer.
 		transport.ReleaseBody(c.sock, m)
 	}
 	req.Body = body
 	err := s.invoke(hctx, ep, req, rsp)
 	hctx.end()
+	if !alias && len(s.opts.hWrappers) == 0 {
+		// Only wrappers see the Request: a handler gets its values and its
+		// ctx, whose metadata is a copy (metadata.FromHeader). With no
+		// wrappers nothing outside the server can hold the header map, so
+		// the transport may have it back, for the next request's copy (an
+		// aliasing codec's request may still point into the message: that
+		// one is left alone).
+		req.Header = nil
+		transport.Release(c.sock, m)
+	}
 	if err != nil {
 		s.replyError(ctx, c, s.handlerError(hctx, ep, err))
 		return

@@ -85,6 +85,9 @@ type Request struct {
 	// ContentType is the request's content type.
 	ContentType string
 	// Header is a copy of the request's headers, reserved ones included.
+	// The handler wrappers may keep it; a server with no wrappers, whose
+	// Request nobody else sees, hands it back to the transport for reuse
+	// once the handler has returned.
 	Header map[string]string
 	// Body is the decoded request (a pointer); nil for streams.
 	Body any
