@@ -24,7 +24,7 @@ func TestCallAllocations(t *testing.T) {
 		max   float64
 	}{
 		{"tcp", newTCPWorld, 10},
-		{"memory", newMemoryWorld, 5},
+		{"memory", newMemoryWorld, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := tc.world(t)

@@ -325,6 +325,10 @@ type conn struct {
 	freeHeaders sync.Pool
 	freeBodies  sync.Pool
 	bodyBufs    sync.Pool
+
+	// freeStreams keeps streams whose two sockets were freed
+	// (socket.Free), for newStream.
+	freeStreams sync.Pool
 }
 
 // takeWake returns an empty wake channel (cap 1): a spare one, or a new

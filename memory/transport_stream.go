@@ -24,9 +24,12 @@ type stream struct {
 	client, server socket
 	up, down       pipe // up: client to server; down: server to client
 
-	refusedFlag atomic.Bool  // the listener closed before accepting the stream
-	closedSides atomic.Int32 // sockets closed: at 2 the wake channels are recycled
-	refuseErr   error        // written before refusedFlag is set
+	refusedFlag atomic.Bool // the listener closed before accepting the stream
+	// ends counts the sockets closed (the low byte: at 2 the wake
+	// channels are recycled) and has a bit for each socket freed
+	// (transport.Freer: once both are set the stream is reused).
+	ends      atomic.Int32
+	refuseErr error // written before refusedFlag is set
 
 	// paused holds the host pause decorators of client and server (in
 	// that order; host_pause_notify.go), so that they cost no allocation
@@ -80,8 +83,23 @@ func (p *pipe) wakeAll() {
 // queued is how many messages wait in p. Called under p.mu.
 func (p *pipe) queued() int { return len(p.q) - int(p.head) }
 
+// The bits of stream.ends.
+const (
+	endsClosedMask  = 0xff
+	endsFreedClient = 1 << 8
+	endsFreedServer = 1 << 9
+	endsFreedBoth   = endsFreedClient | endsFreedServer
+)
+
+// newStream returns a new stream of c: one whose two sockets were freed
+// (transport.Freer), cleared, when c has one, else a new one.
 func newStream(c *conn) *stream {
-	s := &stream{conn: c}
+	s, _ := c.freeStreams.Get().(*stream)
+	if s == nil {
+		s = &stream{conn: c}
+	} else {
+		*s = stream{conn: c}
+	}
 	s.up.q, s.down.q = s.up.q0[:0], s.down.q0[:0]
 	s.client = socket{st: s}
 	s.server = socket{st: s, server: true}
@@ -382,10 +400,28 @@ func (s *socket) Close() error {
 		s.st.conn.unwatch(s)
 	}
 	s.out().end() // our pending Send; the peer's Recv drains, then io.EOF
-	if s.st.closedSides.Add(1) == 2 {
+	if s.st.ends.Add(1)&endsClosedMask == 2 {
 		s.st.recycle()
 	}
 	return nil
+}
+
+var _ transport.Freer = (*socket)(nil)
+
+// Free implements transport.Freer: it closes the socket and, once the
+// other end of the stream is freed too, gives the stream to its
+// connection for a later NewStream to reuse. A second Free is ignored. It
+// does not block.
+func (s *socket) Free() {
+	_ = s.Close()
+	bit := int32(endsFreedClient)
+	if s.server {
+		bit = endsFreedServer
+	}
+	old := s.st.ends.Or(bit)
+	if old&bit == 0 && (old|bit)&endsFreedBoth == endsFreedBoth {
+		s.st.conn.freeStreams.Put(s.st)
+	}
 }
 
 // failure reports why the socket can carry nothing more, or nil. A local

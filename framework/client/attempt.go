@@ -18,7 +18,9 @@ import (
 func (c *rpcClient) doAttempt(ctx context.Context, addr string, r *Request, rsp any) error {
 	conn, sock, err := c.sendRequest(ctx, addr, r)
 	if sock != nil {
-		defer sock.Close()
+		// Nothing but this attempt ever sees its socket: the transport
+		// may reuse it once the attempt is over (transport.Freer).
+		defer transport.Free(sock)
 	}
 	if err != nil {
 		return err

@@ -153,6 +153,7 @@ func (h *handlerCtx) end() {
 		h.wstop()
 		<-h.wdone
 	}
+	h.sock = nil // nothing touches it once ended; the server may free it
 	cancel, stop := h.cancel, h.stop
 	h.mu.Unlock()
 	if cancel != nil {

@@ -19,6 +19,7 @@ import (
 type call struct {
 	sock    transport.Socket
 	refusal bool // refused for overload; not counted against the limit
+	unary   bool // a unary call: nothing outside the server saw its socket
 	idx     int  // in server.calls, while registered (under the server's mu)
 
 	mu  sync.Mutex
@@ -114,8 +115,11 @@ func (s *server) serveInline(r *running, sock transport.Socket) bool {
 	}
 	c.end()
 	s.mu.Lock()
-	s.forgetLocked(c)
+	sock, free := s.forgetLocked(c, r)
 	s.mu.Unlock()
+	if free {
+		transport.Free(sock)
+	}
 	inlineCalls.Put(ic)
 	return true
 }
@@ -203,8 +207,14 @@ func (c *call) end() {
 }
 
 // forgetLocked forgets an ended call and signals a waiting Stop when the
-// last one is gone. Called under s.mu.
-func (s *server) forgetLocked(c *call) {
+// last one is gone. It returns the call's socket, and whether the caller
+// should free it (transport.Free) once s.mu is released: for a unary call
+// while the server is not stopping. A stopping server's drain may have
+// taken the socket, to close it, before the call was forgotten; else
+// nothing outside the server saw it (a unary handler gets its values and
+// its ctx, which lets go of the socket when the handler returns). Called
+// under s.mu.
+func (s *server) forgetLocked(c *call, r *running) (transport.Socket, bool) {
 	last := len(s.calls) - 1
 	moved := s.calls[last]
 	s.calls[c.idx], moved.idx = moved, c.idx
@@ -217,7 +227,9 @@ func (s *server) forgetLocked(c *call) {
 		close(s.drained)
 		s.drained = nil
 	}
-	c.sock = nil
+	sock, free := c.sock, c.unary && !r.stopping.Load()
+	c.sock, c.unary = nil, false
+	return sock, free
 }
 
 // finish ends a call: it forgets it, signals a waiting Stop when the last
@@ -225,13 +237,16 @@ func (s *server) forgetLocked(c *call) {
 func (s *server) finish(r *running, c *call) bool {
 	c.end()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.forgetLocked(c)
-	if r.stopping.Load() || r.failed || r.accepting >= maxIdleWorkers {
-		return false
+	sock, free := s.forgetLocked(c, r)
+	again := !r.stopping.Load() && !r.failed && r.accepting < maxIdleWorkers
+	if again {
+		r.accepting++
 	}
-	r.accepting++
-	return true
+	s.mu.Unlock()
+	if free {
+		transport.Free(sock)
+	}
+	return again
 }
 
 // refuse reads the request and replies Unavailable without running
@@ -282,6 +297,7 @@ func (s *server) serve(r *running, w *serving, c *call) {
 	hctx := &st.h
 	hctx.init(r.hbase, ctx, c.sock, rt.timeout, rt.hasTimeout, m.Header, rt.reserved, !ep.stream)
 	c.setHandler(hctx)
+	c.unary = !ep.stream
 	// The request message is the server's own (the transport gave it up),
 	// so its header map is the copy the handler gets.
 	req := &st.req

@@ -51,13 +51,21 @@
 //     is done with it, so that the transport reuses its memory for the
 //     next one instead of allocating. TCP and memory implement it; the
 //     package function Release calls it when present; the suite checks it
-//     when present. The client releases its decoded replies.
+//     when present. The client releases its decoded replies; the server
+//     releases a unary request once the handler returned when no handler
+//     wrapper (the only code that sees Request.Header) is configured.
 //   - BodyReleaser (Socket): hands back only a received message's body,
 //     the caller keeping its header. The server releases a unary
-//     request's body once a copying codec decoded it (the handler keeps
-//     Request.Header). Memory implements it, and TCP for the messages a
-//     server receives (their header strings are kept apart from the
-//     payload for this); the suite checks it when present.
+//     request's body once a copying codec decoded it. Memory implements
+//     it, and TCP for the messages a server receives (their header
+//     strings are kept apart from the payload for this); the suite checks
+//     it when present.
+//   - Freer (Socket): the caller is done with a socket for good (closed,
+//     no operation running or to come), so that the transport may reuse
+//     its memory for a later stream. The package function Free closes and
+//     frees. The client frees a unary attempt's socket, the server a unary
+//     call's (unless it is stopping: its drain may still close it).
+//     Memory implements it, reusing a stream once both its ends are freed.
 //   - Doner (Conn): a channel closed when the connection has ended, which
 //     the client's pool uses to let go of retired connections.
 package transport

@@ -255,6 +255,26 @@ func Release(sock Socket, m *Message) {
 	}
 }
 
+// Freer is an optional interface of a Socket: Free tells the transport
+// that the caller is done with the socket for good: it has closed it, no
+// operation on it is running, and neither it nor anything it handed the
+// socket to will use it again. The transport may then reuse the socket's
+// memory for a later stream (once every party to the stream freed its
+// end), so a socket used after Free may act on somebody else's stream.
+// Calling it is never required; call it at most once. It does not block.
+type Freer interface {
+	Free()
+}
+
+// Free closes sock and, when sock is a Freer, frees it (see Freer for what
+// the caller promises). It does not block.
+func Free(sock Socket) {
+	_ = sock.Close()
+	if f, ok := sock.(Freer); ok {
+		f.Free()
+	}
+}
+
 // ReleaseBody calls sock's ReleaseBody when sock is a BodyReleaser, and
 // does nothing otherwise (see BodyReleaser for what the caller promises).
 // It does not block.
