@@ -322,7 +322,7 @@ type conn struct {
 	// and body buffers, each in a bodyBuf; bodyBufs keeps the empty
 	// bodyBufs. Pools, not lists under a lock: every stream of the
 	// connection takes from them and gives back, from every processor.
-	freeHeaders sync.Pool
+	freeHeaders [2]sync.Pool // by direction (dirUp, dirDown): the same kind of message comes back
 	freeBodies  sync.Pool
 	bodyBufs    sync.Pool
 
@@ -419,9 +419,9 @@ func (c *conn) open(ctx context.Context, first *transport.Message) (transport.So
 			return nil, errOpenTooLarge // refused before it is copied
 		}
 		// Nobody else sees s yet: no lock, and no wait (the pipe is empty).
-		m, size := s.up.copyOf(first, c)
+		m, size := s.up.copyOf(first, c, dirUp)
 		if size > c.maxMsg {
-			s.up.discard(m, c)
+			s.up.discard(m, c, dirUp)
 			return nil, errOpenTooLarge
 		}
 		s.up.q = append(s.up.q, m)

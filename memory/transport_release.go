@@ -39,7 +39,7 @@ func (s *socket) Release(m *transport.Message) {
 	h, b := m.Header, m.Body
 	m.Header, m.Body = nil, nil
 	p.mu.Unlock()
-	s.st.conn.putFree(h, b)
+	s.st.conn.putFree(h, b, s.inDir())
 }
 
 // ReleaseBody implements transport.BodyReleaser: the body of the message
@@ -56,19 +56,20 @@ func (s *socket) ReleaseBody(m *transport.Message) {
 	b := m.Body
 	m.Body = nil
 	p.mu.Unlock()
-	s.st.conn.putFree(nil, b)
+	s.st.conn.putFree(nil, b, s.inDir())
 }
 
 // bodyBuf carries a free body buffer in a pool (a []byte put there as it
 // is would be boxed: an allocation each time).
 type bodyBuf struct{ b []byte }
 
-// putFree keeps h and b (either may be nil) for later copies. h keeps its
-// entries until copyFree reuses it: at most maxFreeHeader of them, in a
-// pool the GC empties.
-func (c *conn) putFree(h map[string]string, b []byte) {
+// putFree keeps h and b (either may be nil), received in direction dir,
+// for later copies. h keeps its entries until copyFree reuses it for a
+// message sent the same way (most likely one with the same keys): at most
+// maxFreeHeader of them, in a pool the GC empties.
+func (c *conn) putFree(h map[string]string, b []byte, dir int) {
 	if h != nil && len(h) <= maxFreeHeader {
-		c.freeHeaders.Put(h) // not cleared: copyFree overwrites it
+		c.freeHeaders[dir].Put(h) // not cleared: copyFree overwrites it
 	}
 	if b != nil && cap(b) <= maxFreeBody {
 		bb, _ := c.bodyBufs.Get().(*bodyBuf)
@@ -80,14 +81,15 @@ func (c *conn) putFree(h map[string]string, b []byte) {
 	}
 }
 
-// copyFree returns copies of h and b (nil for nil), in a free header map
-// and a free body buffer (if the one it gets is large enough) when there
-// are, and their size as transport.Message.Size counts it.
-func (c *conn) copyFree(h map[string]string, b []byte) (map[string]string, []byte, int) {
+// copyFree returns copies of h and b (nil for nil), to be sent in
+// direction dir, in a free header map and a free body buffer (if the one
+// it gets is large enough) when there are, and their size as
+// transport.Message.Size counts it.
+func (c *conn) copyFree(h map[string]string, b []byte, dir int) (map[string]string, []byte, int) {
 	size := len(b)
 	var hc map[string]string
 	if h != nil {
-		if hc, _ = c.freeHeaders.Get().(map[string]string); hc != nil {
+		if hc, _ = c.freeHeaders[dir].Get().(map[string]string); hc != nil {
 			// hc holds a released message's headers. Copying h over them
 			// leaves exactly h when they were all keys of h (the common
 			// case: the same kind of message again), which their count

@@ -156,6 +156,23 @@ func (s *socket) host() *Host {
 	return s.st.conn.from
 }
 
+// The directions of a stream's pipes, as indexes.
+const (
+	dirUp   = 0 // client to server
+	dirDown = 1 // server to client
+)
+
+// inDir is the direction of the pipe the socket reads.
+func (s *socket) inDir() int {
+	if s.server {
+		return dirUp
+	}
+	return dirDown
+}
+
+// outDir is the direction of the pipe the socket writes.
+func (s *socket) outDir() int { return 1 - s.inDir() }
+
 // in is the pipe the socket reads.
 func (s *socket) in() *pipe {
 	if s.server {
@@ -184,28 +201,28 @@ func (s *socket) Send(ctx context.Context, m *transport.Message) error {
 	}
 	// The copy counts the size as it goes (one pass over the header); a
 	// body over the limit on its own is refused before it is copied.
-	cn, p := s.st.conn, s.out()
+	cn, p, dir := s.st.conn, s.out(), s.outDir()
 	if len(m.Body) > cn.maxMsg {
 		return s.errTooLarge(m.Size())
 	}
-	c, size := p.copyOf(m, cn)
+	c, size := p.copyOf(m, cn, dir)
 	if size > cn.maxMsg {
-		p.discard(c, cn)
+		p.discard(c, cn, dir)
 		return s.errTooLarge(size)
 	}
 	if err := s.failure(); err != nil {
-		p.discard(c, cn)
+		p.discard(c, cn, dir)
 		return err
 	}
 	if err := ctx.Err(); err != nil {
-		p.discard(c, cn)
+		p.discard(c, cn, dir)
 		return err
 	}
 	p.mu.Lock()
 	for {
 		if err := s.sendErrLocked(); err != nil {
 			p.mu.Unlock()
-			p.discard(c, cn)
+			p.discard(c, cn, dir)
 			return err
 		}
 		if p.queued() < cn.streamBuf {
@@ -213,7 +230,7 @@ func (s *socket) Send(ctx context.Context, m *transport.Message) error {
 		}
 		if err := p.wait(ctx, &p.sendWake, s.st.conn); err != nil {
 			p.mu.Unlock()
-			p.discard(c, cn)
+			p.discard(c, cn, dir)
 			return err
 		}
 	}
@@ -231,7 +248,7 @@ func (s *socket) Send(ctx context.Context, m *transport.Message) error {
 // header or body stays nil, as on a network transport. Free header maps
 // and bodies of cn are used (transport_release.go). Only the writer calls
 // it (Send, or open before anyone sees the stream).
-func (p *pipe) copyOf(m *transport.Message, cn *conn) (*transport.Message, int) {
+func (p *pipe) copyOf(m *transport.Message, cn *conn, dir int) (*transport.Message, int) {
 	var c *transport.Message
 	if !p.firstUsed {
 		p.firstUsed = true
@@ -240,14 +257,14 @@ func (p *pipe) copyOf(m *transport.Message, cn *conn) (*transport.Message, int) 
 		c = new(transport.Message)
 	}
 	var size int
-	c.Header, c.Body, size = cn.copyFree(m.Header, m.Body)
+	c.Header, c.Body, size = cn.copyFree(m.Header, m.Body, dir)
 	return c, size
 }
 
 // discard gives back a copy from copyOf that is not queued after all.
 // Only the writer calls it.
-func (p *pipe) discard(c *transport.Message, cn *conn) {
-	cn.putFree(c.Header, c.Body)
+func (p *pipe) discard(c *transport.Message, cn *conn, dir int) {
+	cn.putFree(c.Header, c.Body, dir)
 	*c = transport.Message{}
 	if c == &p.first {
 		p.firstUsed = false
