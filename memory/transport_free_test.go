@@ -89,8 +89,14 @@ func TestFreedStreamsAreReused(t *testing.T) {
 					return
 				}
 				// A GC may empty the connection's pool now and then; nearly
-				// every round reuses a stream.
-				require.Greater(t, reused, rounds*9/10, "streams reused")
+				// every round reuses a stream. Under the race detector the
+				// pool drops a quarter of what it is given, at random.
+				want := rounds * 9 / 10
+				if raceEnabled {
+					want = rounds / 4
+				}
+				t.Logf("%d of %d rounds reused a stream", reused, rounds)
+				require.Greater(t, reused, want, "streams reused")
 			})
 		})
 	}
