@@ -258,10 +258,13 @@ func Release(sock Socket, m *Message) {
 // Freer is an optional interface of a Socket: Free tells the transport
 // that the caller is done with the socket for good: it has closed it, no
 // operation on it is running, and neither it nor anything it handed the
-// socket to will use it again. The transport may then reuse the socket's
-// memory for a later stream (once every party to the stream freed its
-// end), so a socket used after Free may act on somebody else's stream.
-// Calling it is never required; call it at most once. It does not block.
+// socket to will use it again — nor the *Message values its Recv returned
+// (the header maps and bodies of messages not released stay the
+// caller's). The transport may then reuse the socket's memory, those
+// Message values included, for a later stream (once every party to the
+// stream freed its end), so a socket used after Free may act on somebody
+// else's stream. Calling it is never required; call it at most once. It
+// does not block.
 type Freer interface {
 	Free()
 }

@@ -58,6 +58,7 @@ func (s Suite) Run(t *testing.T) {
 		{"SendCloser", testSendCloser},
 		{"Releaser", testReleaser},
 		{"BodyReleaser", testBodyReleaser},
+		{"Freer", testFreer},
 		{"Doner", testDoner},
 	}
 	for _, tc := range tests {
