@@ -299,7 +299,8 @@ func (s *server) serve(r *running, w *serving, c *call) {
 	c.setHandler(hctx)
 	c.unary = !ep.stream
 	// The request message is the server's own (the transport gave it up),
-	// so its header map is the copy the handler gets.
+	// so its header map is the Request's (serveUnary hands it back once no
+	// wrapper can hold it).
 	req := &st.req
 	*req = Request{
 		Service:     s.name,
@@ -378,7 +379,7 @@ func (s *server) route(m *transport.Message) (rt routed, e *errors.Error) {
 	}
 	d, err := wire.ParseTimeout(v)
 	if err != nil {
-		return routed{}, errors.NewBadRequest(s.name, "request to %s: %v", name, err)
+		return rt, errors.NewBadRequest(s.name, "request to %s: %v", name, err)
 	}
 	rt.timeout, rt.hasTimeout = d, true
 	rt.reserved++
