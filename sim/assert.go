@@ -24,6 +24,10 @@ func (w *world) evaluate(sc *Scenario, faults []*faultRun) []AssertionResult {
 			r = w.checkCount("hedges", a.Hedges, faults)
 		case a.Recovery != nil:
 			r = w.checkRecovery(a.Recovery, faults)
+		case a.Edge != nil:
+			r = w.checkEdge(a.Edge, faults)
+		case a.Amplification != nil:
+			r = w.checkAmplification(a.Amplification, faults)
 		}
 		r.Kind = a.Kind()
 		if a.Name != "" {

@@ -18,6 +18,11 @@ type Assertion struct {
 	Hedges *CountCheck `yaml:"hedges"`
 	// Recovery checks how soon the success rate recovers after a fault.
 	Recovery *RecoveryCheck `yaml:"recovery"`
+	// Edge checks the calls services make to a service (call graphs).
+	Edge *EdgeCheck `yaml:"edge"`
+	// Amplification checks the attempts that reach a service per
+	// top-level call.
+	Amplification *AmplificationCheck `yaml:"amplification"`
 }
 
 // Scope narrows the calls an assertion looks at.
@@ -119,6 +124,8 @@ func (a *Assertion) kinds() []string {
 	add(a.Retries != nil, "retries")
 	add(a.Hedges != nil, "hedges")
 	add(a.Recovery != nil, "recovery")
+	add(a.Edge != nil, "edge")
+	add(a.Amplification != nil, "amplification")
 	return out
 }
 
@@ -132,3 +139,41 @@ func F(v float64) *float64 { return &v }
 
 // I returns a pointer to v, for the optional fields of scenarios built in Go.
 func I[T int | int64](v T) *T { return &v }
+
+// assertionKindNames lists the assertion kinds, for messages.
+var assertionKindNames = []string{"success_rate", "latency", "traffic_share", "retries", "hedges", "recovery", "edge", "amplification"}
+
+// EdgeCheck checks the calls that services made to Service (from Caller
+// only, when set; to one endpoint, when Scope.Endpoint is set): their
+// success rate, attempts per call and latency, as the callers saw them.
+// Set at least one of MinSuccessRate, MaxAttemptsPerCall and
+// Percentile with MaxLatency.
+type EdgeCheck struct {
+	Scope `yaml:",inline"`
+	// Caller is the calling service (default: every caller).
+	Caller string `yaml:"caller"`
+	// Service is the called service (required).
+	Service string `yaml:"service"`
+	// MinSuccessRate is the lowest share of calls that may succeed.
+	MinSuccessRate *float64 `yaml:"min_success_rate"`
+	// MaxAttemptsPerCall bounds attempts (retries and hedges included)
+	// per call on the edge.
+	MaxAttemptsPerCall *float64 `yaml:"max_attempts_per_call"`
+	// Percentile of the edge's call latency that must be at most
+	// MaxLatency.
+	Percentile float64  `yaml:"percentile"`
+	MaxLatency Duration `yaml:"max_latency"`
+}
+
+// AmplificationCheck bounds the attempts that reached Service's
+// instances (from any caller) per top-level call (a workload's call, of
+// Scope.Workload when set): 1 when every call reaches it once, more when
+// retries multiply down the tiers.
+type AmplificationCheck struct {
+	Scope `yaml:",inline"`
+	// Service is the tier (required).
+	Service string `yaml:"service"`
+	// Max and Min bound attempts per top-level call; at least one.
+	Max *float64 `yaml:"max"`
+	Min *float64 `yaml:"min"`
+}

@@ -14,7 +14,8 @@ type backend interface {
 	// check refuses what the backend cannot run (after Validate).
 	check(sc *Scenario) error
 	// build creates the world and starts every instance and client.
-	build(ctx context.Context, sc *Scenario, seed uint64) (*world, error)
+	// impls are the Go implementations of services (WithService).
+	build(ctx context.Context, sc *Scenario, seed uint64, impls map[string]ServerSetup) (*world, error)
 	// runFault plays one fault's timeline until it is over or ctx ends.
 	runFault(ctx context.Context, w *world, fr *faultRun, t0 time.Time, runLen time.Duration)
 	// close stops everything build started and waits for it.
@@ -26,8 +27,8 @@ type memoryBackend struct{}
 
 func (memoryBackend) check(*Scenario) error { return nil }
 
-func (memoryBackend) build(ctx context.Context, sc *Scenario, seed uint64) (*world, error) {
-	return build(ctx, sc, seed)
+func (memoryBackend) build(ctx context.Context, sc *Scenario, seed uint64, impls map[string]ServerSetup) (*world, error) {
+	return build(ctx, sc, seed, impls)
 }
 
 func (memoryBackend) runFault(ctx context.Context, w *world, fr *faultRun, t0 time.Time, runLen time.Duration) {

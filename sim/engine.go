@@ -18,6 +18,7 @@ type runConfig struct {
 	onStart  func(*Scenario)
 	progress *Progress
 	backend  func() backend // nil: memoryBackend
+	impls    map[string]ServerSetup
 }
 
 // WithSeed replaces the scenario's seed.
@@ -58,8 +59,11 @@ func Simulate(sc *Scenario, opts ...RunOption) (*Report, error) {
 	if err := be.check(sc); err != nil {
 		return nil, err
 	}
+	if err := checkImpls(sc, cfg.impls); err != nil {
+		return nil, err
+	}
 	ctx := context.Background()
-	w, err := be.build(ctx, sc, seed)
+	w, err := be.build(ctx, sc, seed, cfg.impls)
 	if err != nil {
 		return nil, fmt.Errorf("sim: scenario %q: %w", sc.Name, err)
 	}
@@ -75,6 +79,7 @@ func Simulate(sc *Scenario, opts ...RunOption) (*Report, error) {
 	for range w.instances {
 		w.metrics.addInstance()
 	}
+	w.bindEdges()
 	var workloads []*workload
 	for i := range sc.Workloads {
 		workloads = append(workloads, w.newWorkload(i, &sc.Workloads[i], t0))

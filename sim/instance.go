@@ -28,6 +28,14 @@ type instance struct {
 	seed    uint64
 	w       *world
 	eps     []endpointBehaviour
+	svc     *Service
+
+	// caller is the instance's own client for the calls its endpoints
+	// make (nil when they make none); propagate says whether those calls
+	// carry the incoming request's deadline.
+	caller    *simClient
+	propagate bool
+	userSeq   atomic.Uint64 // Go services: calls made and faulted requests
 
 	// effects holds the active handler faults (slow, errors); replaced
 	// whole on every change, so handlers read it without a lock.
@@ -46,6 +54,7 @@ type endpointBehaviour struct {
 	factor  float64
 	errRate float64
 	errCode fwerrors.Code
+	steps   []stepPlan // the calls the handler makes after its own work
 }
 
 // effects are the handler faults active on an instance.
@@ -99,6 +108,11 @@ func (in *instance) handler(k int) func(ctx context.Context, req *[]byte, rsp *[
 		if len(*req) >= 8 {
 			seq = binary.LittleEndian.Uint64(*req)
 		}
+		// The draws depend on the call and on the instant it arrived: a
+		// retry of the call (later, on this instance or another) is a new
+		// trial, not the same coin tossed again; and the calls this one
+		// makes downstream are new calls for each of its attempts.
+		seq = mix64(seq ^ uint64(time.Now().UnixNano()))
 		draws := newCallDraws(in.seed, seq)
 		d := b.latency.draw(draws.next(), draws.next())
 		if b.factor != 1 {
@@ -147,6 +161,9 @@ func (in *instance) handler(k int) func(ctx context.Context, req *[]byte, rsp *[
 				return ctx.Err()
 			}
 		}
+		if err == nil && len(b.steps) > 0 {
+			err = in.runSteps(ctx, b.steps, seq)
+		}
 		return err
 	}
 }
@@ -173,6 +190,9 @@ func (in *instance) start(ctx context.Context) error {
 		server.WithRegisterInterval(hb),
 		server.WithMaxConcurrent(in.w.capacity[in.service]),
 	}
+	if in.svc.isGo() {
+		opts = append(opts, server.WithBroker(in.subscriberBroker()), server.WithHandlerWrapper(in.effectWrapper))
+	}
 	if addr != "" {
 		opts = append(opts, server.WithAddress(addr))
 	}
@@ -183,6 +203,11 @@ func (in *instance) start(ctx context.Context) error {
 	for k := range in.eps {
 		if err := srv.HandleFunc(in.eps[k].name, in.handler(k)); err != nil {
 			return fmt.Errorf("instance %s: %w", in.name, err)
+		}
+	}
+	if in.svc.isGo() {
+		if err := in.setupGo(srv); err != nil {
+			return err
 		}
 	}
 	if err := srv.Start(ctx); err != nil {

@@ -35,12 +35,17 @@ type metrics struct {
 	mu     sync.Mutex
 	series []*seriesStats
 	inst   []*instStats
+	// edges are the calls services make to other services' endpoints
+	// (workload is the caller, endpoint "service/Endpoint"), by edgeIdx.
+	edges   []*seriesStats
+	edgeIdx map[string]int
 }
 
 // seriesStats are one workload's calls to one endpoint.
 type seriesStats struct {
 	workload, endpoint string
 	calls, ok          uint64
+	cancelled          uint64 // edges: calls the caller cancelled (a step had what it needed)
 	byCode             [numCodes]uint64
 	attempts           uint64
 	hist               *hdr.Histogram
@@ -91,8 +96,49 @@ func (m *metrics) micros(d time.Duration) int64 {
 	return min(max(d.Microseconds(), 0), m.highest)
 }
 
+// edge returns the id of the edge from caller to the callee ("service/
+// Endpoint"), registering it on first use. It does not block.
+func (m *metrics) edge(caller, callee string) int {
+	key := caller + " -> " + callee
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if id, ok := m.edgeIdx[key]; ok {
+		return id
+	}
+	if m.edgeIdx == nil {
+		m.edgeIdx = map[string]int{}
+	}
+	m.edges = append(m.edges, &seriesStats{
+		workload: caller, endpoint: callee,
+		hist: hdr.New(1, m.highest, histDigits),
+		win:  make([]winStats, m.nwin),
+	})
+	m.edgeIdx[key] = len(m.edges) - 1
+	return len(m.edges) - 1
+}
+
+// edgeCall records one finished call on edge id; a call its caller
+// cancelled is counted apart, not as a failure. It does not block.
+func (m *metrics) edgeCall(id int, start time.Time, latency time.Duration, err error, attempts uint32, cancelled bool) {
+	m.mu.Lock()
+	s := m.edges[id]
+	if cancelled {
+		s.cancelled++
+		m.mu.Unlock()
+		return
+	}
+	m.mu.Unlock()
+	m.record(s, start, latency, err, attempts)
+}
+
 // call records one finished call of series id. It does not block.
 func (m *metrics) call(id int, start time.Time, latency time.Duration, err error, attempts uint32) {
+	// Series are all added before the first call: no lock to read them.
+	m.record(m.series[id], start, latency, err, attempts)
+}
+
+// record adds one finished call to s. It does not block.
+func (m *metrics) record(s *seriesStats, start time.Time, latency time.Duration, err error, attempts uint32) {
 	w := m.windowOf(start)
 	us := m.micros(latency)
 	code := -1
@@ -103,7 +149,6 @@ func (m *metrics) call(id int, start time.Time, latency time.Duration, err error
 		}
 	}
 	m.mu.Lock()
-	s := m.series[id]
 	s.calls++
 	s.attempts += uint64(attempts)
 	ws := &s.win[w]

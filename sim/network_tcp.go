@@ -85,6 +85,20 @@ func CheckTCP(sc *Scenario) error {
 				Msg: "not supported with --network tcp: a paused process that holds real sockets is not modelled (supported: crash, stop, slow, errors, partition, link_latency, loss, registry_outage)"})
 		}
 	}
+	for i := range sc.Topology.Services {
+		s := &sc.Topology.Services[i]
+		path := fmt.Sprintf("topology.services[%d]", i)
+		if s.isGo() {
+			list = append(list, &Error{Path: path + ".implementation",
+				Msg: "not supported with --network tcp: services implemented in Go run in virtual time only"})
+		}
+		for j := range s.Endpoints {
+			if len(s.Endpoints[j].Calls) > 0 {
+				list = append(list, &Error{Path: fmt.Sprintf("%s.endpoints[%d].calls", path, j),
+					Msg: "not supported with --network tcp: call graphs (an instance calling other services) run in virtual time only"})
+			}
+		}
+	}
 	if len(list) == 0 {
 		return nil
 	}
@@ -104,7 +118,7 @@ func newTCPBackend() *tcpBackend {
 
 func (b *tcpBackend) check(sc *Scenario) error { return CheckTCP(sc) }
 
-func (b *tcpBackend) build(ctx context.Context, sc *Scenario, seed uint64) (*world, error) {
+func (b *tcpBackend) build(ctx context.Context, sc *Scenario, seed uint64, _ map[string]ServerSetup) (*world, error) {
 	w, err := newWorld(sc, seed)
 	if err != nil {
 		return nil, err

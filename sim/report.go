@@ -31,6 +31,10 @@ type Report struct {
 	Endpoints      []SeriesReport    `json:"endpoints"`
 	Workloads      []SeriesReport    `json:"workloads"`
 	Instances      []InstanceReport  `json:"instances"`
+	// Edges are the calls between services (call graphs); Tiers the load
+	// that reached each service per top-level call.
+	Edges []EdgeReport `json:"edges"`
+	Tiers []TierReport `json:"tiers"`
 	Faults         []FaultEvent      `json:"faults"`
 	Windows        []WindowReport    `json:"windows"`
 	Assertions     []AssertionResult `json:"assertions"`

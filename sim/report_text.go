@@ -84,6 +84,8 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	_ = tw.Flush()
 
+	r.writeGraphText(&b)
+
 	b.WriteString("\nFault timeline\n")
 	if len(r.Faults) == 0 {
 		b.WriteString("  (no faults)\n")

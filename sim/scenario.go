@@ -66,6 +66,19 @@ type Service struct {
 	Endpoints []Endpoint `yaml:"endpoints"`
 	// Overrides change some instances (a slow node, a different zone).
 	Overrides []Override `yaml:"overrides"`
+	// Implementation is "synthetic" (default: the endpoints describe the
+	// handlers) or "go" (the Go test running the scenario supplies them
+	// with WithService or WithServer; endpoints then only name them).
+	Implementation string `yaml:"implementation"`
+	// Client configures the client each instance calls other services
+	// with (selector, retries, budget, hedging, timeouts; its name and
+	// zone are the instance's). Default: the framework's.
+	Client *Client `yaml:"client"`
+	// PropagateDeadline: outgoing calls carry the incoming request's
+	// remaining deadline and end when it is cancelled (default true).
+	// false shows what goes wrong without it: work goes on for callers
+	// that gave up.
+	PropagateDeadline *bool `yaml:"propagate_deadline"`
 }
 
 // Endpoint is the behaviour of one handler method.
@@ -79,6 +92,10 @@ type Endpoint struct {
 	// ErrorCode is the code failed calls return (default "internal"); a
 	// framework error code name such as "unavailable" or "internal".
 	ErrorCode string `yaml:"error_code"`
+	// Calls are the calls the handler makes after its own latency, in
+	// steps run one after the other (see Step). A failed step fails the
+	// endpoint with the callee's error code, unless it is optional.
+	Calls []Step `yaml:"calls"`
 }
 
 // Override changes some instances of a service.
@@ -242,6 +259,9 @@ type Workload struct {
 	// Keys is the number of distinct request keys (drawn uniformly) that
 	// the consistent_hash strategy routes on (0: calls carry no key).
 	Keys int `yaml:"keys"`
+	// Request is the JSON request sent to a service implemented in Go
+	// (default "{}"); synthetic services need none.
+	Request string `yaml:"request"`
 }
 
 // MixEntry is one endpoint of a workload's mix.

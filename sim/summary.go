@@ -50,6 +50,8 @@ func (w *world) report(sc *Scenario, file string, seed uint64, virtual time.Dura
 		r.Instances = append(r.Instances, ir)
 	}
 
+	w.graphReport(r)
+
 	for _, fr := range faults {
 		fr.mu.Lock()
 		evs := slices.Clone(fr.events)

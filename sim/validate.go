@@ -50,6 +50,7 @@ func validate(sc *Scenario, p *problems) {
 		zones: map[string]bool{}, clients: map[string]*Client{}, workloads: map[string]bool{}, faults: map[string]bool{}}
 	v.top()
 	v.topology()
+	v.callGraph()
 	v.clientsSection()
 	v.workloadsSection()
 	v.faultsSection()
@@ -165,9 +166,10 @@ func (v *validator) service(path string, s *Service) {
 	if s.Capacity < 0 {
 		v.p.add(join(path, "capacity"), "must not be negative, got %d", s.Capacity)
 	}
-	if len(s.Endpoints) == 0 {
-		v.p.add(join(path, "endpoints"), "a service needs at least one endpoint")
+	if len(s.Endpoints) == 0 && !s.isGo() {
+		v.p.add(join(path, "endpoints"), "a service needs at least one endpoint (or implementation: go, with its handlers supplied by the Go test)")
 	}
+	v.serviceKind(path, s)
 	seen := map[string]bool{}
 	for i := range s.Endpoints {
 		e := &s.Endpoints[i]
@@ -310,38 +312,44 @@ func (v *validator) clientsSection() {
 		if c.Zone != "" && v.name(join(path, "zone"), "zone", c.Zone) {
 			v.zones[c.Zone] = true
 		}
-		v.nonNegative(join(path, "timeout"), c.Timeout)
-		v.nonNegative(join(path, "attempt_timeout"), c.AttemptTimeout)
-		v.selector(join(path, "selector"), c)
-		if r := c.Retries; r != nil {
-			rp := join(path, "retries")
-			if r.MaxAttempts < 0 {
-				v.p.add(join(rp, "max_attempts"), "must be at least 1, got %d", r.MaxAttempts)
-			}
-			v.nonNegative(join(rp, "backoff.base"), r.Backoff.Base)
-			v.nonNegative(join(rp, "backoff.cap"), r.Backoff.Cap)
-			if r.Backoff.Cap > 0 && r.Backoff.Base > r.Backoff.Cap {
-				v.p.add(join(rp, "backoff.base"), "base %v is above cap %v", r.Backoff.Base, r.Backoff.Cap)
-			}
-			if r.Budget != nil {
-				v.budget(join(rp, "budget"), r.Budget)
-				v.needs(join(rp, "budget"), featureRetryBudget)
-			}
+		v.clientConfig(path, c)
+	}
+}
+
+// clientConfig checks what a client does (timeouts, selector, retries,
+// hedging): the clients section's and a service's client block.
+func (v *validator) clientConfig(path string, c *Client) {
+	v.nonNegative(join(path, "timeout"), c.Timeout)
+	v.nonNegative(join(path, "attempt_timeout"), c.AttemptTimeout)
+	v.selector(join(path, "selector"), c)
+	if r := c.Retries; r != nil {
+		rp := join(path, "retries")
+		if r.MaxAttempts < 0 {
+			v.p.add(join(rp, "max_attempts"), "must be at least 1, got %d", r.MaxAttempts)
 		}
-		if h := c.Hedging; h != nil {
-			hp := join(path, "hedging")
-			v.nonNegative(join(hp, "delay"), h.Delay)
-			if h.Percentile != 0 {
-				v.percentile(join(hp, "percentile"), h.Percentile)
-			}
-			if (h.Delay == 0) == (h.Percentile == 0) {
-				v.p.add(hp, "hedging needs a delay or a percentile (one of them)")
-			}
-			if h.MaxHedges < 0 {
-				v.p.add(join(hp, "max_hedges"), "must not be negative, got %d", h.MaxHedges)
-			}
-			v.needs(hp, featureHedging)
+		v.nonNegative(join(rp, "backoff.base"), r.Backoff.Base)
+		v.nonNegative(join(rp, "backoff.cap"), r.Backoff.Cap)
+		if r.Backoff.Cap > 0 && r.Backoff.Base > r.Backoff.Cap {
+			v.p.add(join(rp, "backoff.base"), "base %v is above cap %v", r.Backoff.Base, r.Backoff.Cap)
 		}
+		if r.Budget != nil {
+			v.budget(join(rp, "budget"), r.Budget)
+			v.needs(join(rp, "budget"), featureRetryBudget)
+		}
+	}
+	if h := c.Hedging; h != nil {
+		hp := join(path, "hedging")
+		v.nonNegative(join(hp, "delay"), h.Delay)
+		if h.Percentile != 0 {
+			v.percentile(join(hp, "percentile"), h.Percentile)
+		}
+		if (h.Delay == 0) == (h.Percentile == 0) {
+			v.p.add(hp, "hedging needs a delay or a percentile (one of them)")
+		}
+		if h.MaxHedges < 0 {
+			v.p.add(join(hp, "max_hedges"), "must not be negative, got %d", h.MaxHedges)
+		}
+		v.needs(hp, featureHedging)
 	}
 }
 
@@ -465,9 +473,8 @@ func (v *validator) workload(path string, i int, w *Workload) {
 	case svc == nil:
 		v.p.add(join(path, "service"), "service %q does not exist; services: %s", w.Service, strings.Join(sortedKeys(v.services), ", "))
 	}
-	hasEndpoint := func(ep string) bool {
-		return svc == nil || slices.ContainsFunc(svc.Endpoints, func(e Endpoint) bool { return e.Name == ep })
-	}
+	hasEndpoint := func(ep string) bool { return v.serves(svc, ep) }
+	v.request(join(path, "request"), svc, w.Request)
 	switch {
 	case w.Endpoint != "" && len(w.Mix) > 0:
 		v.p.add(join(path, "mix"), "give endpoint or mix, not both")

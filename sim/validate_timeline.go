@@ -185,7 +185,7 @@ func (v *validator) assertion(path string, a *Assertion) {
 	kinds := a.kinds()
 	switch len(kinds) {
 	case 0:
-		v.p.add(path, "an assertion needs a kind: one of success_rate, latency, traffic_share, retries, hedges, recovery")
+		v.p.add(path, "an assertion needs a kind: one of %s", strings.Join(assertionKindNames, ", "))
 		return
 	case 1:
 	default:
@@ -229,6 +229,10 @@ func (v *validator) assertion(path string, a *Assertion) {
 		v.window(join(kp, "window"), c.Window)
 		v.probability(join(kp, "min_success_rate"), c.MinSuccessRate)
 		v.scope(kp, Scope{Workload: c.Workload, Endpoint: c.Endpoint})
+	case a.Edge != nil:
+		v.edgeCheck(kp, a.Edge)
+	case a.Amplification != nil:
+		v.amplificationCheck(kp, a.Amplification)
 	}
 }
 

@@ -39,6 +39,9 @@ type world struct {
 	// none); injFaults are its faults by fault index.
 	inj       *faults.Injector
 	injFaults map[int]*faults.Fault
+
+	// impls are the Go implementations of services, by name.
+	impls map[string]ServerSetup
 }
 
 // simClient is a calling host with the framework's selector and client.
@@ -52,11 +55,12 @@ type simClient struct {
 
 // build creates the network, starts every instance and every client. It
 // runs inside the bubble.
-func build(ctx context.Context, sc *Scenario, seed uint64) (*world, error) {
+func build(ctx context.Context, sc *Scenario, seed uint64, impls map[string]ServerSetup) (*world, error) {
 	w, err := newWorld(sc, seed)
 	if err != nil {
 		return nil, err
 	}
+	w.impls = impls
 	err = w.startAll(ctx, func(in *instance) error { return in.start(ctx) },
 		func(c *Client) (*simClient, error) {
 			return w.newClient(c, w.net.Host(clientHost(c.Name)).Transport())
@@ -72,6 +76,9 @@ func build(ctx context.Context, sc *Scenario, seed uint64) (*world, error) {
 // the injector's faults (every node is known by then).
 func (w *world) startAll(ctx context.Context, start func(*instance) error, newClient func(*Client) (*simClient, error)) error {
 	for _, in := range w.instances {
+		if err := w.newCaller(in); err != nil {
+			return err
+		}
 		if err := start(in); err != nil {
 			return err
 		}
@@ -113,10 +120,11 @@ func newWorld(sc *Scenario, seed uint64) (*world, error) {
 		w.window = defaultWindow
 	}
 	w.newInjector()
-	for _, s := range sc.Topology.Services {
+	for k := range sc.Topology.Services {
+		s := &sc.Topology.Services[k]
 		w.capacity[s.Name] = s.Capacity
 		for i := range s.Instances {
-			in := w.newInstance(&s, i)
+			in := w.newInstance(s, i)
 			w.instances = append(w.instances, in)
 			w.byName[in.name] = in
 		}
@@ -162,7 +170,10 @@ func (w *world) newInstance(s *Service, i int) *instance {
 	in := &instance{
 		id: len(w.instances), name: name, service: s.Name, index: i, zone: zone,
 		meta: metadata(s.Labels, extra, zone), host: w.net.Host(name),
-		seed: mix64(w.seed ^ streamKey("instance/"+name)), w: w,
+		seed: mix64(w.seed ^ streamKey("instance/"+name)), w: w, svc: s, propagate: s.propagates(),
+	}
+	if s.isGo() {
+		return in
 	}
 	for _, e := range s.Endpoints {
 		b := endpointBehaviour{name: e.Name, latency: newSampler(e.Latency), factor: factor, errRate: e.ErrorRate, errCode: fwerrors.Internal}
@@ -175,6 +186,7 @@ func (w *world) newInstance(s *Service, i int) *instance {
 		if e.ErrorCode != "" {
 			b.errCode, _ = fwerrors.ParseCode(e.ErrorCode)
 		}
+		b.steps = w.planSteps(s.Name, e.Name, e.Calls)
 		in.eps = append(in.eps, b)
 	}
 	return in
@@ -193,13 +205,23 @@ func clientHost(name string) string {
 // host's memory transport, or a TCP transport), both under the
 // injector's faults.
 func (w *world) newClient(c *Client, tr transport.Transport) (*simClient, error) {
-	name := clientHost(c.Name)
+	sc, err := w.buildClient(clientHost(c.Name), c, c.Zone, "client/"+c.Name, tr, codec.ContentTypeBytes)
+	if err != nil {
+		return nil, fmt.Errorf("client %s: %w", c.Name, err)
+	}
+	sc.name = c.Name
+	return sc, nil
+}
+
+// buildClient builds the selector and client of host name from c's
+// settings (c's name and zone aside: zone is the client's), drawing its
+// random streams under prefix; ct is its default content type.
+func (w *world) buildClient(name string, c *Client, zone, prefix string, tr transport.Transport, ct string, extra ...client.Option) (*simClient, error) {
 	host := w.net.Host(name)
-	prefix := "client/" + c.Name
 	sopts := []selector.Option{selector.WithRand(newRand(w.seed, prefix+"/selector"))}
 	strategy, err := newStrategy(c.Selector.Strategy, newRand(w.seed, prefix+"/strategy"))
 	if err != nil {
-		return nil, fmt.Errorf("client %s: %w", c.Name, err)
+		return nil, err
 	}
 	sopts = append(sopts, selector.WithStrategy(strategy))
 	if o := c.Selector.Outlier; o != nil {
@@ -216,15 +238,15 @@ func (w *world) newClient(c *Client, tr transport.Transport) (*simClient, error)
 			sopts = append(sopts, selector.WithFilter(selector.FilterLabel(zoneKey, f.Zone)))
 		}
 		if f.ZoneAffinity != nil {
-			sopts = append(sopts, selector.WithFilter(selector.FilterZone(c.Zone, f.ZoneAffinity.MinHealthy)))
+			sopts = append(sopts, selector.WithFilter(selector.FilterZone(zone, f.ZoneAffinity.MinHealthy)))
 		}
 	}
 	sel, err := selector.New(w.registry(name, host), sopts...)
 	if err != nil {
-		return nil, fmt.Errorf("client %s: %w", c.Name, err)
+		return nil, err
 	}
 	copts := []client.Option{
-		client.WithContentType(codec.ContentTypeBytes),
+		client.WithContentType(ct),
 		client.WithRand(newRand(w.seed, prefix+"/client")),
 		client.WithAttemptWrapper(w.recordAttempt),
 	}
@@ -245,12 +267,12 @@ func (w *world) newClient(c *Client, tr transport.Transport) (*simClient, error)
 	if h := c.Hedging; h != nil {
 		copts = append(copts, client.WithHedging(hedgePolicy(h)))
 	}
-	cli, err := client.New(sel, w.dialer(name, tr), copts...)
+	cli, err := client.New(sel, w.dialer(name, tr), append(copts, extra...)...)
 	if err != nil {
 		_ = sel.Close()
-		return nil, fmt.Errorf("client %s: %w", c.Name, err)
+		return nil, err
 	}
-	return &simClient{name: c.Name, zone: c.Zone, host: host, sel: sel, cli: cli}, nil
+	return &simClient{name: name, zone: zone, host: host, sel: sel, cli: cli}, nil
 }
 
 // retryPolicy is the client's retry policy: client.DefaultPolicy with
@@ -355,6 +377,12 @@ func (w *world) close() {
 		wg.Go(func() { in.close(10 * time.Second) })
 	}
 	wg.Wait()
+	for _, in := range w.instances {
+		if c := in.caller; c != nil {
+			_ = c.cli.Close()
+			_ = c.sel.Close()
+		}
+	}
 	_ = w.closeInjector()
 	_ = w.net.Close()
 }

@@ -1,0 +1,161 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+)
+
+// edgeCheck validates an edge assertion.
+func (v *validator) edgeCheck(path string, c *EdgeCheck) {
+	v.scope(path, Scope{Endpoint: c.Endpoint, Fault: c.Fault, From: c.From, To: c.To})
+	if c.Workload != "" {
+		v.p.add(join(path, "workload"), "an edge is between services: workload does not apply (use caller)")
+	}
+	v.knownService(join(path, "service"), c.Service, true)
+	v.knownService(join(path, "caller"), c.Caller, false)
+	if c.MinSuccessRate != nil {
+		v.probability(join(path, "min_success_rate"), *c.MinSuccessRate)
+	}
+	if c.MaxAttemptsPerCall != nil && *c.MaxAttemptsPerCall < 1 {
+		v.p.add(join(path, "max_attempts_per_call"), "a call makes at least 1 attempt, got %g", *c.MaxAttemptsPerCall)
+	}
+	if (c.Percentile != 0) != (c.MaxLatency != 0) {
+		v.p.add(path, "percentile and max_latency go together")
+	}
+	if c.Percentile != 0 {
+		v.percentile(join(path, "percentile"), c.Percentile)
+	}
+	if c.MinSuccessRate == nil && c.MaxAttemptsPerCall == nil && c.Percentile == 0 {
+		v.p.add(path, "an edge assertion needs min_success_rate, max_attempts_per_call, or percentile with max_latency")
+	}
+}
+
+// amplificationCheck validates an amplification assertion.
+func (v *validator) amplificationCheck(path string, c *AmplificationCheck) {
+	v.scope(path, Scope{Workload: c.Workload, Fault: c.Fault, From: c.From, To: c.To})
+	if c.Endpoint != "" {
+		v.p.add(join(path, "endpoint"), "amplification counts every attempt on the service: endpoint does not apply")
+	}
+	v.knownService(join(path, "service"), c.Service, true)
+	if c.Max == nil && c.Min == nil {
+		v.p.add(path, "an amplification assertion needs max or min")
+	}
+	for _, b := range []struct {
+		name string
+		x    *float64
+	}{{"max", c.Max}, {"min", c.Min}} {
+		if b.x != nil && *b.x < 0 {
+			v.p.add(join(path, b.name), "must not be negative, got %g", *b.x)
+		}
+	}
+}
+
+// knownService checks a service name (required: it must be given).
+func (v *validator) knownService(path, name string, required bool) {
+	switch {
+	case name == "" && required:
+		v.p.add(path, "the assertion needs a service")
+	case name != "" && v.services[name] == nil:
+		v.p.add(path, "service %q does not exist; services: %s", name, strings.Join(sortedKeys(v.services), ", "))
+	}
+}
+
+// checkEdge evaluates an edge assertion.
+func (w *world) checkEdge(c *EdgeCheck, faults []*faultRun) AssertionResult {
+	sp := w.spanOf(c.Scope, faults)
+	what := c.Service
+	if c.Endpoint != "" {
+		what += "/" + c.Endpoint
+	}
+	if c.Caller != "" {
+		what = c.Caller + " -> " + what
+	} else {
+		what = "calls to " + what
+	}
+	q := edgeQuery{caller: c.Caller, service: c.Service, endpoint: c.Endpoint, from: sp.from, to: sp.to}
+	var a agg
+	if sp.whole(w) {
+		a = w.metrics.wholeEdges(q)
+	} else {
+		a = w.metrics.sumEdges(q)
+	}
+	r := AssertionResult{Name: "edge " + what}
+	if a.calls == 0 {
+		r.Observed, r.Detail = "no calls", "no call on the edge in "+sp.desc
+		return r
+	}
+	var obs, exp []string
+	pass := true
+	// The value is the first bound's: the success rate, attempts per
+	// call, or the latency.
+	set := func(v float64, unit string) {
+		if r.Unit == "" {
+			r.Value, r.Unit = v, unit
+		}
+	}
+	if c.MinSuccessRate != nil {
+		rate := ratio(a.ok, a.calls)
+		set(rate, "ratio")
+		obs = append(obs, "success "+pct(rate))
+		exp = append(exp, "success >= "+pct(*c.MinSuccessRate))
+		pass = pass && rate >= *c.MinSuccessRate
+	}
+	if c.MaxAttemptsPerCall != nil {
+		per := ratio(a.attempts, a.calls)
+		set(per, "count")
+		obs = append(obs, fmt.Sprintf("%.3f attempts per call", per))
+		exp = append(exp, fmt.Sprintf("<= %.3f attempts per call", *c.MaxAttemptsPerCall))
+		pass = pass && per <= *c.MaxAttemptsPerCall
+	}
+	if c.Percentile != 0 {
+		p := percentile(a.hist, c.Percentile)
+		set(msOf(p), "ms")
+		obs = append(obs, fmt.Sprintf("p%g %s", c.Percentile, ms(p)))
+		exp = append(exp, fmt.Sprintf("p%g <= %v", c.Percentile, c.MaxLatency))
+		pass = pass && p <= c.MaxLatency.Std()
+	}
+	r.Observed, r.Expected = strings.Join(obs, ", "), joinAnd(exp)
+	r.Name += " " + r.Expected
+	r.Detail = fmt.Sprintf("%d calls, %d succeeded, %d attempts in %s", a.calls, a.ok, a.attempts, sp.desc)
+	r.Passed = pass
+	return r
+}
+
+// checkAmplification evaluates an amplification assertion.
+func (w *world) checkAmplification(c *AmplificationCheck, faults []*faultRun) AssertionResult {
+	sp := w.spanOf(c.Scope, faults)
+	top := w.metrics.sum(query{workload: c.Workload, from: sp.from, to: sp.to})
+	var attempts uint64
+	for _, in := range w.instances {
+		if in.service != c.Service {
+			continue
+		}
+		for k := sp.from; k < sp.to; k++ {
+			attempts += uint64(w.metrics.inst[in.id].win[k].attempts)
+		}
+	}
+	r := AssertionResult{Unit: "count", Expected: rangeText(c.Min, c.Max, "%.3f")}
+	r.Name = fmt.Sprintf("attempts on %s per%s call %s", c.Service, nonEmpty(scopeDesc(c.Scope), " top-level"), r.Expected)
+	if top.calls == 0 {
+		r.Observed, r.Detail = "no calls", "no top-level call in "+sp.desc
+		return r
+	}
+	per := ratio(attempts, top.calls)
+	r.Value, r.Observed = per, fmt.Sprintf("%.3f", per)
+	r.Detail = fmt.Sprintf("%d attempts on %s for %d top-level calls in %s", attempts, c.Service, top.calls, sp.desc)
+	r.Passed = (c.Min == nil || per >= *c.Min) && (c.Max == nil || per <= *c.Max)
+	return r
+}
+
+// rangeText words bounds with format f ("<= 1.500", "in [1.000, 2.000]").
+func rangeText(lo, hi *float64, f string) string {
+	switch {
+	case lo != nil && hi != nil:
+		return fmt.Sprintf("in ["+f+", "+f+"]", *lo, *hi)
+	case lo != nil:
+		return fmt.Sprintf(">= "+f, *lo)
+	case hi != nil:
+		return fmt.Sprintf("<= "+f, *hi)
+	}
+	return "any"
+}

@@ -1,0 +1,208 @@
+package sim
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/microsim/microsim/framework/client"
+	"github.com/microsim/microsim/framework/codec"
+	fwerrors "github.com/microsim/microsim/framework/errors"
+)
+
+// stepPlan is a Step resolved for the engine: its calls, fan-out copies
+// spelled out, each with its client options.
+type stepPlan struct {
+	calls    []*edgeCall
+	need     int
+	optional bool
+	desc     string
+}
+
+// edgeCall is one call of a step.
+type edgeCall struct {
+	edge              int // metrics edge id, set when the metrics exist
+	service, endpoint string
+	key               uint64 // derives the callee's sequence number
+	timeout           time.Duration
+	opts              []client.CallOption
+	goCallee          bool
+	request           json.RawMessage // to a Go callee
+}
+
+// planSteps resolves an endpoint's steps for an instance of caller.
+func (w *world) planSteps(caller, endpoint string, steps []Step) []stepPlan {
+	var out []stepPlan
+	for k := range steps {
+		st := &steps[k]
+		p := stepPlan{need: st.need(), optional: st.Optional, desc: describeStep(st)}
+		for pi, c := range st.calls() {
+			callee := w.service(c.Service)
+			for copyIdx := range max(c.Fanout, 1) {
+				ec := &edgeCall{service: c.Service, endpoint: c.Endpoint,
+					key: streamKey(caller + "/" + endpoint + "/" + strconv.Itoa(k) + "/" + strconv.Itoa(pi) + "/" + strconv.Itoa(copyIdx))}
+				ec.timeout = st.Timeout.Std()
+				if c.Timeout > 0 {
+					ec.timeout = c.Timeout.Std()
+				}
+				ec.opts = edgeOptions(st, c, mix64(w.seed^ec.key))
+				if callee != nil && callee.isGo() {
+					ec.goCallee = true
+					req := c.Request
+					if req == "" {
+						req = "{}"
+					}
+					ec.request = json.RawMessage(req)
+					ec.opts = append(ec.opts, client.WithCallContentType(codec.ContentTypeJSON))
+				}
+				p.calls = append(p.calls, ec)
+			}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// edgeOptions are the per-edge client settings of call c of step st (an
+// entry's own settings win over its step's).
+func edgeOptions(st, c *Step, seed uint64) []client.CallOption {
+	var opts []client.CallOption
+	pick := func(a, b Duration) Duration {
+		if a > 0 {
+			return a
+		}
+		return b
+	}
+	if at := pick(c.AttemptTimeout, st.AttemptTimeout); at > 0 {
+		opts = append(opts, client.WithCallAttemptTimeout(at.Std()))
+	}
+	r := c.Retries
+	if r == nil {
+		r = st.Retries
+	}
+	if r != nil {
+		opts = append(opts, client.WithCallRetry(retryPolicy(r, seed)))
+	}
+	h := c.Hedging
+	if h == nil {
+		h = st.Hedging
+	}
+	if h != nil {
+		opts = append(opts, client.WithCallHedging(hedgePolicy(h)))
+	}
+	if c.Idempotent || st.Idempotent {
+		opts = append(opts, client.WithIdempotent())
+	}
+	return opts
+}
+
+// service returns the scenario's service called name (nil when none).
+func (w *world) service(name string) *Service {
+	for i := range w.sc.Topology.Services {
+		if w.sc.Topology.Services[i].Name == name {
+			return &w.sc.Topology.Services[i]
+		}
+	}
+	return nil
+}
+
+// bindEdges gives every planned call its metrics edge (once the metrics
+// exist, before the first call).
+func (w *world) bindEdges() {
+	for _, in := range w.instances {
+		for _, b := range in.eps {
+			for _, st := range b.steps {
+				for _, c := range st.calls {
+					c.edge = w.metrics.edge(in.service, c.service+"/"+c.endpoint)
+				}
+			}
+		}
+	}
+}
+
+// runSteps makes an endpoint's calls, step after step, for the call with
+// sequence number seq. A failed step that is not optional fails the
+// endpoint with the callee's error code.
+func (in *instance) runSteps(ctx context.Context, steps []stepPlan, seq uint64) error {
+	if !in.propagate {
+		// No deadline and no cancellation travel on: the calls run to
+		// their own timeouts whatever happens to the caller's request.
+		ctx = context.WithoutCancel(ctx)
+	}
+	for i := range steps {
+		st := &steps[i]
+		var err error
+		if len(st.calls) == 1 {
+			err = in.edgeCall(ctx, st.calls[0], seq, nil)
+		} else {
+			err = in.parallel(ctx, st, seq)
+		}
+		if err != nil && !st.optional {
+			return fwerrors.New(in.name, fwerrors.CodeOf(err), "call to %s failed: %v", st.desc, err)
+		}
+	}
+	return nil
+}
+
+// parallel makes a step's calls at once and returns once st.need of them
+// succeeded (the others are cancelled) or that can no longer happen.
+func (in *instance) parallel(ctx context.Context, st *stepPlan, seq uint64) error {
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make(chan error, len(st.calls))
+	var wg sync.WaitGroup
+	for _, c := range st.calls {
+		wg.Go(func() { results <- in.edgeCall(cctx, c, seq, ctx) })
+	}
+	ok, failed, n := 0, 0, len(st.calls)
+	var first error
+	for ok < st.need && failed <= n-st.need {
+		if err := <-results; err == nil {
+			ok++
+		} else {
+			failed++
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	cancel()
+	wg.Wait()
+	if ok >= st.need {
+		return nil
+	}
+	return first
+}
+
+// edgeCall makes one call of a step and records it on its edge. outer,
+// when not nil, is the step's ctx before its own cancellation: a call
+// that failed only because the step cancelled it is counted apart.
+func (in *instance) edgeCall(ctx context.Context, c *edgeCall, seq uint64, outer context.Context) error {
+	child := mix64(seq ^ c.key)
+	cs := &callState{Context: ctx, seq: child}
+	var cctx context.Context = cs
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithTimeout(cs, c.timeout)
+		defer cancel()
+	}
+	start := time.Now()
+	var err error
+	if c.goCallee {
+		var rsp json.RawMessage
+		err = in.caller.cli.Call(cctx, c.service, c.endpoint, c.request, &rsp, c.opts...)
+	} else {
+		var body [8]byte
+		binary.LittleEndian.PutUint64(body[:], child)
+		var rsp []byte
+		err = in.caller.cli.Call(cctx, c.service, c.endpoint, body[:], &rsp, c.opts...)
+	}
+	// A call that failed once the step had what it needed was cancelled
+	// by the step, not failed by the callee.
+	cancelled := err != nil && outer != nil && ctx.Err() != nil && outer.Err() == nil
+	in.w.metrics.edgeCall(c.edge, start, time.Since(start), err, cs.attempts.Load(), cancelled)
+	return err
+}

@@ -1,0 +1,137 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// EdgeReport summarises the calls one service made to another service's
+// endpoint (an edge of the call graph).
+type EdgeReport struct {
+	// Caller is the calling service; Service and Endpoint the callee.
+	Caller   string `json:"caller"`
+	Service  string `json:"service"`
+	Endpoint string `json:"endpoint"`
+	// Calls finished (Successes + Failures); Cancelled calls are those a
+	// step cancelled once it had the results it needed, counted apart.
+	Calls     uint64 `json:"calls"`
+	Successes uint64 `json:"successes"`
+	Failures  uint64 `json:"failures"`
+	Cancelled uint64 `json:"cancelled"`
+	// Attempts sent for those calls; Retries is Attempts - Calls (hedges
+	// included).
+	Attempts uint64 `json:"attempts"`
+	Retries  uint64 `json:"retries"`
+	// Latency of the calls as the caller saw them, retries included.
+	Latency Latencies `json:"latency"`
+}
+
+// TierReport is the load that reached one service: every attempt sent
+// to its instances, by the workloads' clients and by other services.
+type TierReport struct {
+	Service  string `json:"service"`
+	Attempts uint64 `json:"attempts"`
+	Failures uint64 `json:"failures"`
+	// AttemptsPerCall is Attempts per top-level call (a workload's call):
+	// the amplification of load at this tier.
+	AttemptsPerCall float64 `json:"attempts_per_call"`
+}
+
+// graphReport fills r's edges and tiers.
+func (w *world) graphReport(r *Report) {
+	r.Edges = []EdgeReport{}
+	for _, s := range w.metrics.edges {
+		svc, ep, _ := strings.Cut(s.endpoint, "/")
+		r.Edges = append(r.Edges, EdgeReport{Caller: s.workload, Service: svc, Endpoint: ep,
+			Calls: s.calls, Successes: s.ok, Failures: s.calls - s.ok, Cancelled: s.cancelled,
+			Attempts: s.attempts, Retries: retries(s.attempts, s.calls, 0), Latency: latencies(s.hist)})
+	}
+	r.Tiers = []TierReport{}
+	for _, s := range w.sc.Topology.Services {
+		t := TierReport{Service: s.Name}
+		for _, in := range w.instances {
+			if in.service == s.Name {
+				t.Attempts += w.metrics.inst[in.id].attempts
+				t.Failures += w.metrics.inst[in.id].failures
+			}
+		}
+		t.AttemptsPerCall = ratio(t.Attempts, r.Totals.Calls)
+		r.Tiers = append(r.Tiers, t)
+	}
+}
+
+// writeGraphText writes the call graph's edges and tiers for a person
+// (nothing when the scenario has no edge).
+func (r *Report) writeGraphText(b *strings.Builder) {
+	if len(r.Edges) == 0 {
+		return
+	}
+	b.WriteString("\nCall graph (calls between services)\n")
+	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "  edge\tcalls\tfailed\tcancelled\tretries\tp50\tp99\t")
+	for _, e := range r.Edges {
+		fmt.Fprintf(tw, "  %s -> %s/%s\t%d\t%d\t%d\t%d\t%.2fms\t%.2fms\t\n", e.Caller, e.Service, e.Endpoint,
+			e.Calls, e.Failures, e.Cancelled, e.Retries, e.Latency.P50, e.Latency.P99)
+	}
+	_ = tw.Flush()
+	b.WriteString("\nLoad per tier (attempts per top-level call)\n")
+	tw = tabwriter.NewWriter(b, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "  service\tattempts\tfailed\tper call\t")
+	for _, t := range r.Tiers {
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%.3f\t\n", t.Service, t.Attempts, t.Failures, t.AttemptsPerCall)
+	}
+	_ = tw.Flush()
+}
+
+// edgeQuery selects edges: by caller (any when ""), callee service and
+// endpoint (any when "").
+type edgeQuery struct {
+	caller, service, endpoint string
+	from, to                  int
+}
+
+func (q edgeQuery) match(s *seriesStats) bool {
+	svc, ep, _ := strings.Cut(s.endpoint, "/")
+	return (q.caller == "" || q.caller == s.workload) && q.service == svc && (q.endpoint == "" || q.endpoint == ep)
+}
+
+// sumEdges aggregates the matching edges over windows [q.from, q.to).
+func (m *metrics) sumEdges(q edgeQuery) agg {
+	a := agg{}
+	for _, s := range m.edges {
+		if !q.match(s) {
+			continue
+		}
+		for w := max(q.from, 0); w < min(q.to, m.nwin); w++ {
+			ws := &s.win[w]
+			a.calls += uint64(ws.calls)
+			a.ok += uint64(ws.ok)
+			a.attempts += uint64(ws.attempts)
+			if ws.hist != nil {
+				if a.hist == nil {
+					a.hist = hdr.New(1, m.highest, windowHistDigits)
+				}
+				a.hist.Merge(ws.hist)
+			}
+		}
+	}
+	return a
+}
+
+// wholeEdges aggregates the matching edges over the whole run with the
+// precise histograms.
+func (m *metrics) wholeEdges(q edgeQuery) agg {
+	a := agg{hist: hdr.New(1, m.highest, histDigits)}
+	for _, s := range m.edges {
+		if q.match(s) {
+			a.calls += s.calls
+			a.ok += s.ok
+			a.attempts += s.attempts
+			a.hist.Merge(s.hist)
+		}
+	}
+	return a
+}
