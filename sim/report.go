@@ -33,11 +33,11 @@ type Report struct {
 	Instances      []InstanceReport  `json:"instances"`
 	// Edges are the calls between services (call graphs); Tiers the load
 	// that reached each service per top-level call.
-	Edges []EdgeReport `json:"edges"`
-	Tiers []TierReport `json:"tiers"`
-	Faults         []FaultEvent      `json:"faults"`
-	Windows        []WindowReport    `json:"windows"`
-	Assertions     []AssertionResult `json:"assertions"`
+	Edges      []EdgeReport      `json:"edges"`
+	Tiers      []TierReport      `json:"tiers"`
+	Faults     []FaultEvent      `json:"faults"`
+	Windows    []WindowReport    `json:"windows"`
+	Assertions []AssertionResult `json:"assertions"`
 }
 
 // Totals counts calls and attempts over the whole run.
