@@ -106,32 +106,44 @@ func scopeDesc(s Scope) string {
 
 func (w *world) checkSuccess(c *SuccessRateCheck, faults []*faultRun) AssertionResult {
 	sp := w.spanOf(c.Scope, faults)
-	r := AssertionResult{Unit: "ratio", Expected: ">= " + pct(c.Min)}
-	r.Name = fmt.Sprintf("success rate%s >= %s", scopeDesc(c.Scope), pct(c.Min))
-	if c.Window > 0 {
-		r.Name = fmt.Sprintf("success rate%s per %v window >= %s", scopeDesc(c.Scope), c.Window, pct(c.Min))
+	lo := &c.Min
+	if c.Min == 0 && c.Max != nil {
+		lo = nil
 	}
-	worst, worstDesc, any := 2.0, "", false
+	r := AssertionResult{Unit: "ratio", Expected: bounds(lo, c.Max)}
+	r.Name = fmt.Sprintf("success rate%s %s", scopeDesc(c.Scope), r.Expected)
+	if c.Window > 0 {
+		r.Name = fmt.Sprintf("success rate%s per %v window %s", scopeDesc(c.Scope), c.Window, r.Expected)
+	}
+	worst, worstDesc := 2.0, "" // the lowest rate
+	best, bestDesc := -1.0, ""  // the highest rate
 	for _, ch := range w.chunks(sp, c.Window) {
 		a := w.metrics.sum(query{workload: c.Workload, endpoint: c.Endpoint, from: ch.from, to: ch.to})
 		if a.calls == 0 {
 			continue
 		}
-		any = true
 		rate := float64(a.ok) / float64(a.calls)
+		desc := fmt.Sprintf("%s: %d of %d calls succeeded", nonEmpty(ch.desc, sp.desc), a.ok, a.calls)
 		if rate < worst {
-			worst, worstDesc = rate, fmt.Sprintf("%s: %d of %d calls succeeded", nonEmpty(ch.desc, sp.desc), a.ok, a.calls)
+			worst, worstDesc = rate, desc
+		}
+		if rate > best {
+			best, bestDesc = rate, desc
 		}
 	}
-	if !any {
+	if best < 0 {
 		r.Observed, r.Detail = "no calls", "no call matched in "+sp.desc
 		return r
 	}
 	r.Value, r.Observed, r.Detail = worst, pct(worst), worstDesc
+	tooHigh := c.Max != nil && best > *c.Max
+	if tooHigh && worst >= c.Min {
+		r.Value, r.Observed, r.Detail = best, pct(best), bestDesc
+	}
 	if c.Window > 0 {
 		r.Observed += " (worst window)"
 	}
-	r.Passed = worst >= c.Min
+	r.Passed = worst >= c.Min && !tooHigh
 	return r
 }
 
@@ -144,13 +156,21 @@ func nonEmpty(a, b string) string {
 
 func (w *world) checkLatency(c *LatencyCheck, faults []*faultRun) AssertionResult {
 	sp := w.spanOf(c.Scope, faults)
-	r := AssertionResult{Unit: "ms", Expected: "<= " + ms(c.Max.Std())}
-	r.Name = fmt.Sprintf("p%g latency%s <= %v", c.Percentile, scopeDesc(c.Scope), c.Max)
+	var exp []string
+	if c.Min > 0 {
+		exp = append(exp, ">= "+ms(c.Min.Std()))
+	}
+	if c.Max > 0 {
+		exp = append(exp, "<= "+ms(c.Max.Std()))
+	}
+	r := AssertionResult{Unit: "ms", Expected: joinAnd(exp)}
+	r.Name = fmt.Sprintf("p%g latency%s %s", c.Percentile, scopeDesc(c.Scope), r.Expected)
 	if c.Window > 0 {
-		r.Name = fmt.Sprintf("p%g latency%s per %v window <= %v", c.Percentile, scopeDesc(c.Scope), c.Window, c.Max)
+		r.Name = fmt.Sprintf("p%g latency%s per %v window %s", c.Percentile, scopeDesc(c.Scope), c.Window, r.Expected)
 	}
 	q := query{workload: c.Workload, endpoint: c.Endpoint}
-	worst, worstDesc, any := time.Duration(-1), "", false
+	worst, worstDesc := time.Duration(-1), ""    // the highest
+	least, leastDesc := time.Duration(1<<62), "" // the lowest
 	for _, ch := range w.chunks(sp, c.Window) {
 		var a agg
 		if c.Window == 0 && sp.whole(w) {
@@ -162,21 +182,30 @@ func (w *world) checkLatency(c *LatencyCheck, faults []*faultRun) AssertionResul
 		if a.calls == 0 {
 			continue
 		}
-		any = true
 		v := percentile(a.hist, c.Percentile)
+		desc := fmt.Sprintf("%s: %d calls", nonEmpty(ch.desc, sp.desc), a.calls)
 		if v > worst {
-			worst, worstDesc = v, fmt.Sprintf("%s: %d calls", nonEmpty(ch.desc, sp.desc), a.calls)
+			worst, worstDesc = v, desc
+		}
+		if v < least {
+			least, leastDesc = v, desc
 		}
 	}
-	if !any {
+	if worst < 0 {
 		r.Observed, r.Detail = "no calls", "no call matched in "+sp.desc
 		return r
 	}
-	r.Value, r.Observed, r.Detail = msOf(worst), ms(worst), worstDesc
+	tooHigh := c.Max > 0 && worst > c.Max.Std()
+	tooLow := c.Min > 0 && least < c.Min.Std()
+	show, showDesc := worst, worstDesc
+	if tooLow && !tooHigh || c.Max == 0 {
+		show, showDesc = least, leastDesc
+	}
+	r.Value, r.Observed, r.Detail = msOf(show), ms(show), showDesc
 	if c.Window > 0 {
 		r.Observed += " (worst window)"
 	}
-	r.Passed = worst <= c.Max.Std()
+	r.Passed = !tooHigh && !tooLow
 	return r
 }
 

@@ -41,12 +41,16 @@ type Scope struct {
 }
 
 // SuccessRateCheck: the share of calls that succeeded is at least Min
-// overall, or in every window of Window when Window is set.
+// (and at most Max, when set) overall, or in every window of Window when
+// Window is set.
 type SuccessRateCheck struct {
 	Scope  `yaml:",inline"`
 	Window Duration `yaml:"window"`
-	// Min is the lowest success rate allowed, in [0, 1] (required).
+	// Min is the lowest success rate allowed, in [0, 1].
 	Min float64 `yaml:"min"`
+	// Max is the highest success rate allowed, in [0, 1]: a scenario that
+	// shows a failure mode asserts that it happens.
+	Max *float64 `yaml:"max"`
 }
 
 // LatencyCheck: the Percentile of call latency is at most Max overall, or
@@ -56,8 +60,12 @@ type LatencyCheck struct {
 	Window Duration `yaml:"window"`
 	// Percentile in (0, 100] (required).
 	Percentile float64 `yaml:"percentile"`
-	// Max is the highest latency allowed (required).
+	// Max is the highest latency allowed.
 	Max Duration `yaml:"max"`
+	// Min is the lowest latency allowed: a scenario that shows a failure
+	// mode asserts that it happens (with a window, every window must
+	// reach it). Set Max, Min or both.
+	Min Duration `yaml:"min"`
 }
 
 // TrafficShareCheck: the share of a service's attempts that went to an

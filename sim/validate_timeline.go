@@ -199,13 +199,24 @@ func (v *validator) assertion(path string, a *Assertion) {
 		v.scope(kp, c.Scope)
 		v.window(join(kp, "window"), c.Window)
 		v.probability(join(kp, "min"), c.Min)
+		if c.Max != nil {
+			v.probability(join(kp, "max"), *c.Max)
+			if *c.Max < c.Min {
+				v.p.add(join(kp, "max"), "max %g is below min %g", *c.Max, c.Min)
+			}
+		}
 	case a.Latency != nil:
 		c := a.Latency
 		v.scope(kp, c.Scope)
 		v.window(join(kp, "window"), c.Window)
 		v.percentile(join(kp, "percentile"), c.Percentile)
-		if c.Max <= 0 {
-			v.p.add(join(kp, "max"), "a latency assertion needs a positive max, got %v", c.Max)
+		switch {
+		case c.Max < 0 || c.Min < 0:
+			v.p.add(kp, "max and min must not be negative, got max %v, min %v", c.Max, c.Min)
+		case c.Max == 0 && c.Min == 0:
+			v.p.add(join(kp, "max"), "a latency assertion needs a positive max (or a min)")
+		case c.Max > 0 && c.Min > c.Max:
+			v.p.add(join(kp, "min"), "min %v is above max %v", c.Min, c.Max)
 		}
 	case a.TrafficShare != nil:
 		v.trafficShare(kp, a.TrafficShare)
