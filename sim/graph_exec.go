@@ -41,9 +41,13 @@ func (w *world) planSteps(caller, endpoint string, steps []Step) []stepPlan {
 		p := stepPlan{need: st.need(), optional: st.Optional, desc: describeStep(st)}
 		for pi, c := range st.calls() {
 			callee := w.service(c.Service)
-			for copyIdx := range max(c.Fanout, 1) {
-				ec := &edgeCall{service: c.Service, endpoint: c.Endpoint,
-					key: streamKey(caller + "/" + endpoint + "/" + strconv.Itoa(k) + "/" + strconv.Itoa(pi) + "/" + strconv.Itoa(copyIdx))}
+			// Every copy of a fan-out carries the same sequence number: the
+			// copies start at one instant and reach the selector in any
+			// order, so which instance serves which copy varies between two
+			// runs of a seed; with identical copies that does not matter.
+			key := streamKey(caller + "/" + endpoint + "/" + strconv.Itoa(k) + "/" + strconv.Itoa(pi))
+			for range max(c.Fanout, 1) {
+				ec := &edgeCall{service: c.Service, endpoint: c.Endpoint, key: key}
 				ec.timeout = st.Timeout.Std()
 				if c.Timeout > 0 {
 					ec.timeout = c.Timeout.Std()
