@@ -1,13 +1,16 @@
 package sim
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"encoding/binary"
 	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/microsim/microsim/framework/client"
+	"github.com/microsim/microsim/framework/codec"
 	"github.com/microsim/microsim/framework/selector"
 )
 
@@ -28,6 +31,9 @@ type workload struct {
 	opts    []client.CallOption
 	calls   uint64 // sequence numbers handed out (owned by the issuing goroutine)
 	seqBase uint64
+	// request is the JSON request of a service implemented in Go (nil:
+	// a synthetic service, sent the call's sequence number).
+	request json.RawMessage
 }
 
 func (w *world) newWorkload(i int, spec *Workload, t0 time.Time) *workload {
@@ -58,6 +64,10 @@ func (w *world) newWorkload(i int, spec *Workload, t0 time.Time) *workload {
 	}
 	if spec.Idempotent {
 		wl.opts = append(wl.opts, client.WithIdempotent())
+	}
+	if svc := w.service(spec.Service); svc != nil && svc.isGo() {
+		wl.request = json.RawMessage(cmp.Or(spec.Request, "{}"))
+		wl.opts = append(wl.opts, client.WithCallContentType(codec.ContentTypeJSON))
 	}
 	return wl
 }
@@ -274,7 +284,13 @@ func (w *world) call(ctx context.Context, wl *workload, k int, seq uint64) {
 		key := "key-" + itoa(int(mix64(seq)%uint64(n)))
 		opts = append(opts[:len(opts):len(opts)], client.WithSelectOption(selector.WithHashKey(key)))
 	}
-	err := wl.cli.cli.Call(cs, wl.spec.Service, wl.eps[k], body[:], &rsp, opts...)
+	var err error
+	if wl.request != nil {
+		var out json.RawMessage
+		err = wl.cli.cli.Call(cs, wl.spec.Service, wl.eps[k], wl.request, &out, opts...)
+	} else {
+		err = wl.cli.cli.Call(cs, wl.spec.Service, wl.eps[k], body[:], &rsp, opts...)
+	}
 	w.metrics.call(wl.series[k], start, time.Since(start), err, cs.attempts.Load())
 }
 

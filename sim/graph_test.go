@@ -1,0 +1,257 @@
+package sim_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/microsim/microsim/framework/client"
+	"github.com/microsim/microsim/sim"
+)
+
+// graphBase is a valid two-tier scenario; the cases below change it.
+const graphBase = `name: g
+duration: 10s
+topology:
+  services:
+    - name: api
+      instances: 2
+      endpoints:
+        - name: Api.Get
+          latency: 1ms
+          calls:
+            - {service: db, endpoint: Db.Query}
+    - name: db
+      instances: 2
+      endpoints:
+        - name: Db.Query
+          latency: 2ms
+workloads:
+  - {service: api, endpoint: Api.Get, rate: 10}
+`
+
+func TestGraphValidation(t *testing.T) {
+	cases := []struct {
+		name, old, new string
+		want           []string
+	}{
+		{"missing service", "{service: db, endpoint: Db.Query}", "{service: dbx, endpoint: Db.Query}",
+			[]string{`g.yaml:11:25: topology.services[0].endpoints[0].calls[0].service: service "dbx" does not exist; services: api, db`}},
+		{"missing endpoint", "{service: db, endpoint: Db.Query}", "{service: db, endpoint: Db.Nope}",
+			[]string{`g.yaml:11:39: topology.services[0].endpoints[0].calls[0].endpoint: service "db" has no endpoint "Db.Nope"`}},
+		{"need above the fan-out", "{service: db, endpoint: Db.Query}", "{service: db, endpoint: Db.Query, fanout: 3, need: 4}",
+			[]string{`topology.services[0].endpoints[0].calls[0].need: must be in [1, 3] (the step makes 3 calls), got 4`}},
+		{"negative fan-out", "{service: db, endpoint: Db.Query}", "{service: db, endpoint: Db.Query, fanout: -1}",
+			[]string{`calls[0].fanout: must be in [1, 1000], got -1`}},
+		{"a budget per edge", "{service: db, endpoint: Db.Query}", "{service: db, endpoint: Db.Query, retries: {budget: {ratio: 0.1}}}",
+			[]string{`calls[0].retries.budget: a retry budget is the client's: set it in the calling service's client block`}},
+		{"a request to a synthetic service", "{service: db, endpoint: Db.Query}", "{service: db, endpoint: Db.Query, request: '{}'}",
+			[]string{`calls[0].request: service "db" is synthetic and takes no request`}},
+		{"a cycle", "          latency: 2ms\nworkloads", "          latency: 2ms\n          calls: [{service: api, endpoint: Api.Get}]\nworkloads",
+			[]string{`topology.services[1].endpoints[0].calls[0].service: the call graph has a cycle: api/Api.Get -> db/Db.Query -> api/Api.Get`}},
+		{"a fan-out explosion", "{service: db, endpoint: Db.Query}", "{service: db, endpoint: Db.Query, fanout: 1000}\n            - {service: db, endpoint: Db.Query, fanout: 1000}\n            - {service: db, endpoint: Db.Query, fanout: 1000}\n            - {service: db, endpoint: Db.Query, fanout: 1000}\n            - {service: db, endpoint: Db.Query, fanout: 1000}\n            - {service: db, endpoint: Db.Query, fanout: 1000}\n            - {service: db, endpoint: Db.Query, fanout: 1000}\n            - {service: db, endpoint: Db.Query, fanout: 1000}\n            - {service: db, endpoint: Db.Query, fanout: 1000}\n            - {service: db, endpoint: Db.Query, fanout: 1000}\n            - {service: db, endpoint: Db.Query, fanout: 1000}",
+			[]string{`one call of api/Api.Get causes more than 10000 calls down the call graph`}},
+		{"a step that is both", "{service: db, endpoint: Db.Query}", "{service: db, endpoint: Db.Query, parallel: [{service: db, endpoint: Db.Query}]}",
+			[]string{`calls[0]: a step is one call (service, endpoint, fanout) or a parallel group, not both`}},
+		{"latency on a Go service", "    - name: db\n      instances: 2", "    - name: db\n      implementation: go\n      instances: 2",
+			[]string{`topology.services[1].endpoints[0].latency: service "db" is implemented in Go: its handlers decide latency`}},
+		{"unknown implementation", "    - name: db\n      instances: 2", "    - name: db\n      implementation: rust\n      instances: 2",
+			[]string{`implementation: unknown implementation "rust"; known: synthetic, go`}},
+		{"a service client with a name", "    - name: db\n      instances: 2", "    - name: db\n      client: {name: x, timeout: -1s}\n      instances: 2",
+			[]string{`client.name: a service's client is named after its instances; remove name`, `client.timeout: must not be negative, got -1s`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			src := strings.Replace(graphBase, c.old, c.new, 1)
+			require.NotEqual(t, graphBase, src, "the case changes nothing")
+			_, err := sim.Parse("g.yaml", []byte(src))
+			require.Error(t, err)
+			var list sim.ErrorList
+			require.True(t, errors.As(err, &list), "%v", err)
+			require.Len(t, list, len(c.want), "%v", err)
+			for i, w := range c.want {
+				assert.Contains(t, list[i].Error(), w)
+			}
+		})
+	}
+	_, err := sim.Parse("g.yaml", []byte(graphBase))
+	require.NoError(t, err)
+}
+
+// chain is api -> mid -> db; db takes dbLatency; the client gives up
+// after 300ms; propagate sets the middle tiers' propagate_deadline.
+func chain(propagate bool, dbLatency time.Duration) *sim.Scenario {
+	mid := func(name, callee, ep string) sim.Service {
+		return sim.Service{Name: name, Instances: 2, PropagateDeadline: sim.B(propagate),
+			Endpoints: []sim.Endpoint{{Name: strings.ToUpper(name[:1]) + name[1:] + ".Get", Latency: sim.Const(time.Millisecond),
+				Calls: []sim.Step{{Service: callee, Endpoint: ep}}}}}
+	}
+	return &sim.Scenario{
+		Name: "chain", Seed: 3, Duration: sim.D(5 * time.Second),
+		Topology: sim.Topology{Services: []sim.Service{
+			mid("api", "mid", "Mid.Get"),
+			mid("mid", "db", "Db.Get"),
+			{Name: "db", Instances: 2, Endpoints: []sim.Endpoint{{Name: "Db.Get", Latency: sim.Const(dbLatency)}}},
+		}},
+		Clients:   []sim.Client{{Name: "c", Timeout: sim.D(300 * time.Millisecond)}},
+		Workloads: []sim.Workload{{Name: "w", Service: "api", Endpoint: "Api.Get", Rate: 20, Arrivals: "uniform"}},
+	}
+}
+
+func edge(t *testing.T, r *sim.Report, caller, service string) sim.EdgeReport {
+	t.Helper()
+	for _, e := range r.Edges {
+		if e.Caller == caller && e.Service == service {
+			return e
+		}
+	}
+	t.Fatalf("no edge %s -> %s in %+v", caller, service, r.Edges)
+	return sim.EdgeReport{}
+}
+
+func TestDeadlinePropagation(t *testing.T) {
+	// db takes 2s; the caller gives up after 300ms.
+	on := sim.RunScenario(t, chain(true, 2*time.Second))
+	off := sim.RunScenario(t, chain(false, 2*time.Second))
+	require.NotNil(t, on)
+	require.NotNil(t, off)
+	// Uniform arrivals, 20/s for 5s: 100 calls, each timed out.
+	assert.Equal(t, uint64(100), on.Totals.Calls)
+	assert.Equal(t, uint64(0), on.Totals.Successes)
+	assert.Equal(t, uint64(0), off.Totals.Successes)
+	// With propagation the deadline reaches db's caller: its calls end
+	// at the top-level deadline (300ms less two 1ms hops).
+	mdb := edge(t, on, "mid", "db")
+	assert.Equal(t, uint64(100), mdb.Calls)
+	assert.Equal(t, uint64(0), mdb.Successes)
+	assert.InDelta(t, 298, mdb.Latency.Max, 2)
+	// Without it, mid waits for db whatever its caller does: every call
+	// on the edge succeeds, after db's 2s.
+	mdb = edge(t, off, "mid", "db")
+	assert.Equal(t, uint64(100), mdb.Successes)
+	assert.InDelta(t, 2000, mdb.Latency.P50, 5)
+	// db serves every request in both cases, but only without
+	// propagation does it finish them.
+	assert.Equal(t, uint64(100), off.Tiers[2].Attempts)
+	assert.Equal(t, uint64(0), off.Tiers[2].Failures)
+	assert.Equal(t, uint64(100), on.Tiers[2].Failures)
+}
+
+func TestFanoutNeed(t *testing.T) {
+	sc := &sim.Scenario{
+		Name: "fanout", Seed: 4, Duration: sim.D(10 * time.Second),
+		Topology: sim.Topology{Services: []sim.Service{
+			{Name: "api", Instances: 1, Endpoints: []sim.Endpoint{{Name: "Api.Get",
+				Calls: []sim.Step{
+					{Service: "leaf", Endpoint: "Leaf.Get", Fanout: 5, Need: 2},
+					{Parallel: []sim.Step{{Service: "a", Endpoint: "A.Get"}, {Service: "b", Endpoint: "B.Get", Fanout: 2}}},
+				}}}},
+			{Name: "leaf", Instances: 5, Endpoints: []sim.Endpoint{{Name: "Leaf.Get", Latency: sim.Latency{Dist: "uniform", Min: sim.D(time.Millisecond), Max: sim.D(50 * time.Millisecond)}}}},
+			{Name: "a", Instances: 1, Endpoints: []sim.Endpoint{{Name: "A.Get", Latency: sim.Const(3 * time.Millisecond)}}},
+			{Name: "b", Instances: 2, Endpoints: []sim.Endpoint{{Name: "B.Get", Latency: sim.Const(7 * time.Millisecond), ErrorRate: 0.5, ErrorCode: "internal"}}},
+		}},
+		Workloads: []sim.Workload{{Name: "w", Service: "api", Endpoint: "Api.Get", Rate: 10, Arrivals: "uniform"}},
+		Assertions: []sim.Assertion{
+			{Amplification: &sim.AmplificationCheck{Service: "leaf", Min: sim.F(5), Max: sim.F(5)}},
+			{Edge: &sim.EdgeCheck{Caller: "api", Service: "leaf", MaxAttemptsPerCall: sim.F(1)}},
+		},
+	}
+	r := sim.RunScenario(t, sc)
+	require.NotNil(t, r)
+	calls := r.Totals.Calls
+	require.Equal(t, uint64(100), calls)
+	leaf := edge(t, r, "api", "leaf")
+	// Every call starts 5 leaf calls: 2 finish (the step needs 2), the
+	// other 3 are cancelled once the second answer is in.
+	assert.Equal(t, 5*calls, leaf.Calls+leaf.Cancelled)
+	assert.Equal(t, 2*calls, leaf.Successes)
+	assert.Equal(t, 3*calls, leaf.Cancelled)
+	// The second step needs all 3 calls; b fails half of them (internal,
+	// not retried), so a call succeeds when both of its b calls do.
+	b := edge(t, r, "api", "b")
+	a := edge(t, r, "api", "a")
+	assert.Equal(t, 2*calls, b.Calls+b.Cancelled)
+	assert.Equal(t, calls, a.Calls+a.Cancelled)
+	rate := float64(r.Totals.Successes) / float64(calls)
+	assert.InDelta(t, 0.25, rate, 0.1)
+	assert.Equal(t, map[string]uint64{"internal": calls - r.Totals.Successes}, r.FailuresByCode)
+}
+
+// Inventory is a Go handler: Reserve calls the synthetic stock service
+// and counts what it served.
+type Inventory struct {
+	stock  client.Client
+	served *int
+}
+
+type ReserveRequest struct{ Item string }
+type ReserveReply struct{ OK bool }
+
+func (i *Inventory) Reserve(ctx context.Context, req *ReserveRequest, rsp *ReserveReply) error {
+	var out struct{}
+	if err := i.stock.Call(ctx, "stock", "Stock.Take", &struct{ Item string }{req.Item}, &out); err != nil {
+		return err
+	}
+	*i.served++
+	rsp.OK = req.Item == "book"
+	return nil
+}
+
+func goScenario() *sim.Scenario {
+	return &sim.Scenario{
+		Name: "go", Seed: 8, Duration: sim.D(10 * time.Second),
+		Topology: sim.Topology{Services: []sim.Service{
+			{Name: "inventory", Instances: 2, Implementation: sim.ImplementationGo},
+			{Name: "stock", Instances: 2, Endpoints: []sim.Endpoint{{Name: "Stock.Take", Latency: sim.Const(4 * time.Millisecond)}}},
+		}},
+		Workloads: []sim.Workload{{Name: "w", Service: "inventory", Endpoint: "Inventory.Reserve", Request: `{"Item": "book"}`, Rate: 20, Arrivals: "uniform"}},
+		Faults: []sim.Fault{
+			{Name: "slow", At: sim.D(2 * time.Second), For: sim.D(2 * time.Second), Slow: &sim.SlowFault{Target: sim.Target{Service: "inventory"}, Add: sim.Const(10 * time.Millisecond)}},
+			{Name: "fail", At: sim.D(6 * time.Second), For: sim.D(2 * time.Second), Errors: &sim.ErrorsFault{Target: sim.Target{Service: "inventory"}, Rate: 1, Code: "internal"}},
+		},
+	}
+}
+
+func TestGoService(t *testing.T) {
+	served := 0
+	r := sim.RunScenario(t, goScenario(), sim.WithService("inventory", func(c client.Client) any {
+		return &Inventory{stock: c, served: &served}
+	}))
+	require.NotNil(t, r)
+	// 200 calls; the 40 made while the errors fault is on fail before the
+	// handler runs, with the fault's code.
+	assert.Equal(t, uint64(200), r.Totals.Calls)
+	assert.Equal(t, uint64(160), r.Totals.Successes)
+	assert.Equal(t, 160, served)
+	assert.Equal(t, map[string]uint64{"internal": 40}, r.FailuresByCode)
+	// The Go handler's calls to stock go through the world: the edge
+	// counts them, and they take stock's 4ms.
+	st := edge(t, r, "inventory", "stock")
+	assert.Equal(t, uint64(160), st.Successes)
+	assert.InDelta(t, 4, st.Latency.P50, 0.1)
+	// The slow fault adds 10ms to the 40 calls made while it is on.
+	assert.InDelta(t, 14, r.Windows[3].P50, 0.2)
+	assert.InDelta(t, 4, r.Windows[1].P50, 0.2)
+	for _, f := range r.Faults {
+		assert.Positive(t, f.Touched, "fault %s touched nothing", f.Fault)
+	}
+}
+
+func TestGoServiceMismatch(t *testing.T) {
+	_, err := sim.RunWith(sim.TestRunner(t), goScenario())
+	require.ErrorContains(t, err, `service "inventory" is implemented in Go: run it with sim.WithService("inventory", ...)`)
+	_, err = sim.RunWith(sim.TestRunner(t), goScenario(),
+		sim.WithService("inventory", func(client.Client) any { return &Inventory{} }),
+		sim.WithService("stock", func(client.Client) any { return &Inventory{} }),
+		sim.WithService("nope", func(client.Client) any { return &Inventory{} }))
+	require.ErrorContains(t, err, `service "stock" is given a Go implementation but the scenario describes it`)
+	require.ErrorContains(t, err, `a Go implementation is given for service "nope", which the scenario does not have`)
+	// A handler with no usable method is refused when the world starts.
+	_, err = sim.RunWith(sim.TestRunner(t), goScenario(), sim.WithService("inventory", func(client.Client) any { return struct{}{} }))
+	require.ErrorContains(t, err, "the Go implementation of inventory")
+}
