@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/microsim/microsim/framework/client"
 )
@@ -63,3 +64,5 @@ func (o *Orders) Place(ctx context.Context, req *PlaceRequest, rsp *PlaceReply) 
 
 func newInventory(client.Client) any { return &Inventory{} }
 func newOrders(c client.Client) any  { return &Orders{Inventory: c} }
+
+func attemptTimeout(d time.Duration) client.Option { return client.WithAttemptTimeout(d) }
