@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -21,6 +22,7 @@ type TB interface {
 	Helper()
 	Errorf(format string, args ...any)
 	Fatalf(format string, args ...any)
+	Failed() bool
 	Cleanup(fn func())
 }
 
@@ -95,7 +97,8 @@ func Run(t *testing.T, fn func(t *testing.T, c *Cluster), opts ...Option) {
 }
 
 // New returns an empty Cluster that tears itself down through tb.Cleanup:
-// it checks that every fault acted (see Inject), stops the servers and
+// it checks that every fault acted (see Inject; not when the test failed
+// already, whose failure says more), stops the servers and
 // clients, and closes the injector and the network, waiting for their
 // goroutines. Call it inside the synctest bubble that uses the cluster (Run
 // does); outside one the cluster runs in real time.
@@ -146,14 +149,11 @@ func (c *Cluster) rng(key string) *rand.Rand {
 	return rand.New(rand.NewPCG(c.cfg.seed, streamKey(key)))
 }
 
-// streamKey hashes key (FNV-1a).
+// streamKey hashes key (FNV-1a) into a PCG stream.
 func streamKey(key string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(key); i++ {
-		h ^= uint64(key[i])
-		h *= 1099511628211
-	}
-	return h
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(key))
+	return h.Sum64()
 }
 
 // addNode records a node and tells the injector about it.

@@ -1,7 +1,6 @@
 package simtest_test
 
 import (
-	"strings"
 	"testing"
 	"testing/synctest"
 
@@ -120,10 +119,9 @@ func TestFaultWithoutItsSeamIsRefusedAtInjection(t *testing.T) {
 		require.Contains(t, err.Error(), "rate")
 
 		rec.Finish()
-		// web-client never saw a call: the end-of-test check names it.
-		errs := rec.Errors()
-		require.Len(t, errs, 2)
-		require.True(t, strings.Contains(errs[1], `"web-client"`), errs[1])
+		// web-client never saw a call, but the test failed already: the
+		// end-of-test check keeps quiet rather than add noise.
+		require.Len(t, rec.Errors(), 1)
 	})
 }
 

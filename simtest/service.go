@@ -234,10 +234,13 @@ func (c *Cluster) Handlers(service string) []any {
 	return out
 }
 
-// Instances returns the node names of service's instances, in order.
+// Instances returns the node names of service's instances, in order. It
+// fails the test for an unknown service.
 func (c *Cluster) Instances(service string) []string {
+	c.tb.Helper()
 	svc := c.service(service)
 	if svc == nil {
+		c.fatalf("%v: service %q", ErrUnknown, service)
 		return nil
 	}
 	out := make([]string, len(svc.instances))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/microsim/microsim/faults"
 	"github.com/microsim/microsim/framework/client"
+	"github.com/microsim/microsim/framework/selector"
 	"github.com/microsim/microsim/framework/server"
 	"github.com/microsim/microsim/simtest"
 )
@@ -126,3 +127,33 @@ func TestSetupMistakesFailTheTest(t *testing.T) {
 type BadHandler struct{}
 
 func (*BadHandler) Wrong(int) {}
+
+// Settings reach the framework: a selector filter and a client's retry
+// policy, from Defaults and per client.
+func TestSettingsPassThrough(t *testing.T) {
+	zoneB := simtest.SelectorOptions(selector.WithFilter(selector.FilterZone("b", 1)))
+	simtest.Run(t, func(t *testing.T, c *simtest.Cluster) {
+		c.Service("inventory", 4, newInventory, simtest.Zones("a", "b"))
+		for range 6 {
+			require.NoError(t, reserve(t.Context(), c))
+		}
+		require.Equal(t, map[string]uint64{"inventory-1": 3, "inventory-3": 3}, c.Stats("inventory").Served, "zone b only")
+
+		never := client.WithRetryPolicy(client.RetryFunc(func(context.Context, *client.Request, int, error) (time.Duration, bool) { return 0, false }))
+		strict := c.Client("strict", simtest.ClientOptions(never))
+		c.Crash("inventory-1")
+		var failed int
+		for range 6 {
+			if strict.Call(t.Context(), "inventory", "Inventory.Reserve", &ReserveRequest{SKU: "a", Qty: 1}, &ReserveReply{}) != nil {
+				failed++
+			}
+		}
+		require.Equal(t, 3, failed, "every call sent to the crashed node failed, unretried")
+		s := c.Stats("inventory")
+		require.EqualValues(t, 12, s.Calls)
+		require.EqualValues(t, 3, s.Failures)
+		require.Zero(t, s.Retries)
+		require.EqualValues(t, 6, strict.Stats().Calls, "the framework client's own counters agree")
+		require.EqualValues(t, 3, strict.Stats().Failures)
+	}, simtest.Defaults(zoneB))
+}
