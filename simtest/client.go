@@ -45,6 +45,9 @@ func (c *Cluster) client(name string, set []Setting) (*Client, error) {
 	if name == "" {
 		return nil, errors.New("simtest: Client: empty name")
 	}
+	if err := checkName("Client", name); err != nil {
+		return nil, err
+	}
 	c.making.Lock() // one creation at a time: concurrent first Calls share one client
 	defer c.making.Unlock()
 	c.mu.Lock()

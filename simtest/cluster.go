@@ -63,7 +63,6 @@ type Cluster struct {
 	nodes    map[string]*node // by node name: instances and client hosts
 	clients  map[string]*Client
 	noEffect map[string]bool // faults allowed to act on nothing
-	helpers  map[string]*faults.Fault
 }
 
 // config is what the Options set.
@@ -98,9 +97,8 @@ func Run(t *testing.T, fn func(t *testing.T, c *Cluster), opts ...Option) {
 
 // New returns an empty Cluster that tears itself down through tb.Cleanup:
 // it checks that every fault acted (see Inject; not when the test failed
-// already, whose failure says more), stops the servers and
-// clients, and closes the injector and the network, waiting for their
-// goroutines. Call it inside the synctest bubble that uses the cluster (Run
+// already, whose failure says more), closes the clients and the injector,
+// stops the servers and closes the network, waiting for their goroutines. Call it inside the synctest bubble that uses the cluster (Run
 // does); outside one the cluster runs in real time.
 func New(tb TB, opts ...Option) *Cluster {
 	tb.Helper()
@@ -118,7 +116,7 @@ func New(tb TB, opts ...Option) *Cluster {
 	c := &Cluster{
 		tb: tb, cfg: cfg, net: net, inj: faults.New(cfg.seed), ctx: ctx, stop: stop, st: newStats(),
 		services: map[string]*service{}, nodes: map[string]*node{}, clients: map[string]*Client{},
-		noEffect: map[string]bool{}, helpers: map[string]*faults.Fault{},
+		noEffect: map[string]bool{},
 	}
 	// Cleanups run last-in first-out: the fault check sees the cluster
 	// before it is torn down.
@@ -173,8 +171,9 @@ func (c *Cluster) addNode(n *node) error {
 	return nil
 }
 
-// close tears the cluster down: clients first, then the instances (a paused
-// host is resumed, so its server can stop), then the injector and the
+// close tears the cluster down: the clients first, then the injector (its
+// faults end), then the instances (a paused host is resumed, so that its
+// server can stop; a crashed one has nothing left to stop), then the
 // network. Idempotent.
 func (c *Cluster) close() {
 	c.mu.Lock()
@@ -187,7 +186,10 @@ func (c *Cluster) close() {
 	for _, cl := range c.clients {
 		clients = append(clients, cl)
 	}
-	svcs := append([]*service(nil), c.order...)
+	var instances []*instance
+	for _, svc := range c.order {
+		instances = append(instances, svc.instances...)
+	}
 	c.mu.Unlock()
 	c.stop()
 	for _, cl := range clients {
@@ -198,12 +200,10 @@ func (c *Cluster) close() {
 	_ = c.inj.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for _, s := range svcs {
-		for _, in := range s.instances {
-			in.host.Resume()
-			if err := in.ctl.Close(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				c.tb.Errorf("simtest: stop %s: %v", in.name, err)
-			}
+	for _, in := range instances {
+		in.host.Resume()
+		if err := in.ctl.Close(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			c.tb.Errorf("simtest: stop %s: %v", in.name, err)
 		}
 	}
 	_ = c.net.Close()

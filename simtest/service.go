@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
+	"unicode"
 
 	"github.com/microsim/microsim/faults"
 	"github.com/microsim/microsim/framework/broker"
@@ -47,7 +50,7 @@ type service struct {
 	name      string
 	ctor      Constructor
 	set       settings
-	instances []*instance
+	instances []*instance // guarded by Cluster.mu
 }
 
 // instance is one instance of a service: a host, its decorated transport
@@ -91,6 +94,9 @@ func (c *Cluster) startService(name string, n int, ctor Constructor, set []Setti
 	case ctor == nil:
 		return fmt.Errorf("simtest: Service(%q): nil constructor", name)
 	}
+	if err := checkName("Service", name); err != nil {
+		return err
+	}
 	svc := &service{name: name, ctor: ctor, set: resolveSettings(c.cfg.defaults, set)}
 	c.mu.Lock()
 	_, dup := c.services[name]
@@ -107,10 +113,21 @@ func (c *Cluster) startService(name string, n int, ctor Constructor, set []Setti
 		if err != nil {
 			return err
 		}
+		c.mu.Lock()
 		svc.instances = append(svc.instances, in)
+		c.mu.Unlock()
 		if err := in.ctl.Start(c.ctx); err != nil {
 			return fmt.Errorf("simtest: start %s: %w", in.name, err)
 		}
+	}
+	return nil
+}
+
+// checkName refuses a name that cannot be a host of the memory network,
+// whose addresses are "host:port".
+func checkName(what, name string) error {
+	if i := strings.IndexFunc(name, func(r rune) bool { return r == ':' || unicode.IsSpace(r) || !unicode.IsPrint(r) }); i >= 0 {
+		return fmt.Errorf("simtest: %s(%q): a name must not hold %q (it names hosts, and addresses are host:port)", what, name, name[i:i+1])
 	}
 	return nil
 }
@@ -225,8 +242,9 @@ func (c *Cluster) Handlers(service string) []any {
 		c.fatalf("%v: service %q", ErrUnknown, service)
 		return nil
 	}
-	out := make([]any, len(svc.instances))
-	for i, in := range svc.instances {
+	ins := c.instancesOf(svc)
+	out := make([]any, len(ins))
+	for i, in := range ins {
 		in.mu.Lock()
 		out[i] = in.handler
 		in.mu.Unlock()
@@ -243,11 +261,19 @@ func (c *Cluster) Instances(service string) []string {
 		c.fatalf("%v: service %q", ErrUnknown, service)
 		return nil
 	}
-	out := make([]string, len(svc.instances))
-	for i, in := range svc.instances {
+	ins := c.instancesOf(svc)
+	out := make([]string, len(ins))
+	for i, in := range ins {
 		out[i] = in.name
 	}
 	return out
+}
+
+// instancesOf returns a copy of svc's instances.
+func (c *Cluster) instancesOf(svc *service) []*instance {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(svc.instances)
 }
 
 func (c *Cluster) service(name string) *service {

@@ -107,6 +107,8 @@ func TestSetupMistakesFailTheTest(t *testing.T) {
 			{"duplicate", func() { c.Service("inventory", 1, newInventory) }, `name already in use: service "inventory"`},
 			{"nil handler", func() { c.Service("y", 1, func(client.Client) any { return nil }) }, `constructor of service "y" returned nil`},
 			{"bad handler", func() { c.Service("z", 1, func(client.Client) any { return &BadHandler{} }) }, "BadHandler.Wrong"},
+			{"name with a colon", func() { c.Service("a:b", 1, newInventory) }, `Service("a:b"): a name must not hold ":"`},
+			{"client name with a space", func() { c.Client("my client") }, `Client("my client"): a name must not hold " "`},
 			{"client on an instance's host", func() { c.Client("inventory-0") }, `node "inventory-0"`},
 			{"unknown service stats", func() { c.Stats("inventroy") }, `Stats("inventroy"): the cluster has no such service`},
 			{"restart of a running node", func() { c.Restart("inventory-0") }, "inventory-0 was not crashed"},
