@@ -29,9 +29,9 @@ type Client struct {
 }
 
 // Client returns the client called name, creating it on host name (node
-// ID name) with set on first use; later calls return it and ignore set.
-// It fails the test when the client cannot be built or name is taken by
-// an instance.
+// ID name) with set on first use; later calls return it, and fail the test
+// if given settings (they would not apply). It fails the test when the
+// client cannot be built or name is taken by an instance.
 func (c *Cluster) Client(name string, set ...Setting) *Client {
 	c.tb.Helper()
 	cl, err := c.client(name, set)
@@ -53,6 +53,9 @@ func (c *Cluster) client(name string, set []Setting) (*Client, error) {
 	c.mu.Lock()
 	cl, ok := c.clients[name]
 	c.mu.Unlock()
+	if ok && len(set) > 0 {
+		return nil, fmt.Errorf("%w: Client(%q) with settings: the client exists, and settings apply only when it is made", ErrExists, name)
+	}
 	if ok {
 		return cl, nil
 	}

@@ -109,6 +109,7 @@ func TestSetupMistakesFailTheTest(t *testing.T) {
 			{"bad handler", func() { c.Service("z", 1, func(client.Client) any { return &BadHandler{} }) }, "BadHandler.Wrong"},
 			{"name with a colon", func() { c.Service("a:b", 1, newInventory) }, `Service("a:b"): a name must not hold ":"`},
 			{"client name with a space", func() { c.Client("my client") }, `Client("my client"): a name must not hold " "`},
+			{"settings for an existing client", func() { c.Client("web"); c.Client("web", simtest.Zones("a")) }, `Client("web") with settings: the client exists`},
 			{"client on an instance's host", func() { c.Client("inventory-0") }, `node "inventory-0"`},
 			{"unknown service stats", func() { c.Stats("inventroy") }, `Stats("inventroy"): the cluster has no such service`},
 			{"restart of a running node", func() { c.Restart("inventory-0") }, "inventory-0 was not crashed"},
