@@ -3,8 +3,8 @@ package sim
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"encoding/binary"
+	"encoding/json"
 	"math/rand/v2"
 	"sync"
 	"time"
