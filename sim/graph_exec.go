@@ -197,7 +197,7 @@ func (in *instance) edgeCall(ctx context.Context, c *edgeCall, seq uint64, outer
 	var err error
 	if c.goCallee {
 		var rsp json.RawMessage
-		err = in.caller.cli.Call(cctx, c.service, c.endpoint, c.request, &rsp, c.opts...)
+		err = in.caller.cli.Call(cctx, c.service, c.endpoint, requestFor(c.request, child), &rsp, c.opts...)
 	} else {
 		var body [8]byte
 		binary.LittleEndian.PutUint64(body[:], child)

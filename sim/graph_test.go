@@ -58,8 +58,8 @@ func TestGraphValidation(t *testing.T) {
 			[]string{`one call of api/Api.Get causes more than 10000 calls down the call graph`}},
 		{"a step that is both", "{service: db, endpoint: Db.Query}", "{service: db, endpoint: Db.Query, parallel: [{service: db, endpoint: Db.Query}]}",
 			[]string{`calls[0]: a step is one call (service, endpoint, fanout) or a parallel group, not both`}},
-		{"latency on a Go service", "    - name: db\n      instances: 2", "    - name: db\n      implementation: go\n      instances: 2",
-			[]string{`topology.services[1].endpoints[0].latency: service "db" is implemented in Go: its handlers decide latency`}},
+		{"calls from a Go service", "    - name: api\n      instances: 2", "    - name: api\n      implementation: go\n      instances: 2",
+			[]string{`topology.services[0].endpoints[0].calls: service "api" is implemented in Go: its handlers decide calls`}},
 		{"unknown implementation", "    - name: db\n      instances: 2", "    - name: db\n      implementation: rust\n      instances: 2",
 			[]string{`implementation: unknown implementation "rust"; known: synthetic, go`}},
 		{"a service client with a name", "    - name: db\n      instances: 2", "    - name: db\n      client: {name: x, timeout: -1s}\n      instances: 2",
@@ -211,8 +211,8 @@ func goScenario() *sim.Scenario {
 		}},
 		Workloads: []sim.Workload{{Name: "w", Service: "inventory", Endpoint: "Inventory.Reserve", Request: `{"Item": "book"}`, Rate: 20, Arrivals: "uniform"}},
 		Faults: []sim.Fault{
-			{Name: "slow", At: sim.D(2 * time.Second), For: sim.D(2 * time.Second), Slow: &sim.SlowFault{Target: sim.Target{Service: "inventory"}, Add: sim.Const(10 * time.Millisecond)}},
-			{Name: "fail", At: sim.D(6 * time.Second), For: sim.D(2 * time.Second), Errors: &sim.ErrorsFault{Target: sim.Target{Service: "inventory"}, Rate: 1, Code: "internal"}},
+			{Name: "slow", At: sim.D(2*time.Second + 25*time.Millisecond), For: sim.D(2 * time.Second), Slow: &sim.SlowFault{Target: sim.Target{Service: "inventory"}, Add: sim.Const(10 * time.Millisecond)}},
+			{Name: "fail", At: sim.D(6*time.Second + 25*time.Millisecond), For: sim.D(2 * time.Second), Errors: &sim.ErrorsFault{Target: sim.Target{Service: "inventory"}, Rate: 1, Code: "internal"}},
 		},
 	}
 }

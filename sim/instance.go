@@ -36,6 +36,9 @@ type instance struct {
 	caller    *simClient
 	propagate bool
 	userSeq   atomic.Uint64 // Go services: calls made and faulted requests
+	// goLatency is a Go service's latency per endpoint: virtual time
+	// spent before the handler runs.
+	goLatency map[string]endpointBehaviour
 
 	// effects holds the active handler faults (slow, errors); replaced
 	// whole on every change, so handlers read it without a lock.

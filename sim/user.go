@@ -1,10 +1,13 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -31,13 +34,24 @@ import (
 type ServerSetup func(srv server.Server, c client.Client) error
 
 // WithService supplies the handlers of the scenario's service name
-// (which must say implementation: go): build returns the value whose
-// exported methods are the endpoints (what server.Handle takes), for one
-// instance, given the instance's client.
+// (which must say implementation: go): build returns, for one instance
+// given the instance's client, the value whose exported methods are the
+// endpoints (what server.Handle takes) — or a Registrar, which registers
+// its endpoints and subscriptions itself.
 func WithService(name string, build func(c client.Client) any) RunOption {
 	return WithServer(name, func(srv server.Server, c client.Client) error {
-		return srv.Handle(build(c))
+		h := build(c)
+		if r, ok := h.(Registrar); ok {
+			return r.Register(srv)
+		}
+		return srv.Handle(h)
 	})
+}
+
+// Registrar is a handler that registers itself on a server: subscribers,
+// endpoints with options, HandleFunc. simtest uses the same convention.
+type Registrar interface {
+	Register(srv server.Server) error
 }
 
 // WithServer supplies the handlers of the scenario's service name (which
@@ -166,42 +180,58 @@ func (in *instance) nextSeq() uint64 {
 	return mix64(in.seed ^ in.userSeq.Add(1))
 }
 
-// effectWrapper applies the timeline's handler faults to a Go service:
-// errors fail the request before the handler runs; slow adds its `add`
-// before the handler and stretches the handler's own time by `factor`
-// after it (a handler that takes no virtual time is not stretched: a
-// factor multiplies zero; use add). touched counts requests the fault
-// changed.
+// effectWrapper gives a Go service its scenario latency and the
+// timeline's handler faults. Its endpoint latency (virtual time its
+// handler does not spend by itself) passes before the handler runs. An
+// errors fault fails the request before the handler runs. A slow fault
+// multiplies the endpoint latency and the handler's own virtual time (the
+// calls it makes, its sleeps) by factor, and adds add before the handler:
+// a handler that takes no virtual time and has no latency is not slowed
+// by a factor alone (it multiplies zero), only by add. touched counts the
+// requests a fault changed.
 func (in *instance) effectWrapper(next server.HandlerFunc) server.HandlerFunc {
 	return func(ctx context.Context, req *server.Request, rsp any) error {
 		fx := in.effects.Load()
-		if fx == nil || len(fx.list) == 0 {
+		base, hasBase := in.goLatency[req.Endpoint]
+		if (fx == nil || len(fx.list) == 0) && !hasBase {
 			return next(ctx, req, rsp)
 		}
 		draws := newCallDraws(in.seed, in.nextSeq())
-		var add time.Duration
+		var before time.Duration
+		if hasBase {
+			before = time.Duration(float64(base.latency.draw(draws.next(), draws.next())) * base.factor)
+		}
 		factor := 1.0
-		var stretch []*atomic.Int64
-		for _, e := range fx.list {
-			if e.endpoint != "" && e.endpoint != req.Endpoint {
-				continue
-			}
-			if e.errRate > 0 && draws.next() < e.errRate {
-				e.touched.Add(1)
-				return fwerrors.New(in.name, e.errCode, "%s failed (injected fault)", req.Endpoint)
-			}
-			if e.hasAdd {
-				if d := e.add.draw(draws.next(), draws.next()); d > 0 {
-					add += d
+		var stretch []*atomic.Int64 // faults whose factor acts after the handler
+		if fx != nil {
+			var add time.Duration
+			for _, e := range fx.list {
+				if e.endpoint != "" && e.endpoint != req.Endpoint {
+					continue
+				}
+				if e.errRate > 0 && draws.next() < e.errRate {
+					e.touched.Add(1)
+					return fwerrors.New(in.name, e.errCode, "%s failed (injected fault)", req.Endpoint)
+				}
+				acted := false
+				if e.factor != 1 {
+					factor *= e.factor
+					acted = before > 0
+					stretch = append(stretch, e.touched)
+				}
+				if e.hasAdd {
+					if d := e.add.draw(draws.next(), draws.next()); d > 0 {
+						add += d
+						acted = true
+					}
+				}
+				if acted {
 					e.touched.Add(1)
 				}
 			}
-			if e.factor != 1 {
-				factor *= e.factor
-				stretch = append(stretch, e.touched)
-			}
+			before = time.Duration(float64(before)*factor) + add
 		}
-		if add > 0 && !sleepFor(ctx, add) {
+		if before > 0 && !sleepFor(ctx, before) {
 			return ctx.Err()
 		}
 		start := time.Now()
@@ -231,4 +261,18 @@ func sleepFor(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// seqPlaceholder in a request is replaced by the call's sequence number,
+// so that every call can carry a key of its own (an order ID).
+const seqPlaceholder = "{{seq}}"
+
+// requestFor is the JSON request of the call with sequence number seq.
+func requestFor(tmpl json.RawMessage, seq uint64) json.RawMessage {
+	i := bytes.Index(tmpl, []byte(seqPlaceholder))
+	if i < 0 {
+		return tmpl
+	}
+	n := strconv.FormatUint(seq, 10)
+	return json.RawMessage(bytes.ReplaceAll(tmpl, []byte(seqPlaceholder), []byte(n)))
 }

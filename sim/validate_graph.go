@@ -31,17 +31,17 @@ func (v *validator) serviceKind(path string, s *Service) {
 			for _, f := range []struct {
 				set  bool
 				name string
-			}{{e.Latency != (Latency{}), "latency"}, {e.ErrorRate != 0, "error_rate"}, {e.ErrorCode != "", "error_code"}, {len(e.Calls) > 0, "calls"}} {
+			}{{e.ErrorRate != 0, "error_rate"}, {e.ErrorCode != "", "error_code"}, {len(e.Calls) > 0, "calls"}} {
 				if f.set {
-					v.p.add(join(ep, f.name), "service %q is implemented in Go: its handlers decide %s (use a slow or errors fault to change them)", s.Name, f.name)
+					v.p.add(join(ep, f.name), "service %q is implemented in Go: its handlers decide %s (use an errors fault to inject failures)", s.Name, f.name)
 				}
 			}
 		}
 		for i := range s.Overrides {
 			o := &s.Overrides[i]
 			op := index(join(path, "overrides"), i)
-			if o.Latency != nil || o.LatencyFactor != 0 || o.ErrorRate != nil {
-				v.p.add(op, "service %q is implemented in Go: an override may change its zone and labels only (use a slow or errors fault on the instances)", s.Name)
+			if o.ErrorRate != nil {
+				v.p.add(join(op, "error_rate"), "service %q is implemented in Go: its handlers decide their errors (use an errors fault on the instances)", s.Name)
 			}
 		}
 	}
@@ -83,9 +83,9 @@ func (v *validator) request(path string, svc *Service, req string) {
 		v.p.add(path, "service %q is synthetic and takes no request; request applies to services implemented in Go", svc.Name)
 		return
 	}
-	if !json.Valid([]byte(req)) {
+	if probe := requestFor(json.RawMessage(req), 0); !json.Valid(probe) {
 		var x any
-		err := json.Unmarshal([]byte(req), &x)
+		err := json.Unmarshal(probe, &x)
 		v.p.add(path, "request is not valid JSON: %v", err)
 	}
 }

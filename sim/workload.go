@@ -287,7 +287,7 @@ func (w *world) call(ctx context.Context, wl *workload, k int, seq uint64) {
 	var err error
 	if wl.request != nil {
 		var out json.RawMessage
-		err = wl.cli.cli.Call(cs, wl.spec.Service, wl.eps[k], wl.request, &out, opts...)
+		err = wl.cli.cli.Call(cs, wl.spec.Service, wl.eps[k], requestFor(wl.request, seq), &out, opts...)
 	} else {
 		err = wl.cli.cli.Call(cs, wl.spec.Service, wl.eps[k], body[:], &rsp, opts...)
 	}

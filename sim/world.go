@@ -173,6 +173,20 @@ func (w *world) newInstance(s *Service, i int) *instance {
 		seed: mix64(w.seed ^ streamKey("instance/"+name)), w: w, svc: s, propagate: s.propagates(),
 	}
 	if s.isGo() {
+		// A Go service's endpoint latency is virtual time spent before its
+		// handler runs (the handler's own work takes none).
+		for _, e := range s.Endpoints {
+			l := e.Latency
+			if latency != nil {
+				l = *latency
+			}
+			if l != (Latency{}) || factor != 1 {
+				if in.goLatency == nil {
+					in.goLatency = map[string]endpointBehaviour{}
+				}
+				in.goLatency[e.Name] = endpointBehaviour{name: e.Name, latency: newSampler(l), factor: factor}
+			}
+		}
 		return in
 	}
 	for _, e := range s.Endpoints {
