@@ -20,5 +20,9 @@ func TestReadmeQuickstart(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(readme), "```go\n"+string(example)+"```",
 		"the README's quickstart block must be example_test.go verbatim")
+	scenario, err := os.ReadFile("scenario_example_test.go")
+	require.NoError(t, err)
+	require.Contains(t, string(readme), "```go\n"+string(scenario)+"```",
+		"the README's scenario block must be scenario_example_test.go verbatim")
 	require.True(t, strings.Contains(string(readme), "make test"))
 }

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
-// TestCallAllocations holds issue 8's allocation target: a unary 1 KiB
+// TestCallAllocations holds the allocation target: a unary 1 KiB
 // call over TCP with the protobuf codec allocates at most 10 times, client
 // and server together (testing.AllocsPerRun counts the whole process). The
 // memory transport's figure is held too, at today's count, so that a

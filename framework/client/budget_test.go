@@ -66,7 +66,7 @@ func runFlaky(t *testing.T, opts ...client.Option) flakyRun {
 	return run
 }
 
-// TestRetryBudgetBoundsRetries is issue 4's proof for the retry budget: a
+// TestRetryBudgetBoundsRetries is the proof for the retry budget: a
 // dependency failing 50% of calls, retries enabled (5 attempts), 10,000
 // calls. Without a budget the client retries about 0.94 times per call
 // (1/2 + 1/4 + 1/8 + 1/16); with the default budget retries stay under

@@ -75,7 +75,7 @@ func runStalls(t *testing.T, clientOpts []client.Option, callOpts ...client.Call
 	return run
 }
 
-// TestHedgingCutsP99 is issue 4's proof for hedging: one node of three
+// TestHedgingCutsP99 is the proof for hedging: one node of three
 // stalls 500 ms on 10% of its calls. Without hedging p99 is over 500 ms;
 // with a hedge after 50 ms it is 60 ms, every hedge is within the retry
 // budget, every loser is cancelled and reported as Canceled, not as a

@@ -58,7 +58,7 @@ func burst(t *testing.T, n int, opts ...client.Option) (errs []error, served []i
 	return errs, served, st, took
 }
 
-// TestOverloadRetriedElsewhere is issue 4's proof for overload: 30
+// TestOverloadRetriedElsewhere is the proof for overload: 30
 // concurrent calls, round robin sends 10 to the instance that takes 2 at a
 // time; it refuses 8 at once with Unavailable and the client retries each
 // on another instance: all 30 succeed, 38 attempts, 8 retries. Without
