@@ -2,6 +2,7 @@ package faults
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -29,6 +30,10 @@ type BrokerFault struct {
 	// in (0, ReorderWindow], so that later messages overtake it.
 	Reorder       float64
 	ReorderWindow time.Duration
+	// Unavailable makes Publish fail with an error wrapping
+	// broker.ErrUnavailable, as when the broker cannot be reached (an
+	// outage); it takes precedence over the other effects.
+	Unavailable bool
 }
 
 func (BrokerFault) kind() string { return "broker" }
@@ -43,8 +48,8 @@ func (b BrokerFault) validate(c *check, nodes map[string]NodeInfo) {
 	if b.Reorder > 0 && b.ReorderWindow <= 0 {
 		c.failf("reorderWindow", "must be > 0 when reorder is set, got %v", b.ReorderWindow)
 	}
-	if b.Drop == 0 && b.Delay.IsZero() && b.Duplicate == 0 && b.Reorder == 0 {
-		c.failf("", "no effect: set drop, delay, duplicate or reorder")
+	if b.Drop == 0 && b.Delay.IsZero() && b.Duplicate == 0 && b.Reorder == 0 && !b.Unavailable {
+		c.failf("", "no effect: set drop, delay, duplicate, reorder or unavailable")
 	}
 }
 
@@ -87,6 +92,7 @@ func (b *brokerFault) register(a *activeSet) {
 
 // pubVerdict is what the broker faults do to one message.
 type pubVerdict struct {
+	down   bool // unavailable
 	drop   bool
 	copies int
 	delay  time.Duration
@@ -99,6 +105,14 @@ func (inj *Injector) judgeBroker(node, topic string) pubVerdict {
 	for _, run := range inj.active.Load().brokers {
 		s, f := &run.bf.spec, run.bf.f
 		if !run.nodes.has(node) || (s.Topic != "" && s.Topic != topic) {
+			continue
+		}
+		if s.Unavailable {
+			f.mu.Lock()
+			f.seenLocked()
+			f.mu.Unlock()
+			f.act(Touch{Node: node, Topic: topic, Action: "refused"})
+			v.down = true
 			continue
 		}
 		var drop, dup bool
@@ -144,8 +158,9 @@ func (inj *Injector) judgeBroker(node, topic string) pubVerdict {
 }
 
 // WrapBroker returns b with the broker faults applied to what node
-// publishes. It does not block; Publish blocks only as b's does. It does not block; Publish blocks only as b's does. Delayed messages are published by a goroutine of the
-// returned broker that runs while any is pending; Close drops them.
+// publishes. It does not block; Publish blocks only as b's does. Delayed
+// messages are published by a goroutine of the returned broker that runs
+// while any is pending; Close drops them.
 func (inj *Injector) WrapBroker(node string, b broker.Broker) broker.Broker {
 	return &faultBroker{inj: inj, node: node, Broker: b, wake: make(chan struct{}, 1), stop: make(chan struct{})}
 }
@@ -180,6 +195,8 @@ func (b *faultBroker) Publish(ctx context.Context, topic string, m *broker.Messa
 	}
 	v := b.inj.judgeBroker(b.node, topic)
 	switch {
+	case v.down:
+		return fmt.Errorf("%w: publish on %q from %s refused (injected broker outage)", broker.ErrUnavailable, topic, b.node)
 	case v.drop:
 		return nil
 	case v.delay == 0:

@@ -120,3 +120,45 @@ func TestBrokerDelay(t *testing.T) {
 	got, _ = publishAll(t, faults.BrokerFault{Topic: "other", Drop: 1}, 100)
 	assert.Len(t, got, 100, "another topic is untouched")
 }
+
+func TestBrokerUnavailable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := testCtx(t)
+		net := memory.MustNetwork()
+		defer net.Close()
+		inj := faults.New(9)
+		defer inj.Close()
+		require.NoError(t, inj.AddNode("pub", faults.NodeInfo{}))
+		require.NoError(t, inj.AddNode("other", faults.NodeInfo{}))
+		pub := inj.WrapBroker("pub", net.Host("pub").Broker())
+		defer pub.Close()
+		other := inj.WrapBroker("other", net.Host("other").Broker())
+		defer other.Close()
+		var got int
+		var mu sync.Mutex
+		sub := net.Host("sub").Broker()
+		defer sub.Close()
+		_, err := sub.Subscribe(ctx, "orders", func(context.Context, string, *broker.Message) error {
+			mu.Lock()
+			got++
+			mu.Unlock()
+			return nil
+		})
+		require.NoError(t, err)
+		f, err := inj.Inject(ctx, "outage", faults.BrokerFault{Nodes: faults.Node("pub"), Unavailable: true})
+		require.NoError(t, err)
+		for range 10 {
+			err := pub.Publish(ctx, "orders", &broker.Message{Body: []byte("x")})
+			require.ErrorIs(t, err, broker.ErrUnavailable)
+			require.ErrorContains(t, err, "injected broker outage")
+			require.NoError(t, other.Publish(ctx, "orders", &broker.Message{Body: []byte("y")}), "other nodes publish as usual")
+		}
+		require.NoError(t, f.Stop(ctx))
+		require.NoError(t, pub.Publish(ctx, "orders", &broker.Message{Body: []byte("x")}), "the outage ended")
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Equal(t, 11, got, "10 from other, 1 after the outage")
+		assert.Equal(t, uint64(10), f.Stats().Counts["refused"])
+	})
+}

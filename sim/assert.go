@@ -28,6 +28,8 @@ func (w *world) evaluate(sc *Scenario, faults []*faultRun) []AssertionResult {
 			r = w.checkEdge(a.Edge, faults)
 		case a.Amplification != nil:
 			r = w.checkAmplification(a.Amplification, faults)
+		case a.Delivery != nil:
+			r = w.checkDelivery(a.Delivery)
 		}
 		r.Kind = a.Kind()
 		if a.Name != "" {

@@ -23,6 +23,8 @@ type Assertion struct {
 	// Amplification checks the attempts that reach a service per
 	// top-level call.
 	Amplification *AmplificationCheck `yaml:"amplification"`
+	// Delivery checks the events a subscribing service received.
+	Delivery *DeliveryCheck `yaml:"delivery"`
 }
 
 // Scope narrows the calls an assertion looks at.
@@ -134,6 +136,7 @@ func (a *Assertion) kinds() []string {
 	add(a.Recovery != nil, "recovery")
 	add(a.Edge != nil, "edge")
 	add(a.Amplification != nil, "amplification")
+	add(a.Delivery != nil, "delivery")
 	return out
 }
 
@@ -149,7 +152,7 @@ func F(v float64) *float64 { return &v }
 func I[T int | int64](v T) *T { return &v }
 
 // assertionKindNames lists the assertion kinds, for messages.
-var assertionKindNames = []string{"success_rate", "latency", "traffic_share", "retries", "hedges", "recovery", "edge", "amplification"}
+var assertionKindNames = []string{"success_rate", "latency", "traffic_share", "retries", "hedges", "recovery", "edge", "amplification", "delivery"}
 
 // EdgeCheck checks the calls that services made to Service (from Caller
 // only, when set; to one endpoint, when Scope.Endpoint is set): their
@@ -184,4 +187,25 @@ type AmplificationCheck struct {
 	// Max and Min bound attempts per top-level call; at least one.
 	Max *float64 `yaml:"max"`
 	Min *float64 `yaml:"min"`
+}
+
+// DeliveryCheck checks the events of Topic that Service (a subscriber of
+// it) received: the share of published events it got, duplicates, events
+// lost (published, never delivered), and lag (publish to handler start).
+// Set at least one bound.
+type DeliveryCheck struct {
+	// Topic and Service (the subscribing service) are required.
+	Topic   string `yaml:"topic"`
+	Service string `yaml:"service"`
+	// MinRatio is the lowest share of published events delivered at
+	// least once, in [0, 1].
+	MinRatio *float64 `yaml:"min_ratio"`
+	// MaxDuplicates bounds deliveries beyond the first of an event.
+	MaxDuplicates *int64 `yaml:"max_duplicates"`
+	// MaxLost and MinLost bound the events never delivered.
+	MaxLost *int64 `yaml:"max_lost"`
+	MinLost *int64 `yaml:"min_lost"`
+	// Percentile of the lag that must be at most MaxLag.
+	Percentile float64  `yaml:"percentile"`
+	MaxLag     Duration `yaml:"max_lag"`
 }

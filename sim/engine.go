@@ -80,6 +80,7 @@ func Simulate(sc *Scenario, opts ...RunOption) (*Report, error) {
 		w.metrics.addInstance()
 	}
 	w.bindEdges()
+	w.bindStreams()
 	var workloads []*workload
 	for i := range sc.Workloads {
 		workloads = append(workloads, w.newWorkload(i, &sc.Workloads[i], t0))
@@ -104,6 +105,10 @@ func Simulate(sc *Scenario, opts ...RunOption) (*Report, error) {
 	schedulers.Wait()
 	inflight.Wait()
 	sleepUntil(ctx, t0.Add(runLen))
+	if w.hasSubscribers() {
+		// Events published at the very end get a moment to arrive.
+		sleepUntil(ctx, t0.Add(runLen+eventDrain))
+	}
 	stopRun()
 	faultsDone.Wait()
 	virtual := time.Since(t0)

@@ -45,6 +45,9 @@ type Fault struct {
 	// Pause stops the target's servers from serving and heartbeating;
 	// they resume when the fault ends.
 	Pause *NodeFault `yaml:"pause"`
+	// Broker acts on the events hosts publish: an outage, drops, delays,
+	// duplicates.
+	Broker *BrokerFault `yaml:"broker"`
 }
 
 // Target selects instances of the topology.
@@ -134,6 +137,20 @@ type LossFault struct {
 // RegistryOutageFault makes the registry unavailable to every host.
 type RegistryOutageFault struct{}
 
+// BrokerFault acts on the events the hosts of From publish (every host
+// by default), on Topic (every topic by default): Unavailable makes
+// publishing fail (an outage); otherwise an event is dropped with
+// probability Drop (publishing succeeds), published Delay later, and
+// twice with probability Duplicate.
+type BrokerFault struct {
+	From        HostSet `yaml:"from"`
+	Topic       string  `yaml:"topic"`
+	Unavailable bool    `yaml:"unavailable"`
+	Drop        float64 `yaml:"drop"`
+	Delay       Latency `yaml:"delay"`
+	Duplicate   float64 `yaml:"duplicate"`
+}
+
 // kind returns the fault's kind name and whether exactly one is set.
 func (f *Fault) kinds() []string {
 	var out []string
@@ -151,6 +168,7 @@ func (f *Fault) kinds() []string {
 	add(f.Loss != nil, "loss")
 	add(f.RegistryOutage != nil, "registry_outage")
 	add(f.Pause != nil, "pause")
+	add(f.Broker != nil, "broker")
 	return out
 }
 
@@ -163,7 +181,7 @@ func (f *Fault) Kind() string {
 }
 
 // faultKinds lists every kind a file may name.
-var faultKindNames = []string{"crash", "stop", "slow", "errors", "partition", "link_latency", "loss", "registry_outage", "pause"}
+var faultKindNames = []string{"crash", "stop", "slow", "errors", "partition", "link_latency", "loss", "registry_outage", "pause", "broker"}
 
 // unknownFieldMessage implements unknownFielder.
 func (*Fault) unknownFieldMessage(key string, known []string) string {

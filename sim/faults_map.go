@@ -21,7 +21,7 @@ import (
 // usesInjector reports whether a fault kind runs through faults.Injector.
 func usesInjector(kind string) bool {
 	switch kind {
-	case "partition", "link_latency", "loss", "registry_outage":
+	case "partition", "link_latency", "loss", "registry_outage", "broker":
 		return true
 	}
 	return false
@@ -118,6 +118,13 @@ func injectorSpec(f *Fault) faults.Spec {
 		return faults.LinkFault{From: hostTarget(l.From), To: hostTarget(l.To), Bidirectional: true, Loss: l.Rate}
 	case f.RegistryOutage != nil:
 		return faults.RegistryFault{Unavailable: true}
+	case f.Broker != nil:
+		b := f.Broker
+		spec := faults.BrokerFault{Nodes: hostTarget(b.From), Topic: b.Topic, Unavailable: b.Unavailable, Drop: b.Drop, Duplicate: b.Duplicate}
+		if b.Delay != (Latency{}) {
+			spec.Delay = faultDist(b.Delay)
+		}
+		return spec
 	}
 	return nil
 }
@@ -185,6 +192,12 @@ func linkTarget(f *Fault) string {
 		return set(f.LinkLatency.From) + arrow + set(f.LinkLatency.To)
 	case f.Loss != nil:
 		return set(f.Loss.From) + arrow + set(f.Loss.To)
+	case f.Broker != nil:
+		topic := "every topic"
+		if f.Broker.Topic != "" {
+			topic = "topic " + f.Broker.Topic
+		}
+		return "events of " + set(f.Broker.From) + " on " + topic
 	}
 	return "registry"
 }

@@ -57,6 +57,10 @@ type Step struct {
 	Hedging *HedgingConfig `yaml:"hedging"`
 	// Idempotent marks the call safe to run more than once.
 	Idempotent bool `yaml:"idempotent"`
+
+	// Publish makes the step publish one event on this topic through the
+	// instance's client (instead of a call).
+	Publish string `yaml:"publish"`
 }
 
 // calls returns the step's calls: itself, or its Parallel entries.

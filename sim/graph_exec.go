@@ -31,6 +31,7 @@ type edgeCall struct {
 	opts              []client.CallOption
 	goCallee          bool
 	request           json.RawMessage // to a Go callee
+	topic             string          // a publish step's topic (edge is then its stream)
 }
 
 // planSteps resolves an endpoint's steps for an instance of caller.
@@ -40,6 +41,11 @@ func (w *world) planSteps(caller, endpoint string, steps []Step) []stepPlan {
 		st := &steps[k]
 		p := stepPlan{need: st.need(), optional: st.Optional, desc: describeStep(st)}
 		for pi, c := range st.calls() {
+			if c.Publish != "" {
+				p.calls = append(p.calls, &edgeCall{topic: c.Publish,
+					key: streamKey(caller + "/" + endpoint + "/" + strconv.Itoa(k) + "/" + strconv.Itoa(pi))})
+				continue
+			}
 			callee := w.service(c.Service)
 			// Every copy of a fan-out carries the same sequence number: the
 			// copies start at one instant and reach the selector in any
@@ -120,7 +126,9 @@ func (w *world) bindEdges() {
 		for _, b := range in.eps {
 			for _, st := range b.steps {
 				for _, c := range st.calls {
-					c.edge = w.metrics.edge(in.service, c.service+"/"+c.endpoint)
+					if c.topic == "" {
+						c.edge = w.metrics.edge(in.service, c.service+"/"+c.endpoint)
+					}
 				}
 			}
 		}
@@ -185,6 +193,9 @@ func (in *instance) parallel(ctx context.Context, st *stepPlan, seq uint64) erro
 // when not nil, is the step's ctx before its own cancellation: a call
 // that failed only because the step cancelled it is counted apart.
 func (in *instance) edgeCall(ctx context.Context, c *edgeCall, seq uint64, outer context.Context) error {
+	if c.topic != "" {
+		return in.publishStep(ctx, c, seq)
+	}
 	child := mix64(seq ^ c.key)
 	cs := &callState{Context: ctx, seq: child}
 	var cctx context.Context = cs

@@ -28,6 +28,7 @@ type instance struct {
 	seed    uint64
 	w       *world
 	eps     []endpointBehaviour
+	subs    []subscriberBehaviour
 	svc     *Service
 
 	// caller is the instance's own client for the calls its endpoints
@@ -111,64 +112,71 @@ func (in *instance) handler(k int) func(ctx context.Context, req *[]byte, rsp *[
 		if len(*req) >= 8 {
 			seq = binary.LittleEndian.Uint64(*req)
 		}
-		// The draws depend on the call and on the instant it arrived: a
-		// retry of the call (later, on this instance or another) is a new
-		// trial, not the same coin tossed again; and the calls this one
-		// makes downstream are new calls for each of its attempts.
-		seq = mix64(seq ^ uint64(time.Now().UnixNano()))
-		draws := newCallDraws(in.seed, seq)
-		d := b.latency.draw(draws.next(), draws.next())
-		if b.factor != 1 {
-			d = time.Duration(float64(d) * b.factor)
-		}
-		var err error
-		if b.errRate > 0 && draws.next() < b.errRate {
-			err = fwerrors.New(in.name, b.errCode, "%s failed (error_rate %g)", b.name, b.errRate)
-		}
-		if fx := in.effects.Load(); fx != nil {
-			for _, e := range fx.list {
-				if e.endpoint != "" && e.endpoint != b.name {
-					continue
-				}
-				touched := false
-				if e.factor != 1 {
-					d = time.Duration(float64(d) * e.factor)
-					touched = true
-				}
-				if e.hasAdd {
-					d += e.add.draw(draws.next(), draws.next())
-					touched = true
-				}
-				if e.errRate > 0 && draws.next() < e.errRate && err == nil {
-					err = fwerrors.New(in.name, e.errCode, "%s failed (injected fault)", b.name)
-					touched = true
-				}
-				if touched {
-					e.touched.Add(1)
-				}
-			}
-		}
-		// Break ties: a handler whose latency is a round figure would
-		// finish at the very instant a round timer of the caller (an
-		// attempt timeout, a hedge delay) fires, and which of the two
-		// goroutines runs first is up to the scheduler. A sub-microsecond
-		// offset drawn from the call's sequence number makes the timer win
-		// in every run of a seed.
-		d += tieBreak(seq)
-		if d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-				return ctx.Err()
-			}
-		}
-		if err == nil && len(b.steps) > 0 {
-			err = in.runSteps(ctx, b.steps, seq)
-		}
-		return err
+		return in.serve(ctx, b, seq)
 	}
+}
+
+// serve is a synthetic handler's work for the call (or event) with
+// sequence number seq: its latency, its errors, the handler faults of the
+// timeline, then its calls.
+func (in *instance) serve(ctx context.Context, b *endpointBehaviour, seq uint64) error {
+	// The draws depend on the call and on the instant it arrived: a
+	// retry of the call (later, on this instance or another) is a new
+	// trial, not the same coin tossed again; and the calls this one
+	// makes downstream are new calls for each of its attempts.
+	seq = mix64(seq ^ uint64(time.Now().UnixNano()))
+	draws := newCallDraws(in.seed, seq)
+	d := b.latency.draw(draws.next(), draws.next())
+	if b.factor != 1 {
+		d = time.Duration(float64(d) * b.factor)
+	}
+	var err error
+	if b.errRate > 0 && draws.next() < b.errRate {
+		err = fwerrors.New(in.name, b.errCode, "%s failed (error_rate %g)", b.name, b.errRate)
+	}
+	if fx := in.effects.Load(); fx != nil {
+		for _, e := range fx.list {
+			if e.endpoint != "" && e.endpoint != b.name {
+				continue
+			}
+			touched := false
+			if e.factor != 1 {
+				d = time.Duration(float64(d) * e.factor)
+				touched = true
+			}
+			if e.hasAdd {
+				d += e.add.draw(draws.next(), draws.next())
+				touched = true
+			}
+			if e.errRate > 0 && draws.next() < e.errRate && err == nil {
+				err = fwerrors.New(in.name, e.errCode, "%s failed (injected fault)", b.name)
+				touched = true
+			}
+			if touched {
+				e.touched.Add(1)
+			}
+		}
+	}
+	// Break ties: a handler whose latency is a round figure would
+	// finish at the very instant a round timer of the caller (an
+	// attempt timeout, a hedge delay) fires, and which of the two
+	// goroutines runs first is up to the scheduler. A sub-microsecond
+	// offset drawn from the call's sequence number makes the timer win
+	// in every run of a seed.
+	d += tieBreak(seq)
+	if d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+	if err == nil && len(b.steps) > 0 {
+		err = in.runSteps(ctx, b.steps, seq)
+	}
+	return err
 }
 
 // start builds and starts a server on the instance's host (on its
@@ -194,7 +202,10 @@ func (in *instance) start(ctx context.Context) error {
 		server.WithMaxConcurrent(in.w.capacity[in.service]),
 	}
 	if in.svc.isGo() {
-		opts = append(opts, server.WithBroker(in.subscriberBroker()), server.WithHandlerWrapper(in.effectWrapper))
+		opts = append(opts, server.WithHandlerWrapper(in.effectWrapper))
+	}
+	if in.svc.isGo() || len(in.subs) > 0 {
+		opts = append(opts, server.WithBroker(in.subscriberBroker()))
 	}
 	if addr != "" {
 		opts = append(opts, server.WithAddress(addr))
@@ -207,6 +218,9 @@ func (in *instance) start(ctx context.Context) error {
 		if err := srv.HandleFunc(in.eps[k].name, in.handler(k)); err != nil {
 			return fmt.Errorf("instance %s: %w", in.name, err)
 		}
+	}
+	if err := in.subscribe(srv); err != nil {
+		return fmt.Errorf("instance %s: %w", in.name, err)
 	}
 	if in.svc.isGo() {
 		if err := in.setupGo(srv); err != nil {

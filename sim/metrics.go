@@ -39,6 +39,8 @@ type metrics struct {
 	// (workload is the caller, endpoint "service/Endpoint"), by edgeIdx.
 	edges   []*seriesStats
 	edgeIdx map[string]int
+	// topics are the events published and delivered, by topic stream.
+	topics []*topicStats
 }
 
 // seriesStats are one workload's calls to one endpoint.

@@ -92,6 +92,10 @@ func CheckTCP(sc *Scenario) error {
 			list = append(list, &Error{Path: path + ".implementation",
 				Msg: "not supported with --network tcp: services implemented in Go run in virtual time only"})
 		}
+		if len(s.Subscribers) > 0 {
+			list = append(list, &Error{Path: path + ".subscribers",
+				Msg: "not supported with --network tcp: events (subscribers, publish workloads) run in virtual time only"})
+		}
 		for j := range s.Endpoints {
 			if len(s.Endpoints[j].Calls) > 0 {
 				list = append(list, &Error{Path: fmt.Sprintf("%s.endpoints[%d].calls", path, j),

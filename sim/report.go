@@ -33,8 +33,11 @@ type Report struct {
 	Instances      []InstanceReport  `json:"instances"`
 	// Edges are the calls between services (call graphs); Tiers the load
 	// that reached each service per top-level call.
-	Edges      []EdgeReport      `json:"edges"`
-	Tiers      []TierReport      `json:"tiers"`
+	Edges []EdgeReport `json:"edges"`
+	Tiers []TierReport `json:"tiers"`
+	// Deliveries are the events of each topic each subscribing service
+	// received.
+	Deliveries []DeliveryReport  `json:"deliveries"`
 	Faults     []FaultEvent      `json:"faults"`
 	Windows    []WindowReport    `json:"windows"`
 	Assertions []AssertionResult `json:"assertions"`

@@ -85,6 +85,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	_ = tw.Flush()
 
 	r.writeGraphText(&b)
+	r.writeDeliveryText(&b)
 
 	b.WriteString("\nFault timeline\n")
 	if len(r.Faults) == 0 {

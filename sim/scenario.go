@@ -79,6 +79,9 @@ type Service struct {
 	// false shows what goes wrong without it: work goes on for callers
 	// that gave up.
 	PropagateDeadline *bool `yaml:"propagate_deadline"`
+	// Subscribers are the topics the service consumes, each in a queue
+	// group (one instance gets each message).
+	Subscribers []Subscriber `yaml:"subscribers"`
 }
 
 // Endpoint is the behaviour of one handler method.
@@ -262,6 +265,9 @@ type Workload struct {
 	// Request is the JSON request sent to a service implemented in Go
 	// (default "{}"); synthetic services need none.
 	Request string `yaml:"request"`
+	// Publish makes the workload publish events instead of calling a
+	// service: each arrival publishes one message.
+	Publish *PublishSpec `yaml:"publish"`
 }
 
 // MixEntry is one endpoint of a workload's mix.

@@ -93,9 +93,10 @@ func checkImpls(sc *Scenario, impls map[string]ServerSetup) error {
 // newCaller builds the instance's own client when its endpoints make
 // calls or its handlers come from Go.
 func (w *world) newCaller(in *instance) error {
-	needs := in.svc.isGo()
+	needs, pub := in.svc.isGo(), in.svc.isGo()
 	for _, b := range in.eps {
 		needs = needs || len(b.steps) > 0
+		pub = pub || publishes(b.steps)
 	}
 	if !needs {
 		return nil
@@ -108,7 +109,9 @@ func (w *world) newCaller(in *instance) error {
 	var extra []client.Option
 	if in.svc.isGo() {
 		ct = client.DefaultContentType
-		extra = append(extra, client.WithBroker(in.host.Broker()))
+	}
+	if pub {
+		extra = append(extra, client.WithBroker(w.publisher(in.name, in.host)))
 	}
 	c, err := w.buildClient(in.name, cfg, in.zone, "instance/"+in.name, in.host.Transport(), ct, extra...)
 	if err != nil {

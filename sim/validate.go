@@ -43,11 +43,12 @@ type validator struct {
 	clients   map[string]*Client
 	workloads map[string]bool
 	faults    map[string]bool
+	topics    map[string]bool // topics some service subscribes to
 }
 
 func validate(sc *Scenario, p *problems) {
 	v := &validator{sc: sc, p: p, services: map[string]*Service{}, instances: map[string]bool{},
-		zones: map[string]bool{}, clients: map[string]*Client{}, workloads: map[string]bool{}, faults: map[string]bool{}}
+		zones: map[string]bool{}, clients: map[string]*Client{}, workloads: map[string]bool{}, faults: map[string]bool{}, topics: map[string]bool{}}
 	v.top()
 	v.topology()
 	v.callGraph()
@@ -166,10 +167,11 @@ func (v *validator) service(path string, s *Service) {
 	if s.Capacity < 0 {
 		v.p.add(join(path, "capacity"), "must not be negative, got %d", s.Capacity)
 	}
-	if len(s.Endpoints) == 0 && !s.isGo() {
-		v.p.add(join(path, "endpoints"), "a service needs at least one endpoint (or implementation: go, with its handlers supplied by the Go test)")
+	if len(s.Endpoints) == 0 && !s.isGo() && len(s.Subscribers) == 0 {
+		v.p.add(join(path, "endpoints"), "a service needs at least one endpoint or subscriber (or implementation: go, with its handlers supplied by the Go test)")
 	}
 	v.serviceKind(path, s)
+	v.subscribers(path, s)
 	seen := map[string]bool{}
 	for i := range s.Endpoints {
 		e := &s.Endpoints[i]
@@ -466,38 +468,10 @@ func (v *validator) workload(path string, i int, w *Workload) {
 	if w.Client != "" && !slices.Contains(v.clientNames(), w.Client) {
 		v.p.add(join(path, "client"), "client %q does not exist; clients: %s", w.Client, strings.Join(v.clientNames(), ", "))
 	}
-	svc := v.services[w.Service]
-	switch {
-	case w.Service == "":
-		v.p.add(join(path, "service"), "a workload needs the service it calls")
-	case svc == nil:
-		v.p.add(join(path, "service"), "service %q does not exist; services: %s", w.Service, strings.Join(sortedKeys(v.services), ", "))
-	}
-	hasEndpoint := func(ep string) bool { return v.serves(svc, ep) }
-	v.request(join(path, "request"), svc, w.Request)
-	switch {
-	case w.Endpoint != "" && len(w.Mix) > 0:
-		v.p.add(join(path, "mix"), "give endpoint or mix, not both")
-	case w.Endpoint == "" && len(w.Mix) == 0:
-		v.p.add(join(path, "endpoint"), "a workload needs an endpoint (or a mix)")
-	case w.Endpoint != "" && !hasEndpoint(w.Endpoint):
-		v.p.add(join(path, "endpoint"), "service %q has no endpoint %q", w.Service, w.Endpoint)
-	}
-	total := 0.0
-	for j, m := range w.Mix {
-		mp := index(join(path, "mix"), j)
-		if m.Endpoint == "" {
-			v.p.add(join(mp, "endpoint"), "a mix entry needs an endpoint")
-		} else if !hasEndpoint(m.Endpoint) {
-			v.p.add(join(mp, "endpoint"), "service %q has no endpoint %q", w.Service, m.Endpoint)
-		}
-		if m.Weight < 0 {
-			v.p.add(join(mp, "weight"), "must not be negative, got %g", m.Weight)
-		}
-		total += weightOr1(m.Weight)
-	}
-	if len(w.Mix) > 0 && total <= 0 {
-		v.p.add(join(path, "mix"), "the weights add up to 0")
+	if w.Publish != nil {
+		v.publishWorkload(path, w)
+	} else {
+		v.callWorkload(path, w)
 	}
 	open := w.Rate != 0 || len(w.Ramp) > 0
 	closed := w.Concurrency != 0
@@ -563,4 +537,41 @@ func weightOr1(w float64) float64 {
 		return 1
 	}
 	return w
+}
+
+// callWorkload checks what a workload that calls a service calls.
+func (v *validator) callWorkload(path string, w *Workload) {
+	svc := v.services[w.Service]
+	switch {
+	case w.Service == "":
+		v.p.add(join(path, "service"), "a workload needs the service it calls")
+	case svc == nil:
+		v.p.add(join(path, "service"), "service %q does not exist; services: %s", w.Service, strings.Join(sortedKeys(v.services), ", "))
+	}
+	hasEndpoint := func(ep string) bool { return v.serves(svc, ep) }
+	v.request(join(path, "request"), svc, w.Request)
+	switch {
+	case w.Endpoint != "" && len(w.Mix) > 0:
+		v.p.add(join(path, "mix"), "give endpoint or mix, not both")
+	case w.Endpoint == "" && len(w.Mix) == 0:
+		v.p.add(join(path, "endpoint"), "a workload needs an endpoint (or a mix)")
+	case w.Endpoint != "" && !hasEndpoint(w.Endpoint):
+		v.p.add(join(path, "endpoint"), "service %q has no endpoint %q", w.Service, w.Endpoint)
+	}
+	total := 0.0
+	for j, m := range w.Mix {
+		mp := index(join(path, "mix"), j)
+		if m.Endpoint == "" {
+			v.p.add(join(mp, "endpoint"), "a mix entry needs an endpoint")
+		} else if !hasEndpoint(m.Endpoint) {
+			v.p.add(join(mp, "endpoint"), "service %q has no endpoint %q", w.Service, m.Endpoint)
+		}
+		if m.Weight < 0 {
+			v.p.add(join(mp, "weight"), "must not be negative, got %g", m.Weight)
+		}
+		total += weightOr1(m.Weight)
+	}
+	if len(w.Mix) > 0 && total <= 0 {
+		v.p.add(join(path, "mix"), "the weights add up to 0")
+	}
 }

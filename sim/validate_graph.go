@@ -119,6 +119,13 @@ func (v *validator) callGraph() {
 
 // step checks one step (inner: a Parallel entry).
 func (v *validator) step(path string, s *Step, inner bool) {
+	if s.Publish != "" {
+		if s.Service != "" || s.Endpoint != "" || s.Fanout != 0 || len(s.Parallel) > 0 || s.Request != "" {
+			v.p.add(path, "a step publishes (publish) or calls (service, endpoint, parallel), not both")
+		}
+		v.topic(join(path, "publish"), s.Publish)
+		return
+	}
 	if len(s.Parallel) > 0 {
 		if inner {
 			v.p.add(join(path, "parallel"), "parallel entries cannot nest another parallel")
@@ -205,6 +212,10 @@ func (g *graphWalk) visit(service, endpoint string, path []string) int {
 		}
 		for _, st := range e.Calls {
 			for _, c := range st.calls() {
+				if c.Publish != "" {
+					total++
+					continue
+				}
 				total += max(c.Fanout, 1) * g.visit(c.Service, c.Endpoint, path)
 				total = min(total, maxCallsPerCall+1)
 			}
@@ -266,6 +277,10 @@ func (g *graphWalk) stepPath(caller, service, endpoint string) string {
 func describeStep(s *Step) string {
 	var parts []string
 	for _, c := range s.calls() {
+		if c.Publish != "" {
+			parts = append(parts, "publish "+c.Publish)
+			continue
+		}
 		d := c.Service + "/" + c.Endpoint
 		if c.Fanout > 1 {
 			d += fmt.Sprintf(" x%d", c.Fanout)

@@ -105,6 +105,23 @@ func (v *validator) fault(path string, f *Fault) {
 		v.hostSet(join(kp, "from"), l.From)
 		v.hostSet(join(kp, "to"), l.To)
 		v.probability(join(kp, "rate"), l.Rate)
+	case "broker":
+		b := f.Broker
+		v.hostSet(join(kp, "from"), b.From)
+		if b.Topic != "" {
+			v.topic(join(kp, "topic"), b.Topic)
+		}
+		v.probability(join(kp, "drop"), b.Drop)
+		v.probability(join(kp, "duplicate"), b.Duplicate)
+		if b.Delay != (Latency{}) {
+			v.latency(join(kp, "delay"), b.Delay)
+		}
+		if !b.Unavailable && b.Drop == 0 && b.Duplicate == 0 && b.Delay == (Latency{}) {
+			v.p.add(kp, "a broker fault needs unavailable, drop, delay or duplicate")
+		}
+		if b.Unavailable && (b.Drop != 0 || b.Duplicate != 0 || b.Delay != (Latency{})) {
+			v.p.add(kp, "an unavailable broker publishes nothing: drop, delay and duplicate do not apply")
+		}
 	}
 }
 
@@ -244,6 +261,8 @@ func (v *validator) assertion(path string, a *Assertion) {
 		v.edgeCheck(kp, a.Edge)
 	case a.Amplification != nil:
 		v.amplificationCheck(kp, a.Amplification)
+	case a.Delivery != nil:
+		v.deliveryCheck(kp, a.Delivery)
 	}
 }
 

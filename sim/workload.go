@@ -34,6 +34,10 @@ type workload struct {
 	// request is the JSON request of a service implemented in Go (nil:
 	// a synthetic service, sent the call's sequence number).
 	request json.RawMessage
+	// topic, size and stream: a publishing workload's events.
+	topic  string
+	size   int
+	stream int
 }
 
 func (w *world) newWorkload(i int, spec *Workload, t0 time.Time) *workload {
@@ -49,6 +53,10 @@ func (w *world) newWorkload(i int, spec *Workload, t0 time.Time) *workload {
 	mix := spec.Mix
 	if len(mix) == 0 {
 		mix = []MixEntry{{Endpoint: spec.Endpoint, Weight: 1}}
+	}
+	if p := spec.Publish; p != nil {
+		wl.topic, wl.size, wl.stream = p.Topic, p.Size, w.metrics.topicStream(p.Topic)
+		mix = []MixEntry{{Endpoint: "publish " + p.Topic, Weight: 1}}
 	}
 	total := 0.0
 	for _, m := range mix {
@@ -285,7 +293,10 @@ func (w *world) call(ctx context.Context, wl *workload, k int, seq uint64) {
 		opts = append(opts[:len(opts):len(opts)], client.WithSelectOption(selector.WithHashKey(key)))
 	}
 	var err error
-	if wl.request != nil {
+	if wl.topic != "" {
+		err = w.publish(cs, wl.cli.cli, wl.topic, wl.stream, seq, wl.size)
+		cs.attempts.Store(1)
+	} else if wl.request != nil {
 		var out json.RawMessage
 		err = wl.cli.cli.Call(cs, wl.spec.Service, wl.eps[k], requestFor(wl.request, seq), &out, opts...)
 	} else {

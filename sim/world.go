@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/microsim/microsim/faults"
+	"github.com/microsim/microsim/framework/broker"
 	"github.com/microsim/microsim/framework/client"
 	"github.com/microsim/microsim/framework/codec"
 	fwerrors "github.com/microsim/microsim/framework/errors"
@@ -42,6 +43,9 @@ type world struct {
 
 	// impls are the Go implementations of services, by name.
 	impls map[string]ServerSetup
+
+	mu      sync.Mutex      // guards brokers
+	brokers []broker.Broker // publishing brokers under faults, closed at the end
 }
 
 // simClient is a calling host with the framework's selector and client.
@@ -203,6 +207,7 @@ func (w *world) newInstance(s *Service, i int) *instance {
 		b.steps = w.planSteps(s.Name, e.Name, e.Calls)
 		in.eps = append(in.eps, b)
 	}
+	in.subs = newSubscribers(s, factor)
 	return in
 }
 
@@ -219,7 +224,12 @@ func clientHost(name string) string {
 // host's memory transport, or a TCP transport), both under the
 // injector's faults.
 func (w *world) newClient(c *Client, tr transport.Transport) (*simClient, error) {
-	sc, err := w.buildClient(clientHost(c.Name), c, c.Zone, "client/"+c.Name, tr, codec.ContentTypeBytes)
+	var extra []client.Option
+	if w.clientPublishes(c.Name) {
+		name := clientHost(c.Name)
+		extra = append(extra, client.WithBroker(w.publisher(name, w.net.Host(name))))
+	}
+	sc, err := w.buildClient(clientHost(c.Name), c, c.Zone, "client/"+c.Name, tr, codec.ContentTypeBytes, extra...)
 	if err != nil {
 		return nil, fmt.Errorf("client %s: %w", c.Name, err)
 	}
@@ -397,6 +407,7 @@ func (w *world) close() {
 			_ = c.sel.Close()
 		}
 	}
+	w.closeBrokers()
 	_ = w.closeInjector()
 	_ = w.net.Close()
 }

@@ -1,0 +1,139 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+)
+
+// DeliveryReport is what one subscribing service received of a topic.
+type DeliveryReport struct {
+	Topic   string `json:"topic"`
+	Service string `json:"service"`
+	// Published is the events published on the topic (Publish returned
+	// nil); PublishFailures the publications that failed.
+	Published       uint64 `json:"published"`
+	PublishFailures uint64 `json:"publish_failures"`
+	// Delivered counts handler runs; Unique the distinct events among
+	// them; Duplicates = Delivered - Unique; Lost = Published - Unique
+	// (never delivered, dropped or still queued at the end); Failures the
+	// handler runs that failed (not redelivered).
+	Delivered  uint64 `json:"delivered"`
+	Unique     uint64 `json:"unique"`
+	Duplicates uint64 `json:"duplicates"`
+	Lost       uint64 `json:"lost"`
+	Failures   uint64 `json:"failures"`
+	// Lag is publish to handler start.
+	Lag Latencies `json:"lag"`
+}
+
+// deliveryReports builds the deliveries of every topic, subscribing
+// services in scenario order.
+func (w *world) deliveryReports() []DeliveryReport {
+	out := []DeliveryReport{}
+	for _, t := range w.metrics.topics {
+		for _, s := range w.sc.Topology.Services {
+			if !subscribes(&s, t.topic) {
+				continue
+			}
+			out = append(out, w.deliveryReport(t, s.Name))
+		}
+	}
+	return out
+}
+
+func (w *world) deliveryReport(t *topicStats, service string) DeliveryReport {
+	r := DeliveryReport{Topic: t.topic, Service: service, Published: t.published, PublishFailures: t.pubFailures}
+	d := t.subs[service]
+	if d == nil {
+		r.Lost = t.published
+		return r
+	}
+	r.Delivered, r.Unique, r.Failures = d.deliveries, uint64(len(d.seen)), d.failures
+	r.Duplicates = r.Delivered - r.Unique
+	if r.Published > r.Unique {
+		r.Lost = r.Published - r.Unique
+	}
+	r.Lag = latencies(d.lag)
+	return r
+}
+
+// writeDeliveryText writes the deliveries for a person (nothing without
+// events).
+func (r *Report) writeDeliveryText(b *strings.Builder) {
+	if len(r.Deliveries) == 0 {
+		return
+	}
+	b.WriteString("\nEvents (per topic and subscribing service)\n")
+	tw := tabwriter.NewWriter(b, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "  topic -> service\tpublished\tdelivered\tduplicates\tlost\tfailed\tlag p50\tlag p99\t")
+	for _, d := range r.Deliveries {
+		fmt.Fprintf(tw, "  %s -> %s\t%d\t%d\t%d\t%d\t%d\t%.2fms\t%.2fms\t\n", d.Topic, d.Service,
+			d.Published, d.Delivered, d.Duplicates, d.Lost, d.Failures, d.Lag.P50, d.Lag.P99)
+	}
+	_ = tw.Flush()
+}
+
+// checkDelivery evaluates a delivery assertion over the whole run.
+func (w *world) checkDelivery(c *DeliveryCheck) AssertionResult {
+	r := AssertionResult{Name: fmt.Sprintf("delivery of %s to %s", c.Topic, c.Service)}
+	var d DeliveryReport
+	for _, t := range w.metrics.topics {
+		if t.topic == c.Topic {
+			d = w.deliveryReport(t, c.Service)
+		}
+	}
+	if d.Published == 0 {
+		r.Observed, r.Detail = "no events", "nothing was published on "+c.Topic
+		return r
+	}
+	var obs, exp []string
+	pass := true
+	set := func(v float64, unit string) {
+		if r.Unit == "" {
+			r.Value, r.Unit = v, unit
+		}
+	}
+	if c.MinRatio != nil {
+		ratio := float64(d.Unique) / float64(d.Published)
+		set(ratio, "ratio")
+		obs = append(obs, pct(ratio)+" delivered")
+		exp = append(exp, ">= "+pct(*c.MinRatio)+" delivered")
+		pass = pass && ratio >= *c.MinRatio
+	}
+	count := func(what string, n uint64, lo, hi *int64) {
+		if lo == nil && hi == nil {
+			return
+		}
+		set(float64(n), "count")
+		obs = append(obs, fmt.Sprintf("%d %s", n, what))
+		if lo != nil {
+			exp = append(exp, fmt.Sprintf(">= %d %s", *lo, what))
+			pass = pass && int64(n) >= *lo
+		}
+		if hi != nil {
+			exp = append(exp, fmt.Sprintf("<= %d %s", *hi, what))
+			pass = pass && int64(n) <= *hi
+		}
+	}
+	count("duplicates", d.Duplicates, nil, c.MaxDuplicates)
+	count("lost", d.Lost, c.MinLost, c.MaxLost)
+	if c.Percentile != 0 {
+		var lag float64
+		for _, t := range w.metrics.topics {
+			if sub := t.subs[c.Service]; t.topic == c.Topic && sub != nil {
+				lag = msOf(percentile(sub.lag, c.Percentile))
+			}
+		}
+		set(lag, "ms")
+		obs = append(obs, fmt.Sprintf("lag p%g %.2fms", c.Percentile, lag))
+		exp = append(exp, fmt.Sprintf("lag p%g <= %v", c.Percentile, c.MaxLag))
+		pass = pass && lag <= msOf(c.MaxLag.Std())
+	}
+	r.Observed, r.Expected = strings.Join(obs, ", "), joinAnd(exp)
+	r.Name += " " + r.Expected
+	r.Detail = fmt.Sprintf("%d published, %d delivered (%d distinct), %d duplicates, %d lost, %d handler failures",
+		d.Published, d.Delivered, d.Unique, d.Duplicates, d.Lost, d.Failures)
+	r.Passed = pass
+	return r
+}
