@@ -30,6 +30,8 @@ func (w *world) evaluate(sc *Scenario, faults []*faultRun) []AssertionResult {
 			r = w.checkAmplification(a.Amplification, faults)
 		case a.Delivery != nil:
 			r = w.checkDelivery(a.Delivery)
+		case a.Stream != nil:
+			r = w.checkStream(a.Stream)
 		}
 		r.Kind = a.Kind()
 		if a.Name != "" {

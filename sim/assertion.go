@@ -25,6 +25,8 @@ type Assertion struct {
 	Amplification *AmplificationCheck `yaml:"amplification"`
 	// Delivery checks the events a subscribing service received.
 	Delivery *DeliveryCheck `yaml:"delivery"`
+	// Stream checks a stream workload's streams.
+	Stream *StreamCheck `yaml:"stream"`
 }
 
 // Scope narrows the calls an assertion looks at.
@@ -137,6 +139,7 @@ func (a *Assertion) kinds() []string {
 	add(a.Edge != nil, "edge")
 	add(a.Amplification != nil, "amplification")
 	add(a.Delivery != nil, "delivery")
+	add(a.Stream != nil, "stream")
 	return out
 }
 
@@ -152,7 +155,7 @@ func F(v float64) *float64 { return &v }
 func I[T int | int64](v T) *T { return &v }
 
 // assertionKindNames lists the assertion kinds, for messages.
-var assertionKindNames = []string{"success_rate", "latency", "traffic_share", "retries", "hedges", "recovery", "edge", "amplification", "delivery"}
+var assertionKindNames = []string{"success_rate", "latency", "traffic_share", "retries", "hedges", "recovery", "edge", "amplification", "delivery", "stream"}
 
 // EdgeCheck checks the calls that services made to Service (from Caller
 // only, when set; to one endpoint, when Scope.Endpoint is set): their

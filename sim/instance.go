@@ -59,6 +59,7 @@ type endpointBehaviour struct {
 	errRate float64
 	errCode fwerrors.Code
 	steps   []stepPlan // the calls the handler makes after its own work
+	stream  bool       // a stream endpoint: behaves so for each message
 }
 
 // effects are the handler faults active on an instance.
@@ -215,7 +216,11 @@ func (in *instance) start(ctx context.Context) error {
 		return fmt.Errorf("instance %s: %w", in.name, err)
 	}
 	for k := range in.eps {
-		if err := srv.HandleFunc(in.eps[k].name, in.handler(k)); err != nil {
+		var fn any = in.handler(k)
+		if in.eps[k].stream {
+			fn = in.streamHandler(k)
+		}
+		if err := srv.HandleFunc(in.eps[k].name, fn); err != nil {
 			return fmt.Errorf("instance %s: %w", in.name, err)
 		}
 	}

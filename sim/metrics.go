@@ -41,6 +41,8 @@ type metrics struct {
 	edgeIdx map[string]int
 	// topics are the events published and delivered, by topic stream.
 	topics []*topicStats
+	// streams are the stream workloads' streams and messages.
+	streams []*streamStats
 }
 
 // seriesStats are one workload's calls to one endpoint.

@@ -37,7 +37,9 @@ type Report struct {
 	Tiers []TierReport `json:"tiers"`
 	// Deliveries are the events of each topic each subscribing service
 	// received.
-	Deliveries []DeliveryReport  `json:"deliveries"`
+	Deliveries []DeliveryReport `json:"deliveries"`
+	// Streams are what each stream workload's streams did.
+	Streams    []StreamReport    `json:"streams"`
 	Faults     []FaultEvent      `json:"faults"`
 	Windows    []WindowReport    `json:"windows"`
 	Assertions []AssertionResult `json:"assertions"`

@@ -86,6 +86,7 @@ func (r *Report) WriteText(w io.Writer) error {
 
 	r.writeGraphText(&b)
 	r.writeDeliveryText(&b)
+	r.writeStreamText(&b)
 
 	b.WriteString("\nFault timeline\n")
 	if len(r.Faults) == 0 {

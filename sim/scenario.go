@@ -95,6 +95,10 @@ type Endpoint struct {
 	// ErrorCode is the code failed calls return (default "internal"); a
 	// framework error code name such as "unavailable" or "internal".
 	ErrorCode string `yaml:"error_code"`
+	// Stream makes the endpoint a bidirectional stream: it answers each
+	// message after Latency (faults act per message) until the client
+	// closes its side. Stream workloads call it.
+	Stream bool `yaml:"stream"`
 	// Calls are the calls the handler makes after its own latency, in
 	// steps run one after the other (see Step). A failed step fails the
 	// endpoint with the callee's error code, unless it is optional.
@@ -268,6 +272,9 @@ type Workload struct {
 	// Publish makes the workload publish events instead of calling a
 	// service: each arrival publishes one message.
 	Publish *PublishSpec `yaml:"publish"`
+	// Stream makes each arrival open a stream to the endpoint (a stream
+	// endpoint) and exchange messages on it.
+	Stream *StreamSpec `yaml:"stream"`
 }
 
 // MixEntry is one endpoint of a workload's mix.

@@ -52,6 +52,7 @@ func (w *world) report(sc *Scenario, file string, seed uint64, virtual time.Dura
 
 	w.graphReport(r)
 	r.Deliveries = w.deliveryReports()
+	r.Streams = w.streamReports()
 
 	for _, fr := range faults {
 		fr.mu.Lock()

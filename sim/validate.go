@@ -473,6 +473,7 @@ func (v *validator) workload(path string, i int, w *Workload) {
 	} else {
 		v.callWorkload(path, w)
 	}
+	v.streamWorkload(path, w)
 	open := w.Rate != 0 || len(w.Ramp) > 0
 	closed := w.Concurrency != 0
 	switch {

@@ -31,7 +31,7 @@ func (v *validator) serviceKind(path string, s *Service) {
 			for _, f := range []struct {
 				set  bool
 				name string
-			}{{e.ErrorRate != 0, "error_rate"}, {e.ErrorCode != "", "error_code"}, {len(e.Calls) > 0, "calls"}} {
+			}{{e.ErrorRate != 0, "error_rate"}, {e.ErrorCode != "", "error_code"}, {len(e.Calls) > 0, "calls"}, {e.Stream, "stream"}} {
 				if f.set {
 					v.p.add(join(ep, f.name), "service %q is implemented in Go: its handlers decide %s (use an errors fault to inject failures)", s.Name, f.name)
 				}
@@ -100,6 +100,9 @@ func (v *validator) callGraph() {
 		for j := range s.Endpoints {
 			e := &s.Endpoints[j]
 			ep := index(join(index("topology.services", i), "endpoints"), j)
+			if e.Stream && len(e.Calls) > 0 {
+				v.p.add(join(ep, "calls"), "a stream endpoint makes no calls (it answers each message)")
+			}
 			for k := range e.Calls {
 				v.step(index(join(ep, "calls"), k), &e.Calls[k], false)
 			}
@@ -150,6 +153,8 @@ func (v *validator) step(path string, s *Step, inner bool) {
 			v.p.add(join(path, "endpoint"), "a call needs the endpoint it calls")
 		case !v.serves(svc, s.Endpoint):
 			v.p.add(join(path, "endpoint"), "service %q has no endpoint %q", s.Service, s.Endpoint)
+		case isStream(svc, s.Endpoint):
+			v.p.add(join(path, "endpoint"), "endpoint %q is a stream; a step makes unary calls", s.Endpoint)
 		}
 		if s.Fanout < 0 || s.Fanout > maxFanout {
 			v.p.add(join(path, "fanout"), "must be in [1, %d], got %d", maxFanout, s.Fanout)

@@ -263,6 +263,8 @@ func (v *validator) assertion(path string, a *Assertion) {
 		v.amplificationCheck(kp, a.Amplification)
 	case a.Delivery != nil:
 		v.deliveryCheck(kp, a.Delivery)
+	case a.Stream != nil:
+		v.streamCheck(kp, a.Stream)
 	}
 }
 

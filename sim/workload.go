@@ -38,6 +38,8 @@ type workload struct {
 	topic  string
 	size   int
 	stream int
+	// msgStream is a stream workload's metrics (when spec.Stream is set).
+	msgStream int
 }
 
 func (w *world) newWorkload(i int, spec *Workload, t0 time.Time) *workload {
@@ -53,6 +55,9 @@ func (w *world) newWorkload(i int, spec *Workload, t0 time.Time) *workload {
 	mix := spec.Mix
 	if len(mix) == 0 {
 		mix = []MixEntry{{Endpoint: spec.Endpoint, Weight: 1}}
+	}
+	if spec.Stream != nil {
+		wl.msgStream = w.metrics.addStreams(name)
 	}
 	if p := spec.Publish; p != nil {
 		wl.topic, wl.size, wl.stream = p.Topic, p.Size, w.metrics.topicStream(p.Topic)
@@ -295,6 +300,9 @@ func (w *world) call(ctx context.Context, wl *workload, k int, seq uint64) {
 	var err error
 	if wl.topic != "" {
 		err = w.publish(cs, wl.cli.cli, wl.topic, wl.stream, seq, wl.size)
+		cs.attempts.Store(1)
+	} else if wl.spec.Stream != nil {
+		err = w.stream(cs, wl, k, seq)
 		cs.attempts.Store(1)
 	} else if wl.request != nil {
 		var out json.RawMessage

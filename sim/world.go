@@ -205,6 +205,7 @@ func (w *world) newInstance(s *Service, i int) *instance {
 			b.errCode, _ = fwerrors.ParseCode(e.ErrorCode)
 		}
 		b.steps = w.planSteps(s.Name, e.Name, e.Calls)
+		b.stream = e.Stream
 		in.eps = append(in.eps, b)
 	}
 	in.subs = newSubscribers(s, factor)
