@@ -1,0 +1,101 @@
+package tracing
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/microsim/microsim/framework/broker"
+	"github.com/microsim/microsim/framework/client"
+)
+
+// Attempt kinds (AttrAttemptKind).
+const (
+	KindFirst = "first"
+	KindRetry = "retry"
+	KindHedge = "hedge"
+)
+
+// AttemptKind is the AttrAttemptKind value of an attempt.
+func AttemptKind(a client.AttemptInfo) string {
+	switch {
+	case a.Hedge:
+		return KindHedge
+	case a.Retry():
+		return KindRetry
+	}
+	return KindFirst
+}
+
+// CallWrapper is a client.CallWrapper that wraps each call in a span. Its
+// parent is the span in the call's ctx or, when there is none, the trace
+// context in the ctx's request metadata (a call made by a handler on an
+// untraced server).
+func (t *Tracing) CallWrapper(next client.CallFunc) client.CallFunc {
+	return func(ctx context.Context, req *client.Request, rsp any) error {
+		if !trace.SpanContextFromContext(ctx).IsValid() {
+			ctx = t.extractMetadata(ctx)
+		}
+		ctx, span := t.tracer.Start(ctx, req.Service+"/"+req.Endpoint,
+			trace.WithSpanKind(trace.SpanKindInternal),
+			trace.WithAttributes(
+				AttrRPCSystem.String(System),
+				AttrRPCService.String(req.Service),
+				AttrRPCMethod.String(req.Endpoint),
+				AttrIdempotent.Bool(req.Idempotent),
+			))
+		err := next(ctx, req, rsp)
+		end(span, err)
+		return err
+	}
+}
+
+// AttemptWrapper is a client.AttemptWrapper that wraps each attempt in a
+// span, a child of the call's, and sends that span's trace context in the
+// attempt's request metadata.
+func (t *Tracing) AttemptWrapper(next client.AttemptFunc) client.AttemptFunc {
+	return func(ctx context.Context, addr string, req *client.Request, rsp any) error {
+		attrs := []attribute.KeyValue{
+			AttrRPCSystem.String(System),
+			AttrRPCService.String(req.Service),
+			AttrRPCMethod.String(req.Endpoint),
+			AttrServerAddress.String(addr),
+		}
+		if a, ok := client.AttemptFromContext(ctx); ok {
+			attrs = append(attrs, AttrAttempt.Int(a.Number), AttrAttemptKind.String(AttemptKind(a)))
+			if a.Node != nil {
+				attrs = append(attrs, AttrNodeID.String(a.Node.ID))
+			}
+		}
+		ctx, span := t.tracer.Start(ctx, req.Service+"/"+req.Endpoint,
+			trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+		err := next(t.injectMetadata(ctx), addr, req, rsp)
+		end(span, err)
+		return err
+	}
+}
+
+// PublishWrapper is a client.PublishWrapper that wraps each publish in a
+// span and sends its trace context in the event's headers.
+func (t *Tracing) PublishWrapper(next client.PublishFunc) client.PublishFunc {
+	return func(ctx context.Context, topic string, m *broker.Message) error {
+		if !trace.SpanContextFromContext(ctx).IsValid() {
+			ctx = t.extractMetadata(ctx)
+		}
+		ctx, span := t.tracer.Start(ctx, topic+" publish",
+			trace.WithSpanKind(trace.SpanKindProducer),
+			trace.WithAttributes(
+				AttrMsgSystem.String(System),
+				AttrMsgTopic.String(topic),
+				AttrMsgOperation.String("send"),
+			))
+		if m.Header == nil {
+			m.Header = make(map[string]string, 2)
+		}
+		t.prop.Inject(ctx, headerCarrier(m.Header))
+		err := next(ctx, topic, m)
+		end(span, err)
+		return err
+	}
+}

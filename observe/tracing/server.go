@@ -1,0 +1,49 @@
+package tracing
+
+import (
+	"context"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/microsim/microsim/framework/server"
+)
+
+// HandlerWrapper is a server.HandlerWrapper that wraps each handled
+// request (a unary call, or a whole stream) in a span whose parent is the
+// trace context in the request's headers: the caller's attempt span. The
+// handler's ctx carries the span, and its metadata the span's trace
+// context, so the calls the handler makes continue the trace.
+func (t *Tracing) HandlerWrapper(next server.HandlerFunc) server.HandlerFunc {
+	return func(ctx context.Context, req *server.Request, rsp any) error {
+		parent := t.prop.Extract(ctx, headerCarrier(req.Header))
+		ctx, span := t.tracer.Start(parent, req.Service+"/"+req.Endpoint,
+			trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(
+				AttrRPCSystem.String(System),
+				AttrRPCService.String(req.Service),
+				AttrRPCMethod.String(req.Endpoint),
+			))
+		err := next(t.injectMetadata(ctx), req, rsp)
+		end(span, err)
+		return err
+	}
+}
+
+// SubscriberWrapper is a server.SubscriberWrapper that wraps each
+// delivered event in a span whose parent is the trace context in the
+// event's headers: the publisher's span.
+func (t *Tracing) SubscriberWrapper(next server.SubscriberFunc) server.SubscriberFunc {
+	return func(ctx context.Context, msg *server.Message) error {
+		parent := t.prop.Extract(ctx, headerCarrier(msg.Header))
+		ctx, span := t.tracer.Start(parent, msg.Topic+" process",
+			trace.WithSpanKind(trace.SpanKindConsumer),
+			trace.WithAttributes(
+				AttrMsgSystem.String(System),
+				AttrMsgTopic.String(msg.Topic),
+				AttrMsgOperation.String("process"),
+			))
+		err := next(t.injectMetadata(ctx), msg)
+		end(span, err)
+		return err
+	}
+}
