@@ -25,6 +25,25 @@ type AttemptInfo struct {
 // attempt nor a hedge.
 func (a AttemptInfo) Retry() bool { return a.Number > 1 && !a.Hedge }
 
+// Attempt kinds, as AttemptInfo.Kind names them.
+const (
+	AttemptFirst = "first"
+	AttemptRetry = "retry"
+	AttemptHedge = "hedge"
+)
+
+// Kind names the attempt's kind: AttemptFirst, AttemptRetry or
+// AttemptHedge.
+func (a AttemptInfo) Kind() string {
+	switch {
+	case a.Hedge:
+		return AttemptHedge
+	case a.Retry():
+		return AttemptRetry
+	}
+	return AttemptFirst
+}
+
 type attemptKey struct{}
 
 // AttemptFromContext returns the AttemptInfo of the attempt whose ctx this

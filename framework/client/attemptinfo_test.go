@@ -49,6 +49,7 @@ func TestAttemptInfoOfRetries(t *testing.T) {
 			assert.Equal(t, i+1, a.Number)
 			assert.False(t, a.Hedge)
 			assert.Equal(t, i > 0, a.Retry(), "attempt %d", i+1)
+			assert.Equal(t, map[bool]string{false: client.AttemptFirst, true: client.AttemptRetry}[i > 0], a.Kind())
 			require.NotNil(t, a.Node)
 			assert.Equal(t, rec.addrs[i], a.Node.Address, "the node is the one the attempt goes to")
 			nodes[a.Node.ID] = true
@@ -86,6 +87,7 @@ func TestAttemptInfoOfHedges(t *testing.T) {
 		assert.False(t, byNumber[1].Hedge, "the first attempt")
 		assert.True(t, byNumber[2].Hedge, "the second attempt is a hedge")
 		assert.False(t, byNumber[2].Retry(), "a hedge is not a retry")
+		assert.Equal(t, client.AttemptHedge, byNumber[2].Kind())
 		assert.NotEqual(t, byNumber[1].Node.ID, byNumber[2].Node.ID)
 	})
 }

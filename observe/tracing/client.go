@@ -10,24 +10,6 @@ import (
 	"github.com/microsim/microsim/framework/client"
 )
 
-// Attempt kinds (AttrAttemptKind).
-const (
-	KindFirst = "first"
-	KindRetry = "retry"
-	KindHedge = "hedge"
-)
-
-// AttemptKind is the AttrAttemptKind value of an attempt.
-func AttemptKind(a client.AttemptInfo) string {
-	switch {
-	case a.Hedge:
-		return KindHedge
-	case a.Retry():
-		return KindRetry
-	}
-	return KindFirst
-}
-
 // CallWrapper is a client.CallWrapper that wraps each call in a span. Its
 // parent is the span in the call's ctx or, when there is none, the trace
 // context in the ctx's request metadata (a call made by a handler on an
@@ -63,7 +45,7 @@ func (t *Tracing) AttemptWrapper(next client.AttemptFunc) client.AttemptFunc {
 			AttrServerAddress.String(addr),
 		}
 		if a, ok := client.AttemptFromContext(ctx); ok {
-			attrs = append(attrs, AttrAttempt.Int(a.Number), AttrAttemptKind.String(AttemptKind(a)))
+			attrs = append(attrs, AttrAttempt.Int(a.Number), AttrAttemptKind.String(a.Kind()))
 			if a.Node != nil {
 				attrs = append(attrs, AttrNodeID.String(a.Node.ID))
 			}

@@ -144,4 +144,3 @@ func newNetwork(t *testing.T) *memory.Network {
 func fromA() client.CallOption {
 	return client.WithSelectOption(selector.WithStrategy(selector.RoundRobin()))
 }
-

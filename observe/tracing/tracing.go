@@ -10,10 +10,10 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/microsim/microsim/framework/client"
-	microerrors "github.com/microsim/microsim/framework/errors"
 	"github.com/microsim/microsim/framework/server"
 	"github.com/microsim/microsim/framework/service"
 	"github.com/microsim/microsim/observe/internal/optjoin"
+	"github.com/microsim/microsim/observe/internal/outcome"
 )
 
 // ScopeName is the instrumentation scope of the tracers a Tracing takes
@@ -136,18 +136,9 @@ func ServiceOption(tp trace.TracerProvider) service.Option {
 	return t.ServiceOption()
 }
 
-// CodeName is the value of AttrCode for err: "ok" for nil, else the name
-// of its errors.Code.
-func CodeName(err error) string {
-	if err == nil {
-		return "ok"
-	}
-	return microerrors.CodeOf(err).String()
-}
-
 // end records err on span and ends it.
 func end(span trace.Span, err error) {
-	span.SetAttributes(AttrCode.String(CodeName(err)))
+	span.SetAttributes(AttrCode.String(outcome.Code(err)))
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 	}
