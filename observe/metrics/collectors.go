@@ -10,41 +10,39 @@ import (
 	"github.com/microsim/microsim/framework/service"
 )
 
-var (
-	descRetries = prometheus.NewDesc("micro_client_retries_total",
-		"Retries granted by the retry policy and the retry budget.", []string{LabelClient}, nil)
-	descRetriesDenied = prometheus.NewDesc("micro_client_retries_denied_total",
-		"Retries the retry policy asked for and the retry budget refused.", []string{LabelClient}, nil)
-	descHedges = prometheus.NewDesc("micro_client_hedges_total",
-		"Backup requests (hedges) sent.", []string{LabelClient}, nil)
-	descHedgesWon = prometheus.NewDesc("micro_client_hedges_won_total",
-		"Calls answered by a hedge.", []string{LabelClient}, nil)
-	descHedgesDenied = prometheus.NewDesc("micro_client_hedges_denied_total",
-		"Hedges not sent because the retry budget refused them.", []string{LabelClient}, nil)
+// clientDescs are the metric descriptions of one client collector: its
+// name is a constant label, so that the collectors of several clients
+// differ to the registry.
+type clientDescs struct {
+	retries, retriesDenied, hedges, hedgesWon, hedgesDenied           *prometheus.Desc
+	nodeRequests, nodeFailures, nodeInFlight, nodeLatency, nodeEjects *prometheus.Desc
+	nodeEjected                                                       *prometheus.Desc
+}
 
-	nodeLabels       = []string{LabelClient, LabelName, LabelNodeID}
-	descNodeRequests = prometheus.NewDesc("micro_selector_node_requests_total",
-		"Attempts sent to a node, as the client's selector counts them.", nodeLabels, nil)
-	descNodeFailures = prometheus.NewDesc("micro_selector_node_failures_total",
-		"Attempts on a node that failed.", nodeLabels, nil)
-	descNodeInFlight = prometheus.NewDesc("micro_selector_node_in_flight",
-		"Attempts on a node begun and not yet ended.", nodeLabels, nil)
-	descNodeLatency = prometheus.NewDesc("micro_selector_node_latency_seconds",
-		"Moving average of a node's attempt latency.", nodeLabels, nil)
-	descNodeEjections = prometheus.NewDesc("micro_selector_node_ejections_total",
-		"Ejections of a node by outlier detection.", nodeLabels, nil)
-	descNodeEjected = prometheus.NewDesc("micro_selector_node_ejected",
-		"1 while a node is ejected (or its probe pending), else 0.", nodeLabels, nil)
-
-	descInFlight = prometheus.NewDesc("micro_server_in_flight",
-		"Requests being served.", []string{LabelName}, nil)
-	descRefused = prometheus.NewDesc("micro_server_refused_total",
-		"Requests refused unprocessed because the server was at its concurrency limit.", []string{LabelName}, nil)
-)
+func newClientDescs(name string) clientDescs {
+	own := prometheus.Labels{LabelClient: name}
+	d := func(metric, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(metric, help, labels, own)
+	}
+	node := []string{LabelName, LabelNodeID}
+	return clientDescs{
+		retries:       d("micro_client_retries_total", "Retries granted by the retry policy and the retry budget."),
+		retriesDenied: d("micro_client_retries_denied_total", "Retries the retry policy asked for and the retry budget refused."),
+		hedges:        d("micro_client_hedges_total", "Backup requests (hedges) sent."),
+		hedgesWon:     d("micro_client_hedges_won_total", "Calls answered by a hedge."),
+		hedgesDenied:  d("micro_client_hedges_denied_total", "Hedges not sent because the retry budget refused them."),
+		nodeRequests:  d("micro_selector_node_requests_total", "Attempts sent to a node, as the client's selector counts them.", node...),
+		nodeFailures:  d("micro_selector_node_failures_total", "Attempts on a node that failed.", node...),
+		nodeInFlight:  d("micro_selector_node_in_flight", "Attempts on a node begun and not yet ended.", node...),
+		nodeLatency:   d("micro_selector_node_latency_seconds", "Moving average of a node's attempt latency.", node...),
+		nodeEjects:    d("micro_selector_node_ejections_total", "Ejections of a node by outlier detection.", node...),
+		nodeEjected:   d("micro_selector_node_ejected", "1 while a node is ejected (or its probe pending), else 0.", node...),
+	}
+}
 
 // clientCollector reads a client's counters when scraped.
 type clientCollector struct {
-	name  string
+	d     clientDescs
 	sr    client.StatsReporter
 	peers []string
 }
@@ -60,14 +58,15 @@ func NewClientCollector(name string, c client.Client, peers ...string) (promethe
 	if !ok {
 		return nil, fmt.Errorf("metrics: client collector %q: %T keeps no stats (client.StatsReporter)", name, c)
 	}
-	return &clientCollector{name: name, sr: sr, peers: append([]string(nil), peers...)}, nil
+	return &clientCollector{d: newClientDescs(name), sr: sr, peers: append([]string(nil), peers...)}, nil
 }
 
 // Describe implements prometheus.Collector.
 func (c *clientCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRetries, descRetriesDenied, descHedges, descHedgesWon, descHedgesDenied,
-		descNodeRequests, descNodeFailures, descNodeInFlight, descNodeLatency, descNodeEjections, descNodeEjected} {
-		ch <- d
+	d := &c.d
+	for _, desc := range []*prometheus.Desc{d.retries, d.retriesDenied, d.hedges, d.hedgesWon, d.hedgesDenied,
+		d.nodeRequests, d.nodeFailures, d.nodeInFlight, d.nodeLatency, d.nodeEjects, d.nodeEjected} {
+		ch <- desc
 	}
 }
 
@@ -80,31 +79,32 @@ func (c *clientCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
-	counter(descRetries, s.Retries, c.name)
-	counter(descRetriesDenied, s.RetriesDenied, c.name)
-	counter(descHedges, s.Hedges, c.name)
-	counter(descHedgesWon, s.HedgesWon, c.name)
-	counter(descHedgesDenied, s.HedgesDenied, c.name)
+	d := &c.d
+	counter(d.retries, s.Retries)
+	counter(d.retriesDenied, s.RetriesDenied)
+	counter(d.hedges, s.Hedges)
+	counter(d.hedgesWon, s.HedgesWon)
+	counter(d.hedgesDenied, s.HedgesDenied)
 	for _, svc := range c.peers {
 		for _, n := range c.sr.NodeStats(svc) {
-			counter(descNodeRequests, n.Requests, c.name, svc, n.ID)
-			counter(descNodeFailures, n.Failures, c.name, svc, n.ID)
-			gauge(descNodeInFlight, float64(n.InFlight), c.name, svc, n.ID)
-			gauge(descNodeLatency, n.Latency.Seconds(), c.name, svc, n.ID)
-			counter(descNodeEjections, n.Ejections, c.name, svc, n.ID)
+			counter(d.nodeRequests, n.Requests, svc, n.ID)
+			counter(d.nodeFailures, n.Failures, svc, n.ID)
+			gauge(d.nodeInFlight, float64(n.InFlight), svc, n.ID)
+			gauge(d.nodeLatency, n.Latency.Seconds(), svc, n.ID)
+			counter(d.nodeEjects, n.Ejections, svc, n.ID)
 			ejected := 0.0
 			if n.Ejected {
 				ejected = 1
 			}
-			gauge(descNodeEjected, ejected, c.name, svc, n.ID)
+			gauge(d.nodeEjected, ejected, svc, n.ID)
 		}
 	}
 }
 
 // serverCollector reads a server's counters when scraped.
 type serverCollector struct {
-	name string
-	sr   server.StatsReporter
+	inFlight, refused *prometheus.Desc // micro_name is a constant label
+	sr                server.StatsReporter
 }
 
 // NewServerCollector returns a collector of s's requests in flight and
@@ -115,20 +115,26 @@ func NewServerCollector(name string, s server.Server) (prometheus.Collector, err
 	if !ok {
 		return nil, fmt.Errorf("metrics: server collector %q: %T keeps no stats (server.StatsReporter)", name, s)
 	}
-	return &serverCollector{name: name, sr: sr}, nil
+	own := prometheus.Labels{LabelName: name}
+	return &serverCollector{
+		inFlight: prometheus.NewDesc("micro_server_in_flight", "Requests being served.", nil, own),
+		refused: prometheus.NewDesc("micro_server_refused_total",
+			"Requests refused unprocessed because the server was at its concurrency limit.", nil, own),
+		sr: sr,
+	}, nil
 }
 
 // Describe implements prometheus.Collector.
 func (c *serverCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- descInFlight
-	ch <- descRefused
+	ch <- c.inFlight
+	ch <- c.refused
 }
 
 // Collect implements prometheus.Collector.
 func (c *serverCollector) Collect(ch chan<- prometheus.Metric) {
 	s := c.sr.Stats()
-	ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(s.InFlight), c.name)
-	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(s.Refused), c.name)
+	ch <- prometheus.MustNewConstMetric(c.inFlight, prometheus.GaugeValue, float64(s.InFlight))
+	ch <- prometheus.MustNewConstMetric(c.refused, prometheus.CounterValue, float64(s.Refused))
 }
 
 // NewServiceCollector returns a collector of svc's server and client
