@@ -149,30 +149,21 @@ func (m *Metrics) ServiceOption() service.Option {
 // client.New fail.
 func ClientOption(reg prometheus.Registerer) client.Option {
 	m, err := New(reg)
-	if err != nil {
-		return optjoin.Fail[client.Option](err)
-	}
-	return m.ClientOption()
+	return optjoin.Of(m, err, (*Metrics).ClientOption)
 }
 
 // ServerOption is New(reg).ServerOption(); an error from New makes
 // server.New fail.
 func ServerOption(reg prometheus.Registerer) server.Option {
 	m, err := New(reg)
-	if err != nil {
-		return optjoin.Fail[server.Option](err)
-	}
-	return m.ServerOption()
+	return optjoin.Of(m, err, (*Metrics).ServerOption)
 }
 
 // ServiceOption is New(reg).ServiceOption(); an error from New makes
 // service.New fail.
 func ServiceOption(reg prometheus.Registerer) service.Option {
 	m, err := New(reg)
-	if err != nil {
-		return optjoin.Fail[service.Option](err)
-	}
-	return m.ServiceOption()
+	return optjoin.Of(m, err, (*Metrics).ServiceOption)
 }
 
 // Handler serves g's metrics in the Prometheus text exposition format (or

@@ -20,39 +20,11 @@ import (
 	"github.com/microsim/microsim/framework/server"
 	"github.com/microsim/microsim/framework/service"
 	"github.com/microsim/microsim/memory"
+	"github.com/microsim/microsim/observe/internal/echo"
 	"github.com/microsim/microsim/observe/metrics"
 )
 
-type EchoRequest struct {
-	Text  string
-	Sleep time.Duration
-	Fail  string
-}
-
-type EchoReply struct{ Text string }
-
-type Echo struct{}
-
 type Event struct{ N int }
-
-func (Echo) Say(ctx context.Context, req *EchoRequest, rsp *EchoReply) error {
-	if req.Sleep > 0 {
-		select {
-		case <-time.After(req.Sleep):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	if req.Fail != "" {
-		code, err := errors.ParseCode(req.Fail)
-		if err != nil {
-			return err
-		}
-		return errors.New("echo", code, "asked to fail")
-	}
-	rsp.Text = req.Text
-	return nil
-}
 
 // world is two "echo" services (echo-a, echo-b), each on a host of its
 // own, and a service "caller", all counting into one registry.
@@ -286,3 +258,9 @@ func TestHandlerServesTheExposition(t *testing.T) {
 		assert.True(t, strings.Contains(body, "micro_server_request_duration_seconds_bucket"))
 	})
 }
+
+type (
+	Echo        = echo.Echo
+	EchoRequest = echo.Request
+	EchoReply   = echo.Reply
+)

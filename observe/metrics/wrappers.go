@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/microsim/microsim/framework/broker"
 	"github.com/microsim/microsim/framework/client"
 	"github.com/microsim/microsim/framework/server"
@@ -18,14 +20,20 @@ func status(err error) string {
 	return StatusFailure
 }
 
+// observe counts a call (or request) of service's endpoint that began at
+// t0 and ended with err in reqs, and its latency in dur.
+func observe(reqs *prometheus.CounterVec, dur *prometheus.HistogramVec, service, endpoint string, t0 time.Time, err error) {
+	dur.WithLabelValues(service, endpoint).Observe(time.Since(t0).Seconds())
+	reqs.WithLabelValues(service, endpoint, status(err), outcome.Code(err)).Inc()
+}
+
 // CallWrapper is a client.CallWrapper that counts each call by its
 // outcome and observes its latency.
 func (m *Metrics) CallWrapper(next client.CallFunc) client.CallFunc {
 	return func(ctx context.Context, req *client.Request, rsp any) error {
 		t0 := time.Now()
 		err := next(ctx, req, rsp)
-		m.clientDuration.WithLabelValues(req.Service, req.Endpoint).Observe(time.Since(t0).Seconds())
-		m.clientRequests.WithLabelValues(req.Service, req.Endpoint, status(err), outcome.Code(err)).Inc()
+		observe(m.clientRequests, m.clientDuration, req.Service, req.Endpoint, t0, err)
 		return err
 	}
 }
@@ -62,8 +70,7 @@ func (m *Metrics) HandlerWrapper(next server.HandlerFunc) server.HandlerFunc {
 	return func(ctx context.Context, req *server.Request, rsp any) error {
 		t0 := time.Now()
 		err := next(ctx, req, rsp)
-		m.serverDuration.WithLabelValues(req.Service, req.Endpoint).Observe(time.Since(t0).Seconds())
-		m.serverRequests.WithLabelValues(req.Service, req.Endpoint, status(err), outcome.Code(err)).Inc()
+		observe(m.serverRequests, m.serverDuration, req.Service, req.Endpoint, t0, err)
 		return err
 	}
 }

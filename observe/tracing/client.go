@@ -19,14 +19,7 @@ func (t *Tracing) CallWrapper(next client.CallFunc) client.CallFunc {
 		if !trace.SpanContextFromContext(ctx).IsValid() {
 			ctx = t.extractMetadata(ctx)
 		}
-		ctx, span := t.tracer.Start(ctx, req.Service+"/"+req.Endpoint,
-			trace.WithSpanKind(trace.SpanKindInternal),
-			trace.WithAttributes(
-				AttrRPCSystem.String(System),
-				AttrRPCService.String(req.Service),
-				AttrRPCMethod.String(req.Endpoint),
-				AttrIdempotent.Bool(req.Idempotent),
-			))
+		ctx, span := t.startRPC(ctx, req.Service, req.Endpoint, trace.SpanKindInternal, AttrIdempotent.Bool(req.Idempotent))
 		err := next(ctx, req, rsp)
 		end(span, err)
 		return err
@@ -38,20 +31,14 @@ func (t *Tracing) CallWrapper(next client.CallFunc) client.CallFunc {
 // attempt's request metadata.
 func (t *Tracing) AttemptWrapper(next client.AttemptFunc) client.AttemptFunc {
 	return func(ctx context.Context, addr string, req *client.Request, rsp any) error {
-		attrs := []attribute.KeyValue{
-			AttrRPCSystem.String(System),
-			AttrRPCService.String(req.Service),
-			AttrRPCMethod.String(req.Endpoint),
-			AttrServerAddress.String(addr),
-		}
+		attrs := []attribute.KeyValue{AttrServerAddress.String(addr)}
 		if a, ok := client.AttemptFromContext(ctx); ok {
 			attrs = append(attrs, AttrAttempt.Int(a.Number), AttrAttemptKind.String(a.Kind()))
 			if a.Node != nil {
 				attrs = append(attrs, AttrNodeID.String(a.Node.ID))
 			}
 		}
-		ctx, span := t.tracer.Start(ctx, req.Service+"/"+req.Endpoint,
-			trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+		ctx, span := t.startRPC(ctx, req.Service, req.Endpoint, trace.SpanKindClient, attrs...)
 		err := next(t.injectMetadata(ctx), addr, req, rsp)
 		end(span, err)
 		return err
@@ -80,4 +67,15 @@ func (t *Tracing) PublishWrapper(next client.PublishFunc) client.PublishFunc {
 		end(span, err)
 		return err
 	}
+}
+
+// startRPC starts a span of kind for a call of service's endpoint, with the
+// rpc.* attributes and extra.
+func (t *Tracing) startRPC(ctx context.Context, service, endpoint string, kind trace.SpanKind, extra ...attribute.KeyValue) (context.Context, trace.Span) {
+	attrs := append([]attribute.KeyValue{
+		AttrRPCSystem.String(System),
+		AttrRPCService.String(service),
+		AttrRPCMethod.String(endpoint),
+	}, extra...)
+	return t.tracer.Start(ctx, service+"/"+endpoint, trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
@@ -13,10 +12,10 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/microsim/microsim/framework/client"
-	"github.com/microsim/microsim/framework/errors"
 	"github.com/microsim/microsim/framework/selector"
 	"github.com/microsim/microsim/framework/server"
 	"github.com/microsim/microsim/memory"
+	"github.com/microsim/microsim/observe/internal/echo"
 )
 
 // recorder is a TracerProvider whose ended spans are kept in memory.
@@ -70,37 +69,6 @@ func attr(s sdktrace.ReadOnlySpan, key attribute.Key) string {
 	return ""
 }
 
-type EchoRequest struct {
-	Text  string
-	Sleep time.Duration
-	Fail  string
-}
-
-type EchoReply struct{ Text string }
-
-// Echo replies with its request's text after Sleep, or fails with the
-// code named by Fail.
-type Echo struct{}
-
-func (Echo) Say(ctx context.Context, req *EchoRequest, rsp *EchoReply) error {
-	if req.Sleep > 0 {
-		select {
-		case <-time.After(req.Sleep):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	if req.Fail != "" {
-		code, err := errors.ParseCode(req.Fail)
-		if err != nil {
-			return err
-		}
-		return errors.New("echo", code, "asked to fail")
-	}
-	rsp.Text = req.Text
-	return nil
-}
-
 // echoCluster starts n "echo" servers, node IDs echo-a, echo-b, ..., each
 // on a host of its own (hosts[i]), with opts.
 func echoCluster(t *testing.T, net *memory.Network, n int, opts ...server.Option) []*memory.Host {
@@ -144,3 +112,9 @@ func newNetwork(t *testing.T) *memory.Network {
 func fromA() client.CallOption {
 	return client.WithSelectOption(selector.WithStrategy(selector.RoundRobin()))
 }
+
+type (
+	Echo        = echo.Echo
+	EchoRequest = echo.Request
+	EchoReply   = echo.Reply
+)

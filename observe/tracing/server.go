@@ -16,13 +16,7 @@ import (
 func (t *Tracing) HandlerWrapper(next server.HandlerFunc) server.HandlerFunc {
 	return func(ctx context.Context, req *server.Request, rsp any) error {
 		parent := t.prop.Extract(ctx, headerCarrier(req.Header))
-		ctx, span := t.tracer.Start(parent, req.Service+"/"+req.Endpoint,
-			trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(
-				AttrRPCSystem.String(System),
-				AttrRPCService.String(req.Service),
-				AttrRPCMethod.String(req.Endpoint),
-			))
+		ctx, span := t.startRPC(parent, req.Service, req.Endpoint, trace.SpanKindServer)
 		err := next(t.injectMetadata(ctx), req, rsp)
 		end(span, err)
 		return err

@@ -112,28 +112,19 @@ func (t *Tracing) ServiceOption() service.Option {
 // ClientOption is New(tp).ClientOption(); a nil tp makes client.New fail.
 func ClientOption(tp trace.TracerProvider) client.Option {
 	t, err := New(tp)
-	if err != nil {
-		return optjoin.Fail[client.Option](err)
-	}
-	return t.ClientOption()
+	return optjoin.Of(t, err, (*Tracing).ClientOption)
 }
 
 // ServerOption is New(tp).ServerOption(); a nil tp makes server.New fail.
 func ServerOption(tp trace.TracerProvider) server.Option {
 	t, err := New(tp)
-	if err != nil {
-		return optjoin.Fail[server.Option](err)
-	}
-	return t.ServerOption()
+	return optjoin.Of(t, err, (*Tracing).ServerOption)
 }
 
 // ServiceOption is New(tp).ServiceOption(); a nil tp makes service.New fail.
 func ServiceOption(tp trace.TracerProvider) service.Option {
 	t, err := New(tp)
-	if err != nil {
-		return optjoin.Fail[service.Option](err)
-	}
-	return t.ServiceOption()
+	return optjoin.Of(t, err, (*Tracing).ServiceOption)
 }
 
 // end records err on span and ends it.

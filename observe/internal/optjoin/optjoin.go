@@ -18,3 +18,13 @@ func Join[O ~func(P) error, P any](opts ...O) O {
 func Fail[O ~func(P) error, P any](err error) O {
 	return func(P) error { return err }
 }
+
+// Of returns opt(v), or, when err (from building v) is not nil, an option
+// that fails with err: the body of a function that builds a value and
+// returns one of its options.
+func Of[V any, O ~func(P) error, P any](v V, err error, opt func(V) O) O {
+	if err != nil {
+		return Fail[O](err)
+	}
+	return opt(v)
+}

@@ -30,3 +30,18 @@ func TestJoinAppliesEveryOptionAndStopsAtTheFirstError(t *testing.T) {
 	_, err = client.New(sel, n.Transport(), optjoin.Fail[client.Option](boom))
 	assert.ErrorIs(t, err, boom)
 }
+
+func TestOfBuildsOrFails(t *testing.T) {
+	n := memory.MustNetwork()
+	defer n.Close()
+	sel, err := selector.New(n.Registry())
+	require.NoError(t, err)
+	defer sel.Close()
+	poolOf := func(size int) client.Option { return client.WithPoolSize(size) }
+	c, err := client.New(sel, n.Transport(), optjoin.Of(2, nil, poolOf))
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+	boom := errors.New("boom")
+	_, err = client.New(sel, n.Transport(), optjoin.Of(2, boom, poolOf))
+	assert.ErrorIs(t, err, boom)
+}
