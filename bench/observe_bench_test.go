@@ -17,7 +17,9 @@ import (
 // conc=1) with tracing and metrics off, tracing on (every call sampled:
 // a call span, an attempt span and a server span, recorded by an SDK
 // TracerProvider whose processor drops them once ended, so no exporter
-// is measured), metrics on (request and attempt counters and latency
+// is measured), tracing with a sampler that records no call ("unsampled":
+// spans are made but not recorded, and trace context still travels),
+// metrics on (request and attempt counters and latency
 // histograms on both sides, on a registry of the benchmark's own), and
 // both. The modes run in the same process, one after the other.
 //
@@ -27,7 +29,7 @@ func BenchmarkObserve(b *testing.B) {
 		name  string
 		world func(testing.TB, worldOptions) *echoWorld
 	}{{"memory", newMemoryWorldWith}, {"tcp", newTCPWorldWith}} {
-		for _, mode := range []string{"off", "tracing", "metrics", "both"} {
+		for _, mode := range []string{"off", "tracing", "unsampled", "metrics", "both"} {
 			b.Run(fmt.Sprintf("transport=%s/mode=%s", tr.name, mode), func(b *testing.B) {
 				benchEcho(b, tr.world(b, observeOptions(b, mode)), 1, 1<<10)
 			})
@@ -39,9 +41,12 @@ func BenchmarkObserve(b *testing.B) {
 // BenchmarkObserve.
 func observeOptions(b testing.TB, mode string) worldOptions {
 	var o worldOptions
-	if mode == "tracing" || mode == "both" {
-		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()),
-			sdktrace.WithSpanProcessor(dropSpans{}))
+	if mode == "tracing" || mode == "unsampled" || mode == "both" {
+		sampler := sdktrace.AlwaysSample()
+		if mode == "unsampled" {
+			sampler = sdktrace.NeverSample()
+		}
+		tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sampler), sdktrace.WithSpanProcessor(dropSpans{}))
 		b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 		o.srv = append(o.srv, tracing.ServerOption(tp))
 		o.cli = append(o.cli, tracing.ClientOption(tp))

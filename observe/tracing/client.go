@@ -31,14 +31,16 @@ func (t *Tracing) CallWrapper(next client.CallFunc) client.CallFunc {
 // attempt's request metadata.
 func (t *Tracing) AttemptWrapper(next client.AttemptFunc) client.AttemptFunc {
 	return func(ctx context.Context, addr string, req *client.Request, rsp any) error {
-		attrs := []attribute.KeyValue{AttrServerAddress.String(addr)}
-		if a, ok := client.AttemptFromContext(ctx); ok {
-			attrs = append(attrs, AttrAttempt.Int(a.Number), AttrAttemptKind.String(a.Kind()))
-			if a.Node != nil {
-				attrs = append(attrs, AttrNodeID.String(a.Node.ID))
+		ctx, span := t.startRPC(ctx, req.Service, req.Endpoint, trace.SpanKindClient)
+		if span.IsRecording() {
+			span.SetAttributes(AttrServerAddress.String(addr))
+			if a, ok := client.AttemptFromContext(ctx); ok {
+				span.SetAttributes(AttrAttempt.Int(a.Number), AttrAttemptKind.String(a.Kind()))
+				if a.Node != nil {
+					span.SetAttributes(AttrNodeID.String(a.Node.ID))
+				}
 			}
 		}
-		ctx, span := t.startRPC(ctx, req.Service, req.Endpoint, trace.SpanKindClient, attrs...)
 		err := next(t.injectMetadata(ctx), addr, req, rsp)
 		end(span, err)
 		return err
@@ -52,13 +54,7 @@ func (t *Tracing) PublishWrapper(next client.PublishFunc) client.PublishFunc {
 		if !trace.SpanContextFromContext(ctx).IsValid() {
 			ctx = t.extractMetadata(ctx)
 		}
-		ctx, span := t.tracer.Start(ctx, topic+" publish",
-			trace.WithSpanKind(trace.SpanKindProducer),
-			trace.WithAttributes(
-				AttrMsgSystem.String(System),
-				AttrMsgTopic.String(topic),
-				AttrMsgOperation.String("send"),
-			))
+		ctx, span := t.startMessage(ctx, topic, trace.SpanKindProducer)
 		if m.Header == nil {
 			m.Header = make(map[string]string, 2)
 		}
@@ -69,13 +65,14 @@ func (t *Tracing) PublishWrapper(next client.PublishFunc) client.PublishFunc {
 	}
 }
 
-// startRPC starts a span of kind for a call of service's endpoint, with the
-// rpc.* attributes and extra.
+// startRPC starts a span of kind for a call of service's endpoint and,
+// when the span records, gives it the rpc.* attributes and extra (a span
+// the sampler dropped costs no attribute).
 func (t *Tracing) startRPC(ctx context.Context, service, endpoint string, kind trace.SpanKind, extra ...attribute.KeyValue) (context.Context, trace.Span) {
-	attrs := append([]attribute.KeyValue{
-		AttrRPCSystem.String(System),
-		AttrRPCService.String(service),
-		AttrRPCMethod.String(endpoint),
-	}, extra...)
-	return t.tracer.Start(ctx, service+"/"+endpoint, trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
+	ctx, span := t.tracer.Start(ctx, t.names.of(service, endpoint), t.kinds[kind])
+	if span.IsRecording() {
+		span.SetAttributes(AttrRPCSystem.String(System), AttrRPCService.String(service), AttrRPCMethod.String(endpoint))
+		span.SetAttributes(extra...)
+	}
+	return ctx, span
 }

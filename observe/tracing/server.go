@@ -29,15 +29,23 @@ func (t *Tracing) HandlerWrapper(next server.HandlerFunc) server.HandlerFunc {
 func (t *Tracing) SubscriberWrapper(next server.SubscriberFunc) server.SubscriberFunc {
 	return func(ctx context.Context, msg *server.Message) error {
 		parent := t.prop.Extract(ctx, headerCarrier(msg.Header))
-		ctx, span := t.tracer.Start(parent, msg.Topic+" process",
-			trace.WithSpanKind(trace.SpanKindConsumer),
-			trace.WithAttributes(
-				AttrMsgSystem.String(System),
-				AttrMsgTopic.String(msg.Topic),
-				AttrMsgOperation.String("process"),
-			))
+		ctx, span := t.startMessage(parent, msg.Topic, trace.SpanKindConsumer)
 		err := next(t.injectMetadata(ctx), msg)
 		end(span, err)
 		return err
 	}
+}
+
+// startMessage starts the span of a publish (kind Producer, "topic
+// publish") or of a delivered event (kind Consumer, "topic process").
+func (t *Tracing) startMessage(ctx context.Context, topic string, kind trace.SpanKind) (context.Context, trace.Span) {
+	op, name := "process", topic+" process"
+	if kind == trace.SpanKindProducer {
+		op, name = "send", topic+" publish"
+	}
+	ctx, span := t.tracer.Start(ctx, name, t.kinds[kind])
+	if span.IsRecording() {
+		span.SetAttributes(AttrMsgSystem.String(System), AttrMsgTopic.String(topic), AttrMsgOperation.String(op))
+	}
+	return ctx, span
 }

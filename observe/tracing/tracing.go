@@ -49,6 +49,8 @@ const System = "microsim"
 type Tracing struct {
 	tracer trace.Tracer
 	prop   propagation.TextMapPropagator
+	kinds  map[trace.SpanKind]trace.SpanStartOption // made once: an option boxes its value
+	names  spanNames
 }
 
 // Option configures a Tracing.
@@ -72,7 +74,10 @@ func New(tp trace.TracerProvider, opts ...Option) (*Tracing, error) {
 	if tp == nil {
 		return nil, ErrNilTracerProvider
 	}
-	t := &Tracing{tracer: tp.Tracer(ScopeName), prop: propagation.TraceContext{}}
+	t := &Tracing{tracer: tp.Tracer(ScopeName), prop: propagation.TraceContext{}, kinds: map[trace.SpanKind]trace.SpanStartOption{}}
+	for _, k := range []trace.SpanKind{trace.SpanKindInternal, trace.SpanKindClient, trace.SpanKindServer, trace.SpanKindProducer, trace.SpanKindConsumer} {
+		t.kinds[k] = trace.WithSpanKind(k)
+	}
 	for _, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("tracing: nil option")
@@ -129,9 +134,11 @@ func ServiceOption(tp trace.TracerProvider) service.Option {
 
 // end records err on span and ends it.
 func end(span trace.Span, err error) {
-	span.SetAttributes(AttrCode.String(outcome.Code(err)))
-	if err != nil {
-		span.SetStatus(codes.Error, err.Error())
+	if span.IsRecording() {
+		span.SetAttributes(AttrCode.String(outcome.Code(err)))
+		if err != nil {
+			span.SetStatus(codes.Error, err.Error())
+		}
 	}
 	span.End()
 }
