@@ -15,7 +15,9 @@
 // micro_name is the called (or serving) service, micro_status "success"
 // or "failure" (the names go-micro's Prometheus wrapper uses),
 // micro_code the framework's error code ("ok" on success), micro_kind
-// whether an attempt was the call's "first", a "retry" or a "hedge".
+// whether an attempt was the call's "first", a "retry" or a "hedge". A
+// client's series are bounded: past MaxClientEndpoints (service, endpoint)
+// pairs, further calls count under the endpoint OtherEndpoint.
 //
 // The counters the framework keeps itself are read when Prometheus
 // scrapes, by collectors registered separately: NewClientCollector (a

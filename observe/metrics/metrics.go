@@ -50,6 +50,7 @@ type Metrics struct {
 	serverDuration *prometheus.HistogramVec
 	published      *prometheus.CounterVec
 	delivered      *prometheus.CounterVec
+	endpoints      endpointSet // bounds the client's endpoint labels
 }
 
 // New registers the request metrics on reg, or takes those a former New

@@ -33,7 +33,7 @@ func (m *Metrics) CallWrapper(next client.CallFunc) client.CallFunc {
 	return func(ctx context.Context, req *client.Request, rsp any) error {
 		t0 := time.Now()
 		err := next(ctx, req, rsp)
-		observe(m.clientRequests, m.clientDuration, req.Service, req.Endpoint, t0, err)
+		observe(m.clientRequests, m.clientDuration, req.Service, m.endpoints.label(req.Service, req.Endpoint), t0, err)
 		return err
 	}
 }
@@ -47,7 +47,7 @@ func (m *Metrics) AttemptWrapper(next client.AttemptFunc) client.AttemptFunc {
 			kind = a.Kind()
 		}
 		err := next(ctx, addr, req, rsp)
-		m.clientAttempts.WithLabelValues(req.Service, req.Endpoint, kind, outcome.Code(err)).Inc()
+		m.clientAttempts.WithLabelValues(req.Service, m.endpoints.label(req.Service, req.Endpoint), kind, outcome.Code(err)).Inc()
 		return err
 	}
 }
