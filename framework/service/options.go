@@ -2,6 +2,7 @@ package service
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"syscall"
@@ -131,9 +132,12 @@ func WithLogger(l *slog.Logger) Option {
 // on stderr at level Info for a service run from a main, and one that
 // discards everything inside a test binary (testing.Testing), where a
 // test that wants the logs passes its own.
-func DefaultLogger() *slog.Logger {
-	if testing.Testing() {
+func DefaultLogger() *slog.Logger { return defaultLogger(testing.Testing(), os.Stderr) }
+
+// defaultLogger is DefaultLogger in a test binary or not, writing to w.
+func defaultLogger(inTest bool, w io.Writer) *slog.Logger {
+	if inTest {
 		return slog.New(slog.DiscardHandler)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
