@@ -13,7 +13,7 @@ FUZZMINIMIZE ?= 1s
 # -p 2 matches the 2-core CI machine; race-enabled tests are CPU-bound.
 TESTFLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: test vet unit allocs peers fuzz generate bench consul
+.PHONY: test vet unit allocs peers fuzz generate bench consul prometheus
 
 test: vet unit allocs peers fuzz
 
@@ -22,9 +22,11 @@ vet:
 
 # The Consul registry's tests run a real agent: bin/consul, built by the
 # consul target, is put first on PATH, and MICROSIM_REQUIRE_CONSUL=1 makes
-# those tests fail instead of skipping when it is missing.
-unit: consul
-	PATH="$(CURDIR)/bin:$$PATH" MICROSIM_REQUIRE_CONSUL=1 $(GO) test $(TESTFLAGS) ./...
+# those tests fail instead of skipping when it is missing. Likewise the
+# metrics e2e test runs Debian's prometheus and promtool (the prometheus
+# target), and MICROSIM_REQUIRE_PROMETHEUS=1 makes it fail without them.
+unit: consul prometheus
+	PATH="$(CURDIR)/bin:$$PATH" MICROSIM_REQUIRE_CONSUL=1 MICROSIM_REQUIRE_PROMETHEUS=1 $(GO) test $(TESTFLAGS) ./...
 
 # Allocation-count tests (TestCallAllocations, the selector's pick path):
 # counts mean nothing under the race detector, so those tests are built
@@ -46,6 +48,15 @@ consul: bin/consul
 
 bin/consul: tools/go.mod tools/go.sum
 	cd tools && $(GO) build -o ../bin/consul github.com/hashicorp/consul
+
+# Debian's prometheus package (prometheus and promtool), installed with
+# apt-get when either is missing (as root, or through sudo); nothing when
+# both are on PATH.
+prometheus:
+	@if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y prometheus; \
+	fi
 
 # Runs every fuzz target in the module for FUZZTIME (executions) each (the seed corpus
 # already runs as part of `unit`). Targets are discovered, not listed by hand.

@@ -86,13 +86,19 @@ type echoWorld struct {
 	close  func()
 }
 
+// worldOptions are options added to an echo world's server and client.
+type worldOptions struct {
+	srv []server.Option
+	cli []client.Option
+}
+
 // newEchoWorld starts service "echo" on srvTr (listening on addr) and a
-// protobuf client on cliTr, both finding each other through reg. Everything
-// is stopped at b.Cleanup.
-func newEchoWorld(b testing.TB, srvTr, cliTr transport.Transport, reg registry.Registry, addr string) *echoWorld {
+// protobuf client on cliTr, both finding each other through reg, with the
+// options of o added. Everything is stopped at b.Cleanup.
+func newEchoWorld(b testing.TB, srvTr, cliTr transport.Transport, reg registry.Registry, addr string, o worldOptions) *echoWorld {
 	b.Helper()
 	ctx := context.Background()
-	srv, err := server.New("echo", srvTr, reg, server.WithAddress(addr))
+	srv, err := server.New("echo", srvTr, reg, append([]server.Option{server.WithAddress(addr)}, o.srv...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -106,7 +112,7 @@ func newEchoWorld(b testing.TB, srvTr, cliTr transport.Transport, reg registry.R
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, err := client.New(sel, cliTr, client.WithContentType(codec.ContentTypeProto))
+	c, err := client.New(sel, cliTr, append([]client.Option{client.WithContentType(codec.ContentTypeProto)}, o.cli...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -136,17 +142,23 @@ func (w *echoWorld) call(ctx context.Context, req, rsp *wrapperspb.BytesValue) e
 
 // newMemoryWorld is an echo world on a memory network: server on host
 // "echo-0", client on host "client".
-func newMemoryWorld(b testing.TB) *echoWorld {
+func newMemoryWorld(b testing.TB) *echoWorld { return newMemoryWorldWith(b, worldOptions{}) }
+
+// newMemoryWorldWith is newMemoryWorld with the options of o.
+func newMemoryWorldWith(b testing.TB, o worldOptions) *echoWorld {
 	b.Helper()
 	net := memory.MustNetwork()
 	b.Cleanup(func() { _ = net.Close() })
 	sh, ch := net.Host("echo-0"), net.Host("client")
-	return newEchoWorld(b, sh.Transport(), ch.Transport(), ch.Registry(), "")
+	return newEchoWorld(b, sh.Transport(), ch.Transport(), ch.Registry(), "", o)
 }
 
 // newTCPWorld is an echo world over TCP on 127.0.0.1 (one transport each
 // for server and client, one pooled connection), with a memory registry.
-func newTCPWorld(b testing.TB) *echoWorld {
+func newTCPWorld(b testing.TB) *echoWorld { return newTCPWorldWith(b, worldOptions{}) }
+
+// newTCPWorldWith is newTCPWorld with the options of o.
+func newTCPWorldWith(b testing.TB, o worldOptions) *echoWorld {
 	b.Helper()
 	net := memory.MustNetwork()
 	b.Cleanup(func() { _ = net.Close() })
@@ -160,7 +172,7 @@ func newTCPWorld(b testing.TB) *echoWorld {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = cliTr.Close() })
-	return newEchoWorld(b, srvTr, cliTr, net.Registry(), "127.0.0.1:0")
+	return newEchoWorld(b, srvTr, cliTr, net.Registry(), "127.0.0.1:0", o)
 }
 
 // benchEcho runs unary echo calls of size bytes from conc goroutines.

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/microsim/microsim/framework/broker"
 	"github.com/microsim/microsim/framework/codec"
 	"github.com/microsim/microsim/framework/internal/wire"
 )
@@ -96,3 +97,11 @@ type AttemptFunc func(ctx context.Context, addr string, req *Request, rsp any) e
 // (sharing the *Request, which they must not modify), so an attempt
 // wrapper must be safe for concurrent use.
 type AttemptWrapper func(next AttemptFunc) AttemptFunc
+
+// PublishFunc hands one encoded event to the broker.
+type PublishFunc func(ctx context.Context, topic string, msg *broker.Message) error
+
+// PublishWrapper is publish middleware: it wraps each Publish once the
+// event is encoded, and may add headers to msg (trace context, say) before
+// passing it on. It must be safe for concurrent use.
+type PublishWrapper func(next PublishFunc) PublishFunc

@@ -35,6 +35,13 @@
 // the other attempts are cancelled and reported to the selector as
 // Canceled. See HedgePolicy.
 //
+// Middleware: call wrappers (WithCallWrapper) wrap a whole call, attempt
+// wrappers (WithAttemptWrapper) each attempt, whose ctx tells them which
+// one it is (AttemptFromContext: its number, whether it is a retry or a
+// hedge, its node), and publish wrappers (WithPublishWrapper) each
+// Publish. A client with no attempt wrapper puts nothing in the attempt's
+// ctx. The observe packages (tracing, metrics) are such wrappers.
+//
 // The client counts calls, attempts, retries and hedges (StatsReporter)
 // with atomic counters, and passes on its selector's per-node counters.
 //

@@ -228,7 +228,7 @@ func (h *hedgedCall) start(node *registry.Node, hedge bool) {
 	h.sent++
 	h.inflight++
 	h.wg.Add(1)
-	go h.run(node, out, hedge)
+	go h.run(AttemptInfo{Number: h.sent, Hedge: hedge, Node: node}, out)
 	h.timerC = nil
 	if h.hedges >= h.p.MaxHedges {
 		return
@@ -246,10 +246,10 @@ func (h *hedgedCall) start(node *registry.Node, hedge bool) {
 }
 
 // run is an attempt's goroutine.
-func (h *hedgedCall) run(node *registry.Node, out any, hedge bool) {
+func (h *hedgedCall) run(a AttemptInfo, out any) {
 	defer h.wg.Done()
-	err := h.c.runAttempt(h.actx, node, h.r, out, h.est)
-	h.results <- attemptResult{err: err, rsp: out, hedge: hedge}
+	err := h.c.runAttempt(h.actx, a, h.r, out, h.est)
+	h.results <- attemptResult{err: err, rsp: out, hedge: a.Hedge}
 }
 
 // lostError is what the selector hears of an attempt cancelled because

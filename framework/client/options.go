@@ -33,6 +33,7 @@ type options struct {
 	poolSize        int
 	callWrappers    []CallWrapper
 	attemptWrappers []AttemptWrapper
+	pubWrappers     []PublishWrapper
 	budget          *RetryBudget // nil: no budget
 	hedge           *HedgePolicy // nil: no hedging
 }
@@ -150,6 +151,11 @@ func WithCallWrapper(w ...CallWrapper) Option {
 // WithAttemptWrapper adds attempt middleware; the first added is outermost.
 func WithAttemptWrapper(w ...AttemptWrapper) Option {
 	return func(o *options) error { o.attemptWrappers = append(o.attemptWrappers, w...); return nil }
+}
+
+// WithPublishWrapper adds publish middleware; the first added is outermost.
+func WithPublishWrapper(w ...PublishWrapper) Option {
+	return func(o *options) error { o.pubWrappers = append(o.pubWrappers, w...); return nil }
 }
 
 // CallOptions are per-call options.

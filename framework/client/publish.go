@@ -11,8 +11,8 @@ import (
 )
 
 // Publish implements Client: msg is encoded with the publish content type
-// (default: the client's) and sent with that type in the Micro-Content-Type
-// header and ctx's metadata as headers.
+// (default: the client's) and sent, through the publish wrappers, with
+// that type in the Micro-Content-Type header and ctx's metadata as headers.
 func (c *rpcClient) Publish(ctx context.Context, topic string, msg any, opts ...PublishOption) error {
 	if c.closed.Load() {
 		return errors.Wrapf(errorID, errors.Unavailable, ErrClosed, "publish to %q", topic)
@@ -35,8 +35,13 @@ func (c *rpcClient) Publish(ctx context.Context, topic string, msg any, opts ...
 	h := make(map[string]string, 2)
 	metadata.ToHeader(ctx, h)
 	h[wire.ContentType] = cd.ContentType()
-	if err := c.opts.broker.Publish(ctx, topic, &broker.Message{Header: h, Body: body}); err != nil {
+	if err := c.publish(ctx, topic, &broker.Message{Header: h, Body: body}); err != nil {
 		return errors.Wrap(errorID, errors.Unavailable, fmt.Errorf("publish to %q: %w", topic, err))
 	}
 	return nil
+}
+
+// doPublish is the unwrapped publish: the broker's.
+func (c *rpcClient) doPublish(ctx context.Context, topic string, m *broker.Message) error {
+	return c.opts.broker.Publish(ctx, topic, m)
 }

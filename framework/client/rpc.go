@@ -34,6 +34,7 @@ type rpcClient struct {
 
 	call    CallFunc    // the whole call, wrapped
 	attempt AttemptFunc // one attempt, wrapped
+	publish PublishFunc // one Publish to the broker, wrapped
 
 	msgs     sync.Pool // of *transport.Message: request messages (requestMessage)
 	bufs     sync.Pool // of *[]byte: request encodings (encode)
@@ -89,6 +90,10 @@ func New(sel selector.Selector, tr transport.Transport, opts ...Option) (Client,
 	c.attempt = c.doAttempt
 	for i := len(o.attemptWrappers) - 1; i >= 0; i-- {
 		c.attempt = o.attemptWrappers[i](c.attempt)
+	}
+	c.publish = c.doPublish
+	for i := len(o.pubWrappers) - 1; i >= 0; i-- {
+		c.publish = o.pubWrappers[i](c.publish)
 	}
 	return c, nil
 }
@@ -203,7 +208,7 @@ func (c *rpcClient) doCall(ctx context.Context, r *Request, rsp any) error {
 			}
 			return selectError(r, err)
 		}
-		err = c.runAttempt(ctx, node, r, rsp, est)
+		err = c.runAttempt(ctx, AttemptInfo{Number: attempt, Node: node}, r, rsp, est)
 		if err == nil {
 			return nil
 		}
@@ -270,17 +275,20 @@ func (c *rpcClient) pick(ctx context.Context, r *Request, p *selector.Pick, retr
 	return node, err
 }
 
-// runAttempt bounds one attempt by the per-attempt timeout and reports its
+// runAttempt bounds one attempt (a, on node a.Node, whose ctx carries a
+// for the attempt wrappers) by the per-attempt timeout and reports its
 // outcome to the selector (Tracker.Begin/done when it tracks load, else
 // Mark) exactly once. An attempt cancelled because another attempt of its
 // call won is reported as Canceled (lostError). With est, the latency of a
 // successful attempt is recorded there.
-func (c *rpcClient) runAttempt(ctx context.Context, node *registry.Node, r *Request, rsp any, est *latencies) error {
+func (c *rpcClient) runAttempt(ctx context.Context, a AttemptInfo, r *Request, rsp any, est *latencies) error {
 	if d := r.opts.AttemptTimeout; d > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, d)
 		defer cancel()
 	}
+	node := a.Node
+	ctx = c.withAttempt(ctx, a)
 	c.stats.attempts.Add(1)
 	done := c.begin(r.Service, node)
 	var t0 time.Time

@@ -65,6 +65,12 @@
 // direct.go), and the reply goes out with its end of stream in one step
 // when the socket is a transport.SendCloser.
 //
+// The server counts the requests in flight and those refused for overload
+// (StatsReporter). It logs with the slog.Logger of WithLogger (default:
+// nowhere); failures that can repeat per request (overload refusals,
+// handler and subscriber panics, failing subscribers) are logged at most
+// once a second each, the next record saying how many were held back.
+//
 // Nothing here uses package-level state; everything runs in a
 // testing/synctest bubble when its transport, registry and broker do.
 //

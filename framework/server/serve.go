@@ -3,12 +3,13 @@ package server
 import (
 	"context"
 	stderrors "errors"
-	"runtime/debug"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/microsim/microsim/framework/codec"
 	"github.com/microsim/microsim/framework/errors"
+	"github.com/microsim/microsim/framework/internal/lograte"
 	"github.com/microsim/microsim/framework/internal/wire"
 	"github.com/microsim/microsim/framework/metadata"
 	"github.com/microsim/microsim/framework/transport"
@@ -187,6 +188,7 @@ func (s *server) admitLocked(c *call, sock transport.Socket) {
 	c.refusal = false
 	if max := s.opts.maxInFlight; max > 0 && s.limited >= max {
 		c.refusal = true
+		s.refused.Add(1)
 	} else {
 		s.limited++
 	}
@@ -259,7 +261,7 @@ func (s *server) refuse(ctx context.Context, c *call) {
 		return
 	}
 	ep := m.Header[wire.Endpoint]
-	s.opts.log.Warn("server: overloaded; request refused", "service", s.name, "endpoint", ep, "remote", c.sock.RemoteAddr(), "max", s.opts.maxInFlight)
+	s.logs.Log(ctx, s.opts.log, slog.LevelWarn, "server: overloaded; request refused", "service", s.name, "endpoint", ep, "remote", c.sock.RemoteAddr(), "max", s.opts.maxInFlight)
 	s.replyError(ctx, c, errors.New(s.name, errors.Unavailable, "server overloaded: %d requests in flight; %s not run", s.opts.maxInFlight, ep))
 }
 
@@ -455,7 +457,7 @@ func (s *server) serveUnary(ctx context.Context, hctx *handlerCtx, w *serving, c
 func (s *server) invoke(ctx context.Context, ep *endpoint, req *Request, rsp any) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.opts.log.Error("server: handler panicked", "service", s.name, "endpoint", ep.name, "panic", p, "stack", string(debug.Stack()))
+			s.logs.Log(ctx, s.opts.log, slog.LevelError, "server: handler panicked", "service", s.name, "endpoint", ep.name, "panic", p, "stack", lograte.Stack{})
 			err = errors.NewInternal(s.name, "handler %s panicked: %v", ep.name, p)
 		}
 	}()

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"maps"
 	"sync"
+	"sync/atomic"
 
+	"github.com/microsim/microsim/framework/internal/lograte"
 	"github.com/microsim/microsim/framework/registry"
 	"github.com/microsim/microsim/framework/transport"
 )
@@ -150,6 +152,9 @@ type server struct {
 	calls   []*call       // in flight; a call's idx is its place here
 	limited int           // calls counted against MaxConcurrent
 	drained chan struct{} // closed when calls becomes empty; set by Stop
+	refused atomic.Uint64 // requests refused for overload (Stats)
+
+	logs *lograte.Limiter // rate-limits the logs of per-request failures
 }
 
 // New returns a server for the service name that listens on tr and
@@ -177,6 +182,7 @@ func New(name string, tr transport.Transport, reg registry.Registry, opts ...Opt
 		life:      make(chan struct{}, 1),
 		endpoints: make(map[string]*endpoint),
 		names:     make(map[string]bool),
+		logs:      lograte.New(lograte.DefaultInterval),
 	}, nil
 }
 

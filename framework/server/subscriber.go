@@ -3,11 +3,12 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"maps"
 	"reflect"
-	"runtime/debug"
 
 	"github.com/microsim/microsim/framework/broker"
+	"github.com/microsim/microsim/framework/internal/lograte"
 	"github.com/microsim/microsim/framework/internal/wire"
 	"github.com/microsim/microsim/framework/metadata"
 )
@@ -99,11 +100,11 @@ func (s *server) brokerHandler(sub *subscriber) broker.Handler {
 	return func(ctx context.Context, topic string, m *broker.Message) (err error) {
 		defer func() {
 			if p := recover(); p != nil {
-				s.opts.log.Error("server: subscriber panicked", "service", s.name, "topic", topic, "panic", p, "stack", string(debug.Stack()))
+				s.logs.Log(ctx, s.opts.log, slog.LevelError, "server: subscriber panicked", "service", s.name, "topic", topic, "panic", p, "stack", lograte.Stack{})
 				err = fmt.Errorf("server %q: subscriber of %q panicked: %v", s.name, topic, p)
 			}
 			if err != nil {
-				s.opts.log.Warn("server: subscriber failed", "service", s.name, "topic", topic, "err", err)
+				s.logs.Log(ctx, s.opts.log, slog.LevelWarn, "server: subscriber failed", "service", s.name, "topic", topic, "err", err)
 			}
 		}()
 		ct := m.Header[wire.ContentType]

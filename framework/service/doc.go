@@ -11,6 +11,10 @@
 // accepting, drain in-flight requests within the shutdown timeout — then
 // closes the client and the selector the Service created.
 //
+// Logs: the service's components log with log/slog to the logger of
+// WithLogger; without one, to stderr at level Info when run from a main,
+// and nowhere inside a test binary (DefaultLogger).
+//
 // Signals: Run listens for SIGINT and SIGTERM unless WithSignals says
 // otherwise. Inside a testing/synctest bubble pass WithSignals() with no
 // signal: a signal channel made in a bubble must not be sent to by the

@@ -2,8 +2,11 @@ package service
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/microsim/microsim/framework/broker"
@@ -26,6 +29,7 @@ type options struct {
 	broker          broker.Broker
 	shutdownTimeout time.Duration
 	signals         []os.Signal
+	log             *slog.Logger // nil: DefaultLogger()
 }
 
 func newOptions(opts []Option) (options, error) {
@@ -110,4 +114,30 @@ func WithSignals(sigs ...os.Signal) Option {
 		o.signals = append([]os.Signal(nil), sigs...)
 		return nil
 	}
+}
+
+// WithLogger sets the logger of the service's components (the server's
+// lifecycle and failures). Without it the service uses DefaultLogger().
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l == nil {
+			return fmt.Errorf("WithLogger: nil logger")
+		}
+		o.log = l
+		return nil
+	}
+}
+
+// DefaultLogger is the logger of a Service built without WithLogger: text
+// on stderr at level Info for a service run from a main, and one that
+// discards everything inside a test binary (testing.Testing), where a
+// test that wants the logs passes its own.
+func DefaultLogger() *slog.Logger { return defaultLogger(testing.Testing(), os.Stderr) }
+
+// defaultLogger is DefaultLogger in a test binary or not, writing to w.
+func defaultLogger(inTest bool, w io.Writer) *slog.Logger {
+	if inTest {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }

@@ -47,7 +47,13 @@ func New(name string, tr transport.Transport, reg registry.Registry, opts ...Opt
 		return nil, fmt.Errorf("service %q: %w", name, err)
 	}
 
-	srvOpts := o.serverOpts
+	log := o.log
+	if log == nil {
+		log = DefaultLogger()
+	}
+	// The logger goes first, so that a server.WithLogger among the
+	// server options still wins.
+	srvOpts := append([]server.Option{server.WithLogger(log)}, o.serverOpts...)
 	cliOpts := o.clientOpts
 	if o.broker != nil {
 		srvOpts = append([]server.Option{server.WithBroker(o.broker)}, srvOpts...)

@@ -124,6 +124,7 @@ func TestNewRejectsBadArguments(t *testing.T) {
 		{name: "nil selector", svc: "greeter", tr: tr, reg: reg, opts: []service.Option{service.WithSelector(nil)}, want: []string{"WithSelector"}},
 		{name: "nil broker", svc: "greeter", tr: tr, reg: reg, opts: []service.Option{service.WithBroker(nil)}, want: []string{"WithBroker"}},
 		{name: "zero shutdown timeout", svc: "greeter", tr: tr, reg: reg, opts: []service.Option{service.WithShutdownTimeout(0)}, want: []string{"WithShutdownTimeout"}},
+		{name: "nil logger", svc: "greeter", tr: tr, reg: reg, opts: []service.Option{service.WithLogger(nil)}, want: []string{"WithLogger"}},
 		{name: "nil signal", svc: "greeter", tr: tr, reg: reg, opts: []service.Option{service.WithSignals(nil)}, want: []string{"WithSignals"}},
 		{name: "bad server option", svc: "greeter", tr: tr, reg: reg, opts: []service.Option{service.WithServerOptions(server.WithMaxConcurrent(-1))}, want: []string{"WithMaxConcurrent"}},
 		{name: "bad client option", svc: "greeter", tr: tr, reg: reg, opts: []service.Option{service.WithClientOptions(client.WithPoolSize(0))}, want: []string{"pool size"}},
