@@ -160,17 +160,19 @@ func nonEmpty(a, b string) string {
 
 func (w *world) checkLatency(c *LatencyCheck, faults []*faultRun) AssertionResult {
 	sp := w.spanOf(c.Scope, faults)
-	var exp []string
+	var exp, bound []string
 	if c.Min > 0 {
 		exp = append(exp, ">= "+ms(c.Min.Std()))
+		bound = append(bound, fmt.Sprintf(">= %v", c.Min))
 	}
 	if c.Max > 0 {
 		exp = append(exp, "<= "+ms(c.Max.Std()))
+		bound = append(bound, fmt.Sprintf("<= %v", c.Max))
 	}
 	r := AssertionResult{Unit: "ms", Expected: joinAnd(exp)}
-	r.Name = fmt.Sprintf("p%g latency%s %s", c.Percentile, scopeDesc(c.Scope), r.Expected)
+	r.Name = fmt.Sprintf("p%g latency%s %s", c.Percentile, scopeDesc(c.Scope), joinAnd(bound))
 	if c.Window > 0 {
-		r.Name = fmt.Sprintf("p%g latency%s per %v window %s", c.Percentile, scopeDesc(c.Scope), c.Window, r.Expected)
+		r.Name = fmt.Sprintf("p%g latency%s per %v window %s", c.Percentile, scopeDesc(c.Scope), c.Window, joinAnd(bound))
 	}
 	q := query{workload: c.Workload, endpoint: c.Endpoint}
 	worst, worstDesc := time.Duration(-1), ""    // the highest

@@ -11,6 +11,8 @@ import (
 // timeline and closes the world through it; workloads, metrics, reports
 // and assertions are the same for every backend.
 type backend interface {
+	// name is the report's Network: NetworkMemory or NetworkTCP.
+	name() string
 	// check refuses what the backend cannot run (after Validate).
 	check(sc *Scenario) error
 	// build creates the world and starts every instance and client.
@@ -24,6 +26,14 @@ type backend interface {
 
 // memoryBackend runs the world on memory.Network, inside a bubble.
 type memoryBackend struct{}
+
+// Networks a run reports.
+const (
+	NetworkMemory = "memory"
+	NetworkTCP    = "tcp"
+)
+
+func (memoryBackend) name() string { return NetworkMemory }
 
 func (memoryBackend) check(*Scenario) error { return nil }
 

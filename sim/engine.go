@@ -117,6 +117,7 @@ func Simulate(sc *Scenario, opts ...RunOption) (*Report, error) {
 	be.close(w)
 
 	r := w.report(sc, cfg.file, seed, virtual, faults)
+	r.Network = be.name()
 	r.Totals.Hedges, r.Totals.Ejections = hedges, ejections.total()
 	r.Totals.Retries = retries(r.Totals.Attempts, r.Totals.Calls, hedges)
 	samples.finish(r, hedges)

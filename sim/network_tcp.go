@@ -122,6 +122,8 @@ func newTCPBackend() *tcpBackend {
 
 func (b *tcpBackend) check(sc *Scenario) error { return CheckTCP(sc) }
 
+func (b *tcpBackend) name() string { return NetworkTCP }
+
 func (b *tcpBackend) build(ctx context.Context, sc *Scenario, seed uint64, _ map[string]ServerSetup) (*world, error) {
 	w, err := newWorld(sc, seed)
 	if err != nil {

@@ -24,6 +24,9 @@ type Report struct {
 	WallSeconds    float64 `json:"wall_seconds"`
 	// WindowSeconds is the width of Windows.
 	WindowSeconds float64 `json:"window_seconds"`
+	// Network is where the run ran: "memory" (virtual time) or "tcp"
+	// (real time over TCP on 127.0.0.1).
+	Network string `json:"network"`
 
 	Totals         Totals            `json:"totals"`
 	Latency        Latencies         `json:"latency"`

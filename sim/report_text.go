@@ -32,13 +32,17 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	b.WriteString("\n")
 	if r.Description != "" {
-		fmt.Fprintf(&b, "  %s\n", firstLine(r.Description))
+		fmt.Fprintf(&b, "  %s\n", FirstSentence(r.Description))
 	}
-	speed := ""
-	if r.WallSeconds > 0 {
-		speed = fmt.Sprintf(", %.0fx real time", r.VirtualSeconds/r.WallSeconds)
+	if r.Network == NetworkTCP {
+		fmt.Fprintf(&b, "  seed %d, %.1fs in real time over TCP on 127.0.0.1\n\n", r.Seed, r.WallSeconds)
+	} else {
+		speed := ""
+		if r.WallSeconds > 0 {
+			speed = fmt.Sprintf(", %.0fx real time", r.VirtualSeconds/r.WallSeconds)
+		}
+		fmt.Fprintf(&b, "  seed %d, %.1fs virtual in %.2fs wall%s\n\n", r.Seed, r.VirtualSeconds, r.WallSeconds, speed)
 	}
-	fmt.Fprintf(&b, "  seed %d, %.1fs virtual in %.2fs wall%s\n\n", r.Seed, r.VirtualSeconds, r.WallSeconds, speed)
 
 	t := r.Totals
 	b.WriteString("Summary\n")
@@ -115,6 +119,17 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// FirstSentence is a description's first sentence on one line (the whole
+// description when it has one sentence): what `simctl list` and the text
+// report print, never cut mid-sentence.
+func FirstSentence(desc string) string {
+	desc = strings.Join(strings.Fields(desc), " ")
+	if i := strings.Index(desc, ". "); i >= 0 {
+		desc = desc[:i+1]
+	}
+	return desc
 }
 
 func firstLine(s string) string {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -107,10 +106,4 @@ func listCmd(setCode func(int)) *cobra.Command {
 	}
 }
 
-func summary(desc string) string {
-	desc = strings.Join(strings.Fields(desc), " ")
-	if i := strings.Index(desc, ". "); i >= 0 {
-		desc = desc[:i+1]
-	}
-	return desc
-}
+func summary(desc string) string { return sim.FirstSentence(desc) }

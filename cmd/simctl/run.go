@@ -231,5 +231,6 @@ func (a *app) writeOut(out string, write func(io.Writer) error) error {
 	if err := file.Close(); err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
+	fmt.Fprintf(a.stderr, "simctl: wrote the report to %s\n", out)
 	return nil
 }
