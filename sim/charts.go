@@ -83,8 +83,9 @@ func FaultColor(kind string) color.RGBA {
 }
 
 // Charts draws the report's charts: throughput, success rate, latency
-// percentiles, traffic share per instance (one chart per service),
-// retries and hedges.
+// percentiles, success rate and p99 per workload (with several
+// workloads), p99 per call-graph edge (with edges), traffic share per
+// instance (one chart per service), retries and hedges.
 func (r *Report) Charts() ([]Chart, error) {
 	end := r.VirtualSeconds
 	if n := float64(len(r.Windows)) * r.WindowSeconds; n > 0 {
@@ -92,6 +93,12 @@ func (r *Report) Charts() ([]Chart, error) {
 	}
 	c := &charter{r: r, end: end, bands: faultBands(r, end)}
 	builders := []func() (Chart, error){c.throughput, c.successRate, c.latency}
+	if len(r.Workloads) > 1 {
+		builders = append(builders, c.workloadSuccess, c.workloadLatency)
+	}
+	if len(r.Edges) > 0 {
+		builders = append(builders, c.edgeLatency)
+	}
 	for _, svc := range r.services() {
 		builders = append(builders, func() (Chart, error) { return c.share(svc) })
 	}

@@ -255,3 +255,36 @@ func TestGoServiceMismatch(t *testing.T) {
 	_, err = sim.RunWith(sim.TestRunner(t), goScenario(), sim.WithService("inventory", func(client.Client) any { return struct{}{} }))
 	require.ErrorContains(t, err, "the Go implementation of inventory")
 }
+
+func TestSeriesPerWorkloadAndEdge(t *testing.T) {
+	sc := chain(true, 10*time.Millisecond)
+	sc.Workloads = append(sc.Workloads, sim.Workload{Name: "direct", Service: "db", Endpoint: "Db.Get", Rate: 10, Arrivals: "uniform"})
+	rep, err := sim.RunWith(sim.TestRunner(t), sc)
+	require.NoError(t, err)
+	require.Len(t, rep.Workloads, 2)
+	require.Len(t, rep.Edges, 2)
+	// Every window carries each workload's and each edge's calls, and
+	// they add up to the whole run's.
+	var w, d, e0 uint64
+	for _, win := range rep.Windows {
+		require.Len(t, win.Workloads, 2)
+		require.Len(t, win.Edges, 2)
+		w += win.Workloads[0].Calls
+		d += win.Workloads[1].Calls
+		e0 += win.Edges[0].Calls
+	}
+	assert.Equal(t, rep.Workloads[0].Calls, w)
+	assert.Equal(t, rep.Workloads[1].Calls, d)
+	assert.Equal(t, rep.Edges[0].Calls, e0)
+	// The direct workload's calls take db's 10ms; the chained ones two
+	// more hops of 1ms.
+	assert.InDelta(t, 10, rep.Windows[2].Workloads[1].P50, 0.2)
+	assert.InDelta(t, 12, rep.Windows[2].Workloads[0].P50, 0.2)
+	charts, err := rep.Charts()
+	require.NoError(t, err)
+	var ids []string
+	for _, c := range charts {
+		ids = append(ids, c.ID)
+	}
+	assert.Subset(t, ids, []string{"workload-success", "workload-latency", "edge-latency"})
+}

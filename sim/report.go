@@ -134,6 +134,23 @@ type WindowReport struct {
 	// InstanceAttempts are the attempts per instance, in the order of
 	// Report.Instances.
 	InstanceAttempts []uint64 `json:"instance_attempts"`
+	// Workloads are the window's calls per workload, in the order of
+	// Report.Workloads; Edges its calls per call-graph edge, in the order
+	// of Report.Edges.
+	Workloads []WindowSeries `json:"workloads"`
+	Edges     []WindowSeries `json:"edges"`
+}
+
+// WindowSeries is one workload's (or edge's) calls in one window.
+type WindowSeries struct {
+	Calls     uint64  `json:"calls"`
+	Successes uint64  `json:"successes"`
+	P50       float64 `json:"p50_ms"`
+	P99       float64 `json:"p99_ms"`
+}
+
+func windowSeries(a agg) WindowSeries {
+	return WindowSeries{Calls: a.calls, Successes: a.ok, P50: msOf(percentile(a.hist, 50)), P99: msOf(percentile(a.hist, 99))}
 }
 
 // AssertionResult is one assertion's verdict.

@@ -86,6 +86,17 @@ func (w *world) report(sc *Scenario, file string, seed uint64, virtual time.Dura
 		}
 		r.Windows = append(r.Windows, wr)
 	}
+	for k := range r.Windows {
+		wr := &r.Windows[k]
+		wr.Workloads = make([]WindowSeries, 0, len(r.Workloads))
+		for _, wl := range r.Workloads {
+			wr.Workloads = append(wr.Workloads, windowSeries(m.sum(query{workload: wl.Name, from: k, to: k + 1})))
+		}
+		wr.Edges = make([]WindowSeries, 0, len(r.Edges))
+		for _, e := range r.Edges {
+			wr.Edges = append(wr.Edges, windowSeries(m.sumEdges(edgeQuery{caller: e.Caller, service: e.Service, endpoint: e.Endpoint, from: k, to: k + 1})))
+		}
+	}
 	return r
 }
 
