@@ -118,6 +118,7 @@ func Simulate(sc *Scenario, opts ...RunOption) (*Report, error) {
 
 	r := w.report(sc, cfg.file, seed, virtual, faults)
 	r.Network = be.name()
+	r.Warnings = w.faultWarnings(faults)
 	r.Totals.Hedges, r.Totals.Ejections = hedges, ejections.total()
 	r.Totals.Retries = retries(r.Totals.Attempts, r.Totals.Calls, hedges)
 	samples.finish(r, hedges)

@@ -288,3 +288,37 @@ func TestSeriesPerWorkloadAndEdge(t *testing.T) {
 	}
 	assert.Subset(t, ids, []string{"workload-success", "workload-latency", "edge-latency"})
 }
+
+// Echo is a Go handler that takes no virtual time.
+type Echo struct{}
+
+func (Echo) Say(ctx context.Context, req *ReserveRequest, rsp *ReserveReply) error {
+	rsp.OK = req.Item != ""
+	return nil
+}
+
+// A slow fault whose factor acts on a Go handler that takes no virtual
+// time changes nothing: the report warns, and a test run fails.
+func TestIdleFaultWarns(t *testing.T) {
+	sc := &sim.Scenario{
+		Name: "idle", Seed: 8, Duration: sim.D(6 * time.Second),
+		Topology:  sim.Topology{Services: []sim.Service{{Name: "echo", Instances: 2, Implementation: sim.ImplementationGo}}},
+		Workloads: []sim.Workload{{Name: "w", Service: "echo", Endpoint: "Echo.Say", Request: `{"Item": "x"}`, Rate: 20, Arrivals: "uniform"}},
+		Faults: []sim.Fault{{Name: "idle", At: sim.D(2*time.Second + 25*time.Millisecond), For: sim.D(2 * time.Second),
+			Slow: &sim.SlowFault{Target: sim.Target{Service: "echo"}, Factor: 5}}},
+	}
+	echo := sim.WithService("echo", func(client.Client) any { return Echo{} })
+	rep, err := sim.RunWith(sim.TestRunner(t), sc, echo)
+	require.NoError(t, err)
+	require.Equal(t, []string{"fault idle (slow) changed nothing: no call or event reached its target while it was active (or every handler it reached took no virtual time: a factor multiplies zero; use add)"}, rep.Warnings)
+	var text strings.Builder
+	require.NoError(t, rep.WriteText(&text))
+	assert.Contains(t, text.String(), "WARNING: fault idle (slow) changed nothing")
+	// With an endpoint latency the factor has something to multiply.
+	sc.Topology.Services[0].Endpoints = []sim.Endpoint{{Name: "Echo.Say", Latency: sim.Const(2 * time.Millisecond)}}
+	rep, err = sim.RunWith(sim.TestRunner(t), sc, echo)
+	require.NoError(t, err)
+	assert.Empty(t, rep.Warnings)
+	assert.InDelta(t, 10, rep.Windows[3].P50, 0.2)
+	assert.InDelta(t, 2, rep.Windows[1].P50, 0.2)
+}

@@ -42,7 +42,10 @@ type Report struct {
 	// received.
 	Deliveries []DeliveryReport `json:"deliveries"`
 	// Streams are what each stream workload's streams did.
-	Streams    []StreamReport    `json:"streams"`
+	Streams []StreamReport `json:"streams"`
+	// Warnings say what in the scenario proved nothing (a fault that
+	// changed nothing).
+	Warnings   []string          `json:"warnings"`
 	Faults     []FaultEvent      `json:"faults"`
 	Windows    []WindowReport    `json:"windows"`
 	Assertions []AssertionResult `json:"assertions"`

@@ -137,3 +137,28 @@ func (w *world) checkDelivery(c *DeliveryCheck) AssertionResult {
 	r.Passed = pass
 	return r
 }
+
+// faultWarnings names the faults that changed nothing: a fault that
+// silently matches nothing would let a scenario pass while proving
+// nothing, so the report says so (and the text report prints it).
+func (w *world) faultWarnings(faults []*faultRun) []string {
+	out := []string{}
+	for _, fr := range faults {
+		if fr.touched.Load() > 0 {
+			continue
+		}
+		kind := fr.spec.Kind()
+		why := "nothing matched it while it was active"
+		switch kind {
+		case "slow", "errors":
+			why = "no call or event reached its target while it was active"
+			if s := fr.spec.Slow; s != nil && s.Add == (Latency{}) {
+				why += " (or every handler it reached took no virtual time: a factor multiplies zero; use add)"
+			}
+		case "broker":
+			why = "its hosts published nothing on its topic while it was active"
+		}
+		out = append(out, fmt.Sprintf("fault %s (%s) changed nothing: %s", fr.name, kind, why))
+	}
+	return out
+}

@@ -63,6 +63,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "  %s: calls %d, failed %d, p50 %.2fms, p99 %.2fms\n", e.Name, e.Calls, e.Failures, e.Latency.P50, e.Latency.P99)
 		}
 	}
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(&b, "  WARNING: %s\n", warn)
+	}
 	b.WriteString("\nAssertions\n")
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	if len(r.Assertions) == 0 {

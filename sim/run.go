@@ -66,7 +66,8 @@ func Run(t *testing.T, path string, opts ...RunOption) *Report {
 }
 
 // RunScenario runs a scenario built in Go (the builder API) under t, like
-// Run does a file.
+// Run does a file. Run and RunScenario also fail t for each of the
+// report's warnings (a fault that changed nothing).
 func RunScenario(t *testing.T, sc *Scenario, opts ...RunOption) *Report {
 	t.Helper()
 	rep, err := RunWith(TestRunner(t), sc, opts...)
@@ -78,6 +79,10 @@ func RunScenario(t *testing.T, sc *Scenario, opts ...RunOption) *Report {
 		var b strings.Builder
 		_ = rep.WriteText(&b)
 		t.Errorf("scenario %q: %d assertion(s) failed:\n%s", rep.Scenario, len(rep.failedAssertions()), b.String())
+	}
+	for _, w := range rep.Warnings {
+		// A fault that changed nothing proves nothing: the test fails.
+		t.Errorf("scenario %q: %s", rep.Scenario, w)
 	}
 	return rep
 }
