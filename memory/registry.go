@@ -15,6 +15,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sync"
@@ -90,10 +91,22 @@ func (s *registryState) register(svc *registry.Service, ttl time.Duration) error
 		s.services[svc.Name] = nodes
 	}
 	for _, n := range svc.Nodes {
-		one := svc.CopyWithoutNodes()
-		one.Nodes = []*registry.Node{n.Copy()}
 		s.seq++
 		e, ok := nodes[n.ID]
+		if ok && ttl > 0 && e.timer != nil && sameRegistration(e.svc, svc, n) {
+			// A heartbeat: the same registration again. Only its expiry
+			// moves; a pending timer is rescheduled in place (its gen
+			// stays), so a world of many instances pays no copy and no
+			// allocation per heartbeat. A timer that already fired (its
+			// expire waits for s.mu) cannot be moved: it gets a new gen
+			// below, which its expire will see.
+			e.seq = s.seq
+			if e.timer.Reset(ttl) {
+				continue
+			}
+		}
+		one := svc.CopyWithoutNodes()
+		one.Nodes = []*registry.Node{n.Copy()}
 		switch {
 		case !ok:
 			e = &regNode{}
@@ -305,4 +318,27 @@ func (r *hostRegistry) Watch(ctx context.Context, opts ...registry.WatchOption) 
 		opt(&o)
 	}
 	return r.s.watch(r.h, o.Service)
+}
+
+// sameRegistration reports whether cur (a one-node registration of the
+// registry's) equals svc registering node n, without copying either.
+func sameRegistration(cur, svc *registry.Service, n *registry.Node) bool {
+	if cur == nil || len(cur.Nodes) != 1 || cur.Name != svc.Name || cur.Version != svc.Version ||
+		!maps.Equal(cur.Metadata, svc.Metadata) || len(cur.Endpoints) != len(svc.Endpoints) {
+		return false
+	}
+	c := cur.Nodes[0]
+	if c == nil || n == nil || c.ID != n.ID || c.Address != n.Address || !maps.Equal(c.Metadata, n.Metadata) {
+		return false
+	}
+	for i, e := range svc.Endpoints {
+		ce := cur.Endpoints[i]
+		if (e == nil) != (ce == nil) {
+			return false
+		}
+		if e != nil && (ce.Name != e.Name || ce.Request != e.Request || ce.Response != e.Response || !maps.Equal(ce.Metadata, e.Metadata)) {
+			return false
+		}
+	}
+	return true
 }

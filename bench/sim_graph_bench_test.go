@@ -1,0 +1,140 @@
+package bench
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/microsim/microsim/sim"
+)
+
+// graphScenario is a three-tier call graph with fan-out: 550 calls/s to
+// api, which calls mid, which fans out to 4 leaves and needs 3 of them:
+// six RPCs per top-level call, ~2 million in 10 virtual minutes, with a
+// crash, a slow leaf and an error burst on the way.
+func graphScenario(d time.Duration) *sim.Scenario {
+	at := func(f float64) sim.Duration { return sim.D(time.Duration(f * float64(d))) }
+	lognormal := sim.Latency{Dist: sim.DistLognormal, Median: sim.D(2 * time.Millisecond), P99: sim.D(10 * time.Millisecond)}
+	return &sim.Scenario{
+		Name: fmt.Sprintf("graph-%v", d), Seed: 1, Duration: sim.D(d),
+		Topology: sim.Topology{
+			Registry: sim.RegistryConfig{TTL: sim.D(3 * time.Second)},
+			Services: []sim.Service{
+				{Name: "api", Instances: 4, Zones: []string{"a", "b"}, Endpoints: []sim.Endpoint{{Name: "Api.Get", Latency: sim.Const(time.Millisecond),
+					Calls: []sim.Step{{Service: "mid", Endpoint: "Mid.Get"}}}}},
+				{Name: "mid", Instances: 6, Zones: []string{"a", "b"}, Endpoints: []sim.Endpoint{{Name: "Mid.Get", Latency: sim.Const(time.Millisecond),
+					Calls: []sim.Step{{Service: "leaf", Endpoint: "Leaf.Get", Fanout: 4, Need: 3, Idempotent: true}}}}},
+				{Name: "leaf", Instances: 10, Zones: []string{"a", "b"}, Endpoints: []sim.Endpoint{{Name: "Leaf.Get", Latency: lognormal}}},
+			},
+		},
+		Clients:   []sim.Client{{Name: "load", Timeout: sim.D(2 * time.Second)}},
+		Workloads: []sim.Workload{{Name: "load", Service: "api", Endpoint: "Api.Get", Rate: 550, Idempotent: true}},
+		Faults: []sim.Fault{
+			{Name: "crash", At: at(0.2), For: at(0.05), Crash: &sim.NodeFault{Target: sim.Target{Service: "leaf", Instance: sim.I(3)}}},
+			{Name: "slow", At: at(0.4), For: at(0.1), Slow: &sim.SlowFault{Target: sim.Target{Service: "leaf", Instance: sim.I(7)}, Factor: 10}},
+			{Name: "errors", At: at(0.6), For: at(0.1), Errors: &sim.ErrorsFault{Target: sim.Target{Service: "mid", Zone: "b"}, Rate: 0.05}},
+		},
+		Assertions: []sim.Assertion{{SuccessRate: &sim.SuccessRateCheck{Min: 0.95}}},
+	}
+}
+
+// rpcs is every attempt a run sent, at every tier.
+func rpcs(rep *sim.Report) uint64 {
+	var n uint64
+	for _, t := range rep.Tiers {
+		n += t.Attempts
+	}
+	return n
+}
+
+// BenchmarkSimGraph runs the three-tier scenario; ns/rpc compares with
+// BenchmarkSim's ns/call (one RPC a call there, retries aside).
+func BenchmarkSimGraph(b *testing.B) {
+	for _, d := range []time.Duration{time.Minute, 10 * time.Minute} {
+		b.Run(d.String(), func(b *testing.B) {
+			var n uint64
+			var wall time.Duration
+			for range b.N {
+				start := time.Now()
+				rep := runBench(b, graphScenario(d))
+				wall += time.Since(start)
+				n += rpcs(rep)
+			}
+			b.ReportMetric(float64(wall.Nanoseconds())/float64(n), "ns/rpc")
+			b.ReportMetric(float64(n)/float64(b.N), "rpcs/op")
+			b.ReportMetric(d.Seconds()*float64(b.N)/wall.Seconds(), "x-realtime")
+		})
+	}
+}
+
+// sizeScenario is one service of n instances at 1,000 calls/s.
+func sizeScenario(n int, d time.Duration, rate float64) *sim.Scenario {
+	return &sim.Scenario{
+		Name: fmt.Sprintf("size-%d", n), Seed: 1, Duration: sim.D(d),
+		Topology: sim.Topology{Services: []sim.Service{{Name: "api", Instances: n, Zones: []string{"a", "b"},
+			Endpoints: []sim.Endpoint{{Name: "Api.Get", Latency: sim.Latency{Dist: sim.DistLognormal, Median: sim.D(5 * time.Millisecond), P99: sim.D(30 * time.Millisecond)}}}}}},
+		Workloads:  []sim.Workload{{Name: "load", Service: "api", Endpoint: "Api.Get", Rate: rate}},
+		Assertions: []sim.Assertion{{SuccessRate: &sim.SuccessRateCheck{Min: 1}}},
+	}
+}
+
+// BenchmarkSimSize runs the same call rate on 10, 100 and 1,000
+// instances: the cost per call should not grow with the world.
+func BenchmarkSimSize(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("instances=%d", n), func(b *testing.B) {
+			var calls uint64
+			var wall time.Duration
+			for range b.N {
+				start := time.Now()
+				rep := runBench(b, sizeScenario(n, time.Minute, 1000))
+				wall += time.Since(start)
+				calls += rep.Totals.Calls
+			}
+			b.ReportMetric(float64(wall.Nanoseconds())/float64(calls), "ns/call")
+		})
+	}
+}
+
+// BenchmarkSimIdleInstance measures the heap an idle instance holds: the
+// peak heap of a world of 1,000 instances less that of 10, per instance,
+// both at one call a second.
+func BenchmarkSimIdleInstance(b *testing.B) {
+	var per float64
+	for range b.N {
+		small := peakHeap(b, sizeScenario(10, 20*time.Second, 1))
+		large := peakHeap(b, sizeScenario(1000, 20*time.Second, 1))
+		per += float64(large-small) / 990
+	}
+	b.ReportMetric(per/float64(b.N), "B/instance")
+}
+
+// peakHeap runs sc and returns the highest live heap seen while it ran,
+// sampled every millisecond of real time.
+func peakHeap(b *testing.B, sc *sim.Scenario) uint64 {
+	runtime.GC()
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var ms runtime.MemStats
+		for {
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	})
+	runBench(b, sc)
+	close(stop)
+	wg.Wait()
+	return peak.Load()
+}
