@@ -96,6 +96,9 @@ func (r *Report) Charts() ([]Chart, error) {
 	if len(r.Workloads) > 1 {
 		builders = append(builders, c.workloadSuccess, c.workloadLatency)
 	}
+	if len(r.Clients) > 1 && len(r.Clients) != len(r.Workloads) {
+		builders = append(builders, c.clientLatency)
+	}
 	if len(r.Edges) > 0 {
 		builders = append(builders, c.edgeLatency)
 	}

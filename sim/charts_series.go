@@ -80,3 +80,13 @@ func (c *charter) spread(vals [][]float64) bool {
 	}
 	return lo > 0 && hi/lo > 30
 }
+
+func (c *charter) clientLatency() (Chart, error) {
+	var names []string
+	for _, cl := range c.r.Clients {
+		names = append(names, cl.Name)
+	}
+	vals := c.perSeries(len(c.r.Clients), func(w WindowReport) []WindowSeries { return w.Clients },
+		func(s WindowSeries) float64 { return s.P99 })
+	return c.lines("client-latency", "p99 latency per client", "ms", c.spread(vals), c.namedSeries(names, vals))
+}

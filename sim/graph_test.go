@@ -287,6 +287,10 @@ func TestSeriesPerWorkloadAndEdge(t *testing.T) {
 		ids = append(ids, c.ID)
 	}
 	assert.Subset(t, ids, []string{"workload-success", "workload-latency", "edge-latency"})
+	// Both workloads use the one default client: its series is their sum.
+	require.Len(t, rep.Clients, 1)
+	assert.Equal(t, rep.Workloads[0].Calls+rep.Workloads[1].Calls, rep.Clients[0].Calls)
+	assert.Equal(t, rep.Windows[2].Workloads[0].Calls+rep.Windows[2].Workloads[1].Calls, rep.Windows[2].Clients[0].Calls)
 }
 
 // Echo is a Go handler that takes no virtual time.

@@ -48,6 +48,7 @@ type metrics struct {
 // seriesStats are one workload's calls to one endpoint.
 type seriesStats struct {
 	workload, endpoint string
+	client             string // the workload's client
 	calls, ok          uint64
 	cancelled          uint64 // edges: calls the caller cancelled (a step had what it needed)
 	byCode             [numCodes]uint64
@@ -76,9 +77,9 @@ func newMetrics(t0 time.Time, window, length, highest time.Duration) *metrics {
 }
 
 // addSeries registers a series and returns its id.
-func (m *metrics) addSeries(workload, endpoint string) int {
+func (m *metrics) addSeries(workload, endpoint, client string) int {
 	m.series = append(m.series, &seriesStats{
-		workload: workload, endpoint: endpoint,
+		workload: workload, endpoint: endpoint, client: client,
 		hist: hdr.New(1, m.highest, histDigits),
 		win:  make([]winStats, m.nwin),
 	})
@@ -194,11 +195,13 @@ func (m *metrics) attempt(id int, start time.Time, latency time.Duration, failed
 // It is used only after the run, with no recording going on.
 type query struct {
 	workload, endpoint string
+	client             string
 	from, to           int // window indexes, to exclusive
 }
 
 func (m *metrics) match(q query, s *seriesStats) bool {
-	return (q.workload == "" || q.workload == s.workload) && (q.endpoint == "" || q.endpoint == s.endpoint)
+	return (q.workload == "" || q.workload == s.workload) && (q.endpoint == "" || q.endpoint == s.endpoint) &&
+		(q.client == "" || q.client == s.client)
 }
 
 // agg is an aggregate over series and windows.

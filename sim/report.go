@@ -33,7 +33,9 @@ type Report struct {
 	FailuresByCode map[string]uint64 `json:"failures_by_code"`
 	Endpoints      []SeriesReport    `json:"endpoints"`
 	Workloads      []SeriesReport    `json:"workloads"`
-	Instances      []InstanceReport  `json:"instances"`
+	// Clients are the calls of each client (its workloads together).
+	Clients   []SeriesReport   `json:"clients"`
+	Instances []InstanceReport `json:"instances"`
 	// Edges are the calls between services (call graphs); Tiers the load
 	// that reached each service per top-level call.
 	Edges []EdgeReport `json:"edges"`
@@ -138,9 +140,11 @@ type WindowReport struct {
 	// Report.Instances.
 	InstanceAttempts []uint64 `json:"instance_attempts"`
 	// Workloads are the window's calls per workload, in the order of
-	// Report.Workloads; Edges its calls per call-graph edge, in the order
-	// of Report.Edges.
+	// Report.Workloads; Clients per client, in the order of
+	// Report.Clients; Edges per call-graph edge, in the order of
+	// Report.Edges.
 	Workloads []WindowSeries `json:"workloads"`
+	Clients   []WindowSeries `json:"clients"`
 	Edges     []WindowSeries `json:"edges"`
 }
 

@@ -35,6 +35,7 @@ func (w *world) report(sc *Scenario, file string, seed uint64, virtual time.Dura
 
 	r.Endpoints = w.seriesReports(func(s *seriesStats) string { return s.endpoint })
 	r.Workloads = w.seriesReports(func(s *seriesStats) string { return s.workload })
+	r.Clients = w.seriesReports(func(s *seriesStats) string { return s.client })
 
 	perService := map[string]uint64{}
 	for _, in := range w.instances {
@@ -91,6 +92,10 @@ func (w *world) report(sc *Scenario, file string, seed uint64, virtual time.Dura
 		wr.Workloads = make([]WindowSeries, 0, len(r.Workloads))
 		for _, wl := range r.Workloads {
 			wr.Workloads = append(wr.Workloads, windowSeries(m.sum(query{workload: wl.Name, from: k, to: k + 1})))
+		}
+		wr.Clients = make([]WindowSeries, 0, len(r.Clients))
+		for _, c := range r.Clients {
+			wr.Clients = append(wr.Clients, windowSeries(m.sum(query{client: c.Name, from: k, to: k + 1})))
 		}
 		wr.Edges = make([]WindowSeries, 0, len(r.Edges))
 		for _, e := range r.Edges {

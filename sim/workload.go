@@ -68,7 +68,7 @@ func (w *world) newWorkload(i int, spec *Workload, t0 time.Time) *workload {
 		total += weightOr1(m.Weight)
 		wl.cum = append(wl.cum, total)
 		wl.eps = append(wl.eps, m.Endpoint)
-		wl.series = append(wl.series, w.metrics.addSeries(name, m.Endpoint))
+		wl.series = append(wl.series, w.metrics.addSeries(name, m.Endpoint, wl.cli.name))
 	}
 	wl.start = t0.Add(spec.Start.Std())
 	wl.end = t0.Add(w.sc.Duration.Std())
