@@ -166,8 +166,12 @@ func (in *instance) parallel(ctx context.Context, st *stepPlan, seq uint64) erro
 	defer cancel()
 	results := make(chan error, len(st.calls))
 	var wg sync.WaitGroup
+	wg.Add(len(st.calls))
 	for _, c := range st.calls {
-		wg.Go(func() { results <- in.edgeCall(cctx, c, seq, ctx) })
+		in.w.tasks.run(func() {
+			defer wg.Done()
+			results <- in.edgeCall(cctx, c, seq, ctx)
+		})
 	}
 	ok, failed, n := 0, 0, len(st.calls)
 	var first error
@@ -220,4 +224,41 @@ func (in *instance) edgeCall(ctx context.Context, c *edgeCall, seq uint64, outer
 	cancelled := err != nil && outer != nil && ctx.Err() != nil && outer.Err() == nil
 	in.w.metrics.edgeCall(c.edge, start, time.Since(start), err, cs.attempts.Load(), cancelled)
 	return err
+}
+
+// taskPool runs the calls of parallel steps on goroutines kept for the
+// next step once theirs returned, as callerPool does for open loops: a
+// fresh goroutine per fan-out copy would grow its stack through the
+// client again on every call (stack growth was ~10% of a three-tier
+// run's CPU). The pool is as large as the most calls ever in flight at
+// once; close ends its goroutines once their tasks returned.
+type taskPool struct {
+	idle chan func() // unbuffered: a send succeeds only to an idle goroutine
+	wg   sync.WaitGroup
+}
+
+func newTaskPool() *taskPool { return &taskPool{idle: make(chan func())} }
+
+// run starts f now, on an idle goroutine or a new one. It does not block.
+func (p *taskPool) run(f func()) {
+	select {
+	case p.idle <- f:
+	default:
+		p.wg.Add(1)
+		go p.loop(f)
+	}
+}
+
+func (p *taskPool) loop(f func()) {
+	defer p.wg.Done()
+	for ok := true; ok; f, ok = <-p.idle {
+		f()
+	}
+}
+
+// close lets the pool's goroutines exit and waits for them; no task may
+// be started after it.
+func (p *taskPool) close() {
+	close(p.idle)
+	p.wg.Wait()
 }

@@ -46,6 +46,8 @@ type world struct {
 
 	mu      sync.Mutex      // guards brokers
 	brokers []broker.Broker // publishing brokers under faults, closed at the end
+
+	tasks *taskPool // runs the calls of parallel steps
 }
 
 // simClient is a calling host with the framework's selector and client.
@@ -117,7 +119,7 @@ func newWorld(sc *Scenario, seed uint64) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &world{sc: sc, seed: seed, net: net, capacity: map[string]int{},
+	w := &world{sc: sc, seed: seed, net: net, capacity: map[string]int{}, tasks: newTaskPool(),
 		byAddr: map[string]*instance{}, byName: map[string]*instance{}, clients: map[string]*simClient{}}
 	w.window = sc.Window.Std()
 	if w.window == 0 {
@@ -402,6 +404,7 @@ func (w *world) close() {
 		wg.Go(func() { in.close(10 * time.Second) })
 	}
 	wg.Wait()
+	w.tasks.close() // every handler has returned: no step runs any more
 	for _, in := range w.instances {
 		if c := in.caller; c != nil {
 			_ = c.cli.Close()
