@@ -17,7 +17,7 @@ type backend interface {
 	check(sc *Scenario) error
 	// build creates the world and starts every instance and client.
 	// impls are the Go implementations of services (WithService).
-	build(ctx context.Context, sc *Scenario, seed uint64, impls map[string]ServerSetup) (*world, error)
+	build(ctx context.Context, sc *Scenario, seed uint64, impls map[string]ServerSetup, obs *Observation) (*world, error)
 	// runFault plays one fault's timeline until it is over or ctx ends.
 	runFault(ctx context.Context, w *world, fr *faultRun, t0 time.Time, runLen time.Duration)
 	// close stops everything build started and waits for it.
@@ -37,8 +37,8 @@ func (memoryBackend) name() string { return NetworkMemory }
 
 func (memoryBackend) check(*Scenario) error { return nil }
 
-func (memoryBackend) build(ctx context.Context, sc *Scenario, seed uint64, impls map[string]ServerSetup) (*world, error) {
-	return build(ctx, sc, seed, impls)
+func (memoryBackend) build(ctx context.Context, sc *Scenario, seed uint64, impls map[string]ServerSetup, obs *Observation) (*world, error) {
+	return build(ctx, sc, seed, impls, obs)
 }
 
 func (memoryBackend) runFault(ctx context.Context, w *world, fr *faultRun, t0 time.Time, runLen time.Duration) {

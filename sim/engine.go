@@ -19,6 +19,7 @@ type runConfig struct {
 	progress *Progress
 	backend  func() backend // nil: memoryBackend
 	impls    map[string]ServerSetup
+	obs      *Observation
 }
 
 // WithSeed replaces the scenario's seed.
@@ -63,7 +64,7 @@ func Simulate(sc *Scenario, opts ...RunOption) (*Report, error) {
 		return nil, err
 	}
 	ctx := context.Background()
-	w, err := be.build(ctx, sc, seed, cfg.impls)
+	w, err := be.build(ctx, sc, seed, cfg.impls, cfg.obs)
 	if err != nil {
 		return nil, fmt.Errorf("sim: scenario %q: %w", sc.Name, err)
 	}
@@ -75,6 +76,7 @@ func Simulate(sc *Scenario, opts ...RunOption) (*Report, error) {
 	// two runs of one seed.
 	time.Sleep(warmup)
 	t0 := time.Now()
+	cfg.obs.start(t0)
 	w.metrics = newMetrics(t0, w.window, runLen, w.maxCallTime())
 	for range w.instances {
 		w.metrics.addInstance()
@@ -115,6 +117,7 @@ func Simulate(sc *Scenario, opts ...RunOption) (*Report, error) {
 	hedges := w.clientHedges()
 	w.hedges = hedges
 	be.close(w)
+	cfg.obs.close()
 
 	r := w.report(sc, cfg.file, seed, virtual, faults)
 	r.Network = be.name()

@@ -202,6 +202,7 @@ func (in *instance) start(ctx context.Context) error {
 		server.WithRegisterInterval(hb),
 		server.WithMaxConcurrent(in.w.capacity[in.service]),
 	}
+	opts = append(opts, in.w.obs.serverOptions()...)
 	if in.svc.isGo() {
 		opts = append(opts, server.WithHandlerWrapper(in.effectWrapper))
 	}

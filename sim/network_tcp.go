@@ -124,11 +124,12 @@ func (b *tcpBackend) check(sc *Scenario) error { return CheckTCP(sc) }
 
 func (b *tcpBackend) name() string { return NetworkTCP }
 
-func (b *tcpBackend) build(ctx context.Context, sc *Scenario, seed uint64, _ map[string]ServerSetup) (*world, error) {
+func (b *tcpBackend) build(ctx context.Context, sc *Scenario, seed uint64, _ map[string]ServerSetup, obs *Observation) (*world, error) {
 	w, err := newWorld(sc, seed)
 	if err != nil {
 		return nil, err
 	}
+	w.obs = obs
 	err = w.startAll(ctx, func(in *instance) error { return b.start(ctx, w, in) },
 		func(c *Client) (*simClient, error) {
 			tr, err := tcp.New()
@@ -192,14 +193,15 @@ func (b *tcpBackend) newServer(ctx context.Context, w *world, in *instance, addr
 	if err != nil {
 		return nil, nil, err
 	}
-	srv, err := server.New(in.service, tr, w.registry(in.name, in.host),
+	opts := append([]server.Option{
 		server.WithID(in.name),
 		server.WithAddress(addr),
 		server.WithMetadata(in.meta),
 		server.WithRegisterTTL(ttl),
 		server.WithRegisterInterval(hb),
 		server.WithMaxConcurrent(w.capacity[in.service]),
-	)
+	}, w.obs.serverOptions()...)
+	srv, err := server.New(in.service, tr, w.registry(in.name, in.host), opts...)
 	if err == nil {
 		for k := range in.eps {
 			if err = srv.HandleFunc(in.eps[k].name, in.handler(k)); err != nil {

@@ -18,7 +18,7 @@ import (
 func tcpWorld(t *testing.T, sc *Scenario) (*tcpBackend, *world, func() error) {
 	t.Helper()
 	b := newTCPBackend()
-	w, err := b.build(t.Context(), sc, sc.Seed, nil)
+	w, err := b.build(t.Context(), sc, sc.Seed, nil, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { b.close(w) })
 	w.metrics = newMetrics(time.Now(), time.Second, time.Minute, 10*time.Second)

@@ -48,6 +48,8 @@ type world struct {
 	brokers []broker.Broker // publishing brokers under faults, closed at the end
 
 	tasks *taskPool // runs the calls of parallel steps
+
+	obs *Observation // nil: the run is not observed
 }
 
 // simClient is a calling host with the framework's selector and client.
@@ -61,12 +63,12 @@ type simClient struct {
 
 // build creates the network, starts every instance and every client. It
 // runs inside the bubble.
-func build(ctx context.Context, sc *Scenario, seed uint64, impls map[string]ServerSetup) (*world, error) {
+func build(ctx context.Context, sc *Scenario, seed uint64, impls map[string]ServerSetup, obs *Observation) (*world, error) {
 	w, err := newWorld(sc, seed)
 	if err != nil {
 		return nil, err
 	}
-	w.impls = impls
+	w.impls, w.obs = impls, obs
 	err = w.startAll(ctx, func(in *instance) error { return in.start(ctx) },
 		func(c *Client) (*simClient, error) {
 			return w.newClient(c, w.net.Host(clientHost(c.Name)).Transport())
@@ -294,6 +296,7 @@ func (w *world) buildClient(name string, c *Client, zone, prefix string, tr tran
 	if h := c.Hedging; h != nil {
 		copts = append(copts, client.WithHedging(hedgePolicy(h)))
 	}
+	copts = append(copts, w.obs.clientOptions()...)
 	cli, err := client.New(sel, w.dialer(name, tr), append(copts, extra...)...)
 	if err != nil {
 		_ = sel.Close()
