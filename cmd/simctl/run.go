@@ -23,6 +23,9 @@ type runFlags struct {
 	parallel    int
 	determinism bool
 	network     string
+	trace       string // OTLP JSON traces of the run
+	metrics     string // the run's metrics
+	metricsFmt  string
 }
 
 // Networks --network accepts.
@@ -45,6 +48,20 @@ with the file's seed (or --seed). Other modes:
   --network tcp          run in real time over the TCP transport on 127.0.0.1
                          (in-memory registry); only some fault kinds can run
                          there, the others are refused
+
+Observability of a single run (one file, one seed, in virtual time):
+
+  --trace FILE           write the run's traces as OTLP JSON: every failed
+                         call, every call that took more than one attempt,
+                         and one in 100 of the others, with virtual-time
+                         timestamps (bounded: 1,000 failed, 500 retried,
+                         200 sampled traces)
+  --metrics FILE         write the world's Prometheus metrics at the end of
+                         the run, as OpenMetrics text (--metrics-format text
+                         for Prometheus's text format, which promtool reads)
+
+With --trace the HTML report shows, under each failed assertion, the
+trace of a representative call as a waterfall.
 
 A progress bar is drawn on stderr for runs that take more than a second
 when stdout and stderr are terminals, unless --quiet.
@@ -105,6 +122,9 @@ func runCmd(app *app, setCode func(int)) *cobra.Command {
 	fl.IntVar(&f.parallel, "parallel", 0, "runs at once with --seeds (default: one per CPU)")
 	fl.BoolVar(&f.determinism, "check-determinism", false, "run twice with the same seed and compare the reports")
 	fl.StringVar(&f.network, "network", networkSim, "sim (virtual time, in-memory network) or tcp (real time over TCP on 127.0.0.1)")
+	fl.StringVar(&f.trace, "trace", "", "write the run's traces to this file as OTLP JSON")
+	fl.StringVar(&f.metrics, "metrics", "", "write the run's Prometheus metrics to this file")
+	fl.StringVar(&f.metricsFmt, "metrics-format", sim.MetricsOpenMetrics, "format of --metrics: openmetrics or text")
 	return cmd
 }
 
@@ -134,6 +154,10 @@ func (f *runFlags) check() error {
 		return fmt.Errorf("--format html shows one run per scenario; with --seeds use text, json or junit (and replay a seed with --seed N --format html)")
 	case f.determinism && f.format != sim.FormatText && f.format != sim.FormatJSON:
 		return fmt.Errorf("--check-determinism writes text or json, not %s", f.format)
+	case (f.trace != "" || f.metrics != "") && modes > 0:
+		return fmt.Errorf("--trace and --metrics observe a single run: not with --seeds, --check-determinism or --network tcp")
+	case f.metricsFmt != sim.MetricsOpenMetrics && f.metricsFmt != sim.MetricsText:
+		return fmt.Errorf("unknown --metrics-format %q (known: %s, %s)", f.metricsFmt, sim.MetricsOpenMetrics, sim.MetricsText)
 	}
 	return nil
 }
@@ -173,10 +197,27 @@ func (f *runFlags) runOptions(file string) []sim.RunOption {
 func (a *app) runOnce(f *runFlags, files []loaded) (int, error) {
 	code := exitOK
 	var outcomes []sim.Outcome
+	observe := f.trace != "" || f.metrics != ""
+	if observe && len(files) != 1 {
+		return exitInvalid, fmt.Errorf("--trace and --metrics observe one run: give one file, not %d", len(files))
+	}
 	for _, l := range files {
 		p, stop := a.progress(f, l.sc.Name)
-		rep, err := sim.RunWith(a.run, l.sc, append(f.runOptions(l.file), sim.WithProgress(p))...)
+		opts := append(f.runOptions(l.file), sim.WithProgress(p))
+		var obs *sim.Observation
+		if observe {
+			var err error
+			if obs, err = sim.NewObservation(); err != nil {
+				stop()
+				return exitInvalid, err
+			}
+			opts = append(opts, sim.WithObservation(obs))
+		}
+		rep, err := sim.RunWith(a.run, l.sc, opts...)
 		stop()
+		if err == nil && obs != nil {
+			err = a.writeObservation(f, l.sc.Name, obs)
+		}
 		if err != nil {
 			if f.format != sim.FormatJUnit {
 				return exitInvalid, err
@@ -232,5 +273,37 @@ func (a *app) writeOut(out string, write func(io.Writer) error) error {
 		return fmt.Errorf("--out: %w", err)
 	}
 	fmt.Fprintf(a.stderr, "simctl: wrote the report to %s\n", out)
+	return nil
+}
+
+// writeObservation writes the traces and metrics --trace and --metrics ask for.
+func (a *app) writeObservation(f *runFlags, scenario string, obs *sim.Observation) error {
+	if f.trace != "" {
+		if err := a.writeFile(f.trace, "traces", func(w io.Writer) error { return obs.WriteOTLP(w, scenario) }); err != nil {
+			return fmt.Errorf("--trace: %w", err)
+		}
+	}
+	if f.metrics != "" {
+		if err := a.writeFile(f.metrics, "metrics", func(w io.Writer) error { return obs.WriteMetrics(w, f.metricsFmt) }); err != nil {
+			return fmt.Errorf("--metrics: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeFile writes a file and says so on stderr.
+func (a *app) writeFile(path, what string, write func(io.Writer) error) error {
+	file, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(file); err != nil {
+		_ = file.Close()
+		return err
+	}
+	if err := file.Close(); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stderr, "simctl: wrote the %s to %s\n", what, path)
 	return nil
 }
