@@ -126,6 +126,7 @@ func Simulate(sc *Scenario, opts ...RunOption) (*Report, error) {
 	r.Totals.Retries = retries(r.Totals.Attempts, r.Totals.Calls, hedges)
 	samples.finish(r, hedges)
 	r.Assertions = w.evaluate(sc, faults)
+	w.attachTraces(r, sc, cfg.obs, faults)
 	r.Passed = !slices.ContainsFunc(r.Assertions, func(a AssertionResult) bool { return !a.Passed })
 	return r, nil
 }

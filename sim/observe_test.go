@@ -203,3 +203,43 @@ func TestObservationCrossesTheCallGraph(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "promtool check metrics: %s", out)
 }
+
+// A failed assertion of an observed run carries a representative call's
+// trace, and the HTML report draws it as a waterfall.
+func TestWaterfallOfAFailedAssertion(t *testing.T) {
+	sc := crashScenario()
+	// Calls take 10ms; the crash's retried ones more: fail a p100 bound,
+	// so that the slowest call is shown.
+	sc.Assertions = []sim.Assertion{{Latency: &sim.LatencyCheck{Scope: sim.Scope{Fault: "crash"}, Percentile: 100, Max: sim.D(10500 * time.Microsecond)}}}
+	obs, err := sim.NewObservation()
+	require.NoError(t, err)
+	rep, err := sim.RunWith(sim.TestRunner(t), sc, sim.WithObservation(obs))
+	require.NoError(t, err)
+	require.False(t, rep.Passed)
+	require.Len(t, rep.Traces, 1)
+	tr := rep.Traces[0]
+	assert.Equal(t, rep.Assertions[0].Name, tr.Assertion)
+	assert.InDelta(t, rep.Assertions[0].Value, tr.DurationMs, 0.1, "the slowest call of the scope")
+	assert.GreaterOrEqual(t, tr.StartSeconds, 5.0)
+	assert.Less(t, tr.StartSeconds, 10.0)
+	assert.Equal(t, []string{"crash (crash api-2)"}, tr.Faults)
+	var attempts []sim.SpanReport
+	for _, s := range tr.Spans {
+		if s.Kind == "attempt" {
+			attempts = append(attempts, s)
+		}
+	}
+	require.Len(t, attempts, 2, "%+v", tr.Spans)
+	assert.Equal(t, "api-2", attempts[0].Node)
+	assert.Equal(t, "unavailable", attempts[0].Code)
+	assert.Equal(t, "retry", attempts[1].Attempt)
+	assert.Equal(t, "call", tr.Spans[0].Kind)
+
+	var page bytes.Buffer
+	require.NoError(t, sim.WriteHTML(&page, rep))
+	html := page.String()
+	assert.Contains(t, html, `class="waterfall" data-trace="`+tr.TraceID+`"`)
+	assert.Equal(t, len(tr.Spans), strings.Count(html, `<div class="row" data-kind=`))
+	assert.Contains(t, html, "api/Api.Get · attempt (retry)")
+	assert.Contains(t, html, "faults active: crash (crash api-2)")
+}

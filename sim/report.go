@@ -47,7 +47,10 @@ type Report struct {
 	Streams []StreamReport `json:"streams"`
 	// Warnings say what in the scenario proved nothing (a fault that
 	// changed nothing).
-	Warnings   []string          `json:"warnings"`
+	Warnings []string `json:"warnings"`
+	// Traces are, for each failed assertion of an observed run, the trace
+	// of a representative call (WithObservation).
+	Traces     []TraceReport     `json:"traces,omitempty"`
 	Faults     []FaultEvent      `json:"faults"`
 	Windows    []WindowReport    `json:"windows"`
 	Assertions []AssertionResult `json:"assertions"`

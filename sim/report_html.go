@@ -78,9 +78,30 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 		return strings.Join(parts, ", ")
 	},
 	"failedCount": func(r *Report) int { return len(r.failedAssertions()) },
+	"bar":         barStyle,
 }).Parse(htmlSource))
 
 func cssColor(c color.RGBA) string { return fmt.Sprintf("#%02x%02x%02x", c.R, c.G, c.B) }
+
+// barStyle places a waterfall row's bar: its start and length as shares
+// of the whole call, at least a sliver wide, coloured by outcome.
+func barStyle(s SpanReport, total float64) template.CSS {
+	if total <= 0 {
+		total = 1
+	}
+	left := min(max(100*s.StartMs/total, 0), 100)
+	width := min(max(100*s.DurationMs/total, 0.4), 100-left)
+	c := "#0969da"
+	switch {
+	case s.Code != "" && s.Code != "ok":
+		c = "#cf222e"
+	case s.Attempt == "retry":
+		c = "#bf8700"
+	case s.Attempt == "hedge":
+		c = "#8250df"
+	}
+	return template.CSS(fmt.Sprintf("left: %.2f%%; width: %.2f%%; background: %s", left, width, c)) // #nosec G203 -- numbers and a fixed colour
+}
 
 const htmlSource = `<!DOCTYPE html>
 <html lang="en">
@@ -117,6 +138,12 @@ const htmlSource = `<!DOCTYPE html>
   figure.chart svg { width: 100%; height: auto; display: block; }
   .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; vertical-align: -2px; margin-right: 6px; }
   .none { color: var(--muted); font-style: italic; }
+  .waterfall { margin: 8px 0 18px; }
+  .waterfall .row { display: flex; align-items: center; font-size: 12px; border-bottom: 1px solid #eef1f4; }
+  .waterfall .label { width: 42%; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; padding: 2px 6px 2px 0; }
+  .waterfall .track { position: relative; flex: 1; height: 14px; background: #f6f8fa; }
+  .waterfall .bar { position: absolute; top: 2px; height: 10px; border-radius: 2px; }
+  .waterfall .dur { width: 80px; text-align: right; font-variant-numeric: tabular-nums; color: var(--muted); }
 </style>
 </head>
 <body>
@@ -153,6 +180,14 @@ const htmlSource = `<!DOCTYPE html>
     </tbody>
   </table>
   {{- else}}<p class="none">no assertions</p>{{end}}
+  {{- range $r.Traces}}{{$total := .DurationMs}}
+  <div class="waterfall" data-trace="{{.TraceID}}">
+    <p class="meta"><b>{{.Assertion}}</b>: a representative call at {{secs .StartSeconds}}, {{ms .DurationMs}}{{if .Failed}}, failed{{end}}, trace {{.TraceID}}{{if .Faults}}; faults active: {{range $i, $f := .Faults}}{{if $i}}, {{end}}{{$f}}{{end}}{{end}}</p>
+    {{- range .Spans}}
+    <div class="row" data-kind="{{.Kind}}"><div class="label" style="padding-left: {{.Depth}}em">{{.Name}} · {{.Kind}}{{if .Attempt}} ({{.Attempt}}){{end}}{{if .Node}} on {{.Node}}{{end}}{{if .Code}} · {{.Code}}{{end}}</div><div class="track"><div class="bar" style="{{bar . $total}}"></div></div><div class="dur">{{ms .DurationMs}}</div></div>
+    {{- end}}
+  </div>
+  {{- end}}
 
   <h2>Over time</h2>
   {{- range .Charts}}
