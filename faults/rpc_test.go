@@ -48,7 +48,7 @@ func TestRPCFailFirstN(t *testing.T) {
 		require.NoError(t, err)
 		var codes []errors.Code
 		for range 6 {
-			_, err := w.call(ctx, client.WithCallRetry(client.NoRetry))
+			_, err := w.call(ctx, client.WithCallRetry(client.NoRetry{}))
 			codes = append(codes, codeOf(err))
 		}
 		u, ok := errors.Unavailable, errors.Unknown
@@ -148,7 +148,7 @@ func TestRPCOverload(t *testing.T) {
 		start := time.Now()
 		for range 5 {
 			wg.Go(func() {
-				_, err := w.call(ctx, client.WithCallRetry(client.NoRetry))
+				_, err := w.call(ctx, client.WithCallRetry(client.NoRetry{}))
 				mu.Lock()
 				results = append(results, result{codeOf(err), time.Since(start)})
 				mu.Unlock()

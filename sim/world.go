@@ -317,7 +317,7 @@ func retryPolicy(r *RetryConfig, seed uint64) client.RetryPolicy {
 		attempts = client.DefaultMaxAttempts
 	}
 	if attempts == 1 {
-		return client.NoRetry
+		return client.NoRetry{}
 	}
 	base, ceil := r.Backoff.Base.Std(), r.Backoff.Cap.Std()
 	if base == 0 {

@@ -75,7 +75,7 @@ func TestOverloadRetriedElsewhere(t *testing.T) {
 	assert.Equal(t, uint64(3+38), st.Attempts)
 	assert.Less(t, took, 111*time.Millisecond, "100 ms handlers plus a backoff of at most 10 ms")
 
-	errs, served, st, _ = burst(t, 30, client.WithRetryPolicy(client.NoRetry))
+	errs, served, st, _ = burst(t, 30, client.WithRetryPolicy(client.NoRetry{}))
 	failed := 0
 	for _, err := range errs {
 		if err != nil {

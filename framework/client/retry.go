@@ -80,10 +80,11 @@ func (p DefaultPolicy) Retry(ctx context.Context, req *Request, attempt int, err
 	return wait, true
 }
 
-// NoRetry is a policy that never retries.
-var NoRetry RetryPolicy = RetryFunc(func(context.Context, *Request, int, error) (time.Duration, bool) {
-	return 0, false
-})
+// NoRetry is a policy that never retries: WithRetryPolicy(NoRetry{}).
+type NoRetry struct{}
+
+// Retry implements RetryPolicy: never.
+func (NoRetry) Retry(context.Context, *Request, int, error) (time.Duration, bool) { return 0, false }
 
 // retry runs the retry pipeline after attempt (1-based; hedges included)
 // failed with err: the call's RetryPolicy first, then the client's retry

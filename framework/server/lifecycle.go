@@ -46,6 +46,10 @@ type running struct {
 	accepting  int            // workers in (or about to call) Accept
 	acceptIdle chan struct{}  // set by Stop; closed when accepting drops to 0
 	failed     bool           // an Accept failed without Stop
+
+	// inline keeps the call state of calls served inline for reuse
+	// (newInlineCall); the server's own, never shared.
+	inline sync.Pool
 }
 
 // Start implements Server.
@@ -99,7 +103,7 @@ func (s *server) start(ctx context.Context, subs []*subscriber) (*running, error
 	}
 	// The running server's ctx keeps Start's values but not its end.
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r := &running{
+	r := &running{inline: sync.Pool{New: newInlineCall},
 		addr:         l.Addr(),
 		svc:          svc,
 		l:            l,

@@ -90,7 +90,10 @@ type inlineCall struct {
 	w serving
 }
 
-var inlineCalls = sync.Pool{New: func() any { return new(inlineCall) }}
+// newInlineCall makes the call state of a served-inline call; a server's
+// running keeps a pool of them (running.inline), never shared with another
+// server.
+func newInlineCall() any { return new(inlineCall) }
 
 // serveInline serves sock on the transport goroutine that read its
 // request (transport.InlineServer), as a worker would have served it had
@@ -99,12 +102,12 @@ var inlineCalls = sync.Pool{New: func() any { return new(inlineCall) }}
 // stopping, which Stop sets before it drains: either Stop's drain waits
 // for the call, or the call is not taken.
 func (s *server) serveInline(r *running, sock transport.Socket) bool {
-	ic := inlineCalls.Get().(*inlineCall)
+	ic := r.inline.Get().(*inlineCall)
 	c := &ic.c
 	s.mu.Lock()
 	if r.stopping.Load() || r.failed {
 		s.mu.Unlock()
-		inlineCalls.Put(ic)
+		r.inline.Put(ic)
 		return false
 	}
 	s.admitLocked(c, sock)
@@ -121,7 +124,7 @@ func (s *server) serveInline(r *running, sock transport.Socket) bool {
 	if free {
 		transport.Free(sock)
 	}
-	inlineCalls.Put(ic)
+	r.inline.Put(ic)
 	return true
 }
 

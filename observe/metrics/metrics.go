@@ -35,10 +35,12 @@ const (
 	StatusFailure = "failure"
 )
 
-// DurationBuckets are the upper bounds, in seconds, of the latency
+// DurationBuckets returns the upper bounds, in seconds, of the latency
 // histograms: from half a millisecond (a call over loopback) to ten
 // seconds (beyond the default call timeout of five).
-var DurationBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+func DurationBuckets() []float64 {
+	return []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+}
 
 // Metrics holds the request metrics of one registry and makes the
 // wrappers that count into them. It is safe for concurrent use.
@@ -101,7 +103,7 @@ func counterVec(reg prometheus.Registerer, name, help string, labels []string) (
 }
 
 func histogramVec(reg prometheus.Registerer, name, help string, labels []string) (*prometheus.HistogramVec, error) {
-	return register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: DurationBuckets}, labels))
+	return register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: DurationBuckets()}, labels))
 }
 
 // register registers c on reg, or returns the equal collector already

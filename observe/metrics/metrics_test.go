@@ -184,7 +184,7 @@ func TestServerCollectorCountsInFlightAndRefused(t *testing.T) {
 		errs := make([]error, 4)
 		for i := range errs {
 			wg.Go(func() {
-				errs[i] = w.call(&EchoRequest{Sleep: time.Second}, client.WithCallRetry(client.NoRetry))
+				errs[i] = w.call(&EchoRequest{Sleep: time.Second}, client.WithCallRetry(client.NoRetry{}))
 			})
 		}
 		time.Sleep(500 * time.Millisecond)

@@ -41,7 +41,7 @@ import (
 
 // watchTick is the watchdog's period; a Transport takes it when it is
 // made (a variable for tests).
-var watchTick = time.Millisecond
+const watchTick = time.Millisecond
 
 // Reading roles of a client connection (conn.role, guarded by conn.rmu).
 const (

@@ -100,9 +100,8 @@ func unary(ctx context.Context, cc transport.Conn, body string) (string, error) 
 // when a pause between two calls lasts a tick, or take the server's reading
 // over from a call that lasts one.
 func TestLoneCallsHandNothingOver(t *testing.T) {
-	defer func(d time.Duration) { watchTick = d }(watchTick)
-	watchTick = time.Hour
 	tr := newTestTransport(t)
+	tr.watchTick = time.Hour // before the first connection starts the watchdog
 	var mu sync.Mutex
 	var served []*conn
 	addr := inlineEcho(t, tr, func(s transport.Socket) bool {
