@@ -15,7 +15,6 @@ type RunOption func(*runConfig)
 type runConfig struct {
 	seed     *uint64
 	file     string
-	onStart  func(*Scenario)
 	progress *Progress
 	backend  func() backend // nil: memoryBackend
 	impls    map[string]ServerSetup

@@ -3,7 +3,6 @@ package sim
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -324,6 +323,3 @@ func (g *seqIDs) span() trace.SpanID {
 	binary.BigEndian.PutUint64(sid[:], g.next())
 	return sid
 }
-
-// errNoObservation: a trace or metrics file was asked of a run without one.
-var errNoObservation = errors.New("sim: the run has no observation")

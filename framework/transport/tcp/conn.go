@@ -118,7 +118,7 @@ func newConn(t *Transport, raw net.Conn, server bool, l *listener, remote string
 	c.wq.pool = &t.pool
 	if tc, ok := raw.(*net.TCPConn); ok {
 		if rc, err := tc.SyscallConn(); err == nil {
-			c.rawConn, c.rawWrite = rc, c.directWrite
+			c.rawConn, c.rawWrite = rc, c.directWriter()
 		}
 	}
 	return c

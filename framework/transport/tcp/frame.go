@@ -69,13 +69,6 @@ func putFrameHeader(b []byte, length int, typ byte, id uint32) {
 	binary.BigEndian.PutUint32(b[5:9], id)
 }
 
-// appendFrame appends a control frame (any type but DATA) to b.
-func appendFrame(b []byte, typ byte, id uint32, payload []byte) []byte {
-	var h [frameHeaderLen]byte
-	putFrameHeader(h[:], len(payload), typ, id)
-	return append(append(b, h[:]...), payload...)
-}
-
 // parseFrameHeader decodes and validates a frame header: the type is known,
 // the payload length fits the type and maxPayload, the stream id fits the
 // type. It never looks at the payload.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"syscall"
 	"time"
 
 	"github.com/microsim/microsim/framework/transport"
@@ -442,22 +441,3 @@ func (c *conn) writeNow(b []byte) (int, error) {
 	return n, werr
 }
 
-// directWrite is c.rawWrite: one write(2) of c.wbuf, retried on EINTR;
-// EAGAIN (the socket's buffer is full) is not an error. It returns true so
-// that RawConn.Write does not wait for the socket to become writable.
-func (c *conn) directWrite(fd uintptr) bool {
-	for {
-		n, err := syscall.Write(int(fd), c.wbuf)
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err == syscall.EAGAIN:
-			c.wn, c.werr = 0, nil
-		case err != nil:
-			c.wn, c.werr = 0, err
-		default:
-			c.wn, c.werr = n, nil
-		}
-		return true
-	}
-}
