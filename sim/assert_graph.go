@@ -84,41 +84,48 @@ func (w *world) checkEdge(c *EdgeCheck, faults []*faultRun) AssertionResult {
 		r.Observed, r.Detail = "no calls", "no call on the edge in "+sp.desc
 		return r
 	}
-	var obs, exp []string
-	pass := true
-	// The value is the first bound's: the success rate, attempts per
-	// call, or the latency.
-	set := func(v float64, unit string) {
-		if r.Unit == "" {
-			r.Value, r.Unit = v, unit
-		}
-	}
+	b := checks{r: &r}
 	if c.MinSuccessRate != nil {
 		rate := ratio(a.ok, a.calls)
-		set(rate, "ratio")
-		obs = append(obs, "success "+pct(rate))
-		exp = append(exp, "success >= "+pct(*c.MinSuccessRate))
-		pass = pass && rate >= *c.MinSuccessRate
+		b.add(rate, "ratio", "success "+pct(rate), "success >= "+pct(*c.MinSuccessRate), rate >= *c.MinSuccessRate)
 	}
 	if c.MaxAttemptsPerCall != nil {
 		per := ratio(a.attempts, a.calls)
-		set(per, "count")
-		obs = append(obs, fmt.Sprintf("%.3f attempts per call", per))
-		exp = append(exp, fmt.Sprintf("<= %.3f attempts per call", *c.MaxAttemptsPerCall))
-		pass = pass && per <= *c.MaxAttemptsPerCall
+		b.add(per, "count", fmt.Sprintf("%.3f attempts per call", per), fmt.Sprintf("<= %.3f attempts per call", *c.MaxAttemptsPerCall), per <= *c.MaxAttemptsPerCall)
 	}
 	if c.Percentile != 0 {
 		p := percentile(a.hist, c.Percentile)
-		set(msOf(p), "ms")
-		obs = append(obs, fmt.Sprintf("p%g %s", c.Percentile, ms(p)))
-		exp = append(exp, fmt.Sprintf("p%g <= %v", c.Percentile, c.MaxLatency))
-		pass = pass && p <= c.MaxLatency.Std()
+		b.add(msOf(p), "ms", fmt.Sprintf("p%g %s", c.Percentile, ms(p)), fmt.Sprintf("p%g <= %v", c.Percentile, c.MaxLatency), p <= c.MaxLatency.Std())
 	}
-	r.Observed, r.Expected = strings.Join(obs, ", "), joinAnd(exp)
-	r.Name += " " + r.Expected
-	r.Detail = fmt.Sprintf("%d calls, %d succeeded, %d attempts in %s", a.calls, a.ok, a.attempts, sp.desc)
-	r.Passed = pass
+	b.done(fmt.Sprintf("%d calls, %d succeeded, %d attempts in %s", a.calls, a.ok, a.attempts, sp.desc))
 	return r
+}
+
+// checks collects the bounds of an assertion that has several: what was
+// observed and expected of each, whether all held; the result's Value and
+// Unit are the first bound's.
+type checks struct {
+	r        *AssertionResult
+	obs, exp []string
+	failed   bool
+}
+
+// add records one bound: its value in unit, what was observed and
+// expected, and whether it held.
+func (b *checks) add(value float64, unit, observed, expected string, held bool) {
+	if b.r.Unit == "" {
+		b.r.Value, b.r.Unit = value, unit
+	}
+	b.obs, b.exp = append(b.obs, observed), append(b.exp, expected)
+	b.failed = b.failed || !held
+}
+
+// done writes the bounds into the result, with its detail.
+func (b *checks) done(detail string) {
+	b.r.Observed, b.r.Expected = strings.Join(b.obs, ", "), joinAnd(b.exp)
+	b.r.Name += " " + b.r.Expected
+	b.r.Detail = detail
+	b.r.Passed = !b.failed
 }
 
 // checkAmplification evaluates an amplification assertion.

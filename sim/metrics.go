@@ -212,12 +212,23 @@ type agg struct {
 
 // sum aggregates the matching series over windows [q.from, q.to).
 func (m *metrics) sum(q query) agg {
+	return m.sumOf(m.series, func(s *seriesStats) bool { return m.match(q, s) }, q.from, q.to)
+}
+
+// whole aggregates the matching series over the whole run with the
+// precise histograms.
+func (m *metrics) whole(q query) agg {
+	return m.wholeOf(m.series, func(s *seriesStats) bool { return m.match(q, s) })
+}
+
+// sumOf aggregates the series of list that match over windows [from, to).
+func (m *metrics) sumOf(list []*seriesStats, match func(*seriesStats) bool, from, to int) agg {
 	a := agg{}
-	for _, s := range m.series {
-		if !m.match(q, s) {
+	for _, s := range list {
+		if !match(s) {
 			continue
 		}
-		for w := max(q.from, 0); w < min(q.to, m.nwin); w++ {
+		for w := max(from, 0); w < min(to, m.nwin); w++ {
 			ws := &s.win[w]
 			a.calls += uint64(ws.calls)
 			a.ok += uint64(ws.ok)
@@ -233,12 +244,12 @@ func (m *metrics) sum(q query) agg {
 	return a
 }
 
-// whole aggregates the matching series over the whole run with the
-// precise histograms.
-func (m *metrics) whole(q query) agg {
+// wholeOf aggregates the series of list that match over the whole run
+// with the precise histograms.
+func (m *metrics) wholeOf(list []*seriesStats, match func(*seriesStats) bool) agg {
 	a := agg{hist: hdr.New(1, m.highest, histDigits)}
-	for _, s := range m.series {
-		if m.match(q, s) {
+	for _, s := range list {
+		if match(s) {
 			a.calls += s.calls
 			a.ok += s.ok
 			a.attempts += s.attempts

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
-
-	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // EdgeReport summarises the calls one service made to another service's
@@ -99,39 +97,8 @@ func (q edgeQuery) match(s *seriesStats) bool {
 }
 
 // sumEdges aggregates the matching edges over windows [q.from, q.to).
-func (m *metrics) sumEdges(q edgeQuery) agg {
-	a := agg{}
-	for _, s := range m.edges {
-		if !q.match(s) {
-			continue
-		}
-		for w := max(q.from, 0); w < min(q.to, m.nwin); w++ {
-			ws := &s.win[w]
-			a.calls += uint64(ws.calls)
-			a.ok += uint64(ws.ok)
-			a.attempts += uint64(ws.attempts)
-			if ws.hist != nil {
-				if a.hist == nil {
-					a.hist = hdr.New(1, m.highest, windowHistDigits)
-				}
-				a.hist.Merge(ws.hist)
-			}
-		}
-	}
-	return a
-}
+func (m *metrics) sumEdges(q edgeQuery) agg { return m.sumOf(m.edges, q.match, q.from, q.to) }
 
 // wholeEdges aggregates the matching edges over the whole run with the
 // precise histograms.
-func (m *metrics) wholeEdges(q edgeQuery) agg {
-	a := agg{hist: hdr.New(1, m.highest, histDigits)}
-	for _, s := range m.edges {
-		if q.match(s) {
-			a.calls += s.calls
-			a.ok += s.ok
-			a.attempts += s.attempts
-			a.hist.Merge(s.hist)
-		}
-	}
-	return a
-}
+func (m *metrics) wholeEdges(q edgeQuery) agg { return m.wholeOf(m.edges, q.match) }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // DeliveryReport is what one subscribing service received of a topic.
@@ -78,63 +79,43 @@ func (r *Report) writeDeliveryText(b *strings.Builder) {
 func (w *world) checkDelivery(c *DeliveryCheck) AssertionResult {
 	r := AssertionResult{Name: fmt.Sprintf("delivery of %s to %s", c.Topic, c.Service)}
 	var d DeliveryReport
+	var lags *deliveryStats
 	for _, t := range w.metrics.topics {
 		if t.topic == c.Topic {
-			d = w.deliveryReport(t, c.Service)
+			d, lags = w.deliveryReport(t, c.Service), t.subs[c.Service]
 		}
 	}
 	if d.Published == 0 {
 		r.Observed, r.Detail = "no events", "nothing was published on "+c.Topic
 		return r
 	}
-	var obs, exp []string
-	pass := true
-	set := func(v float64, unit string) {
-		if r.Unit == "" {
-			r.Value, r.Unit = v, unit
-		}
-	}
+	b := checks{r: &r}
 	if c.MinRatio != nil {
-		ratio := float64(d.Unique) / float64(d.Published)
-		set(ratio, "ratio")
-		obs = append(obs, pct(ratio)+" delivered")
-		exp = append(exp, ">= "+pct(*c.MinRatio)+" delivered")
-		pass = pass && ratio >= *c.MinRatio
+		got := float64(d.Unique) / float64(d.Published)
+		b.add(got, "ratio", pct(got)+" delivered", ">= "+pct(*c.MinRatio)+" delivered", got >= *c.MinRatio)
 	}
-	count := func(what string, n uint64, lo, hi *int64) {
-		if lo == nil && hi == nil {
+	count := func(what string, n uint64, bound *int64, atLeast bool) {
+		if bound == nil {
 			return
 		}
-		set(float64(n), "count")
-		obs = append(obs, fmt.Sprintf("%d %s", n, what))
-		if lo != nil {
-			exp = append(exp, fmt.Sprintf(">= %d %s", *lo, what))
-			pass = pass && int64(n) >= *lo
+		op, held := "<=", int64(n) <= *bound
+		if atLeast {
+			op, held = ">=", int64(n) >= *bound
 		}
-		if hi != nil {
-			exp = append(exp, fmt.Sprintf("<= %d %s", *hi, what))
-			pass = pass && int64(n) <= *hi
-		}
+		b.add(float64(n), "count", fmt.Sprintf("%d %s", n, what), fmt.Sprintf("%s %d %s", op, *bound, what), held)
 	}
-	count("duplicates", d.Duplicates, nil, c.MaxDuplicates)
-	count("lost", d.Lost, c.MinLost, c.MaxLost)
+	count("duplicates", d.Duplicates, c.MaxDuplicates, false)
+	count("lost", d.Lost, c.MinLost, true)
+	count("lost", d.Lost, c.MaxLost, false)
 	if c.Percentile != 0 {
-		var lag float64
-		for _, t := range w.metrics.topics {
-			if sub := t.subs[c.Service]; t.topic == c.Topic && sub != nil {
-				lag = msOf(percentile(sub.lag, c.Percentile))
-			}
+		var lag time.Duration
+		if lags != nil {
+			lag = percentile(lags.lag, c.Percentile)
 		}
-		set(lag, "ms")
-		obs = append(obs, fmt.Sprintf("lag p%g %.2fms", c.Percentile, lag))
-		exp = append(exp, fmt.Sprintf("lag p%g <= %v", c.Percentile, c.MaxLag))
-		pass = pass && lag <= msOf(c.MaxLag.Std())
+		b.add(msOf(lag), "ms", fmt.Sprintf("lag p%g %s", c.Percentile, ms(lag)), fmt.Sprintf("lag p%g <= %v", c.Percentile, c.MaxLag), lag <= c.MaxLag.Std())
 	}
-	r.Observed, r.Expected = strings.Join(obs, ", "), joinAnd(exp)
-	r.Name += " " + r.Expected
-	r.Detail = fmt.Sprintf("%d published, %d delivered (%d distinct), %d duplicates, %d lost, %d handler failures",
-		d.Published, d.Delivered, d.Unique, d.Duplicates, d.Lost, d.Failures)
-	r.Passed = pass
+	b.done(fmt.Sprintf("%d published, %d delivered (%d distinct), %d duplicates, %d lost, %d handler failures",
+		d.Published, d.Delivered, d.Unique, d.Duplicates, d.Lost, d.Failures))
 	return r
 }
 

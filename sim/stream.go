@@ -271,38 +271,22 @@ func (w *world) checkStream(c *StreamCheck) AssertionResult {
 		r.Observed, r.Detail = "no streams", "workload "+c.Workload+" opened no stream (is it a stream workload?)"
 		return r
 	}
-	var obs, exp []string
-	pass := true
-	set := func(v float64, unit string) {
-		if r.Unit == "" {
-			r.Value, r.Unit = v, unit
-		}
-	}
+	b := checks{r: &r}
 	if c.MinCompleted != nil {
-		ratio := float64(s.completed) / float64(total)
-		set(ratio, "ratio")
-		obs = append(obs, pct(ratio)+" completed")
-		exp = append(exp, ">= "+pct(*c.MinCompleted)+" completed")
-		pass = pass && ratio >= *c.MinCompleted
+		got := float64(s.completed) / float64(total)
+		b.add(got, "ratio", pct(got)+" completed", ">= "+pct(*c.MinCompleted)+" completed", got >= *c.MinCompleted)
 	}
 	if c.MaxInterrupted != nil {
-		set(float64(s.interrupted), "count")
-		obs = append(obs, fmt.Sprintf("%d interrupted", s.interrupted))
-		exp = append(exp, fmt.Sprintf("<= %d interrupted", *c.MaxInterrupted))
-		pass = pass && int64(s.interrupted) <= *c.MaxInterrupted
+		b.add(float64(s.interrupted), "count", fmt.Sprintf("%d interrupted", s.interrupted),
+			fmt.Sprintf("<= %d interrupted", *c.MaxInterrupted), int64(s.interrupted) <= *c.MaxInterrupted)
 	}
 	if c.Percentile != 0 {
 		p := percentile(s.msgHist, c.Percentile)
-		set(msOf(p), "ms")
-		obs = append(obs, fmt.Sprintf("message p%g %s", c.Percentile, ms(p)))
-		exp = append(exp, fmt.Sprintf("message p%g <= %v", c.Percentile, c.MaxMessageLatency))
-		pass = pass && p <= c.MaxMessageLatency.Std()
+		b.add(msOf(p), "ms", fmt.Sprintf("message p%g %s", c.Percentile, ms(p)),
+			fmt.Sprintf("message p%g <= %v", c.Percentile, c.MaxMessageLatency), p <= c.MaxMessageLatency.Std())
 	}
-	r.Observed, r.Expected = strings.Join(obs, ", "), joinAnd(exp)
-	r.Name += " " + r.Expected
-	r.Detail = fmt.Sprintf("%d streams: %d completed, %d interrupted, %d never opened; %d messages",
-		total, s.completed, s.interrupted, s.openFailures, s.messages)
-	r.Passed = pass
+	b.done(fmt.Sprintf("%d streams: %d completed, %d interrupted, %d never opened; %d messages",
+		total, s.completed, s.interrupted, s.openFailures, s.messages))
 	return r
 }
 

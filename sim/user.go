@@ -255,16 +255,7 @@ func (in *instance) effectWrapper(next server.HandlerFunc) server.HandlerFunc {
 func (in *instance) subscriberBroker() broker.Broker { return in.host.Broker() }
 
 // sleepFor sleeps d unless ctx ends first (false then).
-func sleepFor(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+func sleepFor(ctx context.Context, d time.Duration) bool { return sleepUntil(ctx, time.Now().Add(d)) }
 
 // seqPlaceholder in a request is replaced by the call's sequence number,
 // so that every call can carry a key of its own (an order ID).
