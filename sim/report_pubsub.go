@@ -94,19 +94,21 @@ func (w *world) checkDelivery(c *DeliveryCheck) AssertionResult {
 		got := float64(d.Unique) / float64(d.Published)
 		b.add(got, "ratio", pct(got)+" delivered", ">= "+pct(*c.MinRatio)+" delivered", got >= *c.MinRatio)
 	}
-	count := func(what string, n uint64, bound *int64, atLeast bool) {
-		if bound == nil {
-			return
+	count := func(what string, n uint64, lo, hi *int64) {
+		var exp []string
+		held := true
+		if lo != nil {
+			exp, held = append(exp, fmt.Sprintf(">= %d %s", *lo, what)), held && int64(n) >= *lo
 		}
-		op, held := "<=", int64(n) <= *bound
-		if atLeast {
-			op, held = ">=", int64(n) >= *bound
+		if hi != nil {
+			exp, held = append(exp, fmt.Sprintf("<= %d %s", *hi, what)), held && int64(n) <= *hi
 		}
-		b.add(float64(n), "count", fmt.Sprintf("%d %s", n, what), fmt.Sprintf("%s %d %s", op, *bound, what), held)
+		if len(exp) > 0 {
+			b.add(float64(n), "count", fmt.Sprintf("%d %s", n, what), joinAnd(exp), held)
+		}
 	}
-	count("duplicates", d.Duplicates, c.MaxDuplicates, false)
-	count("lost", d.Lost, c.MinLost, true)
-	count("lost", d.Lost, c.MaxLost, false)
+	count("duplicates", d.Duplicates, nil, c.MaxDuplicates)
+	count("lost", d.Lost, c.MinLost, c.MaxLost)
 	if c.Percentile != 0 {
 		var lag time.Duration
 		if lags != nil {
