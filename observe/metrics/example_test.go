@@ -62,7 +62,10 @@ func Example() {
 	rec := httptest.NewRecorder()
 	metrics.Handler(reg).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	for _, line := range strings.Split(rec.Body.String(), "\n") {
-		if strings.HasPrefix(line, "micro_client_request_total") || strings.HasPrefix(line, "micro_server_in_flight") {
+		// (micro_server_in_flight drops to 0 only once the server has
+		// sent the reply, which may be just after the call returned: it
+		// is left out of this output.)
+		if strings.HasPrefix(line, "micro_client_request_total") {
 			fmt.Println(line)
 		}
 	}
@@ -71,7 +74,6 @@ func Example() {
 	}
 	// Output:
 	// micro_client_request_total{micro_code="ok",micro_endpoint="Echo.Say",micro_name="echo",micro_status="success"} 1
-	// micro_server_in_flight{micro_name="echo"} 0
 	// server echo/Echo.Say
 	// client echo/Echo.Say
 	// internal echo/Echo.Say
