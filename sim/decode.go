@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,6 +80,11 @@ func decodeFile(file string, data []byte) (sc *Scenario, pos map[string]Pos, err
 	d := &decoder{p: p, anchors: map[string]ast.Node{}, fields: map[reflect.Type]*structInfo{}}
 	p.pos[""] = nodePos(docs[0])
 	d.decode("", docs[0], reflect.ValueOf(sc).Elem())
+	if d.stopped {
+		// What was decoded is a part of the document: checking it would
+		// only add noise to the one error that matters.
+		return nil, p.pos, p.list.sort()
+	}
 	return sc, p.pos, p.list.sort()
 }
 
@@ -311,6 +317,10 @@ func (d *decoder) structInfo(t reflect.Type) *structInfo {
 
 func (d *decoder) decodeScalar(path string, n ast.Node, v reflect.Value) {
 	switch v.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint64, reflect.Uint, reflect.Uint32, reflect.Float64:
+		n = exponentNumber(n)
+	}
+	switch v.Kind() {
 	case reflect.String:
 		s, ok := n.(*ast.StringNode)
 		if lit, isLit := n.(*ast.LiteralNode); isLit && lit.Value != nil {
@@ -335,6 +345,14 @@ func (d *decoder) decodeScalar(path string, n ast.Node, v reflect.Value) {
 		}
 		v.SetBool(b.Value)
 	case reflect.Int, reflect.Int64, reflect.Int32:
+		if x, ok, big := integralFloat(n); ok {
+			if big || v.OverflowInt(x) {
+				d.p.decodeError(d.p.lookup(path), path, "integer %s is out of range", n.GetToken().Value)
+				return
+			}
+			v.SetInt(x)
+			return
+		}
 		i, ok := n.(*ast.IntegerNode)
 		if !ok {
 			d.p.decodeError(d.p.lookup(path), path, "expected an integer, got %s", describe(n))
@@ -355,6 +373,18 @@ func (d *decoder) decodeScalar(path string, n ast.Node, v reflect.Value) {
 			v.SetInt(int64(x))
 		}
 	case reflect.Uint64, reflect.Uint, reflect.Uint32:
+		if x, ok, big := integralFloat(n); ok {
+			if big {
+				d.p.decodeError(d.p.lookup(path), path, "integer %s is out of range", n.GetToken().Value)
+				return
+			}
+			if x < 0 {
+				d.p.decodeError(d.p.lookup(path), path, "must not be negative, got %s", n.GetToken().Value)
+				return
+			}
+			v.SetUint(uint64(x))
+			return
+		}
 		i, ok := n.(*ast.IntegerNode)
 		if !ok {
 			d.p.decodeError(d.p.lookup(path), path, "expected a non-negative integer, got %s", describe(n))
@@ -389,6 +419,37 @@ func (d *decoder) decodeScalar(path string, n ast.Node, v reflect.Value) {
 	default:
 		d.p.decodeError(d.p.lookup(path), path, "cannot decode into %s", v.Type())
 	}
+}
+
+// yamlFloat is a YAML 1.2 core-schema float without a dot that goccy
+// reads as a string: 1e12, -2e-3, +1E+6.
+var yamlFloat = regexp.MustCompile(`^[-+]?[0-9]+[eE][-+]?[0-9]+$`)
+
+// exponentNumber returns a plain (unquoted) scalar such as 1e12 as the
+// number it is in YAML 1.2, and any other node unchanged.
+func exponentNumber(n ast.Node) ast.Node {
+	s, ok := n.(*ast.StringNode)
+	if !ok || s.Token == nil || s.Token.Type == token.SingleQuoteType || s.Token.Type == token.DoubleQuoteType || !yamlFloat.MatchString(s.Value) {
+		return n
+	}
+	f, err := strconv.ParseFloat(s.Value, 64)
+	if err != nil || math.IsInf(f, 0) {
+		return n
+	}
+	return &ast.FloatNode{BaseNode: &ast.BaseNode{}, Token: s.Token, Value: f}
+}
+
+// integralFloat returns a float written for an integer field (1e3,
+// 1.5e3) as an integer; big reports one too large for an int64.
+func integralFloat(n ast.Node) (x int64, ok, big bool) {
+	f, isFloat := n.(*ast.FloatNode)
+	if !isFloat || f.Value != math.Trunc(f.Value) {
+		return 0, false, false
+	}
+	if math.Abs(f.Value) > 1<<62 {
+		return 0, true, true
+	}
+	return int64(f.Value), true, false
 }
 
 func isScalar(n ast.Node) bool {

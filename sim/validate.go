@@ -43,17 +43,23 @@ type validator struct {
 	clients   map[string]*Client
 	workloads map[string]bool
 	faults    map[string]bool
+	// size is the world's size (limits.go); tooLarge is set when it
+	// exceeds a limit, and turns off the checks that list every instance.
+	size     worldSize
+	tooLarge bool
 }
 
 func validate(sc *Scenario, p *problems) {
 	v := &validator{sc: sc, p: p, services: map[string]*Service{}, instances: map[string]bool{},
 		zones: map[string]bool{}, clients: map[string]*Client{}, workloads: map[string]bool{}, faults: map[string]bool{}}
+	v.limitsFirst()
 	v.top()
 	v.topology()
 	v.clientsSection()
 	v.workloadsSection()
 	v.faultsSection()
 	v.assertionsSection()
+	v.limitsLast()
 }
 
 func (v *validator) top() {
@@ -154,6 +160,9 @@ func (v *validator) service(path string, s *Service) {
 		v.p.add(join(path, "instances"), "at most %d instances, got %d", maxInstances, s.Instances)
 	}
 	for i := range s.Instances {
+		if v.tooLarge || s.Instances > maxInstances {
+			break
+		}
 		v.instances[instanceName(s.Name, i)] = true
 	}
 	for i, z := range s.Zones {
