@@ -91,6 +91,8 @@ type conn struct {
 	seenWseq    uint64    // wseq at the last tick
 	writeSince  time.Time // the tick at which the current write was first seen
 	pingOut     bool
+	slowSince   time.Time // the tick at which a frame was first seen incomplete (checkRate)
+	slowBytes   uint64    // fr.total at slowSince
 	wakes       []*stream // streams to wake before the next read (wakeLater)
 	offers      []*stream // server: streams opened, to hand to Accept before the next read
 }
@@ -137,6 +139,7 @@ func (c *conn) start() {
 func (c *conn) run() {
 	if c.server {
 		if err := c.serverHandshake(); err != nil {
+			c.t.stats.handshakeFailures.Add(1)
 			c.fail(fmt.Errorf("handshake: %w", err))
 			close(c.writerDone)
 			c.t.forget(c)

@@ -147,7 +147,7 @@ func (c *conn) flushWakes(midFrame bool) error {
 // readError explains why reading stopped.
 func (c *conn) readError(err error) error {
 	switch {
-	case errors.Is(err, errProtocol), errors.Is(err, errQuiet), errors.Is(err, errReadTimeout), errors.Is(err, errWriteTimeout):
+	case errors.Is(err, errProtocol), errors.Is(err, errQuiet), errors.Is(err, errReadTimeout), errors.Is(err, errWriteTimeout), errors.Is(err, errTooSlow):
 		return err
 	case err == io.EOF:
 		return quietf("closed by the peer")
@@ -160,7 +160,38 @@ func (c *conn) readError(err error) error {
 var (
 	errReadTimeout  = errors.New("read timeout")
 	errWriteTimeout = errors.New("write timeout")
+	errTooSlow      = errors.New("peer too slow")
 )
+
+// checkRate ends a connection that delivers a frame it has begun slower
+// than the minimum read rate. A frame seen incomplete at a tick starts a
+// measure (the bytes read since); while frames stay incomplete at the
+// following ticks, once half the read timeout has passed, the bytes must
+// keep up with the rate. Memory held for a frame grows only with the
+// bytes that arrived (frameReader), so a peer that announces a large
+// frame and trickles it holds little, and not for long.
+func (c *conn) checkRate(now time.Time, midFrame bool) error {
+	rate, rt := c.o.minReadRate, c.o.readTimeout
+	if !midFrame || rate == 0 || rt == 0 {
+		c.slowSince = time.Time{}
+		return nil
+	}
+	if c.slowSince.IsZero() {
+		c.slowSince, c.slowBytes = now, c.fr.total
+		return nil
+	}
+	elapsed := now.Sub(c.slowSince)
+	if elapsed < rt/2 {
+		return nil
+	}
+	got := c.fr.total - c.slowBytes
+	if float64(got) < float64(rate)*elapsed.Seconds() {
+		c.t.stats.slowPeers.Add(1)
+		return fmt.Errorf("%w: %d bytes of a frame in %v, under the minimum rate of %d bytes/s",
+			errTooSlow, got, elapsed.Round(time.Millisecond), rate)
+	}
+	return nil
+}
 
 // checkTimeouts runs every tick, when the reader's deadline passes. It
 // fails the connection after the read timeout (no bytes while streams are
@@ -193,6 +224,9 @@ func (c *conn) checkTimeouts(midFrame bool) error {
 	}
 	active, idleSince := c.active, c.idleSince
 	c.mu.Unlock()
+	if err := c.checkRate(now, midFrame); err != nil {
+		return err
+	}
 	silent := now.Sub(c.lastActive)
 	if rt := c.o.readTimeout; rt > 0 && (active > 0 || midFrame) {
 		if silent >= rt {
@@ -232,6 +266,10 @@ func (c *conn) handleFrame(f frame) error {
 		return c.handleGoAway(f.id)
 	}
 	s, isNew, err := c.lookup(f)
+	if err == errStreamLimit {
+		c.refuseOverLimit(f.id)
+		return nil
+	}
 	if err != nil || s == nil {
 		return err
 	}
@@ -308,10 +346,27 @@ func (c *conn) lookup(f frame) (s *stream, isNew bool, err error) {
 	if c.goaway {
 		return nil, false, nil
 	}
+	if c.active >= c.o.maxStreams {
+		return nil, false, errStreamLimit
+	}
 	s = newStream(c, f.id)
 	c.streams[f.id] = s
 	c.active++
 	return s, true, nil
+}
+
+// errStreamLimit: lookup found the connection at its stream limit.
+var errStreamLimit = errors.New("stream limit reached")
+
+// refuseOverLimit refuses stream id, which the client opened while the
+// connection had WithMaxStreams streams open: a RESET (refused) tells the
+// client nothing was processed, and the frames that follow for id are
+// dropped as those of a finished stream.
+func (c *conn) refuseOverLimit(id uint32) {
+	c.t.stats.streamsRefused.Add(1)
+	c.t.streamsLog.warn(c.o.logger, "tcp: stream limit reached, refusing a stream",
+		"remote", c.remote, "limit", c.o.maxStreams)
+	c.enqueueControl(frameReset, id, []byte{resetRefused})
 }
 
 // handleGoAway handles the server's GOAWAY on a client connection: streams

@@ -23,6 +23,9 @@ type Transport struct {
 	// cap 1) that a stream's Recv or Send borrows while it waits.
 	waitChans sync.Pool
 	watch     watchdog      // roles.go
+	stats     counters      // limits.go
+	// Refusals are logged at a bounded rate (limits.go).
+	connsLog, streamsLog rateLog
 	closing   chan struct{} // closed by Close
 	watchTick time.Duration
 
