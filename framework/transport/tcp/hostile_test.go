@@ -335,4 +335,3 @@ func TestLimitOptionsRefuseBadValues(t *testing.T) {
 		assert.True(t, strings.HasPrefix(err.Error(), "tcp: With"), err.Error())
 	}
 }
-

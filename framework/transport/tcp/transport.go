@@ -22,12 +22,12 @@ type Transport struct {
 	// waitChans holds the empty, unreferenced channels (chan struct{},
 	// cap 1) that a stream's Recv or Send borrows while it waits.
 	waitChans sync.Pool
-	watch     watchdog      // roles.go
-	stats     counters      // limits.go
+	watch     watchdog // roles.go
+	stats     counters // limits.go
 	// Refusals are logged at a bounded rate (limits.go).
 	connsLog, streamsLog rateLog
-	closing   chan struct{} // closed by Close
-	watchTick time.Duration
+	closing              chan struct{} // closed by Close
+	watchTick            time.Duration
 
 	mu        sync.Mutex
 	closed    bool
