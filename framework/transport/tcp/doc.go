@@ -51,7 +51,11 @@
 //	max message size (uint32) | stream window (uint32)
 //
 // The client writes its preface first; the server checks it and answers
-// with its own. All integers are big endian. Then each side sends frames:
+// with its own. A TLS mismatch is named on both sides (ErrTLSMismatch): a
+// TLS listener answers a plaintext preface with a TLS alert, which the
+// plaintext client recognises; a plaintext listener answers a TLS
+// ClientHello with its preface, which the TLS client's handshake reports
+// as a record that is not TLS. All integers are big endian. Then each side sends frames:
 //
 //	length (uint32) | type (1 byte) | stream id (uint32) | payload (length bytes)
 //

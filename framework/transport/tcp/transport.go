@@ -22,12 +22,13 @@ type Transport struct {
 	// waitChans holds the empty, unreferenced channels (chan struct{},
 	// cap 1) that a stream's Recv or Send borrows while it waits.
 	waitChans sync.Pool
-	watch     watchdog // roles.go
-	stats     counters // limits.go
+	watch     watchdog      // roles.go
+	closing   chan struct{} // closed by Close
+	watchTick time.Duration
+
+	stats counters // limits.go
 	// Refusals are logged at a bounded rate (limits.go).
 	connsLog, streamsLog rateLog
-	closing              chan struct{} // closed by Close
-	watchTick            time.Duration
 
 	mu        sync.Mutex
 	closed    bool
@@ -207,7 +208,7 @@ func (c *conn) clientHandshake(ctx context.Context, addr string) error {
 		}
 		tc := tls.Client(c.raw, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return fmt.Errorf("tls handshake: %w", err)
+			return fmt.Errorf("tls handshake: %w", plaintextServerForTLS(err))
 		}
 		c.rw, c.rawWrite = tc, nil // writes go through TLS: no direct writes
 	}
@@ -227,7 +228,7 @@ func (c *conn) serverHandshake() error {
 	if cfg := c.o.serverTLS; cfg != nil {
 		tc := tls.Server(c.raw, cfg)
 		if err := tc.Handshake(); err != nil {
-			return fmt.Errorf("tls handshake: %w", err)
+			return fmt.Errorf("tls handshake: %w", plaintextPeerOnTLS(err))
 		}
 		c.rw, c.rawWrite = tc, nil // writes go through TLS: no direct writes
 	}
