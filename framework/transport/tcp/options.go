@@ -162,13 +162,7 @@ func WithMinReadRate(n int) Option {
 // a connection beyond it is closed as soon as it is accepted (counted in
 // Stats.ConnsRefused); default DefaultMaxConns, valid 1 and above.
 func WithMaxConns(n int) Option {
-	return func(o *options) error {
-		if n < 1 {
-			return fmt.Errorf("tcp: WithMaxConns(%d): want at least 1", n)
-		}
-		o.maxConns = n
-		return nil
-	}
+	return countOption("WithMaxConns", n, func(o *options) { o.maxConns = n })
 }
 
 // WithMaxStreams sets the most streams a client may have open at once on
@@ -177,13 +171,7 @@ func WithMaxConns(n int) Option {
 // counted in Stats.StreamsRefused); default DefaultMaxStreams, valid 1
 // and above.
 func WithMaxStreams(n int) Option {
-	return func(o *options) error {
-		if n < 1 {
-			return fmt.Errorf("tcp: WithMaxStreams(%d): want at least 1", n)
-		}
-		o.maxStreams = n
-		return nil
-	}
+	return countOption("WithMaxStreams", n, func(o *options) { o.maxStreams = n })
 }
 
 // WithWriteTimeout ends a connection whose pending writes cannot complete
@@ -222,6 +210,17 @@ func WithLogger(l *slog.Logger) Option {
 			return fmt.Errorf("tcp: WithLogger: nil logger")
 		}
 		o.logger = l
+		return nil
+	}
+}
+
+// countOption is an option taking a count of at least 1.
+func countOption(name string, n int, set func(*options)) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("tcp: %s(%d): want at least 1", name, n)
+		}
+		set(o)
 		return nil
 	}
 }
