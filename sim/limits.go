@@ -21,8 +21,11 @@ const (
 	maxFaults         = 1_000
 	maxAssertions     = 1_000
 	maxTotalWorkers   = 100_000
-	maxOccurrences    = 100_000
-	maxCalls          = 10_000_000
+	// maxParts bounds the endpoints of a service and the entries of a
+	// workload's mix or ramp.
+	maxParts       = 1_000
+	maxOccurrences = 100_000
+	maxCalls       = 10_000_000
 	// maxMemory bounds the estimated memory of a run's world and metrics.
 	maxMemory = 2 << 30
 )
@@ -36,6 +39,7 @@ const (
 	workerBytes    = 16 << 10
 	seriesWinBytes = 24
 	instWinBytes   = 8
+	endpointBytes  = 512 // one endpoint of one instance
 	// callFloor is the least virtual time a call takes: a closed-loop
 	// worker calling endpoints of latency 0 without think makes about
 	// two million calls per virtual second.
@@ -61,9 +65,44 @@ func (v *validator) limitsFirst() {
 	}
 	v.size.instances = n
 	if n > maxTotalInstances || len(sc.Clients) > maxClients || len(sc.Workloads) > maxWorkloads ||
-		len(sc.Faults) > maxFaults || len(sc.Assertions) > maxAssertions {
+		len(sc.Faults) > maxFaults || len(sc.Assertions) > maxAssertions || v.largestPart() > maxParts {
 		v.tooLarge = true
 	}
+}
+
+// largestPart is the most endpoints of a service or entries of a
+// workload's mix or ramp.
+func (v *validator) largestPart() int {
+	most := 0
+	for _, s := range v.sc.Topology.Services {
+		most = max(most, len(s.Endpoints))
+	}
+	for _, w := range v.sc.Workloads {
+		most = max(most, len(w.Mix), len(w.Ramp))
+	}
+	return most
+}
+
+// endpointIndex is svc's endpoints by name, with their latency, made once
+// per service (nil for none).
+func (v *validator) endpointIndex(svc *Service) map[string]Latency {
+	if svc == nil {
+		return nil
+	}
+	if v.eps == nil {
+		v.eps = map[*Service]map[string]Latency{}
+	}
+	idx, ok := v.eps[svc]
+	if !ok {
+		idx = make(map[string]Latency, len(svc.Endpoints))
+		for _, e := range svc.Endpoints {
+			if _, dup := idx[e.Name]; !dup {
+				idx[e.Name] = e.Latency
+			}
+		}
+		v.eps[svc] = idx
+	}
+	return idx
 }
 
 // limitsLast estimates the run (calls, fault occurrences, memory) and
@@ -72,10 +111,17 @@ func (v *validator) limitsLast() {
 	sc := v.sc
 	z := &v.size
 	z.windows = windowCount(sc)
+	if v.tooLarge {
+		v.reportLimits()
+		return
+	}
 	highest := longestCall(sc).Microseconds()
 	hist3 := float64(hdr.New(1, max(highest, 1000), histDigits).ByteSize())
 	hist2 := float64(hdr.New(1, max(highest, 1000), windowHistDigits).ByteSize())
 	z.memory = float64(z.instances) * (instanceBytes + hist3 + float64(z.windows)*instWinBytes)
+	for _, s := range sc.Topology.Services {
+		z.memory += float64(min(max(s.Instances, 0), maxInstances)) * float64(len(s.Endpoints)) * endpointBytes
+	}
 	for i := range sc.Workloads {
 		w := &sc.Workloads[i]
 		span := workloadSpan(sc, w)
@@ -90,7 +136,12 @@ func (v *validator) limitsLast() {
 	for i := range sc.Faults {
 		z.occurrences += occurrenceCount(&sc.Faults[i], sc.Duration.Std())
 	}
+	v.reportLimits()
+}
 
+// reportLimits reports, in one error, every limit the world exceeds.
+func (v *validator) reportLimits() {
+	sc, z := v.sc, &v.size
 	var over []string
 	add := func(what string, got, limit any) {
 		over = append(over, fmt.Sprintf("%s %v (at most %v)", what, got, limit))
@@ -109,6 +160,9 @@ func (v *validator) limitsLast() {
 	}
 	if len(sc.Assertions) > maxAssertions {
 		add("assertions", len(sc.Assertions), maxAssertions)
+	}
+	if n := v.largestPart(); n > maxParts {
+		add("endpoints of a service, or entries of a mix or a ramp", n, maxParts)
 	}
 	if z.workers > maxTotalWorkers {
 		add("closed-loop workers in total", z.workers, maxTotalWorkers)
@@ -164,11 +218,10 @@ func (v *validator) fastestLatency(w *Workload) time.Duration {
 		}
 	}
 	fastest := time.Duration(math.MaxInt64)
-	for _, e := range s.Endpoints {
-		for _, name := range eps {
-			if e.Name == name {
-				fastest = min(fastest, typicalLatency(e.Latency))
-			}
+	idx := v.endpointIndex(s)
+	for _, name := range eps {
+		if l, ok := idx[name]; ok {
+			fastest = min(fastest, typicalLatency(l))
 		}
 	}
 	if fastest == math.MaxInt64 {

@@ -47,12 +47,19 @@ type validator struct {
 	// exceeds a limit, and turns off the checks that list every instance.
 	size     worldSize
 	tooLarge bool
+	eps      map[*Service]map[string]Latency // endpointIndex
 }
 
 func validate(sc *Scenario, p *problems) {
 	v := &validator{sc: sc, p: p, services: map[string]*Service{}, instances: map[string]bool{},
 		zones: map[string]bool{}, clients: map[string]*Client{}, workloads: map[string]bool{}, faults: map[string]bool{}}
 	v.limitsFirst()
+	if v.tooLarge {
+		// Checking every part of a world too large to run would take long
+		// and say little: the one error says what is too large.
+		v.limitsLast()
+		return
+	}
 	v.top()
 	v.topology()
 	v.clientsSection()
@@ -475,7 +482,8 @@ func (v *validator) workload(path string, i int, w *Workload) {
 		v.p.add(join(path, "service"), "service %q does not exist; services: %s", w.Service, strings.Join(sortedKeys(v.services), ", "))
 	}
 	hasEndpoint := func(ep string) bool {
-		return svc == nil || slices.ContainsFunc(svc.Endpoints, func(e Endpoint) bool { return e.Name == ep })
+		_, ok := v.endpointIndex(svc)[ep]
+		return svc == nil || ok
 	}
 	switch {
 	case w.Endpoint != "" && len(w.Mix) > 0:
