@@ -134,7 +134,8 @@ func (v *validator) limitsLast() {
 		z.calls += v.callsOf(w, span)
 	}
 	for i := range sc.Faults {
-		z.occurrences += occurrenceCount(&sc.Faults[i], sc.Duration.Std())
+		f := &sc.Faults[i]
+		z.occurrences += occurrenceCount(f, sc.Duration.Std()) * v.targetBound(f)
 	}
 	v.reportLimits()
 }
@@ -168,7 +169,7 @@ func (v *validator) reportLimits() {
 		add("closed-loop workers in total", z.workers, maxTotalWorkers)
 	}
 	if z.occurrences > maxOccurrences {
-		add("fault occurrences", z.occurrences, maxOccurrences)
+		add("fault occurrences (times the instances each applies to)", z.occurrences, maxOccurrences)
 	}
 	if z.calls > maxCalls {
 		add("estimated calls", fmt.Sprintf("%.0f", z.calls), maxCalls)
@@ -275,6 +276,34 @@ func workloadSpan(sc *Scenario, w *Workload) time.Duration {
 		end = w.Start + w.Duration
 	}
 	return max(end-w.Start, 0).Std()
+}
+
+// targetBound is the most instances fault f applies to at each
+// occurrence: a node fault applies to each instance of its target, the
+// others (links, the registry) once.
+func (v *validator) targetBound(f *Fault) int64 {
+	var t *Target
+	switch {
+	case f.Crash != nil:
+		t = &f.Crash.Target
+	case f.Stop != nil:
+		t = &f.Stop.Target
+	case f.Pause != nil:
+		t = &f.Pause.Target
+	case f.Slow != nil:
+		t = &f.Slow.Target
+	case f.Errors != nil:
+		t = &f.Errors.Target
+	default:
+		return 1
+	}
+	if n := len(t.Instances); n > 0 || t.Instance != nil {
+		return int64(max(n, 1))
+	}
+	if s := v.services[t.Service]; s != nil {
+		return int64(min(max(s.Instances, 1), maxInstances))
+	}
+	return max(v.size.instances, 1)
 }
 
 // occurrenceCount is how many times fault f starts in a run of runLen,
