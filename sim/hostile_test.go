@@ -153,3 +153,41 @@ func TestParseCapsErrors(t *testing.T) {
 	require.Len(t, list, 101)
 	assert.Equal(t, "c.yaml: 800 more problems not shown", list[100].Error())
 }
+
+// TestPrescanAcceptsOrdinaryYAML: the shapes prescan refuses are told
+// apart from ordinary text that looks like them: quoted and block text,
+// comments, plain scalars with '?', multi-line flow collections, negative
+// numbers, anchors and a document marker.
+func TestPrescanAcceptsOrdinaryYAML(t *testing.T) {
+	const y = `--- # a scenario
+name: t
+description: |
+  Does it hold? ,, [,] {,} ? yes
+  a: b
+# a comment? with ,, in it
+seed: 7 # ? ,,
+duration: 10s
+topology:
+  services:
+    - name: api
+      instances: 2
+      labels: &l {
+        k1: "a,,b?",
+        k2: 'c, ? d', k3: e?f, # x,,
+        k4: g }
+      endpoints: [{name: Api.Get, latency: 5ms}]
+workloads:
+  - service: api
+    endpoint: Api.Get
+    rate: 10
+    keys: -1
+`
+	_, err := sim.Parse("ok.yaml", []byte(y))
+	require.Error(t, err)
+	assert.Equal(t, "ok.yaml:22:11: workloads[0].keys: must not be negative, got -1", err.Error(),
+		"the only problem is the negative keys, found by the validator")
+	sc, err := sim.Parse("ok.yaml", []byte(strings.Replace(y, "keys: -1", "keys: 1", 1)))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"k1": "a,,b?", "k2": "c, ? d", "k3": "e?f", "k4": "g"}, sc.Topology.Services[0].Labels)
+	assert.Equal(t, "Does it hold? ,, [,] {,} ? yes\na: b\n", sc.Description)
+}

@@ -6,13 +6,14 @@ import (
 )
 
 // The YAML parser's time and memory grow much faster than the text with
-// three shapes a scenario never has: deep nesting (a 200 KB file of nested
-// flow lists took more than 20 s and 7 GB), a block mapping with very
-// many keys (60,000 keys: 10 s) and very many documents (100,000: more
-// than 20 s). prescan finds them in one pass over the
-// text, before the parser runs. It follows YAML's structure only as far
-// as it needs: indentation, "- " entries, "key:" lines, flow brackets,
-// quotes, comments and block scalars.
+// shapes a scenario never has: deep nesting (a 200 KB file of nested flow
+// lists took more than 20 s and 7 GB), a block mapping with very many keys
+// (60,000 keys: 10 s), very many documents (100,000: more than 20 s),
+// empty flow entries (256,000 commas in a list: 12 s) and explicit keys
+// ("? a," 64,000 times in a list: 9 s). prescan finds them in one pass
+// over the text, before the parser runs. It follows YAML's structure only
+// as far as it needs: indentation, "- " entries, "key:" lines, flow
+// brackets, quotes, comments and block scalars.
 
 // maxMappingKeys is the most keys one block mapping may hold; a scenario's
 // largest mapping (a labels map) holds a few.
@@ -37,6 +38,9 @@ type prescanner struct {
 	// following more-indented lines belong to; -1 when none.
 	blockCol int
 	docs     int // document markers seen
+	prev     byte   // the last character scanned outside quotes, blanks and comments (0: none)
+	bad      string // a shape prescan refuses, found by scan
+	badCol   int
 }
 
 // prescan returns the position and text of the first nesting or mapping
@@ -98,6 +102,9 @@ func (s *prescanner) line(text []byte) (int, string) {
 	keyLine := s.flow == 0 && s.quote == 0
 	s.peak = 0
 	key, blockScalar := s.scan(text, col)
+	if s.bad != "" {
+		return s.badCol, s.bad
+	}
 	if keyLine && key {
 		s.pop(col)
 		if n := len(s.stack); n > 0 && s.stack[n-1].col == col && !s.stack[n-1].seq {
@@ -127,9 +134,15 @@ func (s *prescanner) pop(col int) {
 
 // scan follows quotes, comments and flow brackets from col to the end of
 // the line. key reports a "key:" at flow depth 0 and blockScalar a value
-// that starts a block scalar (| or >).
+// that starts a block scalar (| or >). It records in s.bad (at s.badCol)
+// the two shapes the parser takes quadratic time on and a scenario never
+// has: an explicit key ("? ") and an empty entry of a flow collection
+// (",," or "[,").
 func (s *prescanner) scan(text []byte, col int) (key, blockScalar bool) {
 	afterColon := -1
+	if s.flow == 0 && s.quote == 0 {
+		s.prev = 0 // a block line starts a node
+	}
 	for i := col; i < len(text); i++ {
 		c := text[i]
 		if s.quote != 0 {
@@ -140,9 +153,14 @@ func (s *prescanner) scan(text []byte, col int) (key, blockScalar bool) {
 				i++
 			case c == s.quote:
 				s.quote = 0
+				s.prev = c
 			}
 			continue
 		}
+		if c == ' ' {
+			continue
+		}
+		nodeStart := s.prev == 0 || s.prev == '[' || s.prev == '{' || s.prev == ',' || s.prev == ':' || s.prev == '-'
 		switch c {
 		case '"', '\'':
 			if i == col || text[i-1] == ' ' || text[i-1] == '[' || text[i-1] == '{' || text[i-1] == ',' || text[i-1] == ':' {
@@ -151,6 +169,14 @@ func (s *prescanner) scan(text []byte, col int) (key, blockScalar bool) {
 		case '#':
 			if i == 0 || text[i-1] == ' ' {
 				return key, blockScalar
+			}
+		case '?':
+			if nodeStart && (i+1 == len(text) || text[i+1] == ' ') && s.bad == "" {
+				s.bad, s.badCol = "explicit keys (\"? \") are not supported; write \"key: value\"", i
+			}
+		case ',':
+			if s.flow > 0 && (s.prev == ',' || s.prev == '[' || s.prev == '{') && s.bad == "" {
+				s.bad, s.badCol = "an empty entry in a flow list or mapping (a comma with nothing before it)", i
 			}
 		case '[', '{':
 			s.flow++
@@ -166,6 +192,11 @@ func (s *prescanner) scan(text []byte, col int) (key, blockScalar bool) {
 			if key && s.flow == 0 && onlySpaces(text[afterColon:i]) {
 				blockScalar = true
 			}
+		}
+		if c == '-' && !(i+1 == len(text) || text[i+1] == ' ') {
+			s.prev = 'a' // a plain scalar such as -1, not a list entry
+		} else {
+			s.prev = c
 		}
 	}
 	return key, blockScalar
