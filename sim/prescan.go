@@ -37,7 +37,7 @@ type prescanner struct {
 	// blockCol is the column of the key whose block scalar (| or >) the
 	// following more-indented lines belong to; -1 when none.
 	blockCol int
-	docs     int // document markers seen
+	docs     int    // document markers seen
 	prev     byte   // the last character scanned outside quotes, blanks and comments (0: none)
 	bad      string // a shape prescan refuses, found by scan
 	badCol   int
