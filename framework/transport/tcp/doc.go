@@ -144,5 +144,7 @@
 // (ErrRefused at the client: nothing was processed). Refusals and the
 // connections cut are counted in Transport.Stats and logged at Warn at
 // most once a second per kind, with the number of refusals in between.
-// Defaults: handshake 10 s, read 60 s, write 30 s, idle 90 s.
+// A peer that sends frames the connection must answer (PING, OPEN over
+// the stream limit) without reading the answers is cut once 4 MiB of them
+// wait. Defaults: handshake 10 s, read 60 s, write 30 s, idle 90 s.
 package tcp

@@ -1,6 +1,7 @@
 package tcp_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -334,4 +335,32 @@ func TestLimitOptionsRefuseBadValues(t *testing.T) {
 		require.Error(t, err)
 		assert.True(t, strings.HasPrefix(err.Error(), "tcp: With"), err.Error())
 	}
+}
+
+// TestPingFloodWithoutReading: a peer that sends PINGs and never reads
+// the PONGs is cut once a few MiB of answers wait for it, rather than
+// making the server queue an answer for every PING.
+func TestPingFloodWithoutReading(t *testing.T) {
+	logs := newLogSink()
+	tr := newTransport(t, tcp.WithLogger(logs.logger()))
+	l := echoServer(t, tr)
+	good := startCaller(t, newTransport(t), l.Addr())
+	bad := dialRaw(t, l.Addr())
+	bad.nc.(*net.TCPConn).SetReadBuffer(4 << 10)
+	bad.write(preface(1<<20, 32))
+	pings := bytes.Repeat(rawFrame(8, tPing, 0, make([]byte, 8)), 64<<10)
+	wrote := 0
+	for wrote < 64<<20 {
+		n, err := bad.nc.Write(pings)
+		wrote += n
+		if err != nil {
+			break // the server closed the connection
+		}
+	}
+	logs.waitFor(t, "WARN tcp: connection closed", "PING flood", "does not read them")
+	t.Logf("the server cut the flood after %d MiB of PINGs", wrote>>20)
+	assert.Less(t, wrote, 64<<20)
+	require.Eventually(t, func() bool { return good.ok.Load() > 10 }, wait, 5*time.Millisecond)
+	good.close()
+	assert.Zero(t, good.failed.Load())
 }

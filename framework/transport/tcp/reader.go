@@ -257,6 +257,9 @@ func (c *conn) checkTimeouts(midFrame bool) error {
 func (c *conn) handleFrame(f frame) error {
 	switch f.typ {
 	case framePing:
+		if c.backlogged() {
+			return protoErr("PING flood: %d bytes wait for a peer that does not read them", c.queuedBytes())
+		}
 		c.enqueueControl(framePong, 0, f.payload)
 		return nil
 	case framePong:
@@ -267,8 +270,7 @@ func (c *conn) handleFrame(f frame) error {
 	}
 	s, isNew, err := c.lookup(f)
 	if err == errStreamLimit {
-		c.refuseOverLimit(f.id)
-		return nil
+		return c.refuseOverLimit(f.id)
 	}
 	if err != nil || s == nil {
 		return err
@@ -362,11 +364,31 @@ var errStreamLimit = errors.New("stream limit reached")
 // connection had WithMaxStreams streams open: a RESET (refused) tells the
 // client nothing was processed, and the frames that follow for id are
 // dropped as those of a finished stream.
-func (c *conn) refuseOverLimit(id uint32) {
+func (c *conn) refuseOverLimit(id uint32) error {
 	c.t.stats.streamsRefused.Add(1)
 	c.t.streamsLog.warn(c.o.logger, "tcp: stream limit reached, refusing a stream",
 		"remote", c.remote, "limit", c.o.maxStreams)
+	if c.backlogged() {
+		return protoErr("streams opened over the limit: %d bytes of refusals wait for a peer that does not read them", c.queuedBytes())
+	}
 	c.enqueueControl(frameReset, id, []byte{resetRefused})
+	return nil
+}
+
+// controlBacklog is how many queued bytes make a peer that sends frames
+// the connection must answer (PING, OPEN over the stream limit) while it
+// does not read the answers a flooder: the connection ends instead of
+// queueing more.
+const controlBacklog = 4 * queueLimit
+
+// backlogged reports whether more than controlBacklog bytes wait for the
+// writer.
+func (c *conn) backlogged() bool { return c.queuedBytes() > controlBacklog }
+
+func (c *conn) queuedBytes() int {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.wq.queued
 }
 
 // handleGoAway handles the server's GOAWAY on a client connection: streams
