@@ -139,8 +139,13 @@ func (c *conn) start() {
 func (c *conn) run() {
 	if c.server {
 		if err := c.serverHandshake(); err != nil {
+			// Logged here at a bounded rate (a flood of bad connections
+			// writes a line a second), so quietly by fail.
+			err = fmt.Errorf("handshake: %w", err)
 			c.t.stats.handshakeFailures.Add(1)
-			c.fail(fmt.Errorf("handshake: %w", err))
+			c.t.handshakeLog.warn(c.o.logger, "tcp: connection closed", "local", c.raw.LocalAddr().String(),
+				"remote", c.remote, "server", true, "err", err)
+			c.fail(fmt.Errorf("%w: %w", errQuiet, err))
 			close(c.writerDone)
 			c.t.forget(c)
 			c.wg.Done()

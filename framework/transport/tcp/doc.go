@@ -141,9 +141,10 @@
 // listener serves at most WithMaxConns connections (default 10,000); one
 // more is closed on accept. A connection carries at most WithMaxStreams
 // open streams (default 1024); one more is refused with a RESET
-// (ErrRefused at the client: nothing was processed). Refusals and the
-// connections cut are counted in Transport.Stats and logged at Warn at
-// most once a second per kind, with the number of refusals in between.
+// (ErrRefused at the client: nothing was processed). Refusals, failed
+// handshakes and the connections cut are counted in Transport.Stats;
+// refusals and failed handshakes are logged at Warn at most once a second
+// per kind, with the number suppressed in between.
 // A peer that sends frames the connection must answer (PING, OPEN over
 // the stream limit) without reading the answers is cut once 4 MiB of them
 // wait. Defaults: handshake 10 s, read 60 s, write 30 s, idle 90 s.

@@ -364,3 +364,21 @@ func TestPingFloodWithoutReading(t *testing.T) {
 	good.close()
 	assert.Zero(t, good.failed.Load())
 }
+
+// TestHandshakeFailuresLoggedAtBoundedRate: a flood of connections that
+// send garbage is counted one by one and logged about once a second.
+func TestHandshakeFailuresLoggedAtBoundedRate(t *testing.T) {
+	logs := newLogSink()
+	tr := newTransport(t, tcp.WithLogger(logs.logger()))
+	l := echoServer(t, tr)
+	const bad = 40
+	for range bad {
+		p := dialRaw(t, l.Addr())
+		p.write([]byte("GET / HTTP/1.1\r\n\r\n"))
+		p.waitClosed()
+	}
+	require.Eventually(t, func() bool { return tr.Stats().HandshakeFailures == bad }, wait, 5*time.Millisecond)
+	lines := logs.count("bad preface")
+	assert.GreaterOrEqual(t, lines, 1)
+	assert.LessOrEqual(t, lines, 2, "log lines for %d failed handshakes", bad)
+}

@@ -200,8 +200,8 @@ func (l *listener) acceptLoop() {
 		}
 		if n := len(l.conns); n >= l.t.o.maxConns {
 			l.mu.Unlock()
+			l.t.stats.connsRefused.Add(1) // before the close the client sees
 			nc.Close()
-			l.t.stats.connsRefused.Add(1)
 			l.t.connsLog.warn(l.t.o.logger, "tcp: connection limit reached, refusing a connection",
 				"addr", l.addr, "remote", nc.RemoteAddr().String(), "limit", n)
 			continue

@@ -28,7 +28,7 @@ type Transport struct {
 
 	stats counters // limits.go
 	// Refusals are logged at a bounded rate (limits.go).
-	connsLog, streamsLog rateLog
+	connsLog, streamsLog, handshakeLog rateLog
 
 	mu        sync.Mutex
 	closed    bool
