@@ -79,13 +79,13 @@ func (l *logSink) waitFor(t *testing.T, parts ...string) string {
 	}
 }
 
-// count returns how many lines logged so far contain part.
-func (l *logSink) count(part string) int {
+// count returns how many lines logged so far contain every part.
+func (l *logSink) count(parts ...string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := 0
 	for _, line := range l.lines {
-		if strings.Contains(line, part) {
+		if containsAll(line, parts) {
 			n++
 		}
 	}

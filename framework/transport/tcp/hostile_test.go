@@ -209,7 +209,7 @@ func TestConnectionLimit(t *testing.T) {
 		bad.waitClosed()
 	}
 	assert.Equal(t, uint64(50), tr.Stats().ConnsRefused)
-	lines := logs.count("connection limit reached")
+	lines := logs.count("WARN", "connection limit reached")
 	assert.GreaterOrEqual(t, lines, 1)
 	assert.LessOrEqual(t, lines, 2, "log lines for 50 refusals")
 	for _, c := range live {
@@ -278,7 +278,7 @@ func TestStreamLimit(t *testing.T) {
 		s.Close()
 	}
 	assert.Equal(t, uint64(extra), tr.Stats().StreamsRefused)
-	lines := logs.count("stream limit reached")
+	lines := logs.count("WARN", "stream limit reached")
 	assert.GreaterOrEqual(t, lines, 1)
 	assert.LessOrEqual(t, lines, 2, "log lines for %d refusals", extra)
 
@@ -378,7 +378,7 @@ func TestHandshakeFailuresLoggedAtBoundedRate(t *testing.T) {
 		p.waitClosed()
 	}
 	require.Eventually(t, func() bool { return tr.Stats().HandshakeFailures == bad }, wait, 5*time.Millisecond)
-	lines := logs.count("bad preface")
+	lines := logs.count("WARN", "bad preface")
 	assert.GreaterOrEqual(t, lines, 1)
 	assert.LessOrEqual(t, lines, 2, "log lines for %d failed handshakes", bad)
 }
