@@ -163,36 +163,6 @@ var (
 	errTooSlow      = errors.New("peer too slow")
 )
 
-// checkRate ends a connection that delivers a frame it has begun slower
-// than the minimum read rate. A frame seen incomplete at a tick starts a
-// measure (the bytes read since); while frames stay incomplete at the
-// following ticks, once half the read timeout has passed, the bytes must
-// keep up with the rate. Memory held for a frame grows only with the
-// bytes that arrived (frameReader), so a peer that announces a large
-// frame and trickles it holds little, and not for long.
-func (c *conn) checkRate(now time.Time, midFrame bool) error {
-	rate, rt := c.o.minReadRate, c.o.readTimeout
-	if !midFrame || rate == 0 || rt == 0 {
-		c.slowSince = time.Time{}
-		return nil
-	}
-	if c.slowSince.IsZero() {
-		c.slowSince, c.slowBytes = now, c.fr.total
-		return nil
-	}
-	elapsed := now.Sub(c.slowSince)
-	if elapsed < rt/2 {
-		return nil
-	}
-	got := c.fr.total - c.slowBytes
-	if float64(got) < float64(rate)*elapsed.Seconds() {
-		c.t.stats.slowPeers.Add(1)
-		return fmt.Errorf("%w: %d bytes of a frame in %v, under the minimum rate of %d bytes/s",
-			errTooSlow, got, elapsed.Round(time.Millisecond), rate)
-	}
-	return nil
-}
-
 // checkTimeouts runs every tick, when the reader's deadline passes. It
 // fails the connection after the read timeout (no bytes while streams are
 // open or a frame is half read) or the write timeout (one write under way
@@ -355,40 +325,6 @@ func (c *conn) lookup(f frame) (s *stream, isNew bool, err error) {
 	c.streams[f.id] = s
 	c.active++
 	return s, true, nil
-}
-
-// errStreamLimit: lookup found the connection at its stream limit.
-var errStreamLimit = errors.New("stream limit reached")
-
-// refuseOverLimit refuses stream id, which the client opened while the
-// connection had WithMaxStreams streams open: a RESET (refused) tells the
-// client nothing was processed, and the frames that follow for id are
-// dropped as those of a finished stream.
-func (c *conn) refuseOverLimit(id uint32) error {
-	c.t.stats.streamsRefused.Add(1)
-	c.t.streamsLog.warn(c.o.logger, "tcp: stream limit reached, refusing a stream",
-		"remote", c.remote, "limit", c.o.maxStreams)
-	if c.backlogged() {
-		return protoErr("streams opened over the limit: %d bytes of refusals wait for a peer that does not read them", c.queuedBytes())
-	}
-	c.enqueueControl(frameReset, id, []byte{resetRefused})
-	return nil
-}
-
-// controlBacklog is how many queued bytes make a peer that sends frames
-// the connection must answer (PING, OPEN over the stream limit) while it
-// does not read the answers a flooder: the connection ends instead of
-// queueing more.
-const controlBacklog = 4 * queueLimit
-
-// backlogged reports whether more than controlBacklog bytes wait for the
-// writer.
-func (c *conn) backlogged() bool { return c.queuedBytes() > controlBacklog }
-
-func (c *conn) queuedBytes() int {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return c.wq.queued
 }
 
 // handleGoAway handles the server's GOAWAY on a client connection: streams
