@@ -79,6 +79,11 @@ func decodeFile(file string, data []byte) (sc *Scenario, pos map[string]Pos, err
 	d := &decoder{p: p, anchors: map[string]ast.Node{}, fields: map[reflect.Type]*structInfo{}}
 	p.pos[""] = nodePos(docs[0])
 	d.decode("", docs[0], reflect.ValueOf(sc).Elem())
+	if d.stopped {
+		// What was decoded is a part of the document: checking it would
+		// only add noise to the one error that matters.
+		return nil, p.pos, p.list.sort()
+	}
 	return sc, p.pos, p.list.sort()
 }
 
@@ -311,6 +316,10 @@ func (d *decoder) structInfo(t reflect.Type) *structInfo {
 
 func (d *decoder) decodeScalar(path string, n ast.Node, v reflect.Value) {
 	switch v.Kind() {
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint64, reflect.Uint, reflect.Uint32, reflect.Float64:
+		n = exponentNumber(n)
+	}
+	switch v.Kind() {
 	case reflect.String:
 		s, ok := n.(*ast.StringNode)
 		if lit, isLit := n.(*ast.LiteralNode); isLit && lit.Value != nil {
@@ -335,6 +344,14 @@ func (d *decoder) decodeScalar(path string, n ast.Node, v reflect.Value) {
 		}
 		v.SetBool(b.Value)
 	case reflect.Int, reflect.Int64, reflect.Int32:
+		if x, ok, big := integralFloat(n); ok {
+			if big || v.OverflowInt(x) {
+				d.p.decodeError(d.p.lookup(path), path, "integer %s is out of range", n.GetToken().Value)
+				return
+			}
+			v.SetInt(x)
+			return
+		}
 		i, ok := n.(*ast.IntegerNode)
 		if !ok {
 			d.p.decodeError(d.p.lookup(path), path, "expected an integer, got %s", describe(n))
@@ -355,6 +372,18 @@ func (d *decoder) decodeScalar(path string, n ast.Node, v reflect.Value) {
 			v.SetInt(int64(x))
 		}
 	case reflect.Uint64, reflect.Uint, reflect.Uint32:
+		if x, ok, big := integralFloat(n); ok {
+			if big {
+				d.p.decodeError(d.p.lookup(path), path, "integer %s is out of range", n.GetToken().Value)
+				return
+			}
+			if x < 0 {
+				d.p.decodeError(d.p.lookup(path), path, "must not be negative, got %s", n.GetToken().Value)
+				return
+			}
+			v.SetUint(uint64(x))
+			return
+		}
 		i, ok := n.(*ast.IntegerNode)
 		if !ok {
 			d.p.decodeError(d.p.lookup(path), path, "expected a non-negative integer, got %s", describe(n))

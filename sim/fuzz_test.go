@@ -14,14 +14,19 @@ import (
 // FuzzParseScenario: the parser and validator never panic, and every
 // error they return is an ErrorList whose errors name the file and say
 // what is wrong. The seed corpus is every shipped scenario, the files in
-// testdata and testdata/fuzz/FuzzParseScenario.
+// testdata, testdata/hostile (the small files) and
+// testdata/fuzz/FuzzParseScenario.
 func FuzzParseScenario(f *testing.F) {
-	for _, dir := range []string{"../scenarios", "testdata"} {
+	const maxSeed = 4 << 10
+	for _, dir := range []string{"../scenarios", "testdata", "testdata/hostile"} {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
 		for _, file := range files {
 			data, err := os.ReadFile(file)
 			if err != nil {
 				f.Fatal(err)
+			}
+			if len(data) > maxSeed {
+				continue // large seeds slow every mutation down
 			}
 			f.Add(data)
 		}

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,11 +26,13 @@ func instanceName(service string, i int) string { return fmt.Sprintf("%s-%d", se
 
 // Load reads, decodes and validates the scenario file at path. Every
 // problem is returned at once as an ErrorList of "file:line:col: message"
-// errors; a file that cannot be read gives a plain error.
+// errors; a file that cannot be read gives a plain *Error naming the file. Load reads only a regular file of at most MaxFileSize
+// bytes (a directory, a FIFO or a device is refused at once, without
+// reading) holding UTF-8 text.
 func Load(path string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
+	data, err := readScenarioFile(path)
 	if err != nil {
-		return nil, &Error{File: path, Msg: fmt.Sprintf("cannot read the scenario: %v", errors.Unwrap(err))}
+		return nil, &Error{File: path, Msg: err.Error()}
 	}
 	return Parse(path, data)
 }
@@ -39,11 +40,18 @@ func Load(path string) (*Scenario, error) {
 // Parse decodes and validates a scenario held in memory; file names it in
 // errors. Unknown fields, wrong types and semantic problems (a workload
 // calling a service that does not exist, a negative duration, ...) are
-// all reported, each with its position. It never panics.
+// all reported, each with its position, up to maxErrors of them. The
+// text must be UTF-8 (a leading byte-order mark is skipped) and at most
+// MaxFileSize bytes. It never panics, and its time and memory are bounded
+// by the size of data and the limits of the world (see Limits).
 func Parse(file string, data []byte) (*Scenario, error) {
+	data, err := checkText(file, data)
+	if err != nil {
+		return nil, err
+	}
 	sc, pos, errs := decodeFile(file, data)
 	if sc == nil {
-		return nil, errs.Err()
+		return nil, capErrors(errs).Err()
 	}
 	p := newProblems(file, pos)
 	p.list = errs
@@ -51,7 +59,7 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		p.bad[e.Path] = true
 	}
 	validate(sc, p)
-	if err := p.list.sort().Err(); err != nil {
+	if err := capErrors(p.list.sort()).Err(); err != nil {
 		return nil, err
 	}
 	return sc, nil

@@ -44,11 +44,23 @@ type validator struct {
 	workloads map[string]bool
 	faults    map[string]bool
 	topics    map[string]bool // topics some service subscribes to
+	// size is the world's size (limits.go); tooLarge is set when it
+	// exceeds a limit, and turns off the checks that list every instance.
+	size     worldSize
+	tooLarge bool
+	eps      map[*Service]map[string]Latency // endpointIndex
 }
 
 func validate(sc *Scenario, p *problems) {
 	v := &validator{sc: sc, p: p, services: map[string]*Service{}, instances: map[string]bool{},
 		zones: map[string]bool{}, clients: map[string]*Client{}, workloads: map[string]bool{}, faults: map[string]bool{}, topics: map[string]bool{}}
+	v.limitsFirst()
+	if v.tooLarge {
+		// Checking every part of a world too large to run would take long
+		// and say little: the one error says what is too large.
+		v.limitsLast()
+		return
+	}
 	v.top()
 	v.topology()
 	v.callGraph()
@@ -56,6 +68,7 @@ func validate(sc *Scenario, p *problems) {
 	v.workloadsSection()
 	v.faultsSection()
 	v.assertionsSection()
+	v.limitsLast()
 }
 
 func (v *validator) top() {
@@ -156,6 +169,9 @@ func (v *validator) service(path string, s *Service) {
 		v.p.add(join(path, "instances"), "at most %d instances, got %d", maxInstances, s.Instances)
 	}
 	for i := range s.Instances {
+		if v.tooLarge || s.Instances > maxInstances {
+			break
+		}
 		v.instances[instanceName(s.Name, i)] = true
 	}
 	for i, z := range s.Zones {

@@ -71,7 +71,8 @@ func (v *validator) serves(svc *Service, ep string) bool {
 	if svc.isGo() && len(svc.Endpoints) == 0 {
 		return true
 	}
-	return slices.ContainsFunc(svc.Endpoints, func(e Endpoint) bool { return e.Name == ep })
+	_, ok := v.endpointIndex(svc)[ep]
+	return ok
 }
 
 // request checks a JSON request sent to svc.

@@ -325,7 +325,7 @@ func (v *validator) trafficShare(path string, c *TrafficShareCheck) {
 		v.p.add(join(path, "zone"), "give instance or zone, not both")
 	case c.Instance == "" && c.Zone == "":
 		v.p.add(path, "a traffic share assertion needs an instance (such as \"api-1\") or a zone")
-	case c.Instance != "" && !v.instances[c.Instance]:
+	case c.Instance != "" && !v.instances[c.Instance] && !v.tooLarge:
 		v.p.add(join(path, "instance"), "instance %q does not exist; instances are named <service>-<index>, such as %q", c.Instance, v.someInstance())
 	case c.Zone != "" && !v.zones[c.Zone]:
 		v.p.add(join(path, "zone"), "zone %q has no instance", c.Zone)

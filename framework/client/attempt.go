@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	stderrors "errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -202,6 +203,10 @@ func sendError(ctx context.Context, r *Request, addr string, err error) error {
 	return errors.Wrapf(errorID, errors.Unavailable, err, "call %s.%s: send to %s", r.Service, r.Endpoint, addr)
 }
 
+// errNoReply: the stream ended before a reply came; the server stopped
+// while the call ran, or its handler ignored a stop and was cut off.
+var errNoReply = fmt.Errorf("%w: the server ended the call without a reply (it may have stopped)", io.ErrUnexpectedEOF)
+
 func recvError(ctx context.Context, r *Request, addr string, err error) error {
 	if cerr := ctxError(ctx, r, addr, err); cerr != nil {
 		return cerr
@@ -211,7 +216,7 @@ func recvError(ctx context.Context, r *Request, addr string, err error) error {
 		return errors.Wrapf(errorID, errors.Unavailable, err, "call %s.%s: %s", r.Service, r.Endpoint, addr)
 	}
 	if stderrors.Is(err, io.EOF) {
-		err = io.ErrUnexpectedEOF
+		err = errNoReply
 	}
 	// The request was sent; whether it was processed is unknown.
 	return errors.Wrapf(errorID, errors.Interrupted, err, "call %s.%s: awaiting reply from %s", r.Service, r.Endpoint, addr)

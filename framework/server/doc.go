@@ -26,9 +26,12 @@
 // node every register interval (a heartbeat), so that a node whose host
 // crashed expires from the registry and a node whose registry recovered
 // comes back. Stop drains: it
-// deregisters the node, closes the listener, waits for in-flight requests
-// (bounded by its ctx; the rest are cancelled and reported as abandoned),
-// closes the subscriptions and waits for every goroutine it started.
+// deregisters the node (within a quarter of its ctx's budget), closes the
+// listener, waits for in-flight requests (until a tenth of the budget
+// before its deadline; the rest are cancelled with cause ErrCallAbandoned
+// and reported as abandoned, and a handler that returns in that last tenth
+// replies Interrupted, saying that the server stopped), closes the
+// subscriptions and waits for every goroutine it started.
 //
 // The wire protocol is framework/internal/wire. Errors travel as headers
 // (framework/errors.ToHeader). The server replies with an error for:

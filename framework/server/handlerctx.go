@@ -104,7 +104,9 @@ func (h *handlerCtx) use() context.Context {
 	h.ctx = ctx
 	h.built.Store(true)
 	switch {
-	case h.ended || h.cut:
+	case h.cut:
+		h.cancel(ErrCallAbandoned)
+	case h.ended:
 		h.cancel(nil)
 	case h.watch:
 		h.arm()
@@ -172,6 +174,6 @@ func (h *handlerCtx) abandon() {
 	cancel := h.cancel
 	h.mu.Unlock()
 	if cancel != nil {
-		cancel(nil)
+		cancel(ErrCallAbandoned)
 	}
 }

@@ -157,6 +157,7 @@ func TestHandlerCtxAbandon(t *testing.T) {
 	h := newTestHandlerCtx(&fakeSocket{end: make(chan struct{})}, 0, false, nil, true)
 	h.abandon()
 	assert.ErrorIs(t, h.Err(), context.Canceled, "abandoned before it was built")
+	assert.ErrorIs(t, context.Cause(h), ErrCallAbandoned)
 	h.end()
 
 	h = newTestHandlerCtx(&fakeSocket{end: make(chan struct{})}, 0, false, nil, true)
@@ -169,7 +170,7 @@ func TestHandlerCtxAbandon(t *testing.T) {
 	default:
 		t.Fatal("abandon did not cancel a built ctx")
 	}
-	assert.ErrorIs(t, context.Cause(h), context.Canceled)
+	assert.ErrorIs(t, context.Cause(h), ErrCallAbandoned)
 	h.end()
 	h.end() // idempotent
 
@@ -178,4 +179,5 @@ func TestHandlerCtxAbandon(t *testing.T) {
 	h = newTestHandlerCtx(&fakeSocket{end: make(chan struct{})}, 0, false, nil, false)
 	c.setHandler(h)
 	assert.ErrorIs(t, h.Err(), context.Canceled, "a call abandoned before its handler ctx existed")
+	assert.ErrorIs(t, context.Cause(h), ErrCallAbandoned)
 }

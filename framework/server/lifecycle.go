@@ -187,14 +187,18 @@ func (s *server) Stop(ctx context.Context) error {
 	s.mu.Unlock()
 
 	var errs []error
+	plan := planStop(ctx)
 	// The heartbeat stops first so that it cannot register the node again.
 	r.stopping.Store(true) // from here an accept failure is expected
 	r.hbCancel()
 	<-r.hbDone
-	// (1) Deregister: clients stop picking this node.
-	if err := s.reg.Deregister(ctx, r.svc); err != nil {
+	// (1) Deregister, within its share of the budget: clients stop
+	// picking this node.
+	dctx, dcancel := plan.deregister()
+	if err := s.reg.Deregister(dctx, r.svc); err != nil {
 		errs = append(errs, fmt.Errorf("deregister node %q: %w", r.svc.Nodes[0].ID, err))
 	}
+	dcancel()
 	// (2) Stop accepting; the address is free once Close returns. Every
 	// stream a worker accepted is registered once no worker is in Accept.
 	_ = r.l.Close()
@@ -211,8 +215,9 @@ func (s *server) Stop(ctx context.Context) error {
 	if idle != nil {
 		<-idle
 	}
-	// (3) Drain in-flight requests, bounded by ctx; then the workers exit.
-	n := s.drain(ctx)
+	// (3) Drain in-flight requests until the abandon grace before the
+	// deadline; then the workers exit.
+	n := s.drain(plan)
 	r.workers.Wait()
 	if n > 0 {
 		noun := "requests"
@@ -236,11 +241,13 @@ func (s *server) Stop(ctx context.Context) error {
 	return nil
 }
 
-// drain waits until no call is in flight or ctx ends; then it cancels the
-// remaining calls (closing their sockets, then cancelling their ctx), waits
-// for them to finish and
+// drain waits until no call is in flight or the plan's drain ends; then
+// it abandons the remaining calls: it cancels their handlers' ctx with
+// cause ErrCallAbandoned (a handler that returns replies with an error saying
+// the server stopped), waits for them until the plan's deadline, closes
+// the sockets of the calls still running, waits for them to finish and
 // returns how many requests were abandoned (refusals are not counted).
-func (s *server) drain(ctx context.Context) int {
+func (s *server) drain(plan stopPlan) int {
 	s.mu.Lock()
 	if len(s.calls) == 0 {
 		s.mu.Unlock()
@@ -249,6 +256,8 @@ func (s *server) drain(ctx context.Context) int {
 	done := make(chan struct{})
 	s.drained = done
 	s.mu.Unlock()
+	ctx, cancel := plan.drain()
+	defer cancel()
 	select {
 	case <-done:
 		return 0
@@ -266,13 +275,25 @@ func (s *server) drain(ctx context.Context) int {
 		socks = append(socks, c.sock)
 	}
 	s.mu.Unlock()
-	// Sockets first: a handler that returns when cancelled finds its
-	// socket closed and sends no reply.
-	for _, sock := range socks {
-		_ = sock.Close()
-	}
 	for _, c := range calls {
 		c.abandon()
+	}
+	if plan.grace > 0 {
+		select {
+		case <-done:
+		case <-plan.ctx.Done():
+		}
+	}
+	// The sockets of the handlers still running (those that ignore their
+	// ctx) are closed: their callers see the stream end without a reply.
+	s.mu.Lock()
+	socks = socks[:0]
+	for _, c := range s.calls {
+		socks = append(socks, c.sock)
+	}
+	s.mu.Unlock()
+	for _, sock := range socks {
+		_ = sock.Close()
 	}
 	<-done
 	if abandoned > 0 {

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	stderrors "errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/microsim/microsim/framework/errors"
 	"github.com/microsim/microsim/framework/registry"
 	"github.com/microsim/microsim/framework/server"
 	"github.com/microsim/microsim/framework/transport"
@@ -208,13 +210,59 @@ func TestStopAbandonsRequestsWhenItsContextEnds(t *testing.T) {
 		err := s.Stop(ctx)
 		require.ErrorIs(t, err, server.ErrAbandoned)
 		assert.Contains(t, err.Error(), "2 requests")
-		assert.Equal(t, time.Second, time.Since(start), "Stop is bounded by its ctx")
+		// The drain ends a tenth of the budget before the deadline, which
+		// leaves the cancelled handlers time to reply.
+		assert.Equal(t, 900*time.Millisecond, time.Since(start), "Stop is bounded by its ctx")
 
 		calls.Wait()
 		for _, err := range errs {
-			assert.Error(t, err, "an abandoned request gets no reply")
+			var e *errors.Error
+			require.True(t, stderrors.As(err, &e), "an abandoned request gets an error reply: %v", err)
+			assert.Equal(t, errors.Interrupted, e.Code)
+			assert.Contains(t, e.Error(), "the server stopped before it finished")
 		}
 		require.NoError(t, s.Stop(t.Context()), "a second Stop is a no-op")
+	})
+}
+
+// hangingDeregister is a registry whose Deregister hangs until its ctx ends.
+type hangingDeregister struct{ registry.Registry }
+
+func (h hangingDeregister) Deregister(ctx context.Context, _ *registry.Service) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestStopBoundsDeregister: a registry that hangs takes a quarter of the
+// stop budget, not all of it; the drain still has the rest.
+func TestStopBoundsDeregister(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		s, err := server.New("greeter", w.srvHost.Transport(), hangingDeregister{w.reg(w.srvHost)})
+		require.NoError(t, err)
+		require.NoError(t, s.Handle(&Greeter{}))
+		require.NoError(t, s.Start(t.Context()))
+		c := w.dial(t, s.Addr())
+
+		var callErr error
+		var reply SleepReply
+		var calls sync.WaitGroup
+		calls.Go(func() {
+			callErr = c.call(t.Context(), "greeter", "Greeter.Sleep", &SleepRequest{Delay: 4 * time.Second}, &reply)
+		})
+		synctest.Wait()
+
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		err = s.Stop(ctx)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Contains(t, err.Error(), "deregister node")
+		assert.NotErrorIs(t, err, server.ErrAbandoned, "the drain had the rest of the budget")
+		assert.Equal(t, 4*time.Second, time.Since(start), "deregister took 2.5 s, the drain waited for the call")
+		calls.Wait()
+		require.NoError(t, callErr)
+		assert.Equal(t, 4*time.Second, reply.Slept)
 	})
 }
 

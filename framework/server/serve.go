@@ -475,6 +475,9 @@ func (s *server) handlerError(hctx context.Context, ep *endpoint, err error) *er
 	}
 	if cerr := hctx.Err(); cerr != nil &&
 		(stderrors.Is(err, context.DeadlineExceeded) || stderrors.Is(err, context.Canceled)) {
+		if stderrors.Is(context.Cause(hctx), ErrCallAbandoned) {
+			return errors.New(s.name, errors.Interrupted, "handler %s: the server stopped before it finished (the call was abandoned at the end of the stop budget)", ep.name)
+		}
 		code := errors.Canceled
 		if stderrors.Is(cerr, context.DeadlineExceeded) {
 			code = errors.DeadlineExceeded

@@ -27,6 +27,11 @@ var (
 	ErrNoBroker = errors.New("server: no broker")
 	// ErrAbandoned: Stop's ctx ended before every in-flight request finished.
 	ErrAbandoned = errors.New("server: requests abandoned")
+	// ErrCallAbandoned is the cause (context.Cause) of the cancellation
+	// of a handler's ctx when Stop abandons its call. A handler that
+	// returns the ctx's error gets its caller an Interrupted error saying
+	// that the server stopped.
+	ErrCallAbandoned = errors.New("server: call abandoned by Stop")
 )
 
 // Server serves one service's endpoints and subscriptions. It is safe for
@@ -49,11 +54,14 @@ type Server interface {
 	// blocks only for the registration and subscriptions (bounded by ctx);
 	// serving goes on in the background until Stop.
 	Start(ctx context.Context) error
-	// Stop deregisters the node, stops accepting, waits for in-flight
-	// requests (bounded by ctx; the rest are cancelled and counted in an
-	// error wrapping ErrAbandoned), closes the subscriptions and waits for
-	// every goroutine of the server (a handler that ignores its cancelled
-	// ctx delays Stop until it returns). Stop before Start does nothing; a
+	// Stop deregisters the node (within a quarter of ctx's budget, the
+	// time to its deadline), stops accepting, waits for in-flight
+	// requests (until a tenth of the budget, at most 1 s, before the
+	// deadline; the rest are cancelled with cause ErrCallAbandoned, have that
+	// time to reply, and are counted in an error wrapping ErrAbandoned),
+	// closes the subscriptions and waits for every goroutine of the
+	// server (a handler that ignores its cancelled ctx delays Stop until
+	// it returns; its caller sees the stream end without a reply). Stop before Start does nothing; a
 	// second Stop waits for the first and returns nil. A failure to
 	// deregister (for example from a crashed host) is returned too.
 	Stop(ctx context.Context) error

@@ -11,7 +11,12 @@
 //
 // # Delivery
 //
-// Delivery is at most once, as in NATS core. Each Subscription owns one
+// Publish returns once the server has the message (it flushes: a PING
+// after the message, which the server answers once it has read
+// everything before), as broker.Broker says: a message published to a
+// server that went away fails Publish instead of being lost silently. That
+// costs each Publish a round trip to the server. Delivery is at most once,
+// as in NATS core. Each Subscription owns one
 // goroutine that takes messages from a synchronous NATS subscription and
 // calls the handler, so a handler is never called concurrently with itself
 // and a slow handler never blocks the NATS reader; messages wait in
@@ -35,9 +40,10 @@
 // (MaxReconnects -1) every 2s (nats.go's ReconnectWait) unless
 // WithNATSOptions says otherwise. While it is disconnected:
 //
-//   - Publish succeeds and the message waits in nats.go's reconnect buffer
-//     (8 MiB, nats.ReconnectBufSize) to be sent after the reconnect; when
-//     the buffer is full, or disabled (ReconnectBufSize(-1)), Publish fails
+//   - The message of a Publish waits in nats.go's reconnect buffer (8 MiB,
+//     nats.ReconnectBufSize) to be sent after the reconnect, and Publish
+//     waits, bounded by its ctx, until the server has it; when the buffer
+//     is full, or disabled (ReconnectBufSize(-1)), Publish fails at once
 //     with an error wrapping broker.ErrUnavailable. Subscribers on other
 //     connections that have not reconnected yet miss such messages.
 //   - Subscriptions survive: nats.go subscribes again on reconnect, and

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -386,10 +387,12 @@ func TestNewConn(t *testing.T) {
 	require.Error(t, err)
 }
 
-// TestPublishWhileDisconnected: Publish buffers while the server is down and
-// the message is sent after the reconnect (here to a subscription on the
-// same connection, which nats.go renews before it flushes the buffer); with
-// the reconnect buffer disabled Publish fails with ErrUnavailable.
+// TestPublishWhileDisconnected: Publish while the server is down waits
+// (bounded by its ctx) until the reconnect and the server's answer, and the
+// message is then sent (here to a subscription on the same connection,
+// which nats.go renews before it flushes the buffer); with a ctx that ends
+// first it fails with ErrUnavailable or the ctx's error; with the reconnect
+// buffer disabled it fails at once with ErrUnavailable.
 func TestPublishWhileDisconnected(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
@@ -404,12 +407,34 @@ func TestPublishWhileDisconnected(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return !buffered.Conn().IsConnected() && !unbuffered.Conn().IsConnected()
 	}, wait, 5*time.Millisecond)
-	require.NoError(t, buffered.Publish(ctx, "later", &broker.Message{Body: []byte("kept")}))
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	err = buffered.Publish(short, "later", &broker.Message{Body: []byte("unconfirmed")})
+	cancel()
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the server never confirmed it")
 	require.ErrorIs(t, unbuffered.Publish(ctx, "later", &broker.Message{}), broker.ErrUnavailable)
+	published := make(chan error, 1)
+	go func() { published <- buffered.Publish(ctx, "later", &broker.Message{Body: []byte("kept")}) }()
+	select {
+	case err := <-published:
+		t.Fatalf("Publish returned %v while the server was down", err)
+	case <-time.After(100 * time.Millisecond):
+	}
 	_, err = buffered.Subscribe(ctx, "later", c.handle) // no round trip while down
 	require.NoError(t, err)
 
 	srv.start()
-	require.Equal(t, "kept", string(c.next(t).Body))
-	require.Equal(t, "kept", string(c.next(t).Body))
+	require.NoError(t, <-published, "Publish returns once the server has the message")
+	var got []string
+	for range 4 {
+		got = append(got, string(c.next(t).Body))
+	}
+	// The unconfirmed message was in the reconnect buffer too: it may
+	// reach the server after all (at most once, not exactly once).
+	require.Equal(t, []string{"kept", "kept", "unconfirmed", "unconfirmed"}, sortedStrings(got))
+}
+
+func sortedStrings(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
 }

@@ -11,12 +11,16 @@ import (
 	"github.com/microsim/microsim/framework/broker"
 )
 
-// Publish hands m to nats.go, which sends it to the server; it returns once
-// nats.go has buffered the message (the server does not acknowledge NATS
-// core messages; Flush waits for that). While the connection is down the
-// message waits in the reconnect buffer (see the package doc). m is copied.
-// It does not block on the network except when nats.go's write buffer is
-// full.
+// Publish sends m and blocks until the NATS server has processed it (a
+// flush: a PING after the message, answered once the server has read
+// everything before it), or until ctx is done (a ctx without a deadline
+// gets the connection's Timeout). So a nil error means the server has the
+// message; it says nothing of delivery, which NATS core does at most once.
+// While the connection is down the message waits in nats.go's reconnect
+// buffer and Publish waits for the reconnect (see the package doc); when
+// ctx ends first, or the connection drops before the server answered,
+// Publish fails with an error wrapping broker.ErrUnavailable, and the
+// message may or may not reach the server later. m is copied.
 func (b *Broker) Publish(ctx context.Context, topic string, m *broker.Message) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -36,6 +40,14 @@ func (b *Broker) Publish(ctx context.Context, topic string, m *broker.Message) e
 	}
 	if err := b.nc.PublishMsg(&nats.Msg{Subject: topic, Header: hdr, Data: m.Body}); err != nil {
 		return b.mapErr("publish "+topic, err)
+	}
+	fctx, cancel := b.withDeadline(ctx)
+	defer cancel()
+	if err := b.nc.FlushWithContext(fctx); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("nats: publish %s: %w", topic, ctx.Err())
+		}
+		return b.mapErr("publish "+topic+": the server did not confirm it", err)
 	}
 	return nil
 }

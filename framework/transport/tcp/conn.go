@@ -91,6 +91,8 @@ type conn struct {
 	seenWseq    uint64    // wseq at the last tick
 	writeSince  time.Time // the tick at which the current write was first seen
 	pingOut     bool
+	slowSince   time.Time // the tick at which a frame was first seen incomplete (checkRate)
+	slowBytes   uint64    // fr.total at slowSince
 	wakes       []*stream // streams to wake before the next read (wakeLater)
 	offers      []*stream // server: streams opened, to hand to Accept before the next read
 }
@@ -137,7 +139,13 @@ func (c *conn) start() {
 func (c *conn) run() {
 	if c.server {
 		if err := c.serverHandshake(); err != nil {
-			c.fail(fmt.Errorf("handshake: %w", err))
+			// Logged here at a bounded rate (a flood of bad connections
+			// writes a line a second), so quietly by fail.
+			err = fmt.Errorf("handshake: %w", err)
+			c.t.stats.handshakeFailures.Add(1)
+			c.t.handshakeLog.warn(c.o.logger, "tcp: connection closed", "local", c.raw.LocalAddr().String(),
+				"remote", c.remote, "server", true, "err", err)
+			c.fail(fmt.Errorf("%w: %w", errQuiet, err))
 			close(c.writerDone)
 			c.t.forget(c)
 			c.wg.Done()

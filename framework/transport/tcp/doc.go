@@ -51,13 +51,20 @@
 //	max message size (uint32) | stream window (uint32)
 //
 // The client writes its preface first; the server checks it and answers
-// with its own. All integers are big endian. Then each side sends frames:
+// with its own. A TLS mismatch is named on both sides (ErrTLSMismatch): a
+// TLS listener answers a plaintext preface with a TLS alert, which the
+// plaintext client recognises; a plaintext listener answers a TLS
+// ClientHello with its preface, which the TLS client's handshake reports
+// as a record that is not TLS. All integers are big endian. Then each side sends frames:
 //
 //	length (uint32) | type (1 byte) | stream id (uint32) | payload (length bytes)
 //
 // length counts the payload only. A receiver rejects a length above its max
 // message size plus 64 KiB, or one that does not fit the frame type, before
-// reading or allocating the payload. Frame types:
+// reading or allocating the payload. A payload of up to 128 KiB is
+// allocated when its header arrives; a larger one grows (doubling) as its
+// bytes arrive, so a connection holds at most twice what its peer sent of
+// a frame, plus 128 KiB, whatever the header announced. Frame types:
 //
 //	0 OPEN        client to server, stream > 0, empty: opens the stream.
 //	1 DATA        stream > 0. One message: a flags byte (bit 0: the header
@@ -114,7 +121,8 @@
 // which a live peer answers, so a quiet but healthy stream is not cut. A
 // connection with no open stream for the idle timeout is closed: by a client
 // directly, by a server with a GOAWAY first. A server expects the client's
-// preface (and TLS handshake) within the read timeout. A stream a client
+// preface (and TLS handshake) within the handshake timeout (default 10 s, or
+// the read timeout when smaller). A stream a client
 // opened that no server accepted before the listener closed, or that found
 // the accept backlog (4096 streams) full, is refused with a RESET. After
 // Listener.Close each server connection sends GOAWAY and closes once its
@@ -122,4 +130,22 @@
 // side and waits (at most 2 s) for the client to close. A connection that
 // breaks ends its streams with ErrReset; one closed by Conn.Close or
 // Transport.Close ends them with ErrClosed.
+//
+// # Hostile peers
+//
+// What a peer can make a server hold is bounded. A frame that a peer has
+// begun must keep arriving at the minimum read rate (WithMinReadRate,
+// default 4 KiB/s) once it has been under way for half the read timeout,
+// or the connection ends: a peer that announces a 4 MiB frame and
+// trickles it holds about 200 KiB, for about half a read timeout. A
+// listener serves at most WithMaxConns connections (default 10,000); one
+// more is closed on accept. A connection carries at most WithMaxStreams
+// open streams (default 1024); one more is refused with a RESET
+// (ErrRefused at the client: nothing was processed). Refusals, failed
+// handshakes and the connections cut are counted in Transport.Stats;
+// refusals and failed handshakes are logged at Warn at most once a second
+// per kind, with the number suppressed in between.
+// A peer that sends frames the connection must answer (PING, OPEN over
+// the stream limit) without reading the answers is cut once 4 MiB of them
+// wait. Defaults: handshake 10 s, read 60 s, write 30 s, idle 90 s.
 package tcp

@@ -11,6 +11,13 @@ import (
 // are decoded from it; larger payloads are read into their own allocation.
 const readBufSize = 64 << 10
 
+// directPayload is the largest payload allocated at its full size when
+// its header arrives; a larger one gets a buffer that grows (doubling) as
+// its bytes arrive, so that what a header announces costs no memory
+// before the peer sends it: a connection holds at most twice what it
+// sent of a frame, plus directPayload.
+const directPayload = 2 * readBufSize
+
 // frame is one frame read from a connection. Unless owned, payload aliases
 // the reader's buffer and is valid only until the next call to next.
 type frame struct {
@@ -27,6 +34,7 @@ type frameReader struct {
 	buf        []byte
 	start, end int // buf[start:end] is read but not yet consumed
 	maxPayload int
+	total      uint64 // bytes read so far (the minimum read rate is checked on it)
 
 	// onTimeout is called when a read times out; midFrame reports whether
 	// part of a frame has been read. A nil result resumes the read. When
@@ -71,9 +79,9 @@ func (fr *frameReader) next() (frame, error) {
 		return frame{frameHeader: h, payload: p}, validateControl(h, p)
 	}
 	// A payload larger than the buffer: read it into its own allocation,
-	// which becomes the message's memory.
+	// which becomes the message's memory. It grows with what arrives.
 	fr.start += frameHeaderLen
-	p := fr.alloc(n)
+	p := fr.alloc(min(n, max(directPayload, fr.end-fr.start)))
 	got := copy(p, fr.buf[fr.start:fr.end])
 	fr.start += got
 	for got < n {
@@ -82,9 +90,15 @@ func (fr *frameReader) next() (frame, error) {
 				return frame{}, err
 			}
 		}
+		if got == len(p) {
+			q := fr.alloc(min(n, 2*len(p)))
+			copy(q, p[:got])
+			p = q
+		}
 		m, err := fr.r.Read(p[got:])
 		if m > 0 {
 			got += m
+			fr.total += uint64(m)
 			if fr.onRead != nil {
 				fr.onRead()
 			}
@@ -116,6 +130,7 @@ func (fr *frameReader) fill(n int) error {
 		m, err := fr.r.Read(fr.buf[fr.end:])
 		if m > 0 {
 			fr.end += m
+			fr.total += uint64(m)
 			if fr.onRead != nil {
 				fr.onRead()
 			}

@@ -57,8 +57,18 @@ func (c *conn) exchangePrefaces() error {
 		}
 	}
 	var in [prefaceLen]byte
-	if _, err := io.ReadFull(c.rw, in[:]); err != nil {
+	if n, err := io.ReadFull(c.rw, in[:]); err != nil {
+		if !c.server && c.o.clientTLS == nil {
+			if terr := tlsServerForPlaintext(in[:n]); terr != nil {
+				return terr
+			}
+		}
 		return fmt.Errorf("read preface: %w", err)
+	}
+	if c.server && c.o.serverTLS == nil {
+		if err := tlsPeerOnPlaintext(c.raw, in[:], out); err != nil {
+			return err
+		}
 	}
 	mm, w, err := parsePreface(in[:])
 	if err != nil {

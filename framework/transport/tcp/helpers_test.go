@@ -79,6 +79,19 @@ func (l *logSink) waitFor(t *testing.T, parts ...string) string {
 	}
 }
 
+// count returns how many lines logged so far contain every part.
+func (l *logSink) count(parts ...string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range l.lines {
+		if containsAll(line, parts) {
+			n++
+		}
+	}
+	return n
+}
+
 func containsAll(s string, parts []string) bool {
 	for _, p := range parts {
 		if !strings.Contains(s, p) {

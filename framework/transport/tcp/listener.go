@@ -123,7 +123,8 @@ func (l *listener) offer(s *stream) {
 			l.mu.Unlock()
 			return
 		default:
-			l.t.o.logger.Warn("tcp: accept backlog full, refusing a stream", "addr", l.addr, "backlog", acceptBacklog)
+			l.t.stats.streamsRefused.Add(1)
+			l.t.streamsLog.warn(l.t.o.logger, "tcp: accept backlog full, refusing a stream", "addr", l.addr, "backlog", acceptBacklog)
 		}
 	}
 	l.mu.Unlock()
@@ -196,6 +197,14 @@ func (l *listener) acceptLoop() {
 			l.mu.Unlock()
 			nc.Close()
 			return
+		}
+		if n := len(l.conns); n >= l.t.o.maxConns {
+			l.mu.Unlock()
+			l.t.stats.connsRefused.Add(1) // before the close the client sees
+			nc.Close()
+			l.t.connsLog.warn(l.t.o.logger, "tcp: connection limit reached, refusing a connection",
+				"addr", l.addr, "remote", nc.RemoteAddr().String(), "limit", n)
+			continue
 		}
 		l.conns[c] = struct{}{}
 		l.mu.Unlock()

@@ -12,11 +12,20 @@ import (
 
 // Defaults of the options.
 const (
-	DefaultDialTimeout  = 10 * time.Second
-	DefaultReadTimeout  = 60 * time.Second
-	DefaultWriteTimeout = 30 * time.Second
-	DefaultIdleTimeout  = 5 * time.Minute
-	DefaultStreamWindow = 32
+	DefaultDialTimeout      = 10 * time.Second
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultReadTimeout      = 60 * time.Second
+	DefaultWriteTimeout     = 30 * time.Second
+	DefaultIdleTimeout      = 90 * time.Second
+	DefaultStreamWindow     = 32
+	// DefaultMinReadRate is the slowest a peer may deliver a frame it
+	// has begun, in bytes per second (WithMinReadRate).
+	DefaultMinReadRate = 4 << 10
+	// DefaultMaxConns is the most connections a listener serves at once.
+	DefaultMaxConns = 10_000
+	// DefaultMaxStreams is the most streams a client may have open at
+	// once on one server connection.
+	DefaultMaxStreams = 1024
 
 	// MaxStreamWindow is the largest value WithStreamWindow accepts.
 	MaxStreamWindow = 1 << 16
@@ -44,6 +53,10 @@ type options struct {
 	readTimeout  time.Duration
 	writeTimeout time.Duration
 	idleTimeout  time.Duration
+	hsTimeout    time.Duration
+	minReadRate  int
+	maxConns     int
+	maxStreams   int
 	window       int
 	logger       *slog.Logger
 }
@@ -55,6 +68,10 @@ func defaultOptions() options {
 		readTimeout:  DefaultReadTimeout,
 		writeTimeout: DefaultWriteTimeout,
 		idleTimeout:  DefaultIdleTimeout,
+		hsTimeout:    DefaultHandshakeTimeout,
+		minReadRate:  DefaultMinReadRate,
+		maxConns:     DefaultMaxConns,
+		maxStreams:   DefaultMaxStreams,
 		window:       DefaultStreamWindow,
 		logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
@@ -99,7 +116,8 @@ func WithTLS(client, server *tls.Config) Option {
 
 // WithDialTimeout bounds Dial (TCP connect, TLS handshake and the exchange
 // of prefaces); default DefaultDialTimeout, 0 means only the ctx bounds it.
-// On the server side it also bounds the handshake when the read timeout is 0.
+// On the server side it also bounds the handshake when the handshake and
+// read timeouts are 0.
 func WithDialTimeout(d time.Duration) Option {
 	return durationOption("WithDialTimeout", d, func(o *options) { o.dialTimeout = d })
 }
@@ -108,9 +126,52 @@ func WithDialTimeout(d time.Duration) Option {
 // read) and delivers no bytes for longer than d; default DefaultReadTimeout,
 // 0 disables it. After d/2 of silence the connection sends a PING, which a
 // live peer answers, so slow handlers never trip it. It also bounds the
-// server-side handshake.
+// server-side handshake (with the handshake timeout, the smaller wins) and
+// sets how long a frame may be below the minimum read rate
+// (WithMinReadRate): d/2.
 func WithReadTimeout(d time.Duration) Option {
 	return durationOption("WithReadTimeout", d, func(o *options) { o.readTimeout = d })
+}
+
+// WithHandshakeTimeout bounds a server-side handshake (TLS and the
+// client's preface): a connection that has not completed it within d (or
+// the read timeout, when that is smaller) is closed; default
+// DefaultHandshakeTimeout; with 0 the read timeout bounds it, or else the
+// dial timeout.
+func WithHandshakeTimeout(d time.Duration) Option {
+	return durationOption("WithHandshakeTimeout", d, func(o *options) { o.hsTimeout = d })
+}
+
+// WithMinReadRate ends a connection that delivers a frame it has begun
+// at fewer than n bytes per second: a peer that announces a large frame
+// and trickles it is dropped once the frame has been under way for half
+// the read timeout (checked at the reader's ticks), whatever the frame's
+// size; default DefaultMinReadRate, 0 disables it (it needs a read
+// timeout).
+func WithMinReadRate(n int) Option {
+	return func(o *options) error {
+		if n < 0 {
+			return fmt.Errorf("tcp: WithMinReadRate(%d): negative rate", n)
+		}
+		o.minReadRate = n
+		return nil
+	}
+}
+
+// WithMaxConns sets the most connections one listener serves at once;
+// a connection beyond it is closed as soon as it is accepted (counted in
+// Stats.ConnsRefused); default DefaultMaxConns, valid 1 and above.
+func WithMaxConns(n int) Option {
+	return countOption("WithMaxConns", n, func(o *options) { o.maxConns = n })
+}
+
+// WithMaxStreams sets the most streams a client may have open at once on
+// one server connection (accepted or waiting for Accept, until they
+// finish); a stream beyond it is refused (ErrRefused at the client,
+// counted in Stats.StreamsRefused); default DefaultMaxStreams, valid 1
+// and above.
+func WithMaxStreams(n int) Option {
+	return countOption("WithMaxStreams", n, func(o *options) { o.maxStreams = n })
 }
 
 // WithWriteTimeout ends a connection whose pending writes cannot complete
@@ -153,6 +214,17 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
+// countOption is an option taking a count of at least 1.
+func countOption(name string, n int, set func(*options)) Option {
+	return func(o *options) error {
+		if n < 1 {
+			return fmt.Errorf("tcp: %s(%d): want at least 1", name, n)
+		}
+		set(o)
+		return nil
+	}
+}
+
 func durationOption(name string, d time.Duration, set func(*options)) Option {
 	return func(o *options) error {
 		if d < 0 {
@@ -166,6 +238,10 @@ func durationOption(name string, d time.Duration, set func(*options)) Option {
 // handshakeTimeout bounds a server-side handshake.
 func (o *options) handshakeTimeout() time.Duration {
 	switch {
+	case o.hsTimeout > 0 && o.readTimeout > 0:
+		return min(o.hsTimeout, o.readTimeout)
+	case o.hsTimeout > 0:
+		return o.hsTimeout
 	case o.readTimeout > 0:
 		return o.readTimeout
 	case o.dialTimeout > 0:

@@ -147,7 +147,7 @@ func (c *conn) flushWakes(midFrame bool) error {
 // readError explains why reading stopped.
 func (c *conn) readError(err error) error {
 	switch {
-	case errors.Is(err, errProtocol), errors.Is(err, errQuiet), errors.Is(err, errReadTimeout), errors.Is(err, errWriteTimeout):
+	case errors.Is(err, errProtocol), errors.Is(err, errQuiet), errors.Is(err, errReadTimeout), errors.Is(err, errWriteTimeout), errors.Is(err, errTooSlow):
 		return err
 	case err == io.EOF:
 		return quietf("closed by the peer")
@@ -160,6 +160,7 @@ func (c *conn) readError(err error) error {
 var (
 	errReadTimeout  = errors.New("read timeout")
 	errWriteTimeout = errors.New("write timeout")
+	errTooSlow      = errors.New("peer too slow")
 )
 
 // checkTimeouts runs every tick, when the reader's deadline passes. It
@@ -193,6 +194,9 @@ func (c *conn) checkTimeouts(midFrame bool) error {
 	}
 	active, idleSince := c.active, c.idleSince
 	c.mu.Unlock()
+	if err := c.checkRate(now, midFrame); err != nil {
+		return err
+	}
 	silent := now.Sub(c.lastActive)
 	if rt := c.o.readTimeout; rt > 0 && (active > 0 || midFrame) {
 		if silent >= rt {
@@ -223,6 +227,9 @@ func (c *conn) checkTimeouts(midFrame bool) error {
 func (c *conn) handleFrame(f frame) error {
 	switch f.typ {
 	case framePing:
+		if c.backlogged() {
+			return protoErr("PING flood: %d bytes wait for a peer that does not read them", c.queuedBytes())
+		}
 		c.enqueueControl(framePong, 0, f.payload)
 		return nil
 	case framePong:
@@ -232,6 +239,9 @@ func (c *conn) handleFrame(f frame) error {
 		return c.handleGoAway(f.id)
 	}
 	s, isNew, err := c.lookup(f)
+	if err == errStreamLimit {
+		return c.refuseOverLimit(f.id)
+	}
 	if err != nil || s == nil {
 		return err
 	}
@@ -307,6 +317,9 @@ func (c *conn) lookup(f frame) (s *stream, isNew bool, err error) {
 	c.lastPeerID = f.id
 	if c.goaway {
 		return nil, false, nil
+	}
+	if c.active >= c.o.maxStreams {
+		return nil, false, errStreamLimit
 	}
 	s = newStream(c, f.id)
 	c.streams[f.id] = s

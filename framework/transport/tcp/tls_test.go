@@ -165,3 +165,39 @@ func TestConformanceTLS(t *testing.T) {
 		MaxMessageSize: transport.DefaultMaxMessageSize,
 	}.Run(t)
 }
+
+// TestTLSMismatch: a plaintext client dialling a TLS listener, and a TLS
+// client dialling a plaintext one, each get an error saying so, and the
+// server logs it.
+func TestTLSMismatch(t *testing.T) {
+	ca := newCA(t, "test ca")
+	serverTLS := &tls.Config{Certificates: []tls.Certificate{ca.leaf(t, "server")}}
+	clientTLS := &tls.Config{RootCAs: ca.pool}
+	cases := []struct {
+		name               string
+		server, client     []tcp.Option
+		clientErr, srvLogs string
+	}{
+		{"plaintext client, TLS server", []tcp.Option{tcp.WithTLS(nil, serverTLS)}, nil,
+			"the server speaks TLS, but this client is plaintext", "the client speaks plaintext microsim, but this listener requires TLS"},
+		{"TLS client, plaintext server", nil, []tcp.Option{tcp.WithTLS(clientTLS, nil)},
+			"the server speaks plaintext microsim, but this client uses TLS", "the client speaks TLS, but this listener is plaintext"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := newLogSink()
+			srv := newTransport(t, append(tc.server, tcp.WithLogger(logs.logger()))...)
+			l := echoServer(t, srv)
+			cli := newTransport(t, tc.client...)
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			start := time.Now()
+			_, err := cli.Dial(ctx, l.Addr())
+			require.ErrorIs(t, err, tcp.ErrTLSMismatch)
+			require.ErrorContains(t, err, tc.clientErr)
+			require.Less(t, time.Since(start), 2*time.Second)
+			logs.waitFor(t, "WARN tcp: connection closed", "handshake", tc.srvLogs)
+			require.Equal(t, uint64(1), srv.Stats().HandshakeFailures)
+		})
+	}
+}

@@ -26,6 +26,10 @@ type Transport struct {
 	closing   chan struct{} // closed by Close
 	watchTick time.Duration
 
+	stats counters // limits.go
+	// Refusals are logged at a bounded rate (limits.go).
+	connsLog, streamsLog, handshakeLog rateLog
+
 	mu        sync.Mutex
 	closed    bool
 	conns     map[*conn]struct{}
@@ -204,7 +208,7 @@ func (c *conn) clientHandshake(ctx context.Context, addr string) error {
 		}
 		tc := tls.Client(c.raw, cfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return fmt.Errorf("tls handshake: %w", err)
+			return fmt.Errorf("tls handshake: %w", plaintextServerForTLS(err))
 		}
 		c.rw, c.rawWrite = tc, nil // writes go through TLS: no direct writes
 	}
@@ -224,7 +228,7 @@ func (c *conn) serverHandshake() error {
 	if cfg := c.o.serverTLS; cfg != nil {
 		tc := tls.Server(c.raw, cfg)
 		if err := tc.Handshake(); err != nil {
-			return fmt.Errorf("tls handshake: %w", err)
+			return fmt.Errorf("tls handshake: %w", plaintextPeerOnTLS(err))
 		}
 		c.rw, c.rawWrite = tc, nil // writes go through TLS: no direct writes
 	}

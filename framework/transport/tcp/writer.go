@@ -440,4 +440,3 @@ func (c *conn) writeNow(b []byte) (int, error) {
 	}
 	return n, werr
 }
-
