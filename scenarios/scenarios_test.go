@@ -3,7 +3,6 @@
 package scenarios_test
 
 import (
-	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,10 +15,8 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// TestScenarios runs each shipped scenario in virtual time. A scenario
-// that needs a feature the engine cannot run yet (the validator says "not
-// supported yet: ...") is skipped with the reason; any other problem
-// fails.
+// TestScenarios runs each shipped scenario in virtual time; an invalid
+// file, a failed assertion or a fault that changed nothing fails it.
 func TestScenarios(t *testing.T) {
 	files, err := sim.ScenarioFiles(".")
 	require.NoError(t, err)
@@ -27,9 +24,6 @@ func TestScenarios(t *testing.T) {
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)), func(t *testing.T) {
 			if _, err := sim.Load(file); err != nil {
-				if missing := notSupported(err); len(missing) > 0 {
-					t.Skipf("cannot run yet, a feature has not landed:\n%s", strings.Join(missing, "\n"))
-				}
 				t.Fatalf("invalid scenario:\n%v", err)
 			}
 			rep := sim.Run(t, file)
@@ -39,21 +33,4 @@ func TestScenarios(t *testing.T) {
 				rep.Totals.Retries, rep.Latency.P99, rep.VirtualSeconds, rep.WallSeconds)
 		})
 	}
-}
-
-// notSupported returns the "not supported yet" errors of err, if every
-// error of err is one.
-func notSupported(err error) []string {
-	var list sim.ErrorList
-	if !errors.As(err, &list) {
-		return nil
-	}
-	var out []string
-	for _, e := range list {
-		if !strings.Contains(e.Msg, "not supported yet") {
-			return nil
-		}
-		out = append(out, e.Error())
-	}
-	return out
 }

@@ -7,7 +7,7 @@ import (
 
 // backend is where a world runs: the in-memory network in virtual time
 // (memoryBackend, the default) or real transports in real time
-// (tcpBackend, WithTCP). Simulate builds the world, plays the fault
+// (tcpBackend, WithTCP). simulate builds the world, plays the fault
 // timeline and closes the world through it; workloads, metrics, reports
 // and assertions are the same for every backend.
 type backend interface {

@@ -188,7 +188,7 @@ func (d *DeterminismReport) WriteText(w io.Writer) error {
 		r := d.Reports[0]
 		fmt.Fprintf(&b, "  the scenario %s: %d calls, %d failed, %d of %d assertions held\n",
 			map[bool]string{true: "passed", false: "failed"}[r.Passed], r.Totals.Calls, r.Totals.Failures,
-			len(r.Assertions)-len(r.failedAssertions()), len(r.Assertions))
+			len(r.Assertions)-len(r.FailedAssertions()), len(r.Assertions))
 	}
 	_, err := w.Write(b.Bytes())
 	return err

@@ -53,6 +53,9 @@ func parseDuration(text string) (Duration, error) {
 }
 
 // pct formats a ratio as a percentage with a sensible precision.
+// Percent writes a ratio as reports do: "97.20%", "99.987%", "100%".
+func Percent(r float64) string { return pct(r) }
+
 func pct(r float64) string {
 	switch {
 	case r == 0 || r == 1:

@@ -27,14 +27,14 @@ func WithSeed(seed uint64) RunOption { return func(c *runConfig) { c.seed = &see
 // WithFile names the file the scenario came from, for the report.
 func WithFile(file string) RunOption { return func(c *runConfig) { c.file = file } }
 
-// Simulate runs a valid scenario and returns its report. It must be
+// simulate runs a valid scenario and returns its report. It must be
 // called inside a testing/synctest bubble, where time is virtual (Run,
-// RunScenario and RunFile provide one): it blocks for the scenario's
+// RunScenario and RunWith provide one): it blocks for the scenario's
 // duration of virtual time, plus the time calls still in flight at the
 // end need to finish, and returns once every goroutine it started has
 // ended. An error means the world could not be built or the scenario is
 // invalid; failed assertions are in the report, not an error.
-func Simulate(sc *Scenario, opts ...RunOption) (*Report, error) {
+func simulate(sc *Scenario, opts ...RunOption) (*Report, error) {
 	if sc == nil {
 		return nil, errors.New("sim: nil scenario")
 	}

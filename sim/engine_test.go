@@ -10,34 +10,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/internal/fixture"
 )
 
-// crashScenario is built with the Go API: 4 instances, one crashes at 5s
-// and restarts at 10s.
-func crashScenario() *sim.Scenario {
-	return &sim.Scenario{
-		Name:     "builder-crash",
-		Seed:     99,
-		Duration: sim.D(20 * time.Second),
-		Topology: sim.Topology{
-			Registry: sim.RegistryConfig{TTL: sim.D(2 * time.Second)},
-			Services: []sim.Service{{
-				Name: "api", Instances: 4, Zones: []string{"a", "b"},
-				Endpoints: []sim.Endpoint{{Name: "Api.Get", Latency: sim.Const(10 * time.Millisecond)}},
-			}},
-		},
-		Workloads: []sim.Workload{{Name: "load", Service: "api", Endpoint: "Api.Get", Rate: 100, Arrivals: "uniform", Idempotent: true}},
-		Faults: []sim.Fault{{Name: "crash", At: sim.D(5 * time.Second), For: sim.D(5 * time.Second),
-			Crash: &sim.NodeFault{Target: sim.Target{Service: "api", Instance: sim.I(2)}}}},
-		Assertions: []sim.Assertion{
-			{SuccessRate: &sim.SuccessRateCheck{Min: 1}},
-			{TrafficShare: &sim.TrafficShareCheck{Scope: sim.Scope{Fault: "crash", From: sim.D(3 * time.Second)}, Instance: "api-2", Max: sim.F(0)}},
-			{TrafficShare: &sim.TrafficShareCheck{Scope: sim.Scope{From: sim.D(13 * time.Second)}, Instance: "api-2", Min: sim.F(0.24), Max: sim.F(0.26)}},
-			{Latency: &sim.LatencyCheck{Percentile: 95, Max: sim.D(11 * time.Millisecond)}},
-			{Recovery: &sim.RecoveryCheck{Fault: "crash", Within: sim.D(time.Second), MinSuccessRate: 1}},
-		},
-	}
-}
+// crashScenario is fixture.CrashScenario.
+func crashScenario() *sim.Scenario { return fixture.CrashScenario() }
 
 func TestRunScenarioBuilder(t *testing.T) {
 	rep := sim.RunScenario(t, crashScenario())

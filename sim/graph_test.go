@@ -12,6 +12,7 @@ import (
 
 	"github.com/microsim/microsim/framework/client"
 	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/report"
 )
 
 // graphBase is a valid two-tier scenario; the cases below change it.
@@ -280,7 +281,7 @@ func TestSeriesPerWorkloadAndEdge(t *testing.T) {
 	// more hops of 1ms.
 	assert.InDelta(t, 10, rep.Windows[2].Workloads[1].P50, 0.2)
 	assert.InDelta(t, 12, rep.Windows[2].Workloads[0].P50, 0.2)
-	charts, err := rep.Charts()
+	charts, err := report.Charts(rep)
 	require.NoError(t, err)
 	var ids []string
 	for _, c := range charts {

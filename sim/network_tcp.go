@@ -43,7 +43,7 @@ import (
 // as in virtual time (faults_map.go); CheckTCP lists what this backend
 // refuses on top of what the validator refuses.
 
-// WithTCP runs the scenario in real time over TCP on 127.0.0.1. Simulate
+// WithTCP runs the scenario in real time over TCP on 127.0.0.1. simulate
 // must then be called outside a synctest bubble; RunTCP does that.
 func WithTCP() RunOption {
 	return func(c *runConfig) { c.backend = func() backend { return newTCPBackend() } }
@@ -60,7 +60,7 @@ func RunTCP(sc *Scenario, opts ...RunOption) (rep *Report, err error) {
 			rep, err = nil, fmt.Errorf("sim: internal error while running %q over TCP: %v", scName(sc), r)
 		}
 	}()
-	rep, err = Simulate(sc, append(opts[:len(opts):len(opts)], WithTCP())...)
+	rep, err = simulate(sc, append(opts[:len(opts):len(opts)], WithTCP())...)
 	if rep != nil {
 		rep.WallSeconds = time.Since(wall).Seconds()
 	}

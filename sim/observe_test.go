@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/report"
 )
 
 // decodeOTLP decodes OTLP JSON with the upstream protobuf definitions
@@ -236,7 +237,7 @@ func TestWaterfallOfAFailedAssertion(t *testing.T) {
 	assert.Equal(t, "call", tr.Spans[0].Kind)
 
 	var page bytes.Buffer
-	require.NoError(t, sim.WriteHTML(&page, rep))
+	require.NoError(t, report.WriteHTML(&page, rep))
 	html := page.String()
 	assert.Contains(t, html, `class="waterfall" data-trace="`+tr.TraceID+`"`)
 	assert.Equal(t, len(tr.Spans), strings.Count(html, `<div class="row" data-kind=`))

@@ -135,16 +135,8 @@ func FirstSentence(desc string) string {
 	return desc
 }
 
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
-
-// failedAssertions lists the failed assertions, for test failures.
-func (r *Report) failedAssertions() []AssertionResult {
+// FailedAssertions lists the failed assertions.
+func (r *Report) FailedAssertions() []AssertionResult {
 	var out []AssertionResult
 	for _, a := range r.Assertions {
 		if !a.Passed {

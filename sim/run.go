@@ -33,22 +33,12 @@ func RunWith(run Runner, sc *Scenario, opts ...RunOption) (rep *Report, err erro
 				rep, err = nil, fmt.Errorf("sim: internal error while running %q: %v", sc.Name, r)
 			}
 		}()
-		rep, err = Simulate(sc, opts...)
+		rep, err = simulate(sc, opts...)
 	})
 	if rep != nil {
 		rep.WallSeconds = time.Since(wall).Seconds()
 	}
 	return rep, err
-}
-
-// RunFile loads the scenario file at path and runs it in a bubble of run.
-// An invalid file gives an ErrorList of every problem.
-func RunFile(run Runner, path string, opts ...RunOption) (*Report, error) {
-	sc, err := Load(path)
-	if err != nil {
-		return nil, err
-	}
-	return RunWith(run, sc, append([]RunOption{WithFile(path)}, opts...)...)
 }
 
 // Run loads the scenario file at path and runs it under t in a synctest
@@ -78,7 +68,7 @@ func RunScenario(t *testing.T, sc *Scenario, opts ...RunOption) *Report {
 	if !rep.Passed {
 		var b strings.Builder
 		_ = rep.WriteText(&b)
-		t.Errorf("scenario %q: %d assertion(s) failed:\n%s", rep.Scenario, len(rep.failedAssertions()), b.String())
+		t.Errorf("scenario %q: %d assertion(s) failed:\n%s", rep.Scenario, len(rep.FailedAssertions()), b.String())
 	}
 	for _, w := range rep.Warnings {
 		// A fault that changed nothing proves nothing: the test fails.

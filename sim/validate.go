@@ -352,7 +352,6 @@ func (v *validator) clientConfig(path string, c *Client) {
 		}
 		if r.Budget != nil {
 			v.budget(join(rp, "budget"), r.Budget)
-			v.needs(join(rp, "budget"), featureRetryBudget)
 		}
 	}
 	if h := c.Hedging; h != nil {
@@ -367,7 +366,6 @@ func (v *validator) clientConfig(path string, c *Client) {
 		if h.MaxHedges < 0 {
 			v.p.add(join(hp, "max_hedges"), "must not be negative, got %d", h.MaxHedges)
 		}
-		v.needs(hp, featureHedging)
 	}
 }
 
@@ -390,7 +388,6 @@ func (v *validator) selector(path string, c *Client) {
 		if !slices.Contains(strategyNames(), s.Strategy) {
 			v.p.add(join(path, "strategy"), "unknown strategy %q; known: %s", s.Strategy, strings.Join(strategyNames(), ", "))
 		} else {
-			v.needs(join(path, "strategy"), strategyFeature(s.Strategy))
 		}
 	}
 	v.nonNegative(join(path, "cache_ttl"), s.CacheTTL)
@@ -416,7 +413,6 @@ func (v *validator) selector(path string, c *Client) {
 			if c.Zone == "" {
 				v.p.add(join(fp, "zone_affinity"), "zone affinity needs the client's zone (clients[].zone)")
 			}
-			v.needs(join(fp, "zone_affinity"), featureZoneAffinity)
 		}
 		if n != 1 {
 			v.p.add(fp, "a filter sets exactly one of labels, zone, zone_affinity; this one sets %d", n)
@@ -431,7 +427,6 @@ func (v *validator) selector(path string, c *Client) {
 		v.probability(join(op, "max_ejected_share"), o.MaxEjectedShare)
 		v.nonNegative(join(op, "interval"), o.Interval)
 		v.nonNegative(join(op, "base_ejection"), o.BaseEjection)
-		v.needs(op, featureOutlier)
 	}
 }
 
@@ -440,13 +435,6 @@ func (v *validator) labelsMatch(path string, m map[string]string) {
 		if k == "" {
 			v.p.add(path, "a label needs a key")
 		}
-	}
-}
-
-// needs reports a feature the engine cannot run yet.
-func (v *validator) needs(path string, f feature) {
-	if why := f.missing(); why != "" {
-		v.p.add(path, "not supported yet: %s", why)
 	}
 }
 

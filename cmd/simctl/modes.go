@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/report"
 )
 
 // sweep runs each scenario once per seed of --seeds and prints the
@@ -34,21 +35,21 @@ func (a *app) sweep(f *runFlags, files []loaded) (int, error) {
 	}
 	err = a.writeOut(f.out, func(w io.Writer) error {
 		switch f.format {
-		case sim.FormatJSON:
+		case report.FormatJSON:
 			for _, s := range sweeps {
 				if err := writeJSON(w, s); err != nil {
 					return err
 				}
 			}
 			return nil
-		case sim.FormatJUnit:
-			var outcomes []sim.Outcome
+		case report.FormatJUnit:
+			var outcomes []report.Outcome
 			for _, s := range sweeps {
 				for _, r := range s.Reports {
-					outcomes = append(outcomes, sim.Outcome{File: r.File, Report: r, Suffix: fmt.Sprintf(" [seed %d]", r.Seed)})
+					outcomes = append(outcomes, report.Outcome{File: r.File, Report: r, Suffix: fmt.Sprintf(" [seed %d]", r.Seed)})
 				}
 			}
-			return sim.WriteJUnit(w, outcomes...)
+			return report.WriteJUnit(w, outcomes...)
 		}
 		for i, s := range sweeps {
 			if i > 0 {
@@ -104,7 +105,7 @@ func (a *app) determinism(f *runFlags, files []loaded) (int, error) {
 	err := a.writeOut(f.out, func(w io.Writer) error {
 		for _, d := range results {
 			var err error
-			if f.format == sim.FormatJSON {
+			if f.format == report.FormatJSON {
 				err = writeJSON(w, d)
 			} else {
 				err = d.WriteText(w)

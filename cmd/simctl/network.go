@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/report"
 )
 
 // network runs each scenario in real time over TCP on 127.0.0.1 and
@@ -23,7 +24,7 @@ func (a *app) network(f *runFlags, files []loaded) (int, error) {
 		return exitInvalid, errReported
 	}
 	code := exitOK
-	var outcomes []sim.Outcome
+	var outcomes []report.Outcome
 	for _, l := range files {
 		p, stop := a.progress(f, l.sc.Name+" (tcp, real time)")
 		rep, err := sim.RunTCP(l.sc, append(f.runOptions(l.file), sim.WithProgress(p))...)
@@ -34,7 +35,7 @@ func (a *app) network(f *runFlags, files []loaded) (int, error) {
 		if !rep.Passed {
 			code = exitFailed
 		}
-		outcomes = append(outcomes, sim.Outcome{File: l.file, Report: rep})
+		outcomes = append(outcomes, report.Outcome{File: l.file, Report: rep})
 	}
 	if err := a.writeOutcomes(f, outcomes); err != nil {
 		return exitInvalid, err

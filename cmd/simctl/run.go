@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/report"
 )
 
 // runFlags are the flags of simctl run.
@@ -86,12 +87,12 @@ func runCmd(app *app, setCode func(int)) *cobra.Command {
 			loaded, ok := loadFiles(app.stderr, files)
 			if !ok {
 				setCode(exitInvalid)
-				if f.format == sim.FormatJUnit {
-					outcomes := make([]sim.Outcome, len(loaded))
+				if f.format == report.FormatJUnit {
+					outcomes := make([]report.Outcome, len(loaded))
 					for i, l := range loaded {
-						outcomes[i] = sim.Outcome{File: l.file, Err: l.err, Skipped: "not run: another file is invalid"}
+						outcomes[i] = report.Outcome{File: l.file, Err: l.err, Skipped: "not run: another file is invalid"}
 					}
-					if err := app.writeOut(f.out, func(w io.Writer) error { return sim.WriteJUnit(w, outcomes...) }); err != nil {
+					if err := app.writeOut(f.out, func(w io.Writer) error { return report.WriteJUnit(w, outcomes...) }); err != nil {
 						return err
 					}
 				}
@@ -115,7 +116,7 @@ func runCmd(app *app, setCode func(int)) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.Uint64Var(&f.seed, "seed", 0, "seed for every random stream (default: the scenario's seed)")
-	fl.StringVar(&f.format, "format", sim.FormatText, "report format: "+strings.Join(sim.Formats(), ", "))
+	fl.StringVar(&f.format, "format", report.FormatText, "report format: "+strings.Join(report.Formats(), ", "))
 	fl.StringVar(&f.out, "out", "", "write the report to this file instead of stdout")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "draw no progress bar")
 	fl.StringVar(&f.seeds, "seeds", "", "run once per seed of the range A-B (for example 1-50) and summarise")
@@ -130,8 +131,8 @@ func runCmd(app *app, setCode func(int)) *cobra.Command {
 
 // check refuses flags that do not go together.
 func (f *runFlags) check() error {
-	if !slices.Contains(sim.Formats(), f.format) {
-		return fmt.Errorf("unknown format %q (known: %s)", f.format, strings.Join(sim.Formats(), ", "))
+	if !slices.Contains(report.Formats(), f.format) {
+		return fmt.Errorf("unknown format %q (known: %s)", f.format, strings.Join(report.Formats(), ", "))
 	}
 	if f.network != networkSim && f.network != networkTCP {
 		return fmt.Errorf("unknown network %q (known: %s, %s)", f.network, networkSim, networkTCP)
@@ -150,9 +151,9 @@ func (f *runFlags) check() error {
 		return fmt.Errorf("--seeds, --check-determinism and --network tcp are separate modes: use one at a time")
 	case f.seeds != "" && f.seedSet:
 		return fmt.Errorf("--seed and --seeds exclude each other")
-	case f.seeds != "" && f.format == sim.FormatHTML:
+	case f.seeds != "" && f.format == report.FormatHTML:
 		return fmt.Errorf("--format html shows one run per scenario; with --seeds use text, json or junit (and replay a seed with --seed N --format html)")
-	case f.determinism && f.format != sim.FormatText && f.format != sim.FormatJSON:
+	case f.determinism && f.format != report.FormatText && f.format != report.FormatJSON:
 		return fmt.Errorf("--check-determinism writes text or json, not %s", f.format)
 	case (f.trace != "" || f.metrics != "") && modes > 0:
 		return fmt.Errorf("--trace and --metrics observe a single run: not with --seeds, --check-determinism or --network tcp")
@@ -196,7 +197,7 @@ func (f *runFlags) runOptions(file string) []sim.RunOption {
 // runOnce runs each scenario once in virtual time and writes the reports.
 func (a *app) runOnce(f *runFlags, files []loaded) (int, error) {
 	code := exitOK
-	var outcomes []sim.Outcome
+	var outcomes []report.Outcome
 	observe := f.trace != "" || f.metrics != ""
 	if observe && len(files) != 1 {
 		return exitInvalid, fmt.Errorf("--trace and --metrics observe one run: give one file, not %d", len(files))
@@ -219,18 +220,18 @@ func (a *app) runOnce(f *runFlags, files []loaded) (int, error) {
 			err = a.writeObservation(f, l.sc.Name, obs)
 		}
 		if err != nil {
-			if f.format != sim.FormatJUnit {
+			if f.format != report.FormatJUnit {
 				return exitInvalid, err
 			}
 			fmt.Fprintln(a.stderr, err)
 			code = exitInvalid
-			outcomes = append(outcomes, sim.Outcome{File: l.file, Err: err})
+			outcomes = append(outcomes, report.Outcome{File: l.file, Err: err})
 			continue
 		}
 		if !rep.Passed {
 			code = max(code, exitFailed)
 		}
-		outcomes = append(outcomes, sim.Outcome{File: l.file, Report: rep})
+		outcomes = append(outcomes, report.Outcome{File: l.file, Report: rep})
 	}
 	if err := a.writeOutcomes(f, outcomes); err != nil {
 		return exitInvalid, err
@@ -240,16 +241,16 @@ func (a *app) runOnce(f *runFlags, files []loaded) (int, error) {
 
 // writeOutcomes writes the reports of one run per scenario to --out or
 // stdout, in --format (JUnit takes the outcomes with their files).
-func (a *app) writeOutcomes(f *runFlags, outcomes []sim.Outcome) error {
+func (a *app) writeOutcomes(f *runFlags, outcomes []report.Outcome) error {
 	return a.writeOut(f.out, func(w io.Writer) error {
-		if f.format == sim.FormatJUnit {
-			return sim.WriteJUnit(w, outcomes...)
+		if f.format == report.FormatJUnit {
+			return report.WriteJUnit(w, outcomes...)
 		}
 		reports := make([]*sim.Report, len(outcomes))
 		for i, o := range outcomes {
 			reports[i] = o.Report
 		}
-		return sim.Write(w, f.format, reports...)
+		return report.Write(w, f.format, reports...)
 	})
 }
 

@@ -1,4 +1,4 @@
-package sim_test
+package report_test
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/internal/fixture"
+	"github.com/microsim/microsim/sim/report"
 )
 
 // The JUnit schema, as CI systems read it.
@@ -66,7 +68,7 @@ func parseJUnit(t *testing.T, data []byte) junitDoc {
 // expected; a file that does not load is an error testcase, a file not
 // run a skipped one.
 func TestJUnit(t *testing.T) {
-	sc := crashScenario()
+	sc := fixture.CrashScenario()
 	sc.Assertions = []sim.Assertion{
 		{Name: "impossible latency", Latency: &sim.LatencyCheck{Percentile: 50, Max: sim.D(time.Millisecond)}},
 		{SuccessRate: &sim.SuccessRateCheck{Min: 1}},
@@ -79,10 +81,10 @@ func TestJUnit(t *testing.T) {
 	require.Error(t, loadErr)
 
 	var out bytes.Buffer
-	require.NoError(t, sim.WriteJUnit(&out,
-		sim.Outcome{File: "crash.yaml", Report: rep},
-		sim.Outcome{File: bad, Err: loadErr},
-		sim.Outcome{File: "other.yaml", Skipped: "not run: another file is invalid"},
+	require.NoError(t, report.WriteJUnit(&out,
+		report.Outcome{File: "crash.yaml", Report: rep},
+		report.Outcome{File: bad, Err: loadErr},
+		report.Outcome{File: "other.yaml", Skipped: "not run: another file is invalid"},
 	))
 	doc := parseJUnit(t, out.Bytes())
 	assert.Equal(t, 4, doc.Tests)
@@ -131,7 +133,7 @@ func TestJUnit(t *testing.T) {
 
 	// Write's junit format is the same document for reports.
 	var viaWrite bytes.Buffer
-	require.NoError(t, sim.Write(&viaWrite, sim.FormatJUnit, rep))
+	require.NoError(t, report.Write(&viaWrite, report.FormatJUnit, rep))
 	doc = parseJUnit(t, viaWrite.Bytes())
 	assert.Equal(t, 2, doc.Tests)
 	assert.Equal(t, 1, doc.Failures)
@@ -140,12 +142,12 @@ func TestJUnit(t *testing.T) {
 // TestJUnitNoAssertions: a scenario without assertions still shows as
 // one passing testcase.
 func TestJUnitNoAssertions(t *testing.T) {
-	sc := crashScenario()
+	sc := fixture.CrashScenario()
 	sc.Assertions = nil
 	rep, err := sim.RunWith(sim.TestRunner(t), sc)
 	require.NoError(t, err)
 	var out bytes.Buffer
-	require.NoError(t, sim.WriteJUnit(&out, sim.Outcome{Report: rep, Suffix: " [seed 99]"}))
+	require.NoError(t, report.WriteJUnit(&out, report.Outcome{Report: rep, Suffix: " [seed 99]"}))
 	doc := parseJUnit(t, out.Bytes())
 	require.Len(t, doc.Suites, 1)
 	assert.Equal(t, "builder-crash [seed 99]", doc.Suites[0].Name)

@@ -1,6 +1,7 @@
-package sim
+package report
 
 import (
+	"github.com/microsim/microsim/sim"
 	"math"
 )
 
@@ -12,7 +13,7 @@ import (
 const maxLines = 12
 
 // perSeries is one value per window for series i of each window's list.
-func (c *charter) perSeries(n int, pick func(w WindowReport) []WindowSeries, value func(s WindowSeries) float64) [][]float64 {
+func (c *charter) perSeries(n int, pick func(w sim.WindowReport) []sim.WindowSeries, value func(s sim.WindowSeries) float64) [][]float64 {
 	out := make([][]float64, n)
 	for i := range out {
 		out[i] = make([]float64, len(c.r.Windows))
@@ -46,14 +47,14 @@ func (c *charter) workloadNames() []string {
 }
 
 func (c *charter) workloadSuccess() (Chart, error) {
-	vals := c.perSeries(len(c.r.Workloads), func(w WindowReport) []WindowSeries { return w.Workloads },
-		func(s WindowSeries) float64 { return 100 * float64(s.Successes) / float64(s.Calls) })
+	vals := c.perSeries(len(c.r.Workloads), func(w sim.WindowReport) []sim.WindowSeries { return w.Workloads },
+		func(s sim.WindowSeries) float64 { return 100 * float64(s.Successes) / float64(s.Calls) })
 	return c.lines("workload-success", "Success rate per workload", "% of calls", false, c.namedSeries(c.workloadNames(), vals))
 }
 
 func (c *charter) workloadLatency() (Chart, error) {
-	vals := c.perSeries(len(c.r.Workloads), func(w WindowReport) []WindowSeries { return w.Workloads },
-		func(s WindowSeries) float64 { return s.P99 })
+	vals := c.perSeries(len(c.r.Workloads), func(w sim.WindowReport) []sim.WindowSeries { return w.Workloads },
+		func(s sim.WindowSeries) float64 { return s.P99 })
 	return c.lines("workload-latency", "p99 latency per workload", "ms", c.spread(vals), c.namedSeries(c.workloadNames(), vals))
 }
 
@@ -62,8 +63,8 @@ func (c *charter) edgeLatency() (Chart, error) {
 	for _, e := range c.r.Edges {
 		names = append(names, e.Caller+" → "+e.Service+"/"+e.Endpoint)
 	}
-	vals := c.perSeries(len(c.r.Edges), func(w WindowReport) []WindowSeries { return w.Edges },
-		func(s WindowSeries) float64 { return s.P99 })
+	vals := c.perSeries(len(c.r.Edges), func(w sim.WindowReport) []sim.WindowSeries { return w.Edges },
+		func(s sim.WindowSeries) float64 { return s.P99 })
 	return c.lines("edge-latency", "p99 latency per call-graph edge", "ms", c.spread(vals), c.namedSeries(names, vals))
 }
 
@@ -86,7 +87,7 @@ func (c *charter) clientLatency() (Chart, error) {
 	for _, cl := range c.r.Clients {
 		names = append(names, cl.Name)
 	}
-	vals := c.perSeries(len(c.r.Clients), func(w WindowReport) []WindowSeries { return w.Clients },
-		func(s WindowSeries) float64 { return s.P99 })
+	vals := c.perSeries(len(c.r.Clients), func(w sim.WindowReport) []sim.WindowSeries { return w.Clients },
+		func(s sim.WindowSeries) float64 { return s.P99 })
 	return c.lines("client-latency", "p99 latency per client", "ms", c.spread(vals), c.namedSeries(names, vals))
 }

@@ -1,9 +1,10 @@
-package sim
+package report
 
 import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"github.com/microsim/microsim/sim"
 	"image/color"
 	"math"
 	"slices"
@@ -86,7 +87,7 @@ func FaultColor(kind string) color.RGBA {
 // percentiles, success rate and p99 per workload (with several
 // workloads), p99 per call-graph edge (with edges), traffic share per
 // instance (one chart per service), retries and hedges.
-func (r *Report) Charts() ([]Chart, error) {
+func Charts(r *sim.Report) ([]Chart, error) {
 	end := r.VirtualSeconds
 	if n := float64(len(r.Windows)) * r.WindowSeconds; n > 0 {
 		end = max(end, n)
@@ -102,7 +103,7 @@ func (r *Report) Charts() ([]Chart, error) {
 	if len(r.Edges) > 0 {
 		builders = append(builders, c.edgeLatency)
 	}
-	for _, svc := range r.services() {
+	for _, svc := range services(r) {
 		builders = append(builders, func() (Chart, error) { return c.share(svc) })
 	}
 	builders = append(builders, c.retries)
@@ -118,7 +119,7 @@ func (r *Report) Charts() ([]Chart, error) {
 }
 
 // services lists the services of the instances, in order.
-func (r *Report) services() []string {
+func services(r *sim.Report) []string {
 	var out []string
 	for _, in := range r.Instances {
 		if !slices.Contains(out, in.Service) {
@@ -129,7 +130,7 @@ func (r *Report) services() []string {
 }
 
 type charter struct {
-	r     *Report
+	r     *sim.Report
 	end   float64
 	bands *bandPlotter
 }
@@ -142,7 +143,7 @@ type series struct {
 	dash  bool
 }
 
-func (c *charter) perSecond(f func(w WindowReport) uint64) []float64 {
+func (c *charter) perSecond(f func(w sim.WindowReport) uint64) []float64 {
 	out := make([]float64, len(c.r.Windows))
 	for k, w := range c.r.Windows {
 		out[k] = float64(f(w)) / c.r.WindowSeconds
@@ -152,8 +153,8 @@ func (c *charter) perSecond(f func(w WindowReport) uint64) []float64 {
 
 func (c *charter) throughput() (Chart, error) {
 	return c.lines("throughput", "Throughput", "calls per second", false, []series{
-		{name: "calls/s", vals: c.perSecond(func(w WindowReport) uint64 { return w.Calls }), color: seriesColors[0]},
-		{name: "failed/s", vals: c.perSecond(func(w WindowReport) uint64 { return w.Failures }), color: seriesColors[3]},
+		{name: "calls/s", vals: c.perSecond(func(w sim.WindowReport) uint64 { return w.Calls }), color: seriesColors[0]},
+		{name: "failed/s", vals: c.perSecond(func(w sim.WindowReport) uint64 { return w.Failures }), color: seriesColors[3]},
 	})
 }
 
@@ -205,8 +206,8 @@ func (c *charter) latency() (Chart, error) {
 
 func (c *charter) retries() (Chart, error) {
 	return c.lines("retries", "Retries and hedges", "per second", false, []series{
-		{name: "retries/s", vals: c.perSecond(func(w WindowReport) uint64 { return w.Retries }), color: seriesColors[1]},
-		{name: "hedges/s", vals: c.perSecond(func(w WindowReport) uint64 { return w.Hedges }), color: seriesColors[6], dash: true},
+		{name: "retries/s", vals: c.perSecond(func(w sim.WindowReport) uint64 { return w.Retries }), color: seriesColors[1]},
+		{name: "hedges/s", vals: c.perSecond(func(w sim.WindowReport) uint64 { return w.Hedges }), color: seriesColors[6], dash: true},
 	})
 }
 
@@ -490,7 +491,7 @@ type bandPlotter struct {
 // faultBands groups the report's fault events into bands: events of one
 // fault over the same time range (a zone's instances crashed together)
 // make one band; labels are spread over rows so that they do not overlap.
-func faultBands(r *Report, end float64) *bandPlotter {
+func faultBands(r *sim.Report, end float64) *bandPlotter {
 	type key struct {
 		fault      string
 		start, end float64

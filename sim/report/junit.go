@@ -1,9 +1,10 @@
-package sim
+package report
 
 import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"github.com/microsim/microsim/sim"
 	"io"
 	"strconv"
 	"strings"
@@ -22,7 +23,7 @@ type Outcome struct {
 	// File is the scenario file ("" for a scenario built in Go).
 	File string
 	// Report is the run's report; nil when it did not run.
-	Report *Report
+	Report *sim.Report
 	// Err says why the file could not be loaded or run.
 	Err error
 	// Skipped says why the file was not run although it is valid.
@@ -172,7 +173,7 @@ func junitSuiteOf(o Outcome) junitSuite {
 	return s
 }
 
-func junitCaseOf(suite, file string, a AssertionResult) junitCase {
+func junitCaseOf(suite, file string, a sim.AssertionResult) junitCase {
 	c := junitCase{Name: a.Name, Classname: suite, Time: "0", File: file}
 	msg := fmt.Sprintf("observed %s, expected %s", a.Observed, a.Expected)
 	if a.Passed {
@@ -190,11 +191,12 @@ func junitCaseOf(suite, file string, a AssertionResult) junitCase {
 // errorSummary is the first line of an error, with the number of
 // problems when there are several.
 func errorSummary(err error) string {
-	var list ErrorList
+	var list sim.ErrorList
 	if errors.As(err, &list) && len(list) > 1 {
 		return fmt.Sprintf("%d problems; the first: %s", len(list), list[0].Error())
 	}
-	return firstLine(err.Error())
+	first, _, _ := strings.Cut(strings.TrimSpace(err.Error()), "\n")
+	return first
 }
 
 func seconds(s float64) string { return strconv.FormatFloat(s, 'f', 3, 64) }

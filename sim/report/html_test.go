@@ -1,4 +1,4 @@
-package sim_test
+package report_test
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/internal/fixture"
+	"github.com/microsim/microsim/sim/report"
 )
 
 // svgDoc is what the test reads of an SVG: its size and every text and
@@ -115,14 +117,14 @@ func textOf(n *html.Node) string {
 // chart, each SVG is well-formed XML with its title, its data and the
 // fault band's label, and nothing is fetched from elsewhere.
 func TestHTMLReport(t *testing.T) {
-	sc := crashScenario()
+	sc := fixture.CrashScenario()
 	sc.Assertions = append(sc.Assertions, sim.Assertion{Name: "impossible", Latency: &sim.LatencyCheck{Percentile: 50, Max: sim.D(1)}})
 	rep, err := sim.RunWith(sim.TestRunner(t), sc)
 	require.NoError(t, err)
 	require.False(t, rep.Passed)
 
 	var page bytes.Buffer
-	require.NoError(t, sim.Write(&page, sim.FormatHTML, rep))
+	require.NoError(t, report.Write(&page, report.FormatHTML, rep))
 	doc, err := html.Parse(bytes.NewReader(page.Bytes()))
 	require.NoError(t, err)
 
@@ -232,7 +234,7 @@ func TestHTMLReport(t *testing.T) {
 // report: hedges per window add up to the total, and retries per window
 // leave the hedges out.
 func TestChartsPerWindow(t *testing.T) {
-	sc := crashScenario()
+	sc := fixture.CrashScenario()
 	sc.Clients = []sim.Client{{Name: "client", Hedging: &sim.HedgingConfig{Delay: sim.D(9 * time.Millisecond)}}}
 	sc.Assertions = nil
 	rep, err := sim.RunWith(sim.TestRunner(t), sc)
@@ -245,7 +247,7 @@ func TestChartsPerWindow(t *testing.T) {
 	}
 	assert.Equal(t, rep.Totals.Hedges, hedges)
 	assert.LessOrEqual(t, retries, rep.Totals.Retries+uint64(len(rep.Windows)))
-	charts, err := rep.Charts()
+	charts, err := report.Charts(rep)
 	require.NoError(t, err)
 	require.Len(t, charts, 5)
 	for _, c := range charts {

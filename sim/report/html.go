@@ -1,10 +1,13 @@
-package sim
+package report
 
 import (
 	"fmt"
+	"github.com/microsim/microsim/sim"
 	"html/template"
 	"image/color"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -15,13 +18,13 @@ import (
 // the traffic per instance.
 
 // WriteHTML writes the reports as one HTML page.
-func WriteHTML(w io.Writer, reports ...*Report) error {
+func WriteHTML(w io.Writer, reports ...*sim.Report) error {
 	page := htmlPage{Title: "simctl report"}
 	if len(reports) == 1 {
 		page.Title = "simctl: " + reports[0].Scenario
 	}
 	for i, r := range reports {
-		charts, err := r.Charts()
+		charts, err := Charts(r)
 		if err != nil {
 			return err
 		}
@@ -43,7 +46,7 @@ type htmlPage struct {
 
 type htmlSection struct {
 	ID     string
-	R      *Report
+	R      *sim.Report
 	Charts []htmlChart
 }
 
@@ -53,7 +56,7 @@ type htmlChart struct {
 }
 
 var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"pct":   pct,
+	"pct":   sim.Percent,
 	"ratio": ratio,
 	"ms":    func(v float64) string { return fmt.Sprintf("%.2f ms", v) },
 	"secs":  func(v float64) string { return fmt.Sprintf("%.1f s", v) },
@@ -63,7 +66,7 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 		}
 		return fmt.Sprintf("%.1f s", v)
 	},
-	"speed": func(r *Report) string {
+	"speed": func(r *sim.Report) string {
 		if r.WallSeconds <= 0 {
 			return ""
 		}
@@ -72,12 +75,12 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"faultColor": func(kind string) template.CSS { return template.CSS(cssColor(FaultColor(kind))) },
 	"codes": func(m map[string]uint64) string {
 		var parts []string
-		for _, k := range sortedKeys(m) {
+		for _, k := range slices.Sorted(maps.Keys(m)) {
 			parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
 		}
 		return strings.Join(parts, ", ")
 	},
-	"failedCount": func(r *Report) int { return len(r.failedAssertions()) },
+	"failedCount": func(r *sim.Report) int { return len(r.FailedAssertions()) },
 	"bar":         barStyle,
 }).Parse(htmlSource))
 
@@ -85,7 +88,7 @@ func cssColor(c color.RGBA) string { return fmt.Sprintf("#%02x%02x%02x", c.R, c.
 
 // barStyle places a waterfall row's bar: its start and length as shares
 // of the whole call, at least a sliver wide, coloured by outcome.
-func barStyle(s SpanReport, total float64) template.CSS {
+func barStyle(s sim.SpanReport, total float64) template.CSS {
 	if total <= 0 {
 		total = 1
 	}
@@ -220,3 +223,11 @@ const htmlSource = `<!DOCTYPE html>
 </body>
 </html>
 `
+
+// ratio is a/b, 0 when b is 0.
+func ratio(a, b uint64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
