@@ -28,7 +28,7 @@ import (
 // virtual time. It keeps every failed top-level call's trace and a
 // sample of the rest, bounded (see the limits below): every failed
 // top-level call's trace, every call that needed more than one attempt,
-// and one in 100 of the others. Give it to one run
+// the 50 slowest of the others, and one in 100 of the rest. Give it to one run
 // with WithObservation; read it once the run returned.
 type Observation struct {
 	tp      *sdktrace.TracerProvider
@@ -52,6 +52,9 @@ const (
 	// one in sampleEvery.
 	maxSampledTraces = 200
 	sampleEvery      = 100
+	// maxSlowTraces is how many of the slowest other calls' traces are
+	// kept, so that a latency bound's worst call can be shown.
+	maxSlowTraces = 50
 	// maxTraceSpans bounds the spans kept of one trace.
 	maxTraceSpans = 2000
 )
@@ -212,6 +215,40 @@ type traceKeeper struct {
 	retried   int
 	sampled   int
 	successes int
+	slow      []slowTrace // the slowest kept successes, by duration, shortest first
+}
+
+// slowTrace is one of the slowest calls kept.
+type slowTrace struct {
+	id trace.TraceID
+	d  time.Duration
+}
+
+// keepSlow keeps trace id, which took d, if it is among the slowest; it
+// reports whether it did, after dropping the one it displaced.
+func (k *traceKeeper) keepSlow(id trace.TraceID, d time.Duration) bool {
+	if len(k.slow) == maxSlowTraces {
+		if d <= k.slow[0].d {
+			return false
+		}
+		drop := k.slow[0].id
+		k.slow = k.slow[1:]
+		delete(k.kept, drop)
+		k.order = slices.DeleteFunc(k.order, func(x trace.TraceID) bool { return x == drop })
+	}
+	i, _ := slices.BinarySearchFunc(k.slow, d, func(s slowTrace, d time.Duration) int { return cmpDur(s.d, d) })
+	k.slow = slices.Insert(k.slow, i, slowTrace{id: id, d: d})
+	return true
+}
+
+func cmpDur(a, b time.Duration) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 type keptTrace struct {
@@ -273,6 +310,9 @@ func (k *traceKeeper) OnEnd(s sdktrace.ReadOnlySpan) {
 	case attempts > 1 && k.retried < maxRetriedTraces:
 		keep = true
 		k.retried++
+	case k.keepSlow(id, s.EndTime().Sub(s.StartTime())):
+		keep = true
+		k.successes++
 	default:
 		k.successes++
 		keep = k.successes%sampleEvery == 1 && k.sampled < maxSampledTraces

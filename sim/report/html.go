@@ -96,6 +96,8 @@ func barStyle(s sim.SpanReport, total float64) template.CSS {
 	width := min(max(100*s.DurationMs/total, 0.4), 100-left)
 	c := "#0969da"
 	switch {
+	case s.Code == "canceled":
+		c = "#8c959f" // lost to another attempt (a hedge race), or cancelled by a step that had enough
 	case s.Code != "" && s.Code != "ok":
 		c = "#cf222e"
 	case s.Attempt == "retry":
