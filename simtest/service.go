@@ -237,12 +237,10 @@ func (p *process) close() error {
 // at their state. It fails the test for an unknown service.
 func (c *Cluster) Handlers(service string) []any {
 	c.tb.Helper()
-	svc := c.service(service)
-	if svc == nil {
-		c.fatalf("%v: service %q", ErrUnknown, service)
+	ins, ok := c.mustInstances(service)
+	if !ok {
 		return nil
 	}
-	ins := c.instancesOf(svc)
 	out := make([]any, len(ins))
 	for i, in := range ins {
 		in.mu.Lock()
@@ -256,17 +254,27 @@ func (c *Cluster) Handlers(service string) []any {
 // fails the test for an unknown service.
 func (c *Cluster) Instances(service string) []string {
 	c.tb.Helper()
-	svc := c.service(service)
-	if svc == nil {
-		c.fatalf("%v: service %q", ErrUnknown, service)
+	ins, ok := c.mustInstances(service)
+	if !ok {
 		return nil
 	}
-	ins := c.instancesOf(svc)
 	out := make([]string, len(ins))
 	for i, in := range ins {
 		out[i] = in.name
 	}
 	return out
+}
+
+// mustInstances returns service's instances, or fails the test for an
+// unknown service.
+func (c *Cluster) mustInstances(service string) ([]*instance, bool) {
+	c.tb.Helper()
+	svc := c.service(service)
+	if svc == nil {
+		c.fatalf("%v: service %q", ErrUnknown, service)
+		return nil, false
+	}
+	return c.instancesOf(svc), true
 }
 
 // instancesOf returns a copy of svc's instances.
