@@ -244,3 +244,42 @@ func TestWaterfallOfAFailedAssertion(t *testing.T) {
 	assert.Contains(t, html, "api/Api.Get · attempt (retry)")
 	assert.Contains(t, html, "faults active: crash (crash api-2)")
 }
+
+// A stream has one client span from its opening to its end, parent of
+// the server's; a stream a crash interrupted ends failed.
+func TestObservationTracesStreams(t *testing.T) {
+	sc := &sim.Scenario{
+		Name: "streams", Seed: 6, Duration: sim.D(10 * time.Second),
+		Topology: sim.Topology{Services: []sim.Service{{Name: "chat", Instances: 2,
+			Endpoints: []sim.Endpoint{{Name: "Chat.Talk", Stream: true, Latency: sim.Const(2 * time.Millisecond)}}}}},
+		Workloads: []sim.Workload{{Name: "talk", Service: "chat", Endpoint: "Chat.Talk", Rate: 10, Arrivals: "uniform",
+			Stream: &sim.StreamSpec{Messages: 10, Interval: sim.D(100 * time.Millisecond)}}},
+		Faults: []sim.Fault{{Name: "crash", At: sim.D(5*time.Second + 50*time.Millisecond), For: sim.D(2 * time.Second),
+			Crash: &sim.NodeFault{Target: sim.Target{Service: "chat", Instance: sim.I(0)}}}},
+	}
+	obs, err := sim.NewObservation()
+	require.NoError(t, err)
+	rep, err := sim.RunWith(sim.TestRunner(t), sc, sim.WithObservation(obs))
+	require.NoError(t, err)
+	require.Positive(t, rep.Streams[0].Interrupted)
+	failed, ok := 0, 0
+	for _, tr := range obs.Traces() {
+		root := tr.Spans[0]
+		require.Equal(t, "chat/Chat.Talk", root.Name)
+		require.Equal(t, "client", root.SpanKind.String())
+		require.Len(t, tr.Spans, 2, "the client span and the server's")
+		assert.Equal(t, root.SpanContext.SpanID(), tr.Spans[1].Parent.SpanID())
+		assert.Equal(t, "server", tr.Spans[1].SpanKind.String())
+		if tr.Failed {
+			failed++
+		} else {
+			ok++
+			// Ten messages of 2ms, 100ms apart: the stream lasts 0.92s
+			// and a little (its end of stream, offsets of a few µs).
+			d := root.EndTime.Sub(root.StartTime)
+			assert.True(t, d >= 920*time.Millisecond && d < 935*time.Millisecond, "stream span of %v", d)
+		}
+	}
+	assert.Equal(t, int(rep.Streams[0].Interrupted), failed, "every interrupted stream's trace is kept, failed")
+	assert.Positive(t, ok)
+}

@@ -98,6 +98,15 @@ type AttemptFunc func(ctx context.Context, addr string, req *Request, rsp any) e
 // wrapper must be safe for concurrent use.
 type AttemptWrapper func(next AttemptFunc) AttemptFunc
 
+// StreamFunc opens a stream: node selection, and retries while nothing
+// was sent.
+type StreamFunc func(ctx context.Context, req *Request) (Stream, error)
+
+// StreamWrapper is stream middleware: it wraps the opening of each
+// stream, and may wrap the Stream it returns (to see its messages and
+// its end). It must be safe for concurrent use.
+type StreamWrapper func(next StreamFunc) StreamFunc
+
 // PublishFunc hands one encoded event to the broker.
 type PublishFunc func(ctx context.Context, topic string, msg *broker.Message) error
 

@@ -34,6 +34,7 @@ type options struct {
 	callWrappers    []CallWrapper
 	attemptWrappers []AttemptWrapper
 	pubWrappers     []PublishWrapper
+	streamWrappers  []StreamWrapper
 	budget          *RetryBudget // nil: no budget
 	hedge           *HedgePolicy // nil: no hedging
 }
@@ -151,6 +152,11 @@ func WithCallWrapper(w ...CallWrapper) Option {
 // WithAttemptWrapper adds attempt middleware; the first added is outermost.
 func WithAttemptWrapper(w ...AttemptWrapper) Option {
 	return func(o *options) error { o.attemptWrappers = append(o.attemptWrappers, w...); return nil }
+}
+
+// WithStreamWrapper adds stream middleware; the first added is outermost.
+func WithStreamWrapper(w ...StreamWrapper) Option {
+	return func(o *options) error { o.streamWrappers = append(o.streamWrappers, w...); return nil }
 }
 
 // WithPublishWrapper adds publish middleware; the first added is outermost.

@@ -35,6 +35,7 @@ type rpcClient struct {
 	call    CallFunc    // the whole call, wrapped
 	attempt AttemptFunc // one attempt, wrapped
 	publish PublishFunc // one Publish to the broker, wrapped
+	stream  StreamFunc  // opens a stream, wrapped
 
 	msgs     sync.Pool // of *transport.Message: request messages (requestMessage)
 	bufs     sync.Pool // of *[]byte: request encodings (encode)
@@ -94,6 +95,10 @@ func New(sel selector.Selector, tr transport.Transport, opts ...Option) (Client,
 	c.publish = c.doPublish
 	for i := len(o.pubWrappers) - 1; i >= 0; i-- {
 		c.publish = o.pubWrappers[i](c.publish)
+	}
+	c.stream = c.doStream
+	for i := len(o.streamWrappers) - 1; i >= 0; i-- {
+		c.stream = o.streamWrappers[i](c.stream)
 	}
 	return c, nil
 }

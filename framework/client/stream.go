@@ -21,6 +21,12 @@ func (c *rpcClient) Stream(ctx context.Context, service, endpoint string, opts .
 	}
 	co := c.callOptions(opts)
 	r := &Request{Service: service, Endpoint: endpoint, ContentType: co.ContentType, opts: co}
+	return c.stream(ctx, r)
+}
+
+// doStream opens the stream of r (c.stream, unwrapped).
+func (c *rpcClient) doStream(ctx context.Context, r *Request) (Stream, error) {
+	service, endpoint, co := r.Service, r.Endpoint, r.opts
 	cd, err := c.opts.codecs.Lookup(r.ContentType)
 	if err != nil {
 		return nil, errors.Wrapf(errorID, errors.BadRequest, err, "stream %s.%s", service, endpoint)

@@ -24,9 +24,9 @@
 // Every outcome is an attribute "microsim.code" (the errors.Code name,
 // "ok" on success); a failure also sets the span status to Error. Spans
 // read the clock through the time package, so inside a testing/synctest
-// bubble their timestamps are virtual. Streams are not traced on the
-// client side (they pass no call wrapper); a server span covers a whole
-// stream.
+// bubble their timestamps are virtual. A stream has one client span
+// (the stream wrapper), from its opening to its end, and one server span
+// that covers it.
 //
 // With no Tracing installed nothing here runs: a client or server costs
 // what it costs without tracing.

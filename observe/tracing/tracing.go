@@ -89,12 +89,14 @@ func New(tp trace.TracerProvider, opts ...Option) (*Tracing, error) {
 	return t, nil
 }
 
-// ClientOption installs the call, attempt and publish wrappers on a client.
+// ClientOption installs the call, attempt, stream and publish wrappers on
+// a client.
 func (t *Tracing) ClientOption() client.Option {
 	return optjoin.Join(
 		client.WithCallWrapper(t.CallWrapper),
 		client.WithAttemptWrapper(t.AttemptWrapper),
 		client.WithPublishWrapper(t.PublishWrapper),
+		client.WithStreamWrapper(t.StreamWrapper),
 	)
 }
 
