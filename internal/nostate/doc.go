@@ -5,7 +5,8 @@
 // every package of the module and fails on a package-level variable that
 // is not one of the forms below.
 //
-// Allowed: interface assertions (var _ I = T{}); error sentinels (an
+// Allowed: interface assertions (var _ I = T{}); files the compiler
+// embeds (//go:embed); error sentinels (an
 // exported Err... or unexported err... variable); compiled patterns and
 // templates (regexp.MustCompile, template.Must); and unexported lookup
 // tables (a composite literal) that nothing ever assigns, indexes into
