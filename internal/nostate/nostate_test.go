@@ -54,7 +54,7 @@ func parseModule(t *testing.T) ([]pkgFiles, *token.FileSet) {
 				continue
 			}
 			p := filepath.Join(path, e.Name())
-			f, err := parser.ParseFile(fset, p, nil, parser.SkipObjectResolution)
+			f, err := parser.ParseFile(fset, p, nil, parser.SkipObjectResolution|parser.ParseComments)
 			if err != nil {
 				return err
 			}
