@@ -20,6 +20,12 @@ func TestRecordRoundTrip(t *testing.T) {
 		"long": {Name: "s", Version: long, Metadata: map[string]string{long: long},
 			Endpoints: []*registry.Endpoint{nil, {Name: "E", Request: "<&>", Metadata: map[string]string{"k": long}}},
 			Nodes:     []*registry.Node{{ID: "n:/?", Address: "not host port", Metadata: map[string]string{"x": long}}}},
+		"shapes": {Name: "s", Endpoints: []*registry.Endpoint{{Name: "E.M", Request: "p.Req",
+			RequestShape: &registry.Shape{Type: "object", Ref: "p.Req", Fields: []*registry.Field{
+				{Name: "names", Shape: registry.Shape{Type: "array", Elem: &registry.Shape{Type: "string"}}},
+				{Name: "next", Shape: registry.Shape{Type: "object", Ref: "p.Req", Truncated: true}}}},
+			ResponseShape: &registry.Shape{Type: "map", Elem: &registry.Shape{Type: "integer"}}}},
+			Nodes: []*registry.Node{{ID: "n", Address: "a:1"}}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			meta, err := encodeRecord(s, s.Nodes[0])
