@@ -1,0 +1,90 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	ferrors "github.com/microsim/microsim/framework/errors"
+	"github.com/microsim/microsim/framework/registry"
+)
+
+// Sentinel errors.
+var (
+	// ErrClosed: the gateway is shutting down.
+	ErrClosed = errors.New("gateway: closed")
+	// ErrInvalidOption: an option was given a value it cannot take.
+	ErrInvalidOption = errors.New("gateway: invalid option")
+)
+
+// errorID is the ID of the errors the gateway produces itself.
+const errorID = "microsim.gateway"
+
+// Problem is the JSON body of an error reply.
+type Problem struct {
+	ID     string `json:"id"`
+	Code   string `json:"code"`
+	Detail string `json:"detail"`
+	Status int    `json:"status"`
+	// Suggestions are registered service names close to the one asked for.
+	Suggestions []string `json:"suggestions,omitempty"`
+	// Endpoints are the endpoints of the service asked for.
+	Endpoints []string `json:"endpoints,omitempty"`
+	// RequestShape is the shape of the request the endpoint expects.
+	RequestShape *registry.Shape `json:"request_shape,omitempty"`
+}
+
+// Status maps a framework error code to an HTTP status.
+func Status(c ferrors.Code) int {
+	switch c {
+	case ferrors.BadRequest:
+		return http.StatusBadRequest
+	case ferrors.Unauthorized:
+		return http.StatusUnauthorized
+	case ferrors.Forbidden:
+		return http.StatusForbidden
+	case ferrors.NotFound:
+		return http.StatusNotFound
+	case ferrors.Conflict:
+		return http.StatusConflict
+	case ferrors.ResourceExhausted:
+		return http.StatusTooManyRequests
+	case ferrors.Canceled:
+		return 499 // client closed request
+	case ferrors.NotImplemented:
+		return http.StatusNotImplemented
+	case ferrors.Interrupted:
+		return http.StatusBadGateway
+	case ferrors.Unavailable:
+		return http.StatusServiceUnavailable
+	case ferrors.DeadlineExceeded:
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusInternalServerError
+}
+
+// problem builds the reply for err.
+func problem(err error) *Problem {
+	e := ferrors.FromError(err)
+	return &Problem{ID: e.ID, Code: e.Code.String(), Detail: e.Detail, Status: Status(e.Code)}
+}
+
+// newProblem is an error of the gateway's own.
+func newProblem(status int, code ferrors.Code, format string, args ...any) *Problem {
+	e := ferrors.New(errorID, code, format, args...)
+	return &Problem{ID: e.ID, Code: e.Code.String(), Detail: e.Detail, Status: status}
+}
+
+// writeProblem sends p.
+func writeProblem(w http.ResponseWriter, p *Problem) {
+	b, err := json.Marshal(p)
+	if err != nil { // a Problem holds only strings, ints and shapes
+		b = []byte(`{"code":"internal","detail":"gateway: cannot encode error","status":500}`)
+		p.Status = http.StatusInternalServerError
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(p.Status)
+	_, _ = w.Write(append(b, '\n'))
+}
