@@ -17,7 +17,7 @@
 // The request body (a JSON value, {} when empty) is passed to the service
 // as the JSON request; the reply is the JSON response. Request headers
 // become the call's metadata, except hop-by-hop and transport headers
-// (Connection, Content-Length, Content-Type, Accept-Encoding, Host, ...),
+// (Connection, Content-Length, Content-Type, Accept, Accept-Encoding, Host, ...),
 // CORS headers and the framework's reserved Micro-* keys. The call's
 // deadline comes from the Micro-Timeout header or the timeout query
 // parameter (a Go duration such as 250ms), else WithTimeout's default,

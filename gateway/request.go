@@ -37,7 +37,7 @@ type call struct {
 var skipHeaders = map[string]bool{
 	"Connection": true, "Keep-Alive": true, "Proxy-Authorization": true, "Proxy-Connection": true,
 	"Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true, "Host": true,
-	"Content-Length": true, "Content-Type": true, "Accept-Encoding": true, "Expect": true,
+	"Content-Length": true, "Content-Type": true, "Accept": true, "Accept-Encoding": true, "Expect": true,
 	"Origin": true, "Access-Control-Request-Method": true, "Access-Control-Request-Headers": true,
 }
 

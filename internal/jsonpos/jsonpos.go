@@ -42,35 +42,33 @@ func Check(b []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	var v json.RawMessage
 	err := dec.Decode(&v)
-	var off int64
+	var at int64 // the offending byte; len(b) when the input ended too soon
 	msg := ""
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &se):
-		off, msg = se.Offset, se.Error()
+		at, msg = se.Offset-1, se.Error()
 	case errors.Is(err, io.EOF) && len(bytes.TrimSpace(b)) == 0:
-		off, msg = int64(len(b)), "empty input, expected a JSON value"
+		at, msg = int64(len(b)), "empty input, expected a JSON value"
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-		off, msg = int64(len(b)), "unexpected end of input"
+		at, msg = int64(len(b)), "unexpected end of input"
 	case err != nil:
-		off, msg = dec.InputOffset(), err.Error()
+		at, msg = dec.InputOffset(), err.Error()
 	default:
-		off, msg = dec.InputOffset(), "more than one JSON value"
-		for off < int64(len(b)) && isSpace(b[off]) {
-			off++
+		at, msg = dec.InputOffset(), "more than one JSON value"
+		for at < int64(len(b)) && isSpace(b[at]) {
+			at++
 		}
-		off++
 	}
-	return position(b, off, msg)
+	return position(b, at, msg)
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
-// position builds the Error for offset off (the byte after the problem, as
-// json.SyntaxError reports it).
-func position(b []byte, off int64, msg string) *Error {
-	off = min(max(off, 0), int64(len(b)))
-	at := max(off-1, 0) // the offending byte
+// position builds the Error for the offending byte at (len(b) when the
+// input ended too soon).
+func position(b []byte, at int64, msg string) *Error {
+	at = min(max(at, 0), int64(len(b)))
 	line, col := 1, 1
 	for _, c := range b[:at] {
 		if c == '\n' {

@@ -17,7 +17,7 @@ func TestCheck(t *testing.T) {
 	}{
 		{`{"a": 1,}`, 1, 9, "invalid character '}'"},
 		{"{\n  \"a\": tru\n}", 2, 11, "invalid character"},
-		{`{"a": 1`, 1, 7, "unexpected end"},
+		{`{"a": 1`, 1, 8, "unexpected end"},
 		{``, 1, 1, "empty input"},
 		{`{} {}`, 1, 4, "more than one JSON value"},
 		{`{'a': 1}`, 1, 2, "invalid character '\\''"},
