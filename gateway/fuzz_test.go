@@ -68,4 +68,3 @@ func validMethod(m string) bool {
 	}
 	return false
 }
-
