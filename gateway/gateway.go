@@ -14,6 +14,7 @@ import (
 	ferrors "github.com/microsim/microsim/framework/errors"
 	"github.com/microsim/microsim/framework/metadata"
 	"github.com/microsim/microsim/framework/registry"
+	"github.com/microsim/microsim/internal/resolve"
 )
 
 // Gateway is the HTTP API gateway, an http.Handler. It is safe for
@@ -94,19 +95,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var out json.RawMessage
-	err := g.cli.Call(metadata.NewContext(ctx, c.md), c.service, t.endpoint, json.RawMessage(c.body), &out,
+	err := g.cli.Call(metadata.NewContext(ctx, c.md), c.service, t.Endpoint, json.RawMessage(c.body), &out,
 		client.WithCallContentType(codec.ContentTypeJSON))
 	if err != nil {
 		p := problem(err)
-		if p.Code == ferrors.BadRequest.String() && t.desc != nil {
-			p.RequestShape = t.desc.RequestShape
+		if p.Code == ferrors.BadRequest.String() && t.Desc != nil {
+			p.RequestShape = t.Desc.RequestShape
 		}
 		level := slog.LevelDebug // the caller's mistakes
 		if p.Status >= http.StatusInternalServerError {
 			level = slog.LevelWarn
 		}
 		g.opts.log.LogAttrs(ctx, level, "gateway: call failed",
-			slog.String("service", c.service), slog.String("endpoint", t.endpoint), slog.String("error", err.Error()))
+			slog.String("service", c.service), slog.String("endpoint", t.Endpoint), slog.String("error", err.Error()))
 		writeProblem(w, p)
 		return
 	}
@@ -134,9 +135,9 @@ func (g *Gateway) get(w http.ResponseWriter, r *http.Request) {
 		}
 		v = map[string]any{"services": svcs}
 	case validService(name):
-		svcs, err := g.reg.GetService(ctx, name)
+		svcs, err := resolve.Service(ctx, g.reg, name)
 		if err != nil {
-			writeProblem(w, g.lookupProblem(ctx, name, err))
+			writeProblem(w, lookupProblem(name, err))
 			return
 		}
 		v = map[string]any{"name": name, "versions": svcs}
