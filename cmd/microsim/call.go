@@ -40,8 +40,8 @@ func (a *app) callCmd() *cobra.Command {
 		Short: "Call an endpoint; the request is the JSON argument, or stdin when it is - or absent",
 		Long: "Call an endpoint (Handler.Method, or the method alone) with a JSON request given as an argument or on\n" +
 			"stdin, and print the response. 'microsim describe SERVICE' shows the request's shape.",
-		Example: "  microsim call greeter Greeter.Hello '{\"name\": \"ana\"}'\n  echo '{\"name\": \"ana\"}' | microsim call greeter hello",
-		Args:    cobra.RangeArgs(2, 3),
+		Example:           "  microsim call greeter Greeter.Hello '{\"name\": \"ana\"}'\n  echo '{\"name\": \"ana\"}' | microsim call greeter hello",
+		Args:              cobra.RangeArgs(2, 3),
 		ValidArgsFunction: a.serviceCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			body, err := a.input(args[2:])

@@ -87,7 +87,9 @@ func (e *env) client(b broker.Broker, retry bool) (client.Client, error) {
 	return cli, nil
 }
 
-func noRetry(context.Context, *client.Request, int, error) (wait time.Duration, retry bool) { return 0, false }
+func noRetry(context.Context, *client.Request, int, error) (wait time.Duration, retry bool) {
+	return 0, false
+}
 
 // connect builds the env the flags describe. It contacts nothing: errors
 // of reach come with the first request.

@@ -11,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/microsim/microsim/framework/broker"
-	"github.com/microsim/microsim/framework/codec"
 	"github.com/microsim/microsim/framework/client"
+	"github.com/microsim/microsim/framework/codec"
 )
 
 func (a *app) publishCmd() *cobra.Command {
