@@ -13,12 +13,22 @@ import (
 	fbroker "github.com/microsim/microsim/framework/broker"
 	"github.com/microsim/microsim/framework/errors"
 	"github.com/microsim/microsim/framework/metadata"
+	"github.com/microsim/microsim/framework/registry/consul/consultest"
 	"github.com/microsim/microsim/framework/server"
 	"github.com/microsim/microsim/framework/service"
 	"github.com/microsim/microsim/memory"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// agent is the Consul agent of the end-to-end tests, started by the first
+// test that needs it.
+var agent consultest.Agent
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(agent.Wrap(m),
+		// freeport (used by Consul's test SDK to pick the agent's ports)
+		// runs a goroutine for the life of the process.
+		goleak.IgnoreTopFunction("github.com/hashicorp/consul/sdk/freeport.checkFreedPorts"))
+}
 
 type HelloRequest struct {
 	Name  string `json:"name"`
