@@ -66,9 +66,15 @@ func (e *env) broker(ctx context.Context) (broker.Broker, error) {
 // retry (a person retries by hand; a script decides itself); the
 // gateway's keeps the framework's default policy (retries that are safe).
 func (e *env) client(b broker.Broker, retry bool) (client.Client, error) {
+	cli, _, err := e.clientSelector(b, retry)
+	return cli, err
+}
+
+// clientSelector is client, with the selector the client uses.
+func (e *env) clientSelector(b broker.Broker, retry bool) (client.Client, selector.Selector, error) {
 	sel, err := selector.New(e.reg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var opts []client.Option
 	if !retry {
@@ -80,11 +86,11 @@ func (e *env) client(b broker.Broker, retry bool) (client.Client, error) {
 	cli, err := client.New(sel, e.tr, opts...)
 	if err != nil {
 		_ = sel.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	e.onClose(sel.Close)
 	e.onClose(cli.Close)
-	return cli, nil
+	return cli, sel, nil
 }
 
 func noRetry(context.Context, *client.Request, int, error) (wait time.Duration, retry bool) {

@@ -52,3 +52,36 @@ func TestGatewayCommand(t *testing.T) {
 	require.Equal(t, exitUsage, r.code)
 	require.Contains(t, r.stderr, "--http 256.0.0.1:99999")
 }
+
+// TestWebCommand serves the dashboard and reads its snapshot over HTTP.
+func TestWebCommand(t *testing.T) {
+	w := newWorld(t)
+	ctx, stop := context.WithCancel(t.Context())
+	addrs := make(chan string, 1)
+	done := make(chan result, 1)
+	go func() {
+		done <- w.runCtx(ctx, t, "", func(a string) { addrs <- a }, "web", "--http", "127.0.0.1:0", "--title", "shop")
+	}()
+	var addr string
+	select {
+	case addr = <-addrs:
+	case r := <-done:
+		t.Fatalf("web exited %d: %s", r.code, r.stderr)
+	}
+	rsp, err := http.Get("http://" + addr + "/api/services")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(rsp.Body)
+	rsp.Body.Close()
+	require.Equal(t, http.StatusOK, rsp.StatusCode)
+	require.Equal(t, 2, strings.Count(string(body), `"address":`), "%s", body)
+	rsp, err = http.Get("http://" + addr + "/")
+	require.NoError(t, err)
+	body, _ = io.ReadAll(rsp.Body)
+	rsp.Body.Close()
+	require.Contains(t, string(body), "<title>shop · dashboard</title>")
+	http.DefaultClient.CloseIdleConnections()
+	stop()
+	r := <-done
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stderr, "microsim web: stopped")
+}

@@ -1,11 +1,6 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"fmt"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,36 +45,7 @@ func (a *app) gatewayCmd() *cobra.Command {
 			if err != nil {
 				return usageError("%v", err)
 			}
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return usageError("--http %s: %v", addr, err)
-			}
-			srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
-			served := make(chan error, 1)
-			go func() { served <- srv.Serve(ln) }()
-			fmt.Fprintf(cmd.ErrOrStderr(), "microsim gateway: serving http://%s (registry %s)\n", ln.Addr(), a.flags.registry)
-			if a.ready != nil {
-				a.ready(ln.Addr().String())
-			}
-			select {
-			case err := <-served:
-				_ = gw.Close(context.Background())
-				return err
-			case <-ctx.Done():
-			}
-			sctx, cancel := context.WithTimeout(context.Background(), grace)
-			defer cancel()
-			closed := make(chan error, 1)
-			go func() { closed <- gw.Close(sctx) }()
-			err = srv.Shutdown(sctx)
-			if cerr := <-closed; err == nil {
-				err = cerr
-			}
-			if serr := <-served; !errors.Is(serr, http.ErrServerClosed) && err == nil {
-				err = serr
-			}
-			fmt.Fprintln(cmd.ErrOrStderr(), "microsim gateway: stopped")
-			return err
+			return a.serveHTTP(cmd, "gateway", addr, gw, gw.Close, grace)
 		},
 	}
 	f := cmd.Flags()

@@ -10,6 +10,7 @@
 //	microsim subscribe TOPIC                   print the topic's events, one JSON line each
 //	microsim health SERVICE                    each node: reachable, latency
 //	microsim gateway --http 127.0.0.1:8080     the HTTP API gateway (package gateway)
+//	microsim web --http 127.0.0.1:8082         the web dashboard (package web)
 //	microsim completion bash|zsh|fish|powershell
 //
 // The registry is Consul (--consul, or CONSUL_HTTP_ADDR; 127.0.0.1:8500 by
