@@ -63,6 +63,41 @@ func Status(c ferrors.Code) int {
 	return http.StatusInternalServerError
 }
 
+// Code maps an HTTP status to the framework error code it stands for (the
+// inverse of Status; Internal for a status Status never gives).
+func Code(status int) ferrors.Code {
+	switch status {
+	case http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusUnsupportedMediaType:
+		return ferrors.BadRequest
+	case http.StatusUnauthorized:
+		return ferrors.Unauthorized
+	case http.StatusForbidden:
+		return ferrors.Forbidden
+	case http.StatusNotFound, http.StatusMethodNotAllowed:
+		return ferrors.NotFound
+	case http.StatusConflict:
+		return ferrors.Conflict
+	case http.StatusTooManyRequests, http.StatusRequestEntityTooLarge:
+		return ferrors.ResourceExhausted
+	case 499:
+		return ferrors.Canceled
+	case http.StatusNotImplemented:
+		return ferrors.NotImplemented
+	case http.StatusBadGateway:
+		return ferrors.Interrupted
+	case http.StatusServiceUnavailable:
+		return ferrors.Unavailable
+	case http.StatusGatewayTimeout, http.StatusRequestTimeout:
+		return ferrors.DeadlineExceeded
+	}
+	return ferrors.Internal
+}
+
+// NewProblem is an error reply of the component id.
+func NewProblem(id string, status int, code ferrors.Code, detail string) *Problem {
+	return &Problem{ID: id, Code: code.String(), Detail: detail, Status: status}
+}
+
 // problem builds the reply for err.
 func problem(err error) *Problem {
 	e := ferrors.FromError(err)
@@ -75,8 +110,8 @@ func newProblem(status int, code ferrors.Code, format string, args ...any) *Prob
 	return &Problem{ID: e.ID, Code: e.Code.String(), Detail: e.Detail, Status: status}
 }
 
-// writeProblem sends p.
-func writeProblem(w http.ResponseWriter, p *Problem) {
+// WriteProblem sends p as a JSON error reply with p.Status.
+func WriteProblem(w http.ResponseWriter, p *Problem) {
 	b, err := json.Marshal(p)
 	if err != nil { // a Problem holds only strings, ints and shapes
 		b = []byte(`{"code":"internal","detail":"gateway: cannot encode error","status":500}`)

@@ -60,7 +60,7 @@ func New(reg registry.Registry, cli client.Client, opts ...Option) (*Gateway, er
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !g.begin() {
 		w.Header().Set("Connection", "close")
-		writeProblem(w, newProblem(http.StatusServiceUnavailable, ferrors.Unavailable, "%v: shutting down", ErrClosed))
+		WriteProblem(w, newProblem(http.StatusServiceUnavailable, ferrors.Unavailable, "%v: shutting down", ErrClosed))
 		return
 	}
 	defer g.end()
@@ -76,7 +76,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if p.Status == http.StatusMethodNotAllowed {
 			w.Header().Set("Allow", "POST")
 		}
-		writeProblem(w, p)
+		WriteProblem(w, p)
 		return
 	}
 	ctx, cancel := context.WithCancel(r.Context())
@@ -91,7 +91,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	t, p := g.resolve(ctx, c)
 	if p != nil {
-		writeProblem(w, p)
+		WriteProblem(w, p)
 		return
 	}
 	var out json.RawMessage
@@ -108,7 +108,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		g.opts.log.LogAttrs(ctx, level, "gateway: call failed",
 			slog.String("service", c.service), slog.String("endpoint", t.Endpoint), slog.String("error", err.Error()))
-		writeProblem(w, p)
+		WriteProblem(w, p)
 		return
 	}
 	if len(out) == 0 {
@@ -130,26 +130,26 @@ func (g *Gateway) get(w http.ResponseWriter, r *http.Request) {
 	case name == "":
 		svcs, err := g.reg.ListServices(ctx)
 		if err != nil {
-			writeProblem(w, newProblem(http.StatusServiceUnavailable, ferrors.Unavailable, "listing services: %v", err))
+			WriteProblem(w, newProblem(http.StatusServiceUnavailable, ferrors.Unavailable, "listing services: %v", err))
 			return
 		}
 		v = map[string]any{"services": svcs}
 	case validService(name):
 		svcs, err := resolve.Service(ctx, g.reg, name)
 		if err != nil {
-			writeProblem(w, lookupProblem(name, err))
+			WriteProblem(w, lookupProblem(name, err))
 			return
 		}
 		v = map[string]any{"name": name, "versions": svcs}
 	default:
 		w.Header().Set("Allow", "POST")
-		writeProblem(w, newProblem(http.StatusMethodNotAllowed, ferrors.BadRequest,
+		WriteProblem(w, newProblem(http.StatusMethodNotAllowed, ferrors.BadRequest,
 			"method %s: GET / lists the services and GET /{service} describes one; calls are POST", r.Method))
 		return
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		writeProblem(w, newProblem(http.StatusInternalServerError, ferrors.Internal, "encoding: %v", err))
+		WriteProblem(w, newProblem(http.StatusInternalServerError, ferrors.Internal, "encoding: %v", err))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -220,7 +220,7 @@ func (g *Gateway) cors(w http.ResponseWriter, r *http.Request) bool {
 		if len(g.opts.origins) == 0 {
 			p.Detail = "method OPTIONS: CORS is not enabled on this gateway"
 		}
-		writeProblem(w, p)
+		WriteProblem(w, p)
 		return true
 	}
 	h := w.Header()

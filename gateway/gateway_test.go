@@ -171,3 +171,14 @@ func TestNewRefusesBadOptions(t *testing.T) {
 
 // fakeClient is a client.Client that is never called.
 type fakeClient struct{ client.Client }
+
+func TestCodeInvertsStatus(t *testing.T) {
+	for c := ferrors.BadRequest; c <= ferrors.ResourceExhausted; c++ {
+		if c == ferrors.Internal {
+			continue
+		}
+		require.Equal(t, c, gateway.Code(gateway.Status(c)), c.String())
+	}
+	require.Equal(t, ferrors.Internal, gateway.Code(500))
+	require.Equal(t, ferrors.Internal, gateway.Code(418))
+}
