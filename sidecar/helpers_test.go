@@ -14,6 +14,7 @@ import (
 
 	"github.com/microsim/microsim/framework/client"
 	"github.com/microsim/microsim/framework/selector"
+	"github.com/microsim/microsim/framework/transport"
 	"github.com/microsim/microsim/memory"
 	"github.com/microsim/microsim/sidecar"
 )
@@ -88,4 +89,16 @@ func (w *world) health(t *testing.T) sidecar.Health {
 	var h sidecar.Health
 	require.NoError(t, json.NewDecoder(bytes.NewReader(rec.Body.Bytes())).Decode(&h))
 	return h
+}
+
+// newTCPClient is a client over the TCP transport and the network's registry.
+func newTCPClient(t *testing.T, tr transport.Transport, net *memory.Network) client.Client {
+	t.Helper()
+	sel, err := selector.New(net.Registry())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sel.Close() })
+	cli, err := client.New(sel, tr, client.WithBroker(net.Host("side").Broker()))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = cli.Close() })
+	return cli
 }

@@ -171,7 +171,7 @@ func (a *app) root() *cobra.Command {
 	_ = root.RegisterFlagCompletionFunc("transport", fixedCompletion("tcp", "memory"))
 	_ = root.RegisterFlagCompletionFunc("broker", fixedCompletion("nats", "memory"))
 	root.AddCommand(a.servicesCmd(), a.describeCmd(), a.callCmd(), a.streamCmd(), a.publishCmd(), a.subscribeCmd(),
-		a.healthCmd(), a.gatewayCmd(), a.webCmd())
+		a.healthCmd(), a.gatewayCmd(), a.webCmd(), a.sidecarCmd())
 	return root
 }
 

@@ -85,3 +85,36 @@ func TestWebCommand(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Contains(t, r.stderr, "microsim web: stopped")
 }
+
+// TestSidecarCommand serves the sidecar and reads its health over HTTP.
+func TestSidecarCommand(t *testing.T) {
+	w := newWorld(t)
+	ctx, stop := context.WithCancel(t.Context())
+	addrs := make(chan string, 1)
+	done := make(chan result, 1)
+	go func() {
+		done <- w.runCtx(ctx, t, "", func(a string) { addrs <- a }, "sidecar", "--http", "127.0.0.1:0", "--transport", "memory")
+	}()
+	var addr string
+	select {
+	case addr = <-addrs:
+	case r := <-done:
+		t.Fatalf("sidecar exited %d: %s", r.code, r.stderr)
+	}
+	rsp, err := http.Get("http://" + addr + "/health")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(rsp.Body)
+	rsp.Body.Close()
+	require.Equal(t, http.StatusOK, rsp.StatusCode)
+	require.JSONEq(t, `{"status": "ok", "registrations": [], "subscriptions": []}`, string(body))
+	rsp, err = http.Post("http://"+addr+"/greeter/hello", "application/json", strings.NewReader(`{"name": "side"}`))
+	require.NoError(t, err)
+	body, _ = io.ReadAll(rsp.Body)
+	rsp.Body.Close()
+	require.JSONEq(t, `{"message": "Hello, side"}`, string(body))
+	http.DefaultClient.CloseIdleConnections()
+	stop()
+	r := <-done
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stderr, "microsim sidecar: stopped")
+}

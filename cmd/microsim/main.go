@@ -11,6 +11,7 @@
 //	microsim health SERVICE                    each node: reachable, latency
 //	microsim gateway --http 127.0.0.1:8080     the HTTP API gateway (package gateway)
 //	microsim web --http 127.0.0.1:8082         the web dashboard (package web)
+//	microsim sidecar --http 127.0.0.1:8081     the HTTP sidecar for services in other languages (package sidecar)
 //	microsim completion bash|zsh|fish|powershell
 //
 // The registry is Consul (--consul, or CONSUL_HTTP_ADDR; 127.0.0.1:8500 by
