@@ -156,20 +156,34 @@ func TestProtoMessages(t *testing.T) {
 func TestBudget(t *testing.T) {
 	shape := describe.Type(reflect.TypeFor[*descriptorpb.FileDescriptorProto]())
 	per := describe.Size(shape)
+	sum := func(eps []*registry.Endpoint) (total, markers, nils int) {
+		for _, e := range eps {
+			for _, s := range []*registry.Shape{e.RequestShape, e.ResponseShape} {
+				switch {
+				case s == nil:
+					nils++
+				case s.Truncated && s.Fields == nil:
+					markers++
+					total += describe.Size(s)
+				default:
+					total += describe.Size(s)
+				}
+			}
+		}
+		return total, markers, nils
+	}
 	var eps []*registry.Endpoint
 	for range 20 {
 		eps = append(eps, &registry.Endpoint{Name: "S.M", RequestShape: shape, ResponseShape: shape})
 	}
 	cut := describe.Budget(eps)
-	kept := describe.MaxServiceBytes / per
+	kept := describe.MaxServiceBytes / per // 18 whole shapes
 	require.Equal(t, 40-kept, cut)
-	total := 0
-	for _, e := range eps {
-		total += describe.Size(e.RequestShape) + describe.Size(e.ResponseShape)
-	}
-	require.LessOrEqual(t, total, describe.MaxServiceBytes+cut*describe.MaxMarkerBytes)
+	total, markers, nils := sum(eps)
+	require.LessOrEqual(t, total, describe.MaxServiceBytes)
 	require.Greater(t, total, describe.MaxServiceBytes-per, "the budget is used, not wasted")
-	require.True(t, eps[19].ResponseShape.Truncated)
-	require.Equal(t, "google.protobuf.FileDescriptorProto", eps[19].ResponseShape.Ref)
-	require.False(t, eps[0].RequestShape.Truncated)
+	require.Equal(t, (describe.MaxServiceBytes-kept*per)/len(`{"type":"object","truncated":true}`), markers)
+	require.Equal(t, cut-markers, nils)
+	require.Equal(t, &registry.Shape{Type: "object", Truncated: true}, eps[kept/2].RequestShape, "the first cut is a marker")
+	require.Same(t, shape, eps[0].RequestShape)
 }
