@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 
 	ferrors "github.com/microsim/microsim/framework/errors"
 	"github.com/microsim/microsim/framework/registry"
@@ -34,31 +35,32 @@ type Problem struct {
 	RequestShape *registry.Shape `json:"request_shape,omitempty"`
 }
 
-// Status maps a framework error code to an HTTP status.
+// statuses pairs each framework code with its HTTP status; the first
+// status of a code is the one Status gives, the others also map back to it.
+var statuses = []struct {
+	code     ferrors.Code
+	statuses []int
+}{
+	{ferrors.BadRequest, []int{http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusUnsupportedMediaType}},
+	{ferrors.Unauthorized, []int{http.StatusUnauthorized}},
+	{ferrors.Forbidden, []int{http.StatusForbidden}},
+	{ferrors.NotFound, []int{http.StatusNotFound, http.StatusMethodNotAllowed}},
+	{ferrors.Conflict, []int{http.StatusConflict}},
+	{ferrors.ResourceExhausted, []int{http.StatusTooManyRequests, http.StatusRequestEntityTooLarge}},
+	{ferrors.Canceled, []int{499}}, // client closed request
+	{ferrors.NotImplemented, []int{http.StatusNotImplemented}},
+	{ferrors.Interrupted, []int{http.StatusBadGateway}},
+	{ferrors.Unavailable, []int{http.StatusServiceUnavailable}},
+	{ferrors.DeadlineExceeded, []int{http.StatusGatewayTimeout, http.StatusRequestTimeout}},
+}
+
+// Status maps a framework error code to an HTTP status (500 for Internal,
+// Unknown and codes it does not know).
 func Status(c ferrors.Code) int {
-	switch c {
-	case ferrors.BadRequest:
-		return http.StatusBadRequest
-	case ferrors.Unauthorized:
-		return http.StatusUnauthorized
-	case ferrors.Forbidden:
-		return http.StatusForbidden
-	case ferrors.NotFound:
-		return http.StatusNotFound
-	case ferrors.Conflict:
-		return http.StatusConflict
-	case ferrors.ResourceExhausted:
-		return http.StatusTooManyRequests
-	case ferrors.Canceled:
-		return 499 // client closed request
-	case ferrors.NotImplemented:
-		return http.StatusNotImplemented
-	case ferrors.Interrupted:
-		return http.StatusBadGateway
-	case ferrors.Unavailable:
-		return http.StatusServiceUnavailable
-	case ferrors.DeadlineExceeded:
-		return http.StatusGatewayTimeout
+	for _, s := range statuses {
+		if s.code == c {
+			return s.statuses[0]
+		}
 	}
 	return http.StatusInternalServerError
 }
@@ -66,29 +68,10 @@ func Status(c ferrors.Code) int {
 // Code maps an HTTP status to the framework error code it stands for (the
 // inverse of Status; Internal for a status Status never gives).
 func Code(status int) ferrors.Code {
-	switch status {
-	case http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusUnsupportedMediaType:
-		return ferrors.BadRequest
-	case http.StatusUnauthorized:
-		return ferrors.Unauthorized
-	case http.StatusForbidden:
-		return ferrors.Forbidden
-	case http.StatusNotFound, http.StatusMethodNotAllowed:
-		return ferrors.NotFound
-	case http.StatusConflict:
-		return ferrors.Conflict
-	case http.StatusTooManyRequests, http.StatusRequestEntityTooLarge:
-		return ferrors.ResourceExhausted
-	case 499:
-		return ferrors.Canceled
-	case http.StatusNotImplemented:
-		return ferrors.NotImplemented
-	case http.StatusBadGateway:
-		return ferrors.Interrupted
-	case http.StatusServiceUnavailable:
-		return ferrors.Unavailable
-	case http.StatusGatewayTimeout, http.StatusRequestTimeout:
-		return ferrors.DeadlineExceeded
+	for _, s := range statuses {
+		if slices.Contains(s.statuses, status) {
+			return s.code
+		}
 	}
 	return ferrors.Internal
 }

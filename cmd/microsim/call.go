@@ -54,11 +54,7 @@ func (a *app) callCmd() *cobra.Command {
 			}
 			cmd.SetContext(mdCtx)
 			return a.withEnv(cmd, func(ctx context.Context, e *env) error {
-				t, err := resolve.Endpoint(ctx, e.reg, args[0], args[1])
-				if err != nil {
-					return err
-				}
-				cli, err := e.client(nil, false)
+				t, cli, err := e.target(ctx, args[0], args[1])
 				if err != nil {
 					return err
 				}
@@ -86,6 +82,19 @@ func (a *app) callCmd() *cobra.Command {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// target resolves endpoint of service and builds the client to call it.
+func (e *env) target(ctx context.Context, service, endpoint string) (*resolve.Target, client.Client, error) {
+	t, err := resolve.Endpoint(ctx, e.reg, service, endpoint)
+	if err != nil {
+		return nil, nil, err
+	}
+	cli, err := e.client(nil, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, cli, nil
+}
 
 // badRequestHint adds to a bad_request reply the shape the request should have.
 func badRequestHint(err error, service string, t *resolve.Target) error {
@@ -154,11 +163,7 @@ func (a *app) streamCmd() *cobra.Command {
 		ValidArgsFunction: a.serviceCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withEnv(cmd, func(ctx context.Context, e *env) error {
-				t, err := resolve.Endpoint(ctx, e.reg, args[0], args[1])
-				if err != nil {
-					return err
-				}
-				cli, err := e.client(nil, false)
+				t, cli, err := e.target(ctx, args[0], args[1])
 				if err != nil {
 					return err
 				}

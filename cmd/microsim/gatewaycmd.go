@@ -49,10 +49,9 @@ func (a *app) gatewayCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&addr, "http", "127.0.0.1:8080", "address to serve HTTP on")
+	serveFlags(f, &addr, &grace, "127.0.0.1:8080")
 	f.StringSliceVar(&cors, "cors", nil, "allow these origins (comma-separated, * for any) to call from a browser")
 	f.Int64Var(&maxBody, "max-body", gateway.DefaultMaxBodyBytes, "largest request body accepted, in bytes")
 	f.DurationVar(&maxTimeout, "max-timeout", gateway.DefaultMaxTimeout, "longest deadline a request may ask for")
-	f.DurationVar(&grace, "grace", 10*time.Second, "how long calls in flight may finish at shutdown")
 	return cmd
 }

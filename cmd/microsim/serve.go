@@ -9,7 +9,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
+
+// serveFlags declares the flags of a command that serves HTTP.
+func serveFlags(f *pflag.FlagSet, addr *string, grace *time.Duration, defaultAddr string) {
+	f.StringVar(addr, "http", defaultAddr, "address to serve HTTP on")
+	f.DurationVar(grace, "grace", 10*time.Second, "how long calls in flight may finish at shutdown")
+}
 
 // serveHTTP serves h on addr until the command's ctx ends (SIGINT or
 // SIGTERM), then shuts down: the server stops accepting, close (the

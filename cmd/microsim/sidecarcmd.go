@@ -49,10 +49,9 @@ func (a *app) sidecarCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&addr, "http", "127.0.0.1:8081", "address to serve HTTP on")
+	serveFlags(f, &addr, &grace, "127.0.0.1:8081")
 	f.StringVar(&listen, "listen", "", "address the registered apps' RPC servers listen on (default 127.0.0.1:0 over TCP)")
 	f.IntVar(&queue, "queue", 1024, "events waiting for delivery per subscription, at most")
 	f.IntVar(&attempts, "attempts", 5, "delivery attempts per event")
-	f.DurationVar(&grace, "grace", 10*time.Second, "how long calls in flight may finish at shutdown")
 	return cmd
 }

@@ -37,9 +37,8 @@ func (a *app) webCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&addr, "http", "127.0.0.1:8082", "address to serve HTTP on")
+	serveFlags(f, &addr, &grace, "127.0.0.1:8082")
 	f.StringVar(&title, "title", "microsim", "the page's title")
 	f.DurationVar(&refresh, "refresh", 2*time.Second, "how often the nodes' call statistics are read again")
-	f.DurationVar(&grace, "grace", 10*time.Second, "how long calls in flight may finish at shutdown")
 	return cmd
 }

@@ -25,22 +25,7 @@ func Signature(s *registry.Shape) string {
 func signature(b *strings.Builder, s *registry.Shape) {
 	switch s.Type {
 	case "object":
-		b.WriteByte('{')
-		for i, f := range s.Fields {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(strconv.Quote(f.Name))
-			b.WriteString(": ")
-			signature(b, &f.Shape)
-		}
-		if s.Truncated {
-			if len(s.Fields) > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("…")
-		}
-		b.WriteByte('}')
+		object(b, s, signature, s.Truncated)
 	case "array":
 		b.WriteByte('[')
 		elem(b, s)
@@ -55,6 +40,27 @@ func signature(b *strings.Builder, s *registry.Shape) {
 			b.WriteString("(" + s.Format + ")")
 		}
 	}
+}
+
+// object writes s's fields as {"name": value, ...}, each value by value,
+// and "…" last when more says so.
+func object(b *strings.Builder, s *registry.Shape, value func(*strings.Builder, *registry.Shape), more bool) {
+	b.WriteByte('{')
+	for i, f := range s.Fields {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Quote(f.Name))
+		b.WriteString(": ")
+		value(b, &f.Shape)
+	}
+	if more {
+		if len(s.Fields) > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("…")
+	}
+	b.WriteByte('}')
 }
 
 func elem(b *strings.Builder, s *registry.Shape) {
@@ -79,16 +85,7 @@ func Template(s *registry.Shape) string {
 func template(b *strings.Builder, s *registry.Shape) {
 	switch s.Type {
 	case "object":
-		b.WriteByte('{')
-		for i, f := range s.Fields {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(strconv.Quote(f.Name))
-			b.WriteString(": ")
-			template(b, &f.Shape)
-		}
-		b.WriteByte('}')
+		object(b, s, template, false)
 	case "array":
 		b.WriteString("[]")
 	case "map":
