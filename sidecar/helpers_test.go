@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -102,3 +103,12 @@ func newTCPClient(t *testing.T, tr transport.Transport, net *memory.Network) cli
 	t.Cleanup(func() { _ = cli.Close() })
 	return cli
 }
+
+// fakeClient is a client.Client that fails every call.
+type fakeClient struct{ client.Client }
+
+func (fakeClient) Call(context.Context, string, string, any, any, ...client.CallOption) error {
+	return errors.New("fake client: no calls")
+}
+
+func (fakeClient) Publish(context.Context, string, any, ...client.PublishOption) error { return nil }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -204,6 +205,8 @@ func TestBadInput(t *testing.T) {
 			{"/deregister", `{"name": 5}`, 400, "/deregister body"},
 			{"/nope", `{}`, 404, "no route"},
 			{"/py/hello", `{}`, 404, `service "py" is not registered`},
+			{"/publish", `{"topic": "t", "message": "` + strings.Repeat("x", 1<<20) + `"}`, 413, "larger than 1048576 bytes"},
+			{"/../../etc/passwd", `{}`, 404, "no route"},
 		} {
 			code, rsp := w.post(t, c.path, c.body)
 			require.Equal(t, c.status, code, "%s %s: %v", c.path, c.body, rsp)

@@ -11,10 +11,12 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/microsim/microsim/framework/client"
+	ferrors "github.com/microsim/microsim/framework/errors"
 	"github.com/microsim/microsim/framework/registry"
 	"github.com/microsim/microsim/framework/selector"
 	"github.com/microsim/microsim/gateway"
@@ -150,16 +152,14 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case len(r.URL.Path) > len("/api/") && r.URL.Path[:len("/api/")] == "/api/":
 		d.api.ServeHTTP(w, r)
 	default:
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusNotFound)
-		_, _ = fmt.Fprintf(w, `{"code":"not_found","detail":"no page %q: the dashboard is at /","status":404}`+"\n",
-			clip(r.URL.Path))
+		gateway.WriteProblem(w, gateway.NewProblem("microsim.web", http.StatusNotFound, ferrors.NotFound,
+			fmt.Sprintf("no page %q: the dashboard is at /", clip(r.URL.Path))))
 	}
 }
 
 func clip(s string) string {
 	if len(s) > 64 {
-		return s[:64] + "..."
+		return strings.ToValidUTF8(s[:64], "") + "..."
 	}
 	return s
 }

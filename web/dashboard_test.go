@@ -57,9 +57,17 @@ func TestPageIsSelfContained(t *testing.T) {
 		require.Contains(t, rec.Header().Get("Content-Security-Policy"), "default-src 'none'")
 		require.Less(t, len(page), 32<<10, "one small page")
 
-		rec = get(t, w.dash, "/nope")
-		require.Equal(t, http.StatusNotFound, rec.Code)
-		require.Contains(t, rec.Body.String(), `"code":"not_found"`)
+		for _, path := range []string{"/nope", "/../../etc/passwd", "/events/x", "/%00", "/" + strings.Repeat("a", 10000)} {
+			rec = get(t, w.dash, path)
+			require.Equal(t, http.StatusNotFound, rec.Code, path)
+			require.Contains(t, rec.Body.String(), `"code":"not_found"`, path)
+			require.True(t, json.Valid(rec.Body.Bytes()), "%s: %s", path, rec.Body)
+			require.Less(t, rec.Body.Len(), 256, "the error quotes a bounded part of the path")
+		}
+		rec = httptest.NewRecorder()
+		w.dash.ServeHTTP(rec, httptest.NewRequestWithContext(t.Context(), "POST", "/api/rpc", strings.NewReader(`{"service": `)))
+		require.Equal(t, http.StatusBadRequest, rec.Code)
+		require.Contains(t, rec.Body.String(), "unexpected end of input")
 	})
 }
 
