@@ -20,14 +20,18 @@ import (
 
 	"github.com/microsim/microsim/framework/broker"
 	"github.com/microsim/microsim/framework/broker/nats"
+	"github.com/microsim/microsim/framework/client"
 	"github.com/microsim/microsim/framework/registry/consul"
+	"github.com/microsim/microsim/framework/selector"
 	"github.com/microsim/microsim/framework/server"
 	"github.com/microsim/microsim/framework/service"
 	"github.com/microsim/microsim/framework/transport/tcp"
 )
 
 // TestEndToEnd runs the microsim binary against a real Consul agent
-// (bin/consul), an embedded NATS server and a greeter served over TCP.
+// (bin/consul), an embedded NATS server and a greeter served over TCP: the
+// CLI's commands, then the gateway, the dashboard and the sidecar (with a
+// Python service registered through it) as processes stopped by SIGTERM.
 func TestEndToEnd(t *testing.T) {
 	consulAddr := agent.Addr(t)
 	natsURL := startNATS(t)
@@ -130,29 +134,82 @@ func TestEndToEnd(t *testing.T) {
 	require.Equal(t, 0, subOut.code, subOut.stderr)
 	require.Equal(t, "audit\t{\"n\": 1}\n", subOut.stdout)
 
-	// The gateway, stopped by SIGTERM.
-	gw := exec.Command(bin, "gateway", "--http", "127.0.0.1:0", "--consul-tag", "microsim-cli-e2e")
-	gw.Env = append(gw.Environ(), env...)
-	stderr, err := gw.StderrPipe()
+	// The gateway, the dashboard and the sidecar, each stopped by SIGTERM.
+	serveBin := func(args ...string) (url string, stop func()) {
+		t.Helper()
+		cmd := exec.Command(bin, append(args, "--http", "127.0.0.1:0", "--consul-tag", "microsim-cli-e2e")...)
+		cmd.Env = append(cmd.Environ(), env...)
+		stderr, err := cmd.StderrPipe()
+		require.NoError(t, err)
+		require.NoError(t, cmd.Start())
+		lines := bufio.NewReader(stderr)
+		first, err := lines.ReadString('\n')
+		require.NoError(t, err, "%v: %s", args, first)
+		_, rest, ok := strings.Cut(first, "serving ")
+		require.True(t, ok, first)
+		return strings.Fields(rest)[0], func() {
+			http.DefaultClient.CloseIdleConnections()
+			require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+			tail, _ := io.ReadAll(lines)
+			require.NoError(t, cmd.Wait(), "%v: exit 0 on SIGTERM: %s", args, tail)
+			require.Contains(t, string(tail), "microsim "+args[0]+": stopped")
+		}
+	}
+	post := func(url, body string) (int, string) {
+		t.Helper()
+		rsp, err := http.Post(url, "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		defer rsp.Body.Close()
+		b, err := io.ReadAll(rsp.Body)
+		require.NoError(t, err)
+		return rsp.StatusCode, string(b)
+	}
+
+	gwURL, stopGW := serveBin("gateway")
+	code, body := post(gwURL+"/greeter-e2e/hello", `{"name": "gw"}`)
+	require.Equal(t, http.StatusOK, code, body)
+	require.JSONEq(t, `{"message": "Hello, gw"}`, body)
+	stopGW()
+
+	webURL, stopWeb := serveBin("web")
+	rsp, err := http.Get(webURL + "/api/services")
 	require.NoError(t, err)
-	require.NoError(t, gw.Start())
-	lines := bufio.NewReader(stderr)
-	first, err := lines.ReadString('\n')
-	require.NoError(t, err)
-	_, rest, ok := strings.Cut(first, "serving http://")
-	require.True(t, ok, first)
-	addr := strings.Fields(rest)[0]
-	rsp, err := http.Post("http://"+addr+"/greeter-e2e/hello", "application/json", strings.NewReader(`{"name": "gw"}`))
-	require.NoError(t, err)
-	body, _ := io.ReadAll(rsp.Body)
+	snap, _ := io.ReadAll(rsp.Body)
 	rsp.Body.Close()
-	http.DefaultClient.CloseIdleConnections()
-	require.Equal(t, http.StatusOK, rsp.StatusCode, "%s", body)
-	require.JSONEq(t, `{"message": "Hello, gw"}`, string(body))
-	require.NoError(t, gw.Process.Signal(syscall.SIGTERM))
-	tail, _ := io.ReadAll(lines)
-	require.NoError(t, gw.Wait(), "exit 0 on SIGTERM: %s", tail)
-	require.Contains(t, string(tail), "microsim gateway: stopped")
+	require.Contains(t, string(snap), `"name":"greeter-e2e"`)
+	stopWeb()
+
+	// The sidecar with a Python service: registered in Consul through the
+	// sidecar, called by this Go test over TCP, calling greeter-e2e back.
+	sideURL, stopSide := serveBin("sidecar")
+	py := exec.Command("python3", "../../sidecar/testdata/pyservice.py", sideURL, "greeter-e2e")
+	pyIn, err := py.StdinPipe()
+	require.NoError(t, err)
+	pyOut, err := py.StdoutPipe()
+	require.NoError(t, err)
+	var pyErr strings.Builder
+	py.Stderr = &pyErr
+	require.NoError(t, py.Start())
+	pyLines := bufio.NewScanner(pyOut)
+	require.True(t, pyLines.Scan(), "python: %s", pyErr.String())
+	require.Equal(t, "ready", pyLines.Text(), pyErr.String())
+	sel, err := selector.New(reg)
+	require.NoError(t, err)
+	defer sel.Close()
+	cli, err := client.New(sel, tr)
+	require.NoError(t, err)
+	defer cli.Close()
+	var shout map[string]string
+	require.NoError(t, cli.Call(t.Context(), "py-shouter", "Py.Shout", map[string]string{"text": "consul"}, &shout))
+	require.Equal(t, "HELLO, CONSUL", shout["shout"])
+	r = run("", "describe", "py-shouter")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "lang=python")
+	require.NoError(t, pyIn.Close())
+	require.True(t, pyLines.Scan(), pyErr.String())
+	require.Equal(t, "bye", pyLines.Text())
+	require.NoError(t, py.Wait())
+	stopSide()
 }
 
 // startNATS runs an embedded NATS server on 127.0.0.1 until the test ends.

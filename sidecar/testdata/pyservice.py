@@ -2,11 +2,12 @@
 """A service written in Python (standard library only) that joins a microsim
 system through the sidecar.
 
-Usage: pyservice.py SIDECAR_URL
+Usage: pyservice.py SIDECAR_URL [GREETER_SERVICE]
 
 It registers the service "py-shouter" with one endpoint, Py.Shout:
 {"text": s} -> {"shout": ..., "caller": ...}, where the shout is the reply of
-the Go service "greeter" (Greeter.Hello, called back through the sidecar),
+the Go service GREETER_SERVICE ("greeter" by default; its endpoint hello,
+called back through the sidecar),
 upper-cased. It re-registers every few seconds (its heartbeat), prints
 "ready" once registered, and deregisters and prints "bye" when its standard
 input closes.
@@ -19,6 +20,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 SIDECAR = sys.argv[1].rstrip("/")
+GREETER = sys.argv[2] if len(sys.argv) > 2 else "greeter"
 
 
 def post(path, body):
@@ -38,7 +40,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path != "/Py.Shout":
             return self.reply(404, {"code": "not_found", "detail": "no endpoint " + self.path})
         try:
-            hello = post("/greeter/hello", {"name": req.get("text", "")})
+            hello = post("/%s/hello" % GREETER, {"name": req.get("text", "")})
         except urllib.error.HTTPError as e:
             return self.reply(502, {"code": "interrupted", "detail": "greeter: %s" % e.read().decode()})
         self.reply(200, {"shout": hello["message"].upper(), "caller": self.headers.get("X-User", "")})
