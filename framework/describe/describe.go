@@ -118,11 +118,21 @@ func (w *walker) typ(t reflect.Type, lvl int) *registry.Shape {
 	return &registry.Shape{Type: "any"} // interfaces; channels, funcs and complex numbers do not encode
 }
 
+// container describes an array or map; at the depth limit only one of
+// scalars is still described (its element costs a few bytes).
 func (w *walker) container(kind string, elem reflect.Type, lvl int) *registry.Shape {
 	if lvl >= w.depth {
+		if e := w.typ(elem, lvl+1); isScalar(e) {
+			return &registry.Shape{Type: kind, Elem: e}
+		}
 		return &registry.Shape{Type: kind, Truncated: true}
 	}
 	return &registry.Shape{Type: kind, Elem: w.typ(elem, lvl+1)}
+}
+
+// isScalar reports whether s is a leaf: no fields, no element.
+func isScalar(s *registry.Shape) bool {
+	return s.Type != "object" && s.Type != "array" && s.Type != "map"
 }
 
 // enter reports whether an object named name may be described at lvl (not

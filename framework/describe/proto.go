@@ -46,17 +46,21 @@ func (w *walker) message(md protoreflect.MessageDescriptor, lvl int) *registry.S
 func (w *walker) field(fd protoreflect.FieldDescriptor, lvl int) *registry.Shape {
 	switch {
 	case fd.IsMap():
-		if lvl >= w.depth {
-			return &registry.Shape{Type: "map", Truncated: true}
-		}
-		return &registry.Shape{Type: "map", Elem: w.kind(fd.MapValue(), lvl+1)}
+		return w.protoContainer("map", fd.MapValue(), lvl)
 	case fd.IsList():
-		if lvl >= w.depth {
-			return &registry.Shape{Type: "array", Truncated: true}
-		}
-		return &registry.Shape{Type: "array", Elem: w.kind(fd, lvl+1)}
+		return w.protoContainer("array", fd, lvl)
 	}
 	return w.kind(fd, lvl)
+}
+
+// protoContainer describes a repeated field or a map of elem; at the depth
+// limit only one of scalars is still described.
+func (w *walker) protoContainer(kind string, elem protoreflect.FieldDescriptor, lvl int) *registry.Shape {
+	e := w.kind(elem, lvl+1)
+	if lvl >= w.depth && !isScalar(e) {
+		return &registry.Shape{Type: kind, Truncated: true}
+	}
+	return &registry.Shape{Type: kind, Elem: e}
 }
 
 // kind describes a single value of fd's kind.
