@@ -13,7 +13,7 @@ FUZZMINIMIZE ?= 1s
 # -p 2 matches the 2-core CI machine; race-enabled tests are CPU-bound.
 TESTFLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: test vet unit allocs peers fuzz generate bench consul prometheus
+.PHONY: test vet unit allocs peers fuzz generate bench consul prometheus chromium
 
 test: vet unit allocs peers fuzz
 
@@ -31,9 +31,11 @@ vet:
 # consul target, is put first on PATH, and MICROSIM_REQUIRE_CONSUL=1 makes
 # those tests fail instead of skipping when it is missing. Likewise the
 # metrics e2e test runs Debian's prometheus and promtool (the prometheus
-# target), and MICROSIM_REQUIRE_PROMETHEUS=1 makes it fail without them.
-unit: consul prometheus
-	PATH="$(CURDIR)/bin:$$PATH" MICROSIM_REQUIRE_CONSUL=1 MICROSIM_REQUIRE_PROMETHEUS=1 $(GO) test $(TESTFLAGS) ./...
+# target), and MICROSIM_REQUIRE_PROMETHEUS=1 makes it fail without them; the
+# dashboard's browser test drives Debian's chromium (the chromium target)
+# and MICROSIM_REQUIRE_CHROMIUM=1 makes it fail without it.
+unit: consul prometheus chromium
+	PATH="$(CURDIR)/bin:$$PATH" MICROSIM_REQUIRE_CONSUL=1 MICROSIM_REQUIRE_PROMETHEUS=1 MICROSIM_REQUIRE_CHROMIUM=1 $(GO) test $(TESTFLAGS) ./...
 
 # Allocation-count tests (TestCallAllocations, the selector's pick path):
 # counts mean nothing under the race detector, so those tests are built
@@ -63,6 +65,14 @@ prometheus:
 	@if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y prometheus; \
+	fi
+
+# Debian's chromium (headless, for the dashboard's browser test), installed
+# with apt-get when missing (as root, or through sudo); nothing when on PATH.
+chromium:
+	@if ! command -v chromium >/dev/null; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; \
 	fi
 
 # Runs every fuzz target in the module for FUZZTIME (executions) each (the seed corpus

@@ -336,7 +336,8 @@ func sameRegistration(cur, svc *registry.Service, n *registry.Node) bool {
 		if (e == nil) != (ce == nil) {
 			return false
 		}
-		if e != nil && (ce.Name != e.Name || ce.Request != e.Request || ce.Response != e.Response || !maps.Equal(ce.Metadata, e.Metadata)) {
+		if e != nil && (ce.Name != e.Name || ce.Request != e.Request || ce.Response != e.Response || !maps.Equal(ce.Metadata, e.Metadata) ||
+			!ce.RequestShape.Equal(e.RequestShape) || !ce.ResponseShape.Equal(e.ResponseShape)) {
 			return false
 		}
 	}

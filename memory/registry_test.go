@@ -224,6 +224,20 @@ func TestRegistryUpdateOnlyOnChange(t *testing.T) {
 		require.Equal(t, registry.Update, ev.Type)
 		require.Equal(t, "b", ev.Service.Nodes[0].Metadata["zone"])
 
+		// An endpoint's shape is data too: the same shape again is no
+		// change, another one is.
+		s.Endpoints = []*registry.Endpoint{{Name: "G.H", RequestShape: &registry.Shape{Type: "object"}}}
+		require.NoError(t, r.Register(ctx, s))
+		require.Equal(t, registry.Update, nextEvent(t, w).Type)
+		same := s.Copy()
+		require.NoError(t, r.Register(ctx, same))
+		requireNoEvent(t, w)
+		same.Endpoints[0].RequestShape.Fields = []*registry.Field{{Name: "name", Shape: registry.Shape{Type: "string"}}}
+		require.NoError(t, r.Register(ctx, same))
+		ev = nextEvent(t, w)
+		require.Equal(t, registry.Update, ev.Type)
+		require.Equal(t, "name", ev.Service.Endpoints[0].RequestShape.Fields[0].Name)
+
 		// TTL 0 on the last Register: the node never expires.
 		time.Sleep(time.Hour)
 		requireNoEvent(t, w)

@@ -46,5 +46,6 @@ func (e *Endpoint) Copy() *Endpoint {
 	if e == nil {
 		return nil
 	}
-	return &Endpoint{Name: e.Name, Request: e.Request, Response: e.Response, Metadata: maps.Clone(e.Metadata)}
+	return &Endpoint{Name: e.Name, Request: e.Request, Response: e.Response, Metadata: maps.Clone(e.Metadata),
+		RequestShape: e.RequestShape.Copy(), ResponseShape: e.ResponseShape.Copy()}
 }

@@ -44,6 +44,11 @@ type Endpoint struct {
 	Request  string            `json:"request,omitempty"`
 	Response string            `json:"response,omitempty"`
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// RequestShape and ResponseShape describe the JSON form of the request
+	// and response; nil when unknown (a stream, or a registrant that does
+	// not describe its messages).
+	RequestShape  *Shape `json:"request_shape,omitempty"`
+	ResponseShape *Shape `json:"response_shape,omitempty"`
 }
 
 // EventType says what happened to a node.

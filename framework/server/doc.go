@@ -12,6 +12,11 @@
 //
 //	func(ctx context.Context, stream server.Stream) error
 //
+// The registry entry of a unary endpoint names its request and response
+// types and carries their JSON shapes (framework/describe: bounded to a few
+// KiB per message and 16 KiB per service), so tools can build a request
+// without the Go types.
+//
 // Subscribe registers an event handler func(ctx context.Context, msg *T) error
 // for a broker topic; by default every server of a service joins the queue
 // group named after the service, so each event is handled by one of them

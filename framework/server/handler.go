@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/microsim/microsim/framework/describe"
 	"github.com/microsim/microsim/framework/registry"
 )
 
@@ -30,6 +31,8 @@ type endpoint struct {
 	direct directFunc   // unary: fn, called directly (direct.go)
 	pair   reflect.Type // unary: struct{ Req, Rsp, Call } (argPair)
 	h      HandlerFunc  // the call through the server's wrappers
+	// unary: the JSON shapes of the request and response (describe.Type)
+	reqShape, rspShape *registry.Shape
 }
 
 // describe returns the endpoint's registry entry.
@@ -37,7 +40,8 @@ func (e *endpoint) describe() *registry.Endpoint {
 	if e.stream {
 		return &registry.Endpoint{Name: e.name, Metadata: map[string]string{"stream": "true"}}
 	}
-	return &registry.Endpoint{Name: e.name, Request: typeName(e.req), Response: typeName(e.rsp)}
+	return &registry.Endpoint{Name: e.name, Request: typeName(e.req), Response: typeName(e.rsp),
+		RequestShape: e.reqShape, ResponseShape: e.rspShape}
 }
 
 // typeName is the name of the type t points to, qualified with its package
@@ -60,7 +64,8 @@ func newEndpoint(name string, fn reflect.Value, what string) (*endpoint, error) 
 	case t.NumIn() == 2 && t.In(1) == typeStream:
 		return &endpoint{name: name, fn: fn, stream: true}, nil
 	case t.NumIn() == 3 && t.In(1).Kind() == reflect.Pointer && t.In(2).Kind() == reflect.Pointer:
-		return &endpoint{name: name, fn: fn, req: t.In(1), rsp: t.In(2), pair: argPair(t.In(1), t.In(2))}, nil
+		return &endpoint{name: name, fn: fn, req: t.In(1), rsp: t.In(2), pair: argPair(t.In(1), t.In(2)),
+			reqShape: describe.Type(t.In(1)), rspShape: describe.Type(t.In(2))}, nil
 	}
 	return nil, signatureError(what, t)
 }

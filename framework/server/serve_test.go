@@ -79,9 +79,16 @@ func TestRegisteredNode(t *testing.T) {
 		for _, e := range svcs[0].Endpoints {
 			eps[e.Name] = e
 		}
-		assert.Equal(t, &registry.Endpoint{Name: "Greeter.Hello", Request: "server_test.HelloRequest", Response: "server_test.HelloReply"}, eps["Greeter.Hello"])
+		assert.Equal(t, &registry.Endpoint{Name: "Greeter.Hello", Request: "server_test.HelloRequest", Response: "server_test.HelloReply",
+			RequestShape: &registry.Shape{Type: "object", Ref: "server_test.HelloRequest",
+				Fields: []*registry.Field{{Name: "name", Shape: registry.Shape{Type: "string"}}}},
+			ResponseShape: &registry.Shape{Type: "object", Ref: "server_test.HelloReply",
+				Fields: []*registry.Field{{Name: "greeting", Shape: registry.Shape{Type: "string"}}}},
+		}, eps["Greeter.Hello"])
 		assert.Equal(t, &registry.Endpoint{Name: "Greeter.Echo", Metadata: map[string]string{"stream": "true"}}, eps["Greeter.Echo"])
 		assert.Equal(t, "wrapperspb.StringValue", eps["Text.Upper"].Request)
+		assert.Equal(t, []*registry.Field{{Name: "value", Shape: registry.Shape{Type: "string"}}}, eps["Text.Upper"].RequestShape.Fields,
+			"a protobuf message is described through its descriptor")
 		assert.Len(t, eps, 9)
 	})
 }

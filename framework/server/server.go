@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/microsim/microsim/framework/describe"
 	"github.com/microsim/microsim/framework/internal/lograte"
 	"github.com/microsim/microsim/framework/registry"
 	"github.com/microsim/microsim/framework/transport"
@@ -250,6 +251,7 @@ func (s *server) service(addr string) *registry.Service {
 	for _, name := range sortedKeys(s.endpoints) {
 		svc.Endpoints = append(svc.Endpoints, s.endpoints[name].describe())
 	}
+	describe.Budget(svc.Endpoints)
 	return svc
 }
 

@@ -24,7 +24,8 @@
 // to 512 bytes, so the registry does not map metadata keys onto Meta keys.
 // It marshals one JSON record {id, addr, ver, meta, eps, node_meta} holding
 // the node ID and address, the version, the service metadata, the endpoints
-// and the node metadata (no omitempty anywhere, so nil and empty maps and
+// (with their request and response shapes, which framework/describe keeps
+// to a few KiB per endpoint) and the node metadata (no omitempty anywhere, so nil and empty maps and
 // slices stay distinct) and cuts it at rune boundaries into chunks of at
 // most 512 bytes stored under "microsim-0", "microsim-1", ...
 // (MaxRecordChunks chunks, about 30 KiB). Decoding concatenates the chunks,

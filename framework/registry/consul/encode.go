@@ -41,6 +41,9 @@ type endpoint struct {
 	Request  string            `json:"req"`
 	Response string            `json:"resp"`
 	Metadata map[string]string `json:"meta"`
+	// The shapes are bounded by framework/describe (a few KiB per endpoint).
+	RequestShape  *registry.Shape `json:"req_shape"`
+	ResponseShape *registry.Shape `json:"resp_shape"`
 }
 
 // serviceID is the Consul service ID of node n of service name: unique per
@@ -89,7 +92,8 @@ func encodeRecord(s *registry.Service, n *registry.Node) (map[string]string, err
 		rec.Endpoints = make([]*endpoint, len(s.Endpoints))
 		for i, e := range s.Endpoints {
 			if e != nil {
-				rec.Endpoints[i] = &endpoint{Name: e.Name, Request: e.Request, Response: e.Response, Metadata: e.Metadata}
+				rec.Endpoints[i] = &endpoint{Name: e.Name, Request: e.Request, Response: e.Response, Metadata: e.Metadata,
+					RequestShape: e.RequestShape, ResponseShape: e.ResponseShape}
 			}
 		}
 	}
@@ -136,7 +140,8 @@ func decodeEntry(e *api.ServiceEntry) (*registry.Service, uint64, bool) {
 		s.Endpoints = make([]*registry.Endpoint, len(rec.Endpoints))
 		for i, ep := range rec.Endpoints {
 			if ep != nil {
-				s.Endpoints[i] = &registry.Endpoint{Name: ep.Name, Request: ep.Request, Response: ep.Response, Metadata: ep.Metadata}
+				s.Endpoints[i] = &registry.Endpoint{Name: ep.Name, Request: ep.Request, Response: ep.Response, Metadata: ep.Metadata,
+					RequestShape: ep.RequestShape, ResponseShape: ep.ResponseShape}
 			}
 		}
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 // testRoundTrip: what GetService returns is what was registered, metadata
-// and endpoints included.
+// and endpoints (with their shapes) included.
 func testRoundTrip(w *world) {
 	t := w.t
 	name := w.name("greeter")
@@ -161,6 +161,10 @@ func mutate(s *registry.Service) {
 	s.Metadata["version"] = "mutated"
 	s.Endpoints[0].Name = "mutated"
 	s.Endpoints[0].Metadata["stream"] = "mutated"
+	if rs := s.Endpoints[0].RequestShape; rs != nil && len(rs.Fields) > 1 {
+		rs.Fields[0].Name = "mutated"
+		rs.Fields[1].Elem.Type = "mutated"
+	}
 	s.Endpoints = append(s.Endpoints[:1], &registry.Endpoint{Name: "added"})
 	s.Nodes[0].Address = "mutated:1"
 	s.Nodes[0].Metadata["id"] = "mutated"

@@ -278,7 +278,11 @@ func service(name, version string, nodes ...*registry.Node) *registry.Service {
 		Version:  version,
 		Metadata: map[string]string{"version": version, "team": "a b"},
 		Endpoints: []*registry.Endpoint{
-			{Name: "Greeter.Hello", Request: "HelloRequest", Response: "HelloReply", Metadata: map[string]string{"stream": "false"}},
+			{Name: "Greeter.Hello", Request: "HelloRequest", Response: "HelloReply", Metadata: map[string]string{"stream": "false"},
+				RequestShape: &registry.Shape{Type: "object", Ref: "HelloRequest", Fields: []*registry.Field{
+					{Name: "name", Shape: registry.Shape{Type: "string"}},
+					{Name: "tags", Shape: registry.Shape{Type: "array", Elem: &registry.Shape{Type: "string"}}}}},
+				ResponseShape: &registry.Shape{Type: "object", Ref: "HelloReply", Truncated: true}},
 			{Name: "Greeter.Stream", Request: "HelloRequest", Response: "HelloReply", Metadata: map[string]string{"stream": "true"}},
 		},
 		Nodes: nodes,
