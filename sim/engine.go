@@ -19,6 +19,7 @@ type runConfig struct {
 	backend  func() backend // nil: memoryBackend
 	impls    map[string]ServerSetup
 	obs      *Observation
+	entrance func(Entrance) (func(), error)
 }
 
 // WithSeed replaces the scenario's seed.
@@ -82,6 +83,13 @@ func simulate(sc *Scenario, opts ...RunOption) (*Report, error) {
 	}
 	w.bindEdges()
 	w.bindStreams()
+	closeEntrance := func() {}
+	if cfg.entrance != nil {
+		if closeEntrance, err = w.openEntrance(cfg.entrance); err != nil {
+			be.close(w)
+			return nil, fmt.Errorf("sim: scenario %q: entrance: %w", sc.Name, err)
+		}
+	}
 	var workloads []*workload
 	for i := range sc.Workloads {
 		workloads = append(workloads, w.newWorkload(i, &sc.Workloads[i], t0))
@@ -115,6 +123,7 @@ func simulate(sc *Scenario, opts ...RunOption) (*Report, error) {
 	virtual := time.Since(t0)
 	hedges := w.clientHedges()
 	w.hedges = hedges
+	closeEntrance()
 	be.close(w)
 	cfg.obs.close()
 

@@ -37,7 +37,7 @@ func executeApp(app *app, args []string) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(runCmd(app, setCode), validateCmd(setCode), listCmd(setCode))
+	root.AddCommand(runCmd(app, setCode), serveCmd(app, setCode), validateCmd(setCode), listCmd(setCode))
 	if err := root.Execute(); err != nil {
 		fmt.Fprintf(stderr, "simctl: %v\n", err)
 		if code == exitOK {
