@@ -26,11 +26,11 @@ const (
 // call is a decoded HTTP request: what to call and with what.
 type call struct {
 	service string
-	// handler and method come from the path; endpoint from /rpc.
-	handler, method, endpoint string
-	body                      []byte
-	timeout                   time.Duration // 0: the default
-	md                        metadata.MD
+	// handler and method come from the path, or from /rpc's endpoint.
+	handler, method string
+	body            []byte
+	timeout         time.Duration // 0: the default
+	md              metadata.MD
 }
 
 // skipHeaders are not passed on as metadata.

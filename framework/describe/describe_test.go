@@ -39,7 +39,8 @@ type Order struct {
 	Extra    any             `json:"extra"`
 	Raw      json.RawMessage `json:"raw"`
 	Skipped  string          `json:"-"`
-	hidden   string
+	//lint:ignore U1000 an unexported field is what the description must leave out
+	hidden string
 }
 
 type Node struct {
