@@ -13,6 +13,8 @@
 // only the method and several handlers serve it, the handler named like the
 // service wins, and otherwise the gateway answers 400 listing them. A
 // service that registered no endpoint list is called at "{Service}.{Method}".
+// The gateway remembers a service's endpoints for WithLookupCache (a
+// second by default) rather than asking the registry on every request.
 //
 // The request body (a JSON value, {} when empty) is passed to the service
 // as the JSON request; the reply is the JSON response. Request headers

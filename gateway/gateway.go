@@ -20,7 +20,7 @@ import (
 // Gateway is the HTTP API gateway, an http.Handler. It is safe for
 // concurrent use.
 type Gateway struct {
-	reg  registry.Registry
+	reg  resolve.Lookup
 	cli  client.Client
 	opts options
 
@@ -52,8 +52,12 @@ func New(reg registry.Registry, cli client.Client, opts ...Option) (*Gateway, er
 	if o.timeout > o.maxTimeout {
 		o.timeout = o.maxTimeout
 	}
+	var lookup resolve.Lookup = reg
+	if o.cache > 0 {
+		lookup = resolve.NewCache(reg, o.cache)
+	}
 	stop, cancel := context.WithCancel(context.Background())
-	return &Gateway{reg: reg, cli: cli, opts: o, stop: stop, cancel: cancel, idle: make(chan struct{})}, nil
+	return &Gateway{reg: lookup, cli: cli, opts: o, stop: stop, cancel: cancel, idle: make(chan struct{})}, nil
 }
 
 // ServeHTTP implements http.Handler. It blocks for the call it makes.

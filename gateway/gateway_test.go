@@ -163,7 +163,7 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	_, err = gateway.New(net.Registry(), cli)
 	require.ErrorIs(t, err, gateway.ErrInvalidOption)
 	for _, o := range []gateway.Option{gateway.WithTimeout(0), gateway.WithMaxTimeout(-1), gateway.WithMaxBodyBytes(0),
-		gateway.WithCORS(), gateway.WithCORS(""), gateway.WithLogger(nil), nil} {
+		gateway.WithCORS(), gateway.WithCORS(""), gateway.WithLogger(nil), gateway.WithLookupCache(-1), nil} {
 		_, err := gateway.New(net.Registry(), fakeClient{}, o)
 		require.ErrorIs(t, err, gateway.ErrInvalidOption)
 	}

@@ -12,6 +12,7 @@ const (
 	DefaultTimeout      = 10 * time.Second
 	DefaultMaxTimeout   = time.Minute
 	DefaultMaxBodyBytes = 1 << 20
+	DefaultLookupCache  = time.Second
 )
 
 // Option configures a Gateway.
@@ -23,10 +24,11 @@ type options struct {
 	maxBody    int64
 	origins    []string
 	log        *slog.Logger
+	cache      time.Duration
 }
 
 func defaults() options {
-	return options{timeout: DefaultTimeout, maxTimeout: DefaultMaxTimeout, maxBody: DefaultMaxBodyBytes,
+	return options{timeout: DefaultTimeout, maxTimeout: DefaultMaxTimeout, maxBody: DefaultMaxBodyBytes, cache: DefaultLookupCache,
 		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 
@@ -91,6 +93,21 @@ func WithLogger(l *slog.Logger) Option {
 			return fmt.Errorf("%w: WithLogger(nil)", ErrInvalidOption)
 		}
 		o.log = l
+		return nil
+	}
+}
+
+// WithLookupCache sets how long the gateway remembers a service's
+// endpoints before it asks the registry again (default DefaultLookupCache;
+// 0 asks on every request). A service that is not found is never
+// remembered. Which node serves a call is the client's selector's choice,
+// from its own view of the registry.
+func WithLookupCache(d time.Duration) Option {
+	return func(o *options) error {
+		if d < 0 {
+			return fmt.Errorf("%w: WithLookupCache(%v): must not be negative", ErrInvalidOption, d)
+		}
+		o.cache = d
 		return nil
 	}
 }

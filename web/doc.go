@@ -17,7 +17,8 @@
 // replies carry X-Micro-Latency, the call's latency as the dashboard
 // measured it, such as 1.250ms).
 //
-// New starts one goroutine that watches the registry; Close stops it and
-// ends the open event streams. The dashboard uses only the framework's
+// New reads the registry once (for the first snapshot, bounded by 10s)
+// and starts two goroutines: one watches the registry, one refreshes the
+// snapshot; Close stops them and ends the open event streams. The dashboard uses only the framework's
 // public API, so it runs over memory.Network inside a test.
 package web

@@ -147,9 +147,12 @@ func isCobraUsage(err error) bool {
 
 func (a *app) root() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "microsim",
-		Short:         "List, describe, call and front microsim services",
-		Long:          "microsim is the toolkit for live microsim systems (Consul registry, TCP transport, NATS broker).",
+		Use:   "microsim",
+		Short: "List, describe, call and front microsim services",
+		Long: "microsim is the toolkit for live microsim systems (Consul registry, TCP transport, NATS broker).\n\n" +
+			"Exit codes: 0 success; 1 the service answered with an error (or a node is unhealthy); 2 usage or\n" +
+			"bad input (flags, JSON); 3 a service or endpoint not found; 4 the registry, broker or service could\n" +
+			"not be reached in time.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {

@@ -22,6 +22,12 @@ const (
 	MaxFields = 64
 	// maxRef bounds a type name (generic instantiations can be long).
 	maxRef = 96
+	// maxNodes bounds the fields one walk lists: a shape of MaxBytes holds
+	// far fewer (each takes more than 8 bytes), so a walk that reaches it
+	// stops descending at once and is retried shallower. It keeps a wide
+	// and deep type (64 fields of 64 fields of ...) from costing its full
+	// tree before the size is measured.
+	maxNodes = MaxBytes / 8
 )
 
 var (
@@ -41,15 +47,15 @@ func Type(t reflect.Type) *registry.Shape {
 		return nil
 	}
 	for depth := MaxDepth; depth > 0; depth-- {
-		s := (&walker{depth: depth, fields: MaxFields}).typ(t, 0)
-		if Size(s) <= MaxBytes {
+		w := &walker{depth: depth, fields: MaxFields}
+		if s := w.typ(t, 0); !w.over && Size(s) <= MaxBytes {
 			return s
 		}
 	}
 	// One level still too large: list fewer fields.
 	for fields := MaxFields / 2; fields > 0; fields /= 2 {
-		s := (&walker{depth: 1, fields: fields}).typ(t, 0)
-		if Size(s) <= MaxBytes {
+		w := &walker{depth: 1, fields: fields}
+		if s := w.typ(t, 0); !w.over && Size(s) <= MaxBytes {
 			return s
 		}
 	}
@@ -70,6 +76,8 @@ type walker struct {
 	depth  int
 	fields int
 	active []string // the object types being described, outermost first
+	nodes  int      // fields listed so far
+	over   bool     // nodes reached maxNodes: the walk stopped descending
 }
 
 // typ describes t at nesting level lvl.
@@ -139,7 +147,7 @@ func isScalar(s *registry.Shape) bool {
 // too deep, not recursive) and returns a truncated marker otherwise.
 func (w *walker) enter(name string, lvl int) (*registry.Shape, bool) {
 	s := &registry.Shape{Type: "object", Ref: ref(name)}
-	if lvl >= w.depth || (name != "" && w.isActive(name)) {
+	if lvl >= w.depth || w.over || (name != "" && w.isActive(name)) {
 		s.Truncated = true
 		return s, false
 	}
@@ -160,9 +168,12 @@ func (w *walker) isActive(name string) bool {
 
 // add appends a field unless the object is full (then marks it truncated).
 func (w *walker) add(s *registry.Shape, name string, f *registry.Shape) {
-	if len(s.Fields) >= w.fields {
+	if len(s.Fields) >= w.fields || w.over {
 		s.Truncated = true
 		return
+	}
+	if w.nodes++; w.nodes >= maxNodes {
+		w.over = true
 	}
 	s.Fields = append(s.Fields, &registry.Field{Name: name, Shape: *f})
 }

@@ -201,3 +201,21 @@ func TestScalarContainersSurviveTheDepthLimit(t *testing.T) {
 	require.Equal(t, "array", mt.Type)
 	require.LessOrEqual(t, describe.Size(fd), describe.MaxBytes)
 }
+
+// Wide has 16 fields of T: Wide nested eight deep has 16^8 leaves.
+type Wide[T any] struct {
+	A, B, C, D, E, F, G, H, I, J, K, L, M, N, O, P T
+}
+
+// TestWideAndDeepTypeIsCheap: a type whose full tree has 16^8 (4e9)
+// leaves is described in bounded time and size.
+func TestWideAndDeepTypeIsCheap(t *testing.T) {
+	typ := reflect.TypeFor[*Wide[Wide[Wide[Wide[Wide[Wide[Wide[Wide[string]]]]]]]]]()
+	start := time.Now()
+	s := describe.Type(typ)
+	require.Less(t, time.Since(start), time.Second)
+	require.LessOrEqual(t, describe.Size(s), describe.MaxBytes)
+	require.NotEmpty(t, s.Fields)
+	require.True(t, s.Truncated, "fields were left out to fit")
+	require.Equal(t, "object", s.Fields[0].Type)
+}

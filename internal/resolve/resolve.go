@@ -63,11 +63,18 @@ type Target struct {
 	Desc     *registry.Endpoint
 }
 
+// Lookup is the part of a registry that resolving reads; a
+// registry.Registry is one, and so is a Cache.
+type Lookup interface {
+	GetService(ctx context.Context, name string) ([]*registry.Service, error)
+	ListServices(ctx context.Context) ([]*registry.Service, error)
+}
+
 // Service returns the versions of the named service. When none is
 // registered it returns an *Error listing close names; other registry
 // errors are returned as they are (wrapping registry.ErrUnavailable for an
 // unreachable registry).
-func Service(ctx context.Context, reg registry.Registry, name string) ([]*registry.Service, error) {
+func Service(ctx context.Context, reg Lookup, name string) ([]*registry.Service, error) {
 	svcs, err := reg.GetService(ctx, name)
 	if errors.Is(err, registry.ErrNotFound) || err == nil && len(svcs) == 0 {
 		e := &Error{Kind: ErrServiceNotFound, Service: name}
@@ -99,7 +106,7 @@ func Names(svcs []*registry.Service) []string {
 // service "greeter" is Greeter.Hello). A service that registered no
 // endpoint list is called at "{Handler}.{Method}", the handler defaulting
 // to the service's last name part, both capitalised.
-func Endpoint(ctx context.Context, reg registry.Registry, service, name string) (*Target, error) {
+func Endpoint(ctx context.Context, reg Lookup, service, name string) (*Target, error) {
 	svcs, err := Service(ctx, reg, service)
 	if err != nil {
 		return nil, err
