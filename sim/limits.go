@@ -131,7 +131,7 @@ func (v *validator) limitsLast() {
 		workers := int64(min(max(w.Concurrency, 0), maxWorkers+1))
 		z.workers += workers
 		z.memory += float64(workers) * workerBytes
-		z.calls += v.callsOf(w, span)
+		z.calls += v.callsOf(w, span) * v.graphFactor(w)
 	}
 	for i := range sc.Faults {
 		f := &sc.Faults[i]
@@ -336,4 +336,20 @@ func longestCall(sc *Scenario) time.Duration {
 		longest = maxDuration
 	}
 	return longest + time.Second
+}
+
+// graphFactor is the calls one call of w causes, itself included, down
+// the call graph of the endpoints it calls (the most of its mix): a
+// workload of 100 calls a second to an endpoint that fans out to 1,000
+// makes 100,100 calls a second.
+func (v *validator) graphFactor(w *Workload) float64 {
+	most := 1
+	eps := []string{w.Endpoint}
+	for _, m := range w.Mix {
+		eps = append(eps, m.Endpoint)
+	}
+	for _, ep := range eps {
+		most = max(most, v.cost[w.Service+"/"+ep])
+	}
+	return float64(most)
 }

@@ -49,6 +49,9 @@ type validator struct {
 	size     worldSize
 	tooLarge bool
 	eps      map[*Service]map[string]Latency // endpointIndex
+	// cost is the calls one call of "service/Endpoint" causes down its
+	// call graph, itself included (callGraph; 1 when it makes none).
+	cost map[string]int
 }
 
 func validate(sc *Scenario, p *problems) {

@@ -119,6 +119,7 @@ func (v *validator) callGraph() {
 			g.visit(s.Name, s.Endpoints[j].Name, nil)
 		}
 	}
+	v.cost = g.cost
 }
 
 // step checks one step (inner: a Parallel entry).
