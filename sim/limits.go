@@ -341,8 +341,12 @@ func longestCall(sc *Scenario) time.Duration {
 // graphFactor is the calls one call of w causes, itself included, down
 // the call graph of the endpoints it calls (the most of its mix): a
 // workload of 100 calls a second to an endpoint that fans out to 1,000
-// makes 100,100 calls a second.
+// makes 100,100 calls a second. A stream counts its messages.
 func (v *validator) graphFactor(w *Workload) float64 {
+	if w.Stream != nil {
+		// A stream's messages are its calls.
+		return float64(min(max(w.Stream.Messages, 1), maxStreamMessages))
+	}
 	most := 1
 	eps := []string{w.Endpoint}
 	for _, m := range w.Mix {
