@@ -21,5 +21,6 @@
 // HTML page with charts, so that a test that only runs scenarios does not
 // link the renderers. Besides one run, a scenario can be swept over seeds
 // (Sweep), run twice and compared (CheckDeterminism, DiffReports), or run
-// in real time over TCP on 127.0.0.1 (RunTCP, CheckTCP).
+// in real time over TCP on 127.0.0.1 (RunWith(RealTime(), sc, WithTCP()),
+// CheckTCP).
 package sim

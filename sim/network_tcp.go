@@ -43,28 +43,12 @@ import (
 // as in virtual time (faults_map.go); CheckTCP lists what this backend
 // refuses on top of what the validator refuses.
 
-// WithTCP runs the scenario in real time over TCP on 127.0.0.1. simulate
-// must then be called outside a synctest bubble; RunTCP does that.
+// WithTCP runs the scenario in real time over TCP on 127.0.0.1, outside
+// any bubble: RunWith(RealTime(), sc, WithTCP()). It blocks for the
+// scenario's duration in real time; a scenario the TCP backend cannot run
+// gives an ErrorList naming every reason (see CheckTCP).
 func WithTCP() RunOption {
 	return func(c *runConfig) { c.backend = func() backend { return newTCPBackend() } }
-}
-
-// RunTCP runs sc in real time over TCP on 127.0.0.1 and returns its
-// report, with the wall time the run took. It blocks for the scenario's
-// duration in real time. A scenario the TCP backend cannot run gives an
-// ErrorList naming every reason (see CheckTCP).
-func RunTCP(sc *Scenario, opts ...RunOption) (rep *Report, err error) {
-	wall := time.Now()
-	defer func() {
-		if r := recover(); r != nil {
-			rep, err = nil, fmt.Errorf("sim: internal error while running %q over TCP: %v", scName(sc), r)
-		}
-	}()
-	rep, err = simulate(sc, append(opts[:len(opts):len(opts)], WithTCP())...)
-	if rep != nil {
-		rep.WallSeconds = time.Since(wall).Seconds()
-	}
-	return rep, err
 }
 
 // TCPFaultKinds lists the fault kinds the TCP backend runs.

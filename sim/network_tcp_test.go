@@ -47,7 +47,7 @@ func TestTCPAgreesWithSim(t *testing.T) {
 	}
 	virtual := sim.RunScenario(t, compareScenario())
 	require.NotNil(t, virtual)
-	real, err := sim.RunTCP(compareScenario())
+	real, err := sim.RunWith(sim.RealTime(), compareScenario(), sim.WithTCP())
 	require.NoError(t, err)
 	for _, a := range real.Assertions {
 		assert.True(t, a.Passed, "over TCP: %s: observed %s, expected %s (%s)", a.Name, a.Observed, a.Expected, a.Detail)
@@ -85,6 +85,6 @@ func TestCheckTCP(t *testing.T) {
 	assert.Equal(t, "faults[1].pause: not supported with --network tcp: a paused process that holds real sockets is not modelled "+
 		"(supported: crash, stop, slow, errors, partition, link_latency, loss, registry_outage)", list[0].Error())
 	assert.Equal(t, []string{"crash", "stop", "slow", "errors", "partition", "link_latency", "loss", "registry_outage"}, sim.TCPFaultKinds())
-	_, err = sim.RunTCP(sc)
+	_, err = sim.RunWith(sim.RealTime(), sc, sim.WithTCP())
 	require.Error(t, err, "nothing runs")
 }

@@ -27,7 +27,7 @@ func (a *app) network(f *runFlags, files []loaded) (int, error) {
 	var outcomes []report.Outcome
 	for _, l := range files {
 		p, stop := a.progress(f, l.sc.Name+" (tcp, real time)")
-		rep, err := sim.RunTCP(l.sc, append(f.runOptions(l.file), sim.WithProgress(p))...)
+		rep, err := sim.RunWith(sim.RealTime(), l.sc, append(f.runOptions(l.file), sim.WithProgress(p), sim.WithTCP())...)
 		stop()
 		if err != nil {
 			return exitInvalid, err
