@@ -41,7 +41,7 @@ unit: consul prometheus chromium
 # counts mean nothing under the race detector, so those tests are built
 # without it (or skip under it) and run here, race detector off.
 allocs:
-	$(GO) test -count=1 -run 'Alloc' ./bench/ ./framework/...
+	$(GO) test -count=1 -p 1 -run 'Alloc' ./bench/ ./framework/...
 
 # bench/peers is a module of its own (grpc-go, go-micro, ... stay out of
 # the main module's go.mod), so ./... does not reach it: vet it and run

