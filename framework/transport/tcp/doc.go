@@ -6,6 +6,45 @@
 // Listener.Addr reports it. Transport.Close closes everything the transport
 // made and waits for all of its goroutines.
 //
+// # Timeouts and closing
+//
+// The reader's read deadline doubles as a timer that wakes it every quarter
+// of the smallest timeout; progress is sampled there, not per frame, so a
+// timeout fires up to a quarter late. A write that makes no progress for the
+// write timeout fails the connection (a peer that stopped reading). A
+// connection with open streams, or a frame half read, that receives nothing
+// for the read timeout fails; after half of it the connection sends a PING,
+// which a live peer answers, so a quiet but healthy stream is not cut. A
+// connection with no open stream for the idle timeout is closed: by a client
+// directly, by a server with a GOAWAY first. A server expects the client's
+// preface (and TLS handshake) within the handshake timeout (default 10 s, or
+// the read timeout when smaller). A stream a client
+// opened that no server accepted before the listener closed, or that found
+// the accept backlog (4096 streams) full, is refused with a RESET. After
+// Listener.Close each server connection sends GOAWAY and closes once its
+// accepted streams have finished: it writes what is queued, closes its write
+// side and waits (at most 2 s) for the client to close. A connection that
+// breaks ends its streams with ErrReset; one closed by Conn.Close or
+// Transport.Close ends them with ErrClosed.
+//
+// # Hostile peers
+//
+// What a peer can make a server hold is bounded. A frame that a peer has
+// begun must keep arriving at the minimum read rate (WithMinReadRate,
+// default 4 KiB/s) once it has been under way for half the read timeout,
+// or the connection ends: a peer that announces a 4 MiB frame and
+// trickles it holds about 200 KiB, for about half a read timeout. A
+// listener serves at most WithMaxConns connections (default 10,000); one
+// more is closed on accept. A connection carries at most WithMaxStreams
+// open streams (default 1024); one more is refused with a RESET
+// (ErrRefused at the client: nothing was processed). Refusals, failed
+// handshakes and the connections cut are counted in Transport.Stats;
+// refusals and failed handshakes are logged at Warn at most once a second
+// per kind, with the number suppressed in between.
+// A peer that sends frames the connection must answer (PING, OPEN over
+// the stream limit) without reading the answers is cut once 4 MiB of them
+// wait. Defaults: handshake 10 s, read 60 s, write 30 s, idle 90 s.
+//
 // # Goroutines
 //
 // Each connection runs two goroutines, owned by the Transport: a reader,
@@ -109,43 +148,4 @@
 // Send blocks while more than 1 MiB of encoded frames waits for the writer.
 // Each side also announces its max message size, and Send enforces the
 // smaller of the two locally (ErrMessageTooLarge).
-//
-// # Timeouts and closing
-//
-// The reader's read deadline doubles as a timer that wakes it every quarter
-// of the smallest timeout; progress is sampled there, not per frame, so a
-// timeout fires up to a quarter late. A write that makes no progress for the
-// write timeout fails the connection (a peer that stopped reading). A
-// connection with open streams, or a frame half read, that receives nothing
-// for the read timeout fails; after half of it the connection sends a PING,
-// which a live peer answers, so a quiet but healthy stream is not cut. A
-// connection with no open stream for the idle timeout is closed: by a client
-// directly, by a server with a GOAWAY first. A server expects the client's
-// preface (and TLS handshake) within the handshake timeout (default 10 s, or
-// the read timeout when smaller). A stream a client
-// opened that no server accepted before the listener closed, or that found
-// the accept backlog (4096 streams) full, is refused with a RESET. After
-// Listener.Close each server connection sends GOAWAY and closes once its
-// accepted streams have finished: it writes what is queued, closes its write
-// side and waits (at most 2 s) for the client to close. A connection that
-// breaks ends its streams with ErrReset; one closed by Conn.Close or
-// Transport.Close ends them with ErrClosed.
-//
-// # Hostile peers
-//
-// What a peer can make a server hold is bounded. A frame that a peer has
-// begun must keep arriving at the minimum read rate (WithMinReadRate,
-// default 4 KiB/s) once it has been under way for half the read timeout,
-// or the connection ends: a peer that announces a 4 MiB frame and
-// trickles it holds about 200 KiB, for about half a read timeout. A
-// listener serves at most WithMaxConns connections (default 10,000); one
-// more is closed on accept. A connection carries at most WithMaxStreams
-// open streams (default 1024); one more is refused with a RESET
-// (ErrRefused at the client: nothing was processed). Refusals, failed
-// handshakes and the connections cut are counted in Transport.Stats;
-// refusals and failed handshakes are logged at Warn at most once a second
-// per kind, with the number suppressed in between.
-// A peer that sends frames the connection must answer (PING, OPEN over
-// the stream limit) without reading the answers is cut once 4 MiB of them
-// wait. Defaults: handshake 10 s, read 60 s, write 30 s, idle 90 s.
 package tcp
