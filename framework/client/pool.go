@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -98,7 +99,7 @@ func (p *pool) get(ctx context.Context, addr string) (transport.Conn, error) {
 			return nil, ErrClosed
 		}
 		e.conns = append(e.conns, c)
-		p.publishLocked()
+		p.publishLocked(addr)
 		p.mu.Unlock()
 		return c, nil
 	}
@@ -170,7 +171,7 @@ func (p *pool) drop(addr string, c transport.Conn) bool {
 		}
 	}
 	if found {
-		p.publishLocked()
+		p.publishLocked(addr)
 	}
 	p.mu.Unlock()
 	return found
@@ -193,13 +194,21 @@ func (p *pool) close() {
 	}
 }
 
-// publishLocked replaces full after entries changed. Called under mu.
-func (p *pool) publishLocked() {
-	full := make(map[string][]transport.Conn, len(p.entries))
-	for addr, e := range p.entries {
-		if len(e.conns) >= p.size {
-			full[addr] = slices.Clone(e.conns)
-		}
+// publishLocked replaces full after the entry of addr changed. The other
+// addresses keep their published slices (never modified once published):
+// a client that dials a thousand nodes copies map entries, not every
+// connection list, on each dial. Called under mu.
+func (p *pool) publishLocked(addr string) {
+	var full map[string][]transport.Conn
+	if old := p.full.Load(); old != nil {
+		full = maps.Clone(*old)
+	} else {
+		full = make(map[string][]transport.Conn, 1)
+	}
+	if e := p.entries[addr]; e != nil && len(e.conns) >= p.size {
+		full[addr] = slices.Clone(e.conns)
+	} else {
+		delete(full, addr)
 	}
 	p.full.Store(&full)
 }
