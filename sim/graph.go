@@ -39,6 +39,11 @@ type Step struct {
 	Need int `yaml:"need"`
 	// Optional: the step's failure does not fail the endpoint.
 	Optional bool `yaml:"optional"`
+	// MaxDepth bounds a recursive call graph: the step's calls are made
+	// only by a call at a depth below MaxDepth (a top-level call has depth
+	// 0, a call it causes depth 1, ...). A cycle is allowed when one of its
+	// steps has MaxDepth; it ends at that depth.
+	MaxDepth int `yaml:"max_depth"`
 	// Request is the JSON request sent to a service implemented in Go
 	// (default "{}"); synthetic services need none.
 	Request string `yaml:"request"`

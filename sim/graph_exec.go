@@ -19,6 +19,7 @@ type stepPlan struct {
 	calls    []*edgeCall
 	need     int
 	optional bool
+	maxDepth int // 0: unbounded
 	desc     string
 }
 
@@ -39,7 +40,7 @@ func (w *world) planSteps(caller, endpoint string, steps []Step) []stepPlan {
 	var out []stepPlan
 	for k := range steps {
 		st := &steps[k]
-		p := stepPlan{need: st.need(), optional: st.Optional, desc: describeStep(st)}
+		p := stepPlan{need: st.need(), optional: st.Optional, maxDepth: st.MaxDepth, desc: describeStep(st)}
 		for pi, c := range st.calls() {
 			if c.Publish != "" {
 				p.calls = append(p.calls, &edgeCall{topic: c.Publish,
@@ -138,7 +139,7 @@ func (w *world) bindEdges() {
 // runSteps makes an endpoint's calls, step after step, for the call with
 // sequence number seq. A failed step that is not optional fails the
 // endpoint with the callee's error code.
-func (in *instance) runSteps(ctx context.Context, steps []stepPlan, seq uint64) error {
+func (in *instance) runSteps(ctx context.Context, steps []stepPlan, seq uint64, depth int) error {
 	if !in.propagate {
 		// No deadline and no cancellation travel on: the calls run to
 		// their own timeouts whatever happens to the caller's request.
@@ -146,11 +147,14 @@ func (in *instance) runSteps(ctx context.Context, steps []stepPlan, seq uint64) 
 	}
 	for i := range steps {
 		st := &steps[i]
+		if st.maxDepth > 0 && depth >= st.maxDepth {
+			continue // the recursion ends here
+		}
 		var err error
 		if len(st.calls) == 1 {
-			err = in.edgeCall(ctx, st.calls[0], seq, nil)
+			err = in.edgeCall(ctx, st.calls[0], seq, depth+1, nil)
 		} else {
-			err = in.parallel(ctx, st, seq)
+			err = in.parallel(ctx, st, seq, depth)
 		}
 		if err != nil && !st.optional {
 			return fwerrors.New(in.name, fwerrors.CodeOf(err), "call to %s failed: %v", st.desc, err)
@@ -161,7 +165,7 @@ func (in *instance) runSteps(ctx context.Context, steps []stepPlan, seq uint64) 
 
 // parallel makes a step's calls at once and returns once st.need of them
 // succeeded (the others are cancelled) or that can no longer happen.
-func (in *instance) parallel(ctx context.Context, st *stepPlan, seq uint64) error {
+func (in *instance) parallel(ctx context.Context, st *stepPlan, seq uint64, depth int) error {
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make(chan error, len(st.calls))
@@ -170,7 +174,7 @@ func (in *instance) parallel(ctx context.Context, st *stepPlan, seq uint64) erro
 	for _, c := range st.calls {
 		in.w.tasks.run(func() {
 			defer wg.Done()
-			results <- in.edgeCall(cctx, c, seq, ctx)
+			results <- in.edgeCall(cctx, c, seq, depth+1, ctx)
 		})
 	}
 	ok, failed, n := 0, 0, len(st.calls)
@@ -196,7 +200,7 @@ func (in *instance) parallel(ctx context.Context, st *stepPlan, seq uint64) erro
 // edgeCall makes one call of a step and records it on its edge. outer,
 // when not nil, is the step's ctx before its own cancellation: a call
 // that failed only because the step cancelled it is counted apart.
-func (in *instance) edgeCall(ctx context.Context, c *edgeCall, seq uint64, outer context.Context) error {
+func (in *instance) edgeCall(ctx context.Context, c *edgeCall, seq uint64, depth int, outer context.Context) error {
 	if c.topic != "" {
 		return in.publishStep(ctx, c, seq)
 	}
@@ -214,8 +218,9 @@ func (in *instance) edgeCall(ctx context.Context, c *edgeCall, seq uint64, outer
 		var rsp json.RawMessage
 		err = in.caller.cli.Call(cctx, c.service, c.endpoint, requestFor(c.request, child), &rsp, c.opts...)
 	} else {
-		var body [8]byte
+		var body [9]byte
 		binary.LittleEndian.PutUint64(body[:], child)
+		body[8] = byte(min(depth, 255))
 		var rsp []byte
 		err = in.caller.cli.Call(cctx, c.service, c.endpoint, body[:], &rsp, c.opts...)
 	}

@@ -327,3 +327,39 @@ func TestIdleFaultWarns(t *testing.T) {
 	assert.InDelta(t, 10, rep.Windows[3].P50, 0.2)
 	assert.InDelta(t, 2, rep.Windows[1].P50, 0.2)
 }
+
+// A recursive call graph is allowed when a step of the cycle is bounded
+// with max_depth, and it stops there: a call that fans out to two copies
+// of itself down to depth 3 makes 1 + 2 + 4 + 8 calls.
+func TestBoundedCycle(t *testing.T) {
+	tree := func(maxDepth int) *sim.Scenario {
+		return &sim.Scenario{
+			Name: "tree", Seed: 5, Duration: sim.D(5 * time.Second),
+			Topology: sim.Topology{Services: []sim.Service{{Name: "tree", Instances: 3,
+				Endpoints: []sim.Endpoint{{Name: "Tree.Walk", Latency: sim.Const(time.Millisecond),
+					Calls: []sim.Step{{Service: "tree", Endpoint: "Tree.Walk", Fanout: 2, MaxDepth: maxDepth}}}}}}},
+			Workloads: []sim.Workload{{Name: "w", Service: "tree", Endpoint: "Tree.Walk", Rate: 10, Arrivals: "uniform"}},
+			Assertions: []sim.Assertion{
+				{Amplification: &sim.AmplificationCheck{Service: "tree", Min: sim.F(15), Max: sim.F(15)}},
+				{SuccessRate: &sim.SuccessRateCheck{Min: 1}},
+			},
+		}
+	}
+	r := sim.RunScenario(t, tree(3))
+	require.NotNil(t, r)
+	assert.Equal(t, uint64(50), r.Totals.Calls)
+	assert.Equal(t, uint64(50*15), r.Tiers[0].Attempts)
+	e := edge(t, r, "tree", "tree")
+	assert.Equal(t, uint64(50*14), e.Calls, "every call below the top-level one")
+	// Four levels of 1ms each, the children of a level at once.
+	assert.InDelta(t, 4, r.Latency.P50, 0.1)
+
+	// Unbounded, the same graph is refused, with what to do.
+	err := tree(0).Validate()
+	require.ErrorContains(t, err, "the call graph has a cycle: tree/Tree.Walk -> tree/Tree.Walk (bound it with max_depth on one of its steps)")
+	// A bound so deep that the calls explode is refused too.
+	err = tree(20).Validate()
+	require.ErrorContains(t, err, "one call of tree/Tree.Walk causes more than 10000 calls down the call graph")
+	err = tree(65).Validate()
+	require.ErrorContains(t, err, "max_depth: must be in [1, 64], got 65")
+}

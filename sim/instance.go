@@ -113,14 +113,18 @@ func (in *instance) handler(k int) func(ctx context.Context, req *[]byte, rsp *[
 		if len(*req) >= 8 {
 			seq = binary.LittleEndian.Uint64(*req)
 		}
-		return in.serve(ctx, b, seq)
+		depth := 0
+		if len(*req) >= 9 {
+			depth = int((*req)[8]) // how many hops below a top-level call
+		}
+		return in.serve(ctx, b, seq, depth)
 	}
 }
 
 // serve is a synthetic handler's work for the call (or event) with
 // sequence number seq: its latency, its errors, the handler faults of the
 // timeline, then its calls.
-func (in *instance) serve(ctx context.Context, b *endpointBehaviour, seq uint64) error {
+func (in *instance) serve(ctx context.Context, b *endpointBehaviour, seq uint64, depth int) error {
 	// The draws depend on the call and on the instant it arrived: a
 	// retry of the call (later, on this instance or another) is a new
 	// trial, not the same coin tossed again; and the calls this one
@@ -175,7 +179,7 @@ func (in *instance) serve(ctx context.Context, b *endpointBehaviour, seq uint64)
 		}
 	}
 	if err == nil && len(b.steps) > 0 {
-		err = in.runSteps(ctx, b.steps, seq)
+		err = in.runSteps(ctx, b.steps, seq, depth)
 	}
 	return err
 }

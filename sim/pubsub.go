@@ -70,7 +70,7 @@ func (in *instance) subscribe(srv server.Server) error {
 				seq = binary.LittleEndian.Uint64(*msg)
 				sent = time.Unix(0, int64(binary.LittleEndian.Uint64((*msg)[8:])))
 			}
-			err := in.serve(ctx, &b.endpointBehaviour, seq)
+			err := in.serve(ctx, &b.endpointBehaviour, seq, 0)
 			if m := in.w.metrics; m != nil {
 				m.attempt(in.id, start, time.Since(start), err != nil)
 				m.delivered(b.stream, in.service, seq, int64(start.Sub(sent)), err)

@@ -50,7 +50,7 @@ func (in *instance) streamHandler(k int) func(ctx context.Context, st server.Str
 			if len(msg) >= 8 {
 				seq = binary.LittleEndian.Uint64(msg)
 			}
-			if err := in.serve(ctx, b, seq); err != nil {
+			if err := in.serve(ctx, b, seq, 0); err != nil {
 				return err
 			}
 			if err := st.Send(msg); err != nil {

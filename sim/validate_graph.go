@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -14,6 +15,8 @@ const (
 	// maxCallsPerCall bounds the calls one top-level call may cause, all
 	// tiers together, counted with every fan-out taken in full.
 	maxCallsPerCall = 10_000
+	// maxGraphDepth bounds a step's max_depth (and so any recursion).
+	maxGraphDepth = 64
 )
 
 // serviceKind checks what depends on who implements a service: a Go
@@ -119,7 +122,22 @@ func (v *validator) callGraph() {
 			g.visit(s.Name, s.Endpoints[j].Name, nil)
 		}
 	}
-	v.cost = g.cost
+	if g.bad {
+		return
+	}
+	v.cost = map[string]int{}
+	for i := range t.Services {
+		s := &t.Services[i]
+		for j := range s.Endpoints {
+			node := s.Name + "/" + s.Endpoints[j].Name
+			c := g.costAt(s.Name, s.Endpoints[j].Name, 0)
+			v.cost[node] = c
+			if c > maxCallsPerCall && !g.bad {
+				g.bad = true
+				v.p.add(g.endpointPath(s.Name, s.Endpoints[j].Name), "one call of %s causes more than %d calls down the call graph (fan-outs and bounded cycles multiply); reduce the fanout or the max_depth", node, maxCallsPerCall)
+			}
+		}
+	}
 }
 
 // step checks one step (inner: a Parallel entry).
@@ -166,6 +184,12 @@ func (v *validator) step(path string, s *Step, inner bool) {
 	if inner && s.Need != 0 {
 		v.p.add(join(path, "need"), "need applies to the whole step; set it beside parallel")
 	}
+	switch {
+	case inner && s.MaxDepth != 0:
+		v.p.add(join(path, "max_depth"), "max_depth applies to the whole step; set it beside parallel")
+	case s.MaxDepth < 0 || s.MaxDepth > maxGraphDepth:
+		v.p.add(join(path, "max_depth"), "must be in [1, %d], got %d", maxGraphDepth, s.MaxDepth)
+	}
 	if w := s.width(); s.Need < 0 || s.Need > w {
 		v.p.add(join(path, "need"), "must be in [1, %d] (the step makes %d calls), got %d", w, w, s.Need)
 	}
@@ -183,56 +207,85 @@ func (v *validator) step(path string, s *Step, inner bool) {
 }
 
 // graphWalk finds cycles and counts the calls an endpoint causes, by
-// depth-first search over "service/endpoint" nodes.
+// depth-first search over "service/endpoint" nodes. A step with
+// max_depth is a bounded edge: a cycle through it is allowed (the
+// recursion ends at that depth), so cycles are looked for among the other
+// edges only, and the calls are counted at each depth.
 type graphWalk struct {
 	v     *validator
 	state map[string]int // 0 unseen, 1 on the path, 2 done
-	cost  map[string]int // calls one call of the node causes, itself included
+	cost  map[string]int // costAt's, by node and depth
 	bad   bool
 }
 
-// visit walks from service's endpoint; path is the nodes above it. It
-// returns the calls one call of the node causes, itself included.
-func (g *graphWalk) visit(service, endpoint string, path []string) int {
+// visit looks for a cycle of unbounded edges from service's endpoint;
+// path is the nodes above it.
+func (g *graphWalk) visit(service, endpoint string, path []string) {
 	node := service + "/" + endpoint
 	switch g.state[node] {
 	case 1:
 		if !g.bad {
 			g.bad = true
 			cyc := append(slices.Clone(path[slices.Index(path, node):]), node)
-			g.v.p.add(g.stepPath(path[len(path)-1], service, endpoint), "the call graph has a cycle: %s", strings.Join(cyc, " -> "))
+			g.v.p.add(g.stepPath(path[len(path)-1], service, endpoint), "the call graph has a cycle: %s (bound it with max_depth on one of its steps)", strings.Join(cyc, " -> "))
 		}
-		return 1
+		return
 	case 2:
-		return g.cost[node]
-	}
-	svc := g.v.services[service]
-	if svc == nil {
-		return 1
+		return
 	}
 	g.state[node] = 1
 	path = append(path, node)
-	total := 1
-	for _, e := range svc.Endpoints {
-		if e.Name != endpoint {
-			continue
+	for _, st := range g.steps(service, endpoint) {
+		if st.MaxDepth > 0 {
+			continue // bounded: not part of a cycle that never ends
 		}
-		for _, st := range e.Calls {
-			for _, c := range st.calls() {
-				if c.Publish != "" {
-					total++
-					continue
-				}
-				total += max(c.Fanout, 1) * g.visit(c.Service, c.Endpoint, path)
-				total = min(total, maxCallsPerCall+1)
+		for _, c := range st.calls() {
+			if c.Publish == "" {
+				g.visit(c.Service, c.Endpoint, path)
 			}
 		}
 	}
-	g.state[node], g.cost[node] = 2, total
-	if total > maxCallsPerCall && len(path) == 1 && !g.bad {
-		g.bad = true
-		g.v.p.add(g.endpointPath(service, endpoint), "one call of %s causes more than %d calls down the call graph (fan-outs multiply); reduce the fanout", node, maxCallsPerCall)
+	g.state[node] = 2
+}
+
+// steps are the steps of service's endpoint (none for a Go service's).
+func (g *graphWalk) steps(service, endpoint string) []Step {
+	svc := g.v.services[service]
+	if svc == nil {
+		return nil
 	}
+	for _, e := range svc.Endpoints {
+		if e.Name == endpoint {
+			return e.Calls
+		}
+	}
+	return nil
+}
+
+// costAt is the calls one call of service's endpoint at depth (hops from
+// the top-level call) causes, itself included, capped just above
+// maxCallsPerCall. It ends: every cycle has a bounded edge (visit), which
+// is not followed once depth reaches its bound.
+func (g *graphWalk) costAt(service, endpoint string, depth int) int {
+	key := service + "/" + endpoint + "@" + strconv.Itoa(depth)
+	if c, ok := g.cost[key]; ok {
+		return c
+	}
+	total := 1
+	for _, st := range g.steps(service, endpoint) {
+		if st.MaxDepth > 0 && depth >= st.MaxDepth {
+			continue
+		}
+		for _, c := range st.calls() {
+			if c.Publish != "" {
+				total++
+				continue
+			}
+			total += max(c.Fanout, 1) * g.costAt(c.Service, c.Endpoint, depth+1)
+			total = min(total, maxCallsPerCall+1)
+		}
+	}
+	g.cost[key] = total
 	return total
 }
 
