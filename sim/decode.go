@@ -11,6 +11,8 @@ import (
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
+
+	"github.com/microsim/microsim/internal/suggest"
 )
 
 // The decoder walks goccy/go-yaml's AST into the schema types by
@@ -270,7 +272,7 @@ func (d *decoder) decodeStruct(path string, n ast.Node, v reflect.Value) {
 			msg := fmt.Sprintf("unknown field %q; known fields: %s", key, strings.Join(info.names, ", "))
 			if uf, ok := v.Addr().Interface().(unknownFielder); ok {
 				msg = uf.unknownFieldMessage(key, info.names)
-			} else if s := suggest(key, info.names); s != "" {
+			} else if s := closestName(key, info.names); s != "" {
 				msg = fmt.Sprintf("unknown field %q (did you mean %q?); known fields: %s", key, s, strings.Join(info.names, ", "))
 			}
 			d.p.decodeError(nodePos(kv.Key), join(path, key), "%s", msg)
@@ -467,42 +469,22 @@ func describe(n ast.Node) string {
 	return "a " + strings.ToLower(n.Type().String())
 }
 
-// suggest returns the known name closest to key, if it is close.
-func suggest(key string, known []string) string {
+// closestName returns the known name closest to key, if it is close.
+func closestName(key string, known []string) string {
 	best, bestD := "", 3
 	for _, k := range known {
-		if dist := editDistance(key, k); dist < bestD {
+		if dist := suggest.Distance(key, k); dist < bestD {
 			best, bestD = k, dist
 		}
 	}
 	return best
 }
 
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
 // unknownKindMessage words the error for an unknown key of a struct that
 // holds one of several kinds.
 func unknownKindMessage(what, key string, known []string) string {
 	msg := fmt.Sprintf("unknown %s %q", what, key)
-	if s := suggest(key, known); s != "" {
+	if s := closestName(key, known); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", s)
 	}
 	return msg + "; known: " + strings.Join(known, ", ")

@@ -7,22 +7,22 @@ import (
 	"strings"
 )
 
-// Closest returns up to max names from known that are close to name: equal
+// Closest returns up to n names from known that are close to name: equal
 // ignoring case, sharing a prefix of three or more letters, containing it,
 // or within an edit distance of a third of its length (at least 2). The
 // closest come first; ties keep known's order.
-func Closest(name string, known []string, max int) []string {
+func Closest(name string, known []string, n int) []string {
 	type cand struct {
 		name string
 		dist int
 		i    int
 	}
 	lname := strings.ToLower(name)
-	limit := max3(2, len(name)/3)
+	limit := max(2, len(name)/3)
 	var cs []cand
 	for i, k := range known {
 		lk := strings.ToLower(k)
-		d := distance(lname, lk)
+		d := Distance(lname, lk)
 		switch {
 		case lk == lname:
 			d = 0
@@ -36,9 +36,9 @@ func Closest(name string, known []string, max int) []string {
 		}
 	}
 	sort.SliceStable(cs, func(a, b int) bool { return cs[a].dist < cs[b].dist })
-	out := make([]string, 0, min(max, len(cs)))
+	out := make([]string, 0, min(n, len(cs)))
 	for _, c := range cs {
-		if len(out) == max {
+		if len(out) == n {
 			break
 		}
 		out = append(out, c.name)
@@ -46,16 +46,9 @@ func Closest(name string, known []string, max int) []string {
 	return out
 }
 
-func max3(a, b int) int {
-	if a > b {
-		return a
-	}
-	return b
-}
-
-// distance is the Levenshtein distance of a and b, in bytes; names longer
-// than 256 bytes are compared by their first 256.
-func distance(a, b string) int {
+// Distance is the Levenshtein distance of a and b, in bytes; names longer
+// than 256 bytes are compared by their first 256. It does not block.
+func Distance(a, b string) int {
 	const maxLen = 256
 	a, b = a[:min(len(a), maxLen)], b[:min(len(b), maxLen)]
 	prev := make([]int, len(b)+1)

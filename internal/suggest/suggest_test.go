@@ -19,8 +19,8 @@ func TestClosest(t *testing.T) {
 }
 
 func TestDistance(t *testing.T) {
-	require.Equal(t, 0, distance("abc", "abc"))
-	require.Equal(t, 1, distance("greter", "greeter"))
-	require.Equal(t, 3, distance("kitten", "sitting"))
-	require.Equal(t, 256, distance(strings.Repeat("a", 10000), ""), "bounded by 256 bytes")
+	require.Equal(t, 0, Distance("abc", "abc"))
+	require.Equal(t, 1, Distance("greter", "greeter"))
+	require.Equal(t, 3, Distance("kitten", "sitting"))
+	require.Equal(t, 256, Distance(strings.Repeat("a", 10000), ""), "bounded by 256 bytes")
 }
