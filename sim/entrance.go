@@ -2,12 +2,9 @@ package sim
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
-	"slices"
 
 	"github.com/microsim/microsim/framework/client"
-	"github.com/microsim/microsim/framework/codec"
 	"github.com/microsim/microsim/framework/registry"
 )
 
@@ -69,15 +66,10 @@ type entranceClient struct {
 
 // Call implements client.Client.
 func (e *entranceClient) Call(ctx context.Context, service, endpoint string, req, rsp any, opts ...client.CallOption) error {
-	callee := e.w.service(service)
-	if callee == nil || callee.isGo() {
+	if !e.w.synthetic(service) {
 		return e.cli.Call(ctx, service, endpoint, req, rsp, opts...)
 	}
-	var body [8]byte
-	binary.LittleEndian.PutUint64(body[:], mix64(uint64(len(endpoint))^e.w.seed))
-	var out []byte
-	opts = append(slices.Clip(opts), client.WithCallContentType(codec.ContentTypeBytes))
-	if err := e.cli.Call(ctx, service, endpoint, body[:], &out, opts...); err != nil {
+	if err := callSynthetic(ctx, e.cli, service, endpoint, mix64(uint64(len(endpoint))^e.w.seed), opts); err != nil {
 		return err
 	}
 	switch r := rsp.(type) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -110,14 +111,26 @@ func edgeOptions(st, c *Step, seed uint64) []client.CallOption {
 	return opts
 }
 
-// service returns the scenario's service called name (nil when none).
-func (w *world) service(name string) *Service {
-	for i := range w.sc.Topology.Services {
-		if w.sc.Topology.Services[i].Name == name {
-			return &w.sc.Topology.Services[i]
-		}
-	}
-	return nil
+// service returns the scenario's service called name (nil when none). It
+// is asked on every call a Go handler or the entrance makes.
+func (w *world) service(name string) *Service { return w.services[name] }
+
+// synthetic reports whether the world runs service name's synthetic
+// handlers (which speak the engine's own protocol).
+func (w *world) synthetic(name string) bool {
+	s := w.services[name]
+	return s != nil && !s.isGo()
+}
+
+// callSynthetic calls a synthetic service's endpoint for a caller that
+// does not speak the engine's protocol (a Go handler, the entrance): the
+// request is seq, sent with the bytes codec, and the reply is dropped.
+func callSynthetic(ctx context.Context, cli client.Client, service, endpoint string, seq uint64, opts []client.CallOption) error {
+	var body [8]byte
+	binary.LittleEndian.PutUint64(body[:], seq)
+	var out []byte
+	opts = append(slices.Clip(opts), client.WithCallContentType(codec.ContentTypeBytes))
+	return cli.Call(ctx, service, endpoint, body[:], &out, opts...)
 }
 
 // bindEdges gives every planned call its metrics edge (once the metrics

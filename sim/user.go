@@ -3,7 +3,6 @@ package sim
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -149,12 +148,8 @@ func (u *userClient) Call(ctx context.Context, service, endpoint string, req, rs
 	cs := &callState{Context: ctx, seq: in.nextSeq()}
 	start := time.Now()
 	var err error
-	if callee := in.w.service(service); callee != nil && !callee.isGo() {
-		var body [8]byte
-		binary.LittleEndian.PutUint64(body[:], cs.seq)
-		var out []byte
-		opts = append(slices.Clip(opts), client.WithCallContentType(codec.ContentTypeBytes))
-		err = u.cli.Call(cs, service, endpoint, body[:], &out, opts...)
+	if in.w.synthetic(service) {
+		err = callSynthetic(cs, u.cli, service, endpoint, cs.seq, opts)
 	} else {
 		err = u.cli.Call(cs, service, endpoint, req, rsp, opts...)
 	}

@@ -30,6 +30,7 @@ type world struct {
 	capacity map[string]int
 
 	instances []*instance
+	services  map[string]*Service  // the scenario's, by name
 	byAddr    map[string]*instance // fixed once every instance started
 	byName    map[string]*instance
 	clients   map[string]*simClient
@@ -128,6 +129,10 @@ func newWorld(sc *Scenario, seed uint64) (*world, error) {
 		w.window = defaultWindow
 	}
 	w.newInjector()
+	w.services = make(map[string]*Service, len(sc.Topology.Services))
+	for k := range sc.Topology.Services {
+		w.services[sc.Topology.Services[k].Name] = &sc.Topology.Services[k]
+	}
 	for k := range sc.Topology.Services {
 		s := &sc.Topology.Services[k]
 		w.capacity[s.Name] = s.Capacity
