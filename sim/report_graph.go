@@ -47,17 +47,20 @@ func (w *world) graphReport(r *Report) {
 			Calls: s.calls, Successes: s.ok, Failures: s.calls - s.ok, Cancelled: s.cancelled,
 			Attempts: s.attempts, Retries: retries(s.attempts, s.calls, 0), Latency: latencies(s.hist)})
 	}
-	r.Tiers = []TierReport{}
-	for _, s := range w.sc.Topology.Services {
-		t := TierReport{Service: s.Name}
-		for _, in := range w.instances {
-			if in.service == s.Name {
-				t.Attempts += w.metrics.inst[in.id].attempts
-				t.Failures += w.metrics.inst[in.id].failures
-			}
-		}
-		t.AttemptsPerCall = ratio(t.Attempts, r.Totals.Calls)
-		r.Tiers = append(r.Tiers, t)
+	// One pass over the instances the report already sums.
+	r.Tiers = make([]TierReport, len(w.sc.Topology.Services))
+	tier := make(map[string]*TierReport, len(r.Tiers))
+	for i, s := range w.sc.Topology.Services {
+		r.Tiers[i].Service = s.Name
+		tier[s.Name] = &r.Tiers[i]
+	}
+	for _, in := range r.Instances {
+		t := tier[in.Service]
+		t.Attempts += in.Attempts
+		t.Failures += in.Failures
+	}
+	for i := range r.Tiers {
+		r.Tiers[i].AttemptsPerCall = ratio(r.Tiers[i].Attempts, r.Totals.Calls)
 	}
 }
 
