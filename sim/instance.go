@@ -11,6 +11,7 @@ import (
 
 	fwerrors "github.com/microsim/microsim/framework/errors"
 	"github.com/microsim/microsim/framework/server"
+	"github.com/microsim/microsim/framework/transport"
 	"github.com/microsim/microsim/memory"
 )
 
@@ -187,6 +188,28 @@ func (in *instance) serve(ctx context.Context, b *endpointBehaviour, seq uint64,
 // start builds and starts a server on the instance's host (on its
 // previous address after a restart).
 func (in *instance) start(ctx context.Context) error {
+	in.mu.Lock()
+	addr := in.addr
+	in.mu.Unlock()
+	var extra []server.Option
+	if addr != "" {
+		extra = append(extra, server.WithAddress(addr))
+	}
+	srv, err := in.newServer(ctx, in.host.Transport(), extra...)
+	if err != nil {
+		return err
+	}
+	in.mu.Lock()
+	in.srv, in.addr, in.down = srv, srv.Addr(), false
+	in.mu.Unlock()
+	return nil
+}
+
+// newServer builds the instance's framework server on tr, registers its
+// endpoints, subscribers and Go implementation, and starts it: the same
+// server whatever the backend (extra adds the backend's options, such as
+// its address).
+func (in *instance) newServer(ctx context.Context, tr transport.Transport, extra ...server.Option) (server.Server, error) {
 	reg := in.w.sc.Topology.Registry
 	ttl := reg.TTL.Std()
 	if ttl == 0 {
@@ -196,9 +219,6 @@ func (in *instance) start(ctx context.Context) error {
 	if hb == 0 {
 		hb = ttl / 3
 	}
-	in.mu.Lock()
-	addr := in.addr
-	in.mu.Unlock()
 	opts := []server.Option{
 		server.WithID(in.name),
 		server.WithMetadata(in.meta),
@@ -213,12 +233,9 @@ func (in *instance) start(ctx context.Context) error {
 	if in.svc.isGo() || len(in.subs) > 0 {
 		opts = append(opts, server.WithBroker(in.subscriberBroker()))
 	}
-	if addr != "" {
-		opts = append(opts, server.WithAddress(addr))
-	}
-	srv, err := server.New(in.service, in.host.Transport(), in.w.registry(in.name, in.host), opts...)
+	srv, err := server.New(in.service, tr, in.w.registry(in.name, in.host), append(opts, extra...)...)
 	if err != nil {
-		return fmt.Errorf("instance %s: %w", in.name, err)
+		return nil, fmt.Errorf("instance %s: %w", in.name, err)
 	}
 	for k := range in.eps {
 		var fn any = in.handler(k)
@@ -226,24 +243,21 @@ func (in *instance) start(ctx context.Context) error {
 			fn = in.streamHandler(k)
 		}
 		if err := srv.HandleFunc(in.eps[k].name, fn); err != nil {
-			return fmt.Errorf("instance %s: %w", in.name, err)
+			return nil, fmt.Errorf("instance %s: %w", in.name, err)
 		}
 	}
 	if err := in.subscribe(srv); err != nil {
-		return fmt.Errorf("instance %s: %w", in.name, err)
+		return nil, fmt.Errorf("instance %s: %w", in.name, err)
 	}
 	if in.svc.isGo() {
 		if err := in.setupGo(srv); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := srv.Start(ctx); err != nil {
-		return fmt.Errorf("instance %s: %w", in.name, err)
+		return nil, fmt.Errorf("instance %s: %w", in.name, err)
 	}
-	in.mu.Lock()
-	in.srv, in.addr, in.down = srv, srv.Addr(), false
-	in.mu.Unlock()
-	return nil
+	return srv, nil
 }
 
 // crash crashes the host: its registry entry stays until its TTL passes.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/microsim/microsim/framework/server"
+	"github.com/microsim/microsim/framework/transport"
 	"github.com/microsim/microsim/framework/transport/tcp"
 )
 
@@ -15,11 +16,15 @@ import (
 // transport (framework/transport/tcp) on 127.0.0.1, so that a user can
 // check that the simulation and the real stack agree. Each instance is a
 // framework server with a TCP transport of its own, listening on a port
-// of 127.0.0.1 picked at the first start and reused at restarts; each
-// client dials with a TCP transport of its own. The registry is the
-// in-memory one (memory.Network's, per host, so that a crashed host stops
-// heartbeating and leaves a ghost entry). Handlers, selectors, clients,
-// workloads, metrics and assertions are the same code as in virtual time.
+// of 127.0.0.1 picked at the first start and reused at restarts, built
+// and registered by the same code as in virtual time (instance.newServer:
+// synthetic endpoints and streams, subscribers, Go implementations); each
+// client, and each instance whose endpoints or Go handlers make calls,
+// dials with a TCP transport of its own. The registry and the broker are
+// the in-memory ones (memory.Network's, per host, so that a crashed host
+// stops heartbeating and leaves a ghost entry, and loses the events
+// queued to it). Handlers, selectors, clients, workloads, metrics and
+// assertions are the same code as in virtual time.
 //
 // Faults in this mode:
 //
@@ -69,24 +74,6 @@ func CheckTCP(sc *Scenario) error {
 				Msg: "not supported with --network tcp: a paused process that holds real sockets is not modelled (supported: crash, stop, slow, errors, partition, link_latency, loss, registry_outage)"})
 		}
 	}
-	for i := range sc.Topology.Services {
-		s := &sc.Topology.Services[i]
-		path := fmt.Sprintf("topology.services[%d]", i)
-		if s.isGo() {
-			list = append(list, &Error{Path: path + ".implementation",
-				Msg: "not supported with --network tcp: services implemented in Go run in virtual time only"})
-		}
-		if len(s.Subscribers) > 0 {
-			list = append(list, &Error{Path: path + ".subscribers",
-				Msg: "not supported with --network tcp: events (subscribers, publish workloads) run in virtual time only"})
-		}
-		for j := range s.Endpoints {
-			if len(s.Endpoints[j].Calls) > 0 {
-				list = append(list, &Error{Path: fmt.Sprintf("%s.endpoints[%d].calls", path, j),
-					Msg: "not supported with --network tcp: call graphs (an instance calling other services) run in virtual time only"})
-			}
-		}
-	}
 	if len(list) == 0 {
 		return nil
 	}
@@ -108,21 +95,19 @@ func (b *tcpBackend) check(sc *Scenario) error { return CheckTCP(sc) }
 
 func (b *tcpBackend) name() string { return NetworkTCP }
 
-func (b *tcpBackend) build(ctx context.Context, sc *Scenario, seed uint64, _ map[string]ServerSetup, obs *Observation) (*world, error) {
+func (b *tcpBackend) build(ctx context.Context, sc *Scenario, seed uint64, impls map[string]ServerSetup, obs *Observation) (*world, error) {
 	w, err := newWorld(sc, seed)
 	if err != nil {
 		return nil, err
 	}
-	w.obs = obs
-	err = w.startAll(ctx, func(in *instance) error { return b.start(ctx, w, in) },
+	w.impls, w.obs = impls, obs
+	w.callerTransport = b.clientTransport
+	err = w.startAll(ctx, func(in *instance) error { return b.start(ctx, in) },
 		func(c *Client) (*simClient, error) {
-			tr, err := tcp.New()
+			tr, err := b.clientTransport()
 			if err != nil {
 				return nil, err
 			}
-			b.mu.Lock()
-			b.clients = append(b.clients, tr)
-			b.mu.Unlock()
 			return w.newClient(c, tr)
 		})
 	if err != nil {
@@ -135,15 +120,7 @@ func (b *tcpBackend) build(ctx context.Context, sc *Scenario, seed uint64, _ map
 // start starts a server for in on a new TCP transport, on its previous
 // port after a restart. Binding the same port right after a crash can
 // fail for a moment; it is retried for up to a second.
-func (b *tcpBackend) start(ctx context.Context, w *world, in *instance) error {
-	ttl := w.sc.Topology.Registry.TTL.Std()
-	if ttl == 0 {
-		ttl = defaultTTL
-	}
-	hb := w.sc.Topology.Registry.Heartbeat.Std()
-	if hb == 0 {
-		hb = ttl / 3
-	}
+func (b *tcpBackend) start(ctx context.Context, in *instance) error {
 	in.mu.Lock()
 	addr := in.addr
 	in.mu.Unlock()
@@ -154,14 +131,18 @@ func (b *tcpBackend) start(ctx context.Context, w *world, in *instance) error {
 	var tr *tcp.Transport
 	var err error
 	for attempt := 0; ; attempt++ {
-		srv, tr, err = b.newServer(ctx, w, in, addr, ttl, hb)
+		if tr, err = tcp.New(); err != nil {
+			err = fmt.Errorf("instance %s: %w", in.name, err)
+		} else if srv, err = in.newServer(ctx, tr, server.WithAddress(addr)); err != nil {
+			_ = tr.Close()
+		}
 		if err == nil || attempt == 20 || ctx.Err() != nil {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	if err != nil {
-		return fmt.Errorf("instance %s: %w", in.name, err)
+		return err
 	}
 	in.mu.Lock()
 	in.srv, in.addr, in.down = srv, srv.Addr(), false
@@ -172,35 +153,17 @@ func (b *tcpBackend) start(ctx context.Context, w *world, in *instance) error {
 	return nil
 }
 
-func (b *tcpBackend) newServer(ctx context.Context, w *world, in *instance, addr string, ttl, hb time.Duration) (server.Server, *tcp.Transport, error) {
+// clientTransport is a new TCP transport for a client or for the calls
+// of an instance; close closes it.
+func (b *tcpBackend) clientTransport() (transport.Transport, error) {
 	tr, err := tcp.New()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	opts := append([]server.Option{
-		server.WithID(in.name),
-		server.WithAddress(addr),
-		server.WithMetadata(in.meta),
-		server.WithRegisterTTL(ttl),
-		server.WithRegisterInterval(hb),
-		server.WithMaxConcurrent(w.capacity[in.service]),
-	}, w.obs.serverOptions()...)
-	srv, err := server.New(in.service, tr, w.registry(in.name, in.host), opts...)
-	if err == nil {
-		for k := range in.eps {
-			if err = srv.HandleFunc(in.eps[k].name, in.handler(k)); err != nil {
-				break
-			}
-		}
-	}
-	if err == nil {
-		err = srv.Start(ctx)
-	}
-	if err != nil {
-		_ = tr.Close()
-		return nil, nil, err
-	}
-	return srv, tr, nil
+	b.mu.Lock()
+	b.clients = append(b.clients, tr)
+	b.mu.Unlock()
+	return tr, nil
 }
 
 // takeServer removes and returns the instance's current transport.
@@ -250,22 +213,13 @@ func (b *tcpBackend) restart(ctx context.Context, w *world, in *instance) error 
 		_ = tr.Close()
 	}
 	in.host.Restart()
-	return b.start(ctx, w, in)
+	return b.start(ctx, in)
 }
 
 // close stops the clients and the instances, then closes every TCP
 // transport, the injector and the in-memory network.
 func (b *tcpBackend) close(w *world) {
-	for _, name := range w.order {
-		c := w.clients[name]
-		_ = c.cli.Close()
-		_ = c.sel.Close()
-	}
-	var wg sync.WaitGroup
-	for _, in := range w.instances {
-		wg.Go(func() { in.close(10 * time.Second) })
-	}
-	wg.Wait()
+	w.stopAll()
 	b.mu.Lock()
 	trs := append([]*tcp.Transport(nil), b.clients...)
 	for _, tr := range b.servers {

@@ -16,6 +16,7 @@ import (
 	"github.com/microsim/microsim/framework/codec"
 	fwerrors "github.com/microsim/microsim/framework/errors"
 	"github.com/microsim/microsim/framework/server"
+	"github.com/microsim/microsim/framework/transport"
 )
 
 // Services implemented in Go: a scenario marks a service
@@ -112,7 +113,14 @@ func (w *world) newCaller(in *instance) error {
 	if pub {
 		extra = append(extra, client.WithBroker(w.publisher(in.name, in.host)))
 	}
-	c, err := w.buildClient(in.name, cfg, in.zone, "instance/"+in.name, in.host.Transport(), ct, extra...)
+	tr := transport.Transport(in.host.Transport())
+	if w.callerTransport != nil {
+		var err error
+		if tr, err = w.callerTransport(); err != nil {
+			return fmt.Errorf("instance %s: client: %w", in.name, err)
+		}
+	}
+	c, err := w.buildClient(in.name, cfg, in.zone, "instance/"+in.name, tr, ct, extra...)
 	if err != nil {
 		return fmt.Errorf("instance %s: client: %w", in.name, err)
 	}

@@ -44,6 +44,10 @@ type world struct {
 
 	// impls are the Go implementations of services, by name.
 	impls map[string]ServerSetup
+	// callerTransport, when set, gives each instance that makes calls the
+	// transport its client dials with (TCP); nil: its host's memory
+	// transport.
+	callerTransport func() (transport.Transport, error)
 
 	mu      sync.Mutex      // guards brokers
 	brokers []broker.Broker // publishing brokers under faults, closed at the end
@@ -402,6 +406,16 @@ func (w *world) recordAttempt(next client.AttemptFunc) client.AttemptFunc {
 // close stops the clients, the instances and the network, waiting for
 // every goroutine they started.
 func (w *world) close() {
+	w.stopAll()
+	_ = w.closeInjector()
+	_ = w.net.Close()
+}
+
+// stopAll stops the clients, the instances (their servers drained for at
+// most 10s), the goroutines of parallel steps, the instances' own clients
+// and the publishing brokers: everything but the transports, the
+// injector and the network.
+func (w *world) stopAll() {
 	for _, name := range w.order {
 		c := w.clients[name]
 		_ = c.cli.Close()
@@ -420,6 +434,4 @@ func (w *world) close() {
 		}
 	}
 	w.closeBrokers()
-	_ = w.closeInjector()
-	_ = w.net.Close()
 }
