@@ -7,6 +7,7 @@ import (
 
 	"github.com/microsim/microsim/framework/client"
 	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // The scenario sizes the world, drives the load, crashes an instance and
@@ -32,9 +33,9 @@ assertions:
 // Greeter inside a scenario, in virtual time: 20 seconds of traffic and
 // a crash in a few milliseconds of wall time.
 func TestGreeterScenario(t *testing.T) {
-	sc, err := sim.Parse("greeter.yaml", []byte(greeterScenario))
+	sc, err := scenario.Parse("greeter.yaml", []byte(greeterScenario))
 	require.NoError(t, err)
-	rep := sim.RunScenario(t, sc, sim.WithService("greeter", func(client.Client) any { return Greeter{} }))
-	require.NotNil(t, rep) // RunScenario has failed t if an assertion did not hold
+	rep := sim.Run(t, sc, sim.WithService("greeter", func(client.Client) any { return Greeter{} }))
+	require.NotNil(t, rep) // Run has failed t if an assertion did not hold
 	require.Positive(t, rep.Totals.Retries, "the crashed instance's refusals were retried")
 }

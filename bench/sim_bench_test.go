@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // benchScenario is the performance target of the simulator: 20 instances
@@ -13,33 +14,33 @@ import (
 // faults spread over the run (a crash that restarts, a slow node, an
 // error burst), so that the engine's fault, retry and metrics paths run
 // too. At 10 minutes it makes 600,000 calls.
-func benchScenario(d time.Duration) *sim.Scenario {
-	at := func(f float64) sim.Duration { return sim.D(time.Duration(f * float64(d))) }
-	return &sim.Scenario{
+func benchScenario(d time.Duration) *scenario.Scenario {
+	at := func(f float64) scenario.Duration { return scenario.D(time.Duration(f * float64(d))) }
+	return &scenario.Scenario{
 		Name:     fmt.Sprintf("bench-%v", d),
 		Seed:     1,
-		Duration: sim.D(d),
-		Topology: sim.Topology{
-			Registry: sim.RegistryConfig{TTL: sim.D(3 * time.Second)},
-			Services: []sim.Service{{
+		Duration: scenario.D(d),
+		Topology: scenario.Topology{
+			Registry: scenario.RegistryConfig{TTL: scenario.D(3 * time.Second)},
+			Services: []scenario.Service{{
 				Name: "api", Instances: 20, Zones: []string{"a", "b"},
-				Endpoints: []sim.Endpoint{
-					{Name: "Api.Get", Latency: sim.Latency{Dist: sim.DistLognormal, Median: sim.D(5 * time.Millisecond), P99: sim.D(30 * time.Millisecond)}},
-					{Name: "Api.Put", Latency: sim.Latency{Dist: sim.DistUniform, Min: sim.D(5 * time.Millisecond), Max: sim.D(15 * time.Millisecond)}},
+				Endpoints: []scenario.Endpoint{
+					{Name: "Api.Get", Latency: scenario.Latency{Dist: scenario.DistLognormal, Median: scenario.D(5 * time.Millisecond), P99: scenario.D(30 * time.Millisecond)}},
+					{Name: "Api.Put", Latency: scenario.Latency{Dist: scenario.DistUniform, Min: scenario.D(5 * time.Millisecond), Max: scenario.D(15 * time.Millisecond)}},
 				},
 			}},
 		},
-		Clients: []sim.Client{{Name: "load", Timeout: sim.D(2 * time.Second), Retries: &sim.RetryConfig{MaxAttempts: 3}}},
-		Workloads: []sim.Workload{{
+		Clients: []scenario.Client{{Name: "load", Timeout: scenario.D(2 * time.Second), Retries: &scenario.RetryConfig{MaxAttempts: 3}}},
+		Workloads: []scenario.Workload{{
 			Name: "load", Service: "api", Rate: 1000, Idempotent: true,
-			Mix: []sim.MixEntry{{Endpoint: "Api.Get", Weight: 4}, {Endpoint: "Api.Put", Weight: 1}},
+			Mix: []scenario.MixEntry{{Endpoint: "Api.Get", Weight: 4}, {Endpoint: "Api.Put", Weight: 1}},
 		}},
-		Faults: []sim.Fault{
-			{Name: "crash", At: at(0.2), For: at(0.05), Crash: &sim.NodeFault{Target: sim.Target{Service: "api", Instance: sim.I(3)}}},
-			{Name: "slow", At: at(0.4), For: at(0.1), Slow: &sim.SlowFault{Target: sim.Target{Service: "api", Instance: sim.I(7)}, Factor: 10}},
-			{Name: "errors", At: at(0.6), For: at(0.1), Errors: &sim.ErrorsFault{Target: sim.Target{Zone: "b"}, Rate: 0.05}},
+		Faults: []scenario.Fault{
+			{Name: "crash", At: at(0.2), For: at(0.05), Crash: &scenario.NodeFault{Target: scenario.Target{Service: "api", Instance: scenario.I(3)}}},
+			{Name: "slow", At: at(0.4), For: at(0.1), Slow: &scenario.SlowFault{Target: scenario.Target{Service: "api", Instance: scenario.I(7)}, Factor: 10}},
+			{Name: "errors", At: at(0.6), For: at(0.1), Errors: &scenario.ErrorsFault{Target: scenario.Target{Zone: "b"}, Rate: 0.05}},
 		},
-		Assertions: []sim.Assertion{{SuccessRate: &sim.SuccessRateCheck{Min: 0.99}}},
+		Assertions: []scenario.Assertion{{SuccessRate: &scenario.SuccessRateCheck{Min: 0.99}}},
 	}
 }
 
@@ -67,7 +68,7 @@ func BenchmarkSim(b *testing.B) {
 // runBench runs a scenario in a bubble under b (synctest needs a *T, so
 // the bubble belongs to a subtest-free testing.T obtained through the
 // benchmark's own RunWith hosting).
-func runBench(b *testing.B, sc *sim.Scenario) *sim.Report {
+func runBench(b *testing.B, sc *scenario.Scenario) *sim.Report {
 	b.Helper()
 	var rep *sim.Report
 	var err error

@@ -9,35 +9,36 @@ import (
 	"time"
 
 	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // graphScenario is a three-tier call graph with fan-out: 550 calls/s to
 // api, which calls mid, which fans out to 4 leaves and needs 3 of them:
 // six RPCs per top-level call, ~2 million in 10 virtual minutes, with a
 // crash, a slow leaf and an error burst on the way.
-func graphScenario(d time.Duration) *sim.Scenario {
-	at := func(f float64) sim.Duration { return sim.D(time.Duration(f * float64(d))) }
-	lognormal := sim.Latency{Dist: sim.DistLognormal, Median: sim.D(2 * time.Millisecond), P99: sim.D(10 * time.Millisecond)}
-	return &sim.Scenario{
-		Name: fmt.Sprintf("graph-%v", d), Seed: 1, Duration: sim.D(d),
-		Topology: sim.Topology{
-			Registry: sim.RegistryConfig{TTL: sim.D(3 * time.Second)},
-			Services: []sim.Service{
-				{Name: "api", Instances: 4, Zones: []string{"a", "b"}, Endpoints: []sim.Endpoint{{Name: "Api.Get", Latency: sim.Const(time.Millisecond),
-					Calls: []sim.Step{{Service: "mid", Endpoint: "Mid.Get"}}}}},
-				{Name: "mid", Instances: 6, Zones: []string{"a", "b"}, Endpoints: []sim.Endpoint{{Name: "Mid.Get", Latency: sim.Const(time.Millisecond),
-					Calls: []sim.Step{{Service: "leaf", Endpoint: "Leaf.Get", Fanout: 4, Need: 3, Idempotent: true}}}}},
-				{Name: "leaf", Instances: 10, Zones: []string{"a", "b"}, Endpoints: []sim.Endpoint{{Name: "Leaf.Get", Latency: lognormal}}},
+func graphScenario(d time.Duration) *scenario.Scenario {
+	at := func(f float64) scenario.Duration { return scenario.D(time.Duration(f * float64(d))) }
+	lognormal := scenario.Latency{Dist: scenario.DistLognormal, Median: scenario.D(2 * time.Millisecond), P99: scenario.D(10 * time.Millisecond)}
+	return &scenario.Scenario{
+		Name: fmt.Sprintf("graph-%v", d), Seed: 1, Duration: scenario.D(d),
+		Topology: scenario.Topology{
+			Registry: scenario.RegistryConfig{TTL: scenario.D(3 * time.Second)},
+			Services: []scenario.Service{
+				{Name: "api", Instances: 4, Zones: []string{"a", "b"}, Endpoints: []scenario.Endpoint{{Name: "Api.Get", Latency: scenario.Const(time.Millisecond),
+					Calls: []scenario.Step{{Service: "mid", Endpoint: "Mid.Get"}}}}},
+				{Name: "mid", Instances: 6, Zones: []string{"a", "b"}, Endpoints: []scenario.Endpoint{{Name: "Mid.Get", Latency: scenario.Const(time.Millisecond),
+					Calls: []scenario.Step{{Service: "leaf", Endpoint: "Leaf.Get", Fanout: 4, Need: 3, Idempotent: true}}}}},
+				{Name: "leaf", Instances: 10, Zones: []string{"a", "b"}, Endpoints: []scenario.Endpoint{{Name: "Leaf.Get", Latency: lognormal}}},
 			},
 		},
-		Clients:   []sim.Client{{Name: "load", Timeout: sim.D(2 * time.Second)}},
-		Workloads: []sim.Workload{{Name: "load", Service: "api", Endpoint: "Api.Get", Rate: 550, Idempotent: true}},
-		Faults: []sim.Fault{
-			{Name: "crash", At: at(0.2), For: at(0.05), Crash: &sim.NodeFault{Target: sim.Target{Service: "leaf", Instance: sim.I(3)}}},
-			{Name: "slow", At: at(0.4), For: at(0.1), Slow: &sim.SlowFault{Target: sim.Target{Service: "leaf", Instance: sim.I(7)}, Factor: 10}},
-			{Name: "errors", At: at(0.6), For: at(0.1), Errors: &sim.ErrorsFault{Target: sim.Target{Service: "mid", Zone: "b"}, Rate: 0.05}},
+		Clients:   []scenario.Client{{Name: "load", Timeout: scenario.D(2 * time.Second)}},
+		Workloads: []scenario.Workload{{Name: "load", Service: "api", Endpoint: "Api.Get", Rate: 550, Idempotent: true}},
+		Faults: []scenario.Fault{
+			{Name: "crash", At: at(0.2), For: at(0.05), Crash: &scenario.NodeFault{Target: scenario.Target{Service: "leaf", Instance: scenario.I(3)}}},
+			{Name: "slow", At: at(0.4), For: at(0.1), Slow: &scenario.SlowFault{Target: scenario.Target{Service: "leaf", Instance: scenario.I(7)}, Factor: 10}},
+			{Name: "errors", At: at(0.6), For: at(0.1), Errors: &scenario.ErrorsFault{Target: scenario.Target{Service: "mid", Zone: "b"}, Rate: 0.05}},
 		},
-		Assertions: []sim.Assertion{{SuccessRate: &sim.SuccessRateCheck{Min: 0.95}}},
+		Assertions: []scenario.Assertion{{SuccessRate: &scenario.SuccessRateCheck{Min: 0.95}}},
 	}
 }
 
@@ -71,13 +72,13 @@ func BenchmarkSimGraph(b *testing.B) {
 }
 
 // sizeScenario is one service of n instances at 1,000 calls/s.
-func sizeScenario(n int, d time.Duration, rate float64) *sim.Scenario {
-	return &sim.Scenario{
-		Name: fmt.Sprintf("size-%d", n), Seed: 1, Duration: sim.D(d),
-		Topology: sim.Topology{Services: []sim.Service{{Name: "api", Instances: n, Zones: []string{"a", "b"},
-			Endpoints: []sim.Endpoint{{Name: "Api.Get", Latency: sim.Latency{Dist: sim.DistLognormal, Median: sim.D(5 * time.Millisecond), P99: sim.D(30 * time.Millisecond)}}}}}},
-		Workloads:  []sim.Workload{{Name: "load", Service: "api", Endpoint: "Api.Get", Rate: rate}},
-		Assertions: []sim.Assertion{{SuccessRate: &sim.SuccessRateCheck{Min: 1}}},
+func sizeScenario(n int, d time.Duration, rate float64) *scenario.Scenario {
+	return &scenario.Scenario{
+		Name: fmt.Sprintf("size-%d", n), Seed: 1, Duration: scenario.D(d),
+		Topology: scenario.Topology{Services: []scenario.Service{{Name: "api", Instances: n, Zones: []string{"a", "b"},
+			Endpoints: []scenario.Endpoint{{Name: "Api.Get", Latency: scenario.Latency{Dist: scenario.DistLognormal, Median: scenario.D(5 * time.Millisecond), P99: scenario.D(30 * time.Millisecond)}}}}}},
+		Workloads:  []scenario.Workload{{Name: "load", Service: "api", Endpoint: "Api.Get", Rate: rate}},
+		Assertions: []scenario.Assertion{{SuccessRate: &scenario.SuccessRateCheck{Min: 1}}},
 	}
 }
 
@@ -114,7 +115,7 @@ func BenchmarkSimIdleInstance(b *testing.B) {
 
 // peakHeap runs sc and returns the highest live heap seen while it ran,
 // sampled every millisecond of real time.
-func peakHeap(b *testing.B, sc *sim.Scenario) uint64 {
+func peakHeap(b *testing.B, sc *scenario.Scenario) uint64 {
 	runtime.GC()
 	var peak atomic.Uint64
 	stop := make(chan struct{})

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -18,12 +19,12 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // TestScenarios runs each shipped scenario in virtual time; an invalid
 // file, a failed assertion or a fault that changed nothing fails it.
 func TestScenarios(t *testing.T) {
-	files, err := sim.ScenarioFiles(".")
+	files, err := scenario.ScenarioFiles(".")
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(files), 8, "the library ships at least 8 scenarios")
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)), func(t *testing.T) {
-			if _, err := sim.Load(file); err != nil {
+			if _, err := scenario.Load(file); err != nil {
 				t.Fatalf("invalid scenario:\n%v", err)
 			}
 			rep := sim.Run(t, file)

@@ -3,10 +3,12 @@ package sim
 import (
 	"fmt"
 	"time"
+
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // evaluate checks every assertion against the metrics.
-func (w *world) evaluate(sc *Scenario, faults []*faultRun) []AssertionResult {
+func (w *world) evaluate(sc *scenario.Scenario, faults []*faultRun) []AssertionResult {
 	out := make([]AssertionResult, 0, len(sc.Assertions))
 	for i := range sc.Assertions {
 		a := &sc.Assertions[i]
@@ -49,7 +51,7 @@ type span struct {
 }
 
 // spanOf resolves a scope's time range.
-func (w *world) spanOf(s Scope, faults []*faultRun) span {
+func (w *world) spanOf(s scenario.Scope, faults []*faultRun) span {
 	base := time.Duration(0)
 	to := w.sc.Duration.Std()
 	if s.Fault != "" {
@@ -57,7 +59,7 @@ func (w *world) spanOf(s Scope, faults []*faultRun) span {
 			if fr.name != s.Fault {
 				continue
 			}
-			occ := fr.spec.occurrences(w.sc.Duration.Std())
+			occ := occurrences(fr.spec, w.sc.Duration.Std())
 			if len(occ) > 0 {
 				base = occ[0].start
 				if occ[0].end >= 0 {
@@ -83,7 +85,7 @@ func (sp span) whole(w *world) bool { return sp.from == 0 && sp.to >= w.metrics.
 
 // chunks splits a span into windows of width (a multiple of the metrics
 // window); width 0 means the span as one chunk.
-func (w *world) chunks(sp span, width Duration) []span {
+func (w *world) chunks(sp span, width scenario.Duration) []span {
 	if width == 0 {
 		return []span{sp}
 	}
@@ -97,7 +99,7 @@ func (w *world) chunks(sp span, width Duration) []span {
 	return out
 }
 
-func scopeDesc(s Scope) string {
+func scopeDesc(s scenario.Scope) string {
 	d := ""
 	if s.Workload != "" {
 		d += " workload " + s.Workload
@@ -108,7 +110,7 @@ func scopeDesc(s Scope) string {
 	return d
 }
 
-func (w *world) checkSuccess(c *SuccessRateCheck, faults []*faultRun) AssertionResult {
+func (w *world) checkSuccess(c *scenario.SuccessRateCheck, faults []*faultRun) AssertionResult {
 	sp := w.spanOf(c.Scope, faults)
 	lo := &c.Min
 	if c.Min == 0 && c.Max != nil {
@@ -158,7 +160,7 @@ func nonEmpty(a, b string) string {
 	return b
 }
 
-func (w *world) checkLatency(c *LatencyCheck, faults []*faultRun) AssertionResult {
+func (w *world) checkLatency(c *scenario.LatencyCheck, faults []*faultRun) AssertionResult {
 	sp := w.spanOf(c.Scope, faults)
 	var exp, bound []string
 	if c.Min > 0 {
@@ -215,7 +217,7 @@ func (w *world) checkLatency(c *LatencyCheck, faults []*faultRun) AssertionResul
 	return r
 }
 
-func (w *world) checkShare(c *TrafficShareCheck, faults []*faultRun) AssertionResult {
+func (w *world) checkShare(c *scenario.TrafficShareCheck, faults []*faultRun) AssertionResult {
 	sp := w.spanOf(c.Scope, faults)
 	service := c.Service
 	if c.Instance != "" && service == "" {
@@ -267,7 +269,7 @@ func bounds(lo, hi *float64) string {
 	return "any"
 }
 
-func (w *world) checkCount(kind string, c *CountCheck, faults []*faultRun) AssertionResult {
+func (w *world) checkCount(kind string, c *scenario.CountCheck, faults []*faultRun) AssertionResult {
 	sp := w.spanOf(c.Scope, faults)
 	a := w.metrics.sum(query{workload: c.Workload, endpoint: c.Endpoint, from: sp.from, to: sp.to})
 	var count uint64
@@ -320,7 +322,7 @@ func joinAnd(parts []string) string {
 	return out
 }
 
-func (w *world) checkRecovery(c *RecoveryCheck, faults []*faultRun) AssertionResult {
+func (w *world) checkRecovery(c *scenario.RecoveryCheck, faults []*faultRun) AssertionResult {
 	minRate := c.MinSuccessRate
 	if minRate == 0 {
 		minRate = 0.99
@@ -332,7 +334,7 @@ func (w *world) checkRecovery(c *RecoveryCheck, faults []*faultRun) AssertionRes
 		if fr.name != c.Fault {
 			continue
 		}
-		occ := fr.spec.occurrences(w.sc.Duration.Std())
+		occ := occurrences(fr.spec, w.sc.Duration.Std())
 		if len(occ) > 0 && occ[len(occ)-1].end >= 0 {
 			end = occ[len(occ)-1].end + time.Duration(max(len(fr.targets)-1, 0))*fr.spec.Stagger.Std()
 		}

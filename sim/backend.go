@@ -3,6 +3,8 @@ package sim
 import (
 	"context"
 	"time"
+
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // backend is where a world runs: the in-memory network in virtual time
@@ -14,10 +16,10 @@ type backend interface {
 	// name is the report's Network: NetworkMemory or NetworkTCP.
 	name() string
 	// check refuses what the backend cannot run (after Validate).
-	check(sc *Scenario) error
+	check(sc *scenario.Scenario) error
 	// build creates the world and starts every instance and client.
 	// impls are the Go implementations of services (WithService).
-	build(ctx context.Context, sc *Scenario, seed uint64, impls map[string]ServerSetup, obs *Observation) (*world, error)
+	build(ctx context.Context, sc *scenario.Scenario, seed uint64, impls map[string]ServerSetup, obs *Observation) (*world, error)
 	// runFault plays one fault's timeline until it is over or ctx ends.
 	runFault(ctx context.Context, w *world, fr *faultRun, t0 time.Time, runLen time.Duration)
 	// close stops everything build started and waits for it.
@@ -35,9 +37,9 @@ const (
 
 func (memoryBackend) name() string { return NetworkMemory }
 
-func (memoryBackend) check(*Scenario) error { return nil }
+func (memoryBackend) check(*scenario.Scenario) error { return nil }
 
-func (memoryBackend) build(ctx context.Context, sc *Scenario, seed uint64, impls map[string]ServerSetup, obs *Observation) (*world, error) {
+func (memoryBackend) build(ctx context.Context, sc *scenario.Scenario, seed uint64, impls map[string]ServerSetup, obs *Observation) (*world, error) {
 	return build(ctx, sc, seed, impls, obs)
 }
 

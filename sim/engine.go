@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // RunOption changes how a scenario runs.
@@ -34,8 +36,12 @@ func WithFile(file string) RunOption { return func(c *runConfig) { c.file = file
 // duration of virtual time, plus the time calls still in flight at the
 // end need to finish, and returns once every goroutine it started has
 // ended. An error means the world could not be built or the scenario is
+// warmup is how long the servers run before the run's time zero (see
+// simulate).
+const warmup = 123457 * time.Microsecond
+
 // invalid; failed assertions are in the report, not an error.
-func simulate(sc *Scenario, opts ...RunOption) (*Report, error) {
+func simulate(sc *scenario.Scenario, opts ...RunOption) (*Report, error) {
 	if sc == nil {
 		return nil, errors.New("sim: nil scenario")
 	}
@@ -48,7 +54,7 @@ func simulate(sc *Scenario, opts ...RunOption) (*Report, error) {
 	}
 	seed := sc.Seed
 	if seed == 0 {
-		seed = defaultSeed
+		seed = scenario.DefaultSeed
 	}
 	if cfg.seed != nil {
 		seed = *cfg.seed
@@ -141,7 +147,7 @@ func simulate(sc *Scenario, opts ...RunOption) (*Report, error) {
 
 // maxCallTime bounds any call's latency: the longest client timeout.
 func (w *world) maxCallTime() time.Duration {
-	longest := defaultTimeout
+	longest := scenario.DefaultTimeout
 	for _, c := range w.sc.Clients {
 		longest = max(longest, c.Timeout.Std())
 	}

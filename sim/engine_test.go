@@ -11,13 +11,14 @@ import (
 
 	"github.com/microsim/microsim/sim"
 	"github.com/microsim/microsim/sim/internal/fixture"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // crashScenario is fixture.CrashScenario.
-func crashScenario() *sim.Scenario { return fixture.CrashScenario() }
+func crashScenario() *scenario.Scenario { return fixture.CrashScenario() }
 
 func TestRunScenarioBuilder(t *testing.T) {
-	rep := sim.RunScenario(t, crashScenario())
+	rep := sim.Run(t, crashScenario())
 	require.NotNil(t, rep)
 	assert.True(t, rep.Passed)
 	// Uniform arrivals at 100/s for 20s: exactly 2000 calls, all served.
@@ -33,7 +34,7 @@ func TestRunScenarioBuilder(t *testing.T) {
 	assert.InDelta(t, 10.0, rep.Latency.P50, 0.1)
 	require.Len(t, rep.Faults, 1)
 	assert.Equal(t, sim.FaultEvent{Fault: "crash", Kind: "crash", Target: "api-2", StartSeconds: 5, EndSeconds: 10, Touched: 1,
-		Start: sim.D(5 * time.Second), End: sim.D(10 * time.Second)}, rep.Faults[0])
+		Start: scenario.D(5 * time.Second), End: scenario.D(10 * time.Second)}, rep.Faults[0])
 	require.Len(t, rep.Windows, 20)
 	assert.Equal(t, uint64(100), rep.Windows[0].Calls)
 	assert.Zero(t, rep.Windows[8].InstanceAttempts[2], "no attempt reaches the crashed node once its TTL passed")
@@ -45,10 +46,10 @@ func TestRunScenarioBuilder(t *testing.T) {
 // TestSameSeedSameReport: two runs of one seed give the same report, wall
 // time aside; another seed gives other draws.
 func TestSameSeedSameReport(t *testing.T) {
-	sc, err := sim.Load("../scenarios/node-crash-ghost.yaml")
+	sc, err := scenario.Load("../scenarios/node-crash-ghost.yaml")
 	require.NoError(t, err)
 	run := func(opts ...sim.RunOption) []byte {
-		rep := sim.RunScenario(t, sc, opts...)
+		rep := sim.Run(t, sc, opts...)
 		require.NotNil(t, rep)
 		rep.WallSeconds = 0
 		var b bytes.Buffer
@@ -69,10 +70,10 @@ func TestSameSeedSameReport(t *testing.T) {
 // and expected values, and the run's report says so.
 func TestFailedAssertions(t *testing.T) {
 	sc := crashScenario()
-	sc.Assertions = []sim.Assertion{
-		{Name: "impossible latency", Latency: &sim.LatencyCheck{Percentile: 50, Max: sim.D(time.Millisecond)}},
-		{SuccessRate: &sim.SuccessRateCheck{Min: 1, Scope: sim.Scope{Workload: "load"}, Window: sim.D(2 * time.Second)}},
-		{Retries: &sim.CountCheck{MaxTotal: sim.I[int64](0)}},
+	sc.Assertions = []scenario.Assertion{
+		{Name: "impossible latency", Latency: &scenario.LatencyCheck{Percentile: 50, Max: scenario.D(time.Millisecond)}},
+		{SuccessRate: &scenario.SuccessRateCheck{Min: 1, Scope: scenario.Scope{Workload: "load"}, Window: scenario.D(2 * time.Second)}},
+		{Retries: &scenario.CountCheck{MaxTotal: scenario.I[int64](0)}},
 	}
 	rep, err := sim.RunWith(sim.TestRunner(t), sc)
 	require.NoError(t, err)
@@ -93,17 +94,17 @@ func TestFailedAssertions(t *testing.T) {
 // TestClosedLoopAndRamp: closed-loop workers issue calls back to back; a
 // ramp's rate rises linearly.
 func TestClosedLoopAndRamp(t *testing.T) {
-	sc := &sim.Scenario{
-		Name: "loops", Duration: sim.D(10 * time.Second),
-		Topology: sim.Topology{Services: []sim.Service{{Name: "db", Instances: 2,
-			Endpoints: []sim.Endpoint{{Name: "Db.Read", Latency: sim.Const(50 * time.Millisecond)}}}}},
-		Workloads: []sim.Workload{
-			{Name: "workers", Service: "db", Endpoint: "Db.Read", Concurrency: 4, Think: sim.D(50 * time.Millisecond)},
+	sc := &scenario.Scenario{
+		Name: "loops", Duration: scenario.D(10 * time.Second),
+		Topology: scenario.Topology{Services: []scenario.Service{{Name: "db", Instances: 2,
+			Endpoints: []scenario.Endpoint{{Name: "Db.Read", Latency: scenario.Const(50 * time.Millisecond)}}}}},
+		Workloads: []scenario.Workload{
+			{Name: "workers", Service: "db", Endpoint: "Db.Read", Concurrency: 4, Think: scenario.D(50 * time.Millisecond)},
 			{Name: "ramp", Service: "db", Endpoint: "Db.Read", Arrivals: "uniform",
-				Ramp: []sim.RatePoint{{At: 0, Rate: 0}, {At: sim.D(10 * time.Second), Rate: 100}}},
+				Ramp: []scenario.RatePoint{{At: 0, Rate: 0}, {At: scenario.D(10 * time.Second), Rate: 100}}},
 		},
 	}
-	rep := sim.RunScenario(t, sc)
+	rep := sim.Run(t, sc)
 	require.NotNil(t, rep)
 	require.Len(t, rep.Workloads, 2)
 	// 4 workers x 10s / (50ms call + 50ms think) = 400 calls.

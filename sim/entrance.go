@@ -6,6 +6,7 @@ import (
 
 	"github.com/microsim/microsim/framework/client"
 	"github.com/microsim/microsim/framework/registry"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // An Entrance is a way into a running world from outside it: the world's
@@ -38,7 +39,7 @@ func RealTime() Runner { return func(f func()) { f() } }
 // openEntrance builds the entrance's client and calls open.
 func (w *world) openEntrance(open func(Entrance) (func(), error)) (func(), error) {
 	host := w.net.Host(entranceHost)
-	sc, err := w.buildClient(entranceHost, &Client{}, "", "entrance", host.Transport(), client.DefaultContentType)
+	sc, err := w.buildClient(entranceHost, &scenario.Client{}, "", "entrance", host.Transport(), client.DefaultContentType)
 	if err != nil {
 		return nil, err
 	}

@@ -14,19 +14,20 @@ import (
 
 	"github.com/microsim/microsim/gateway"
 	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // The API gateway in front of a simulated world, in virtual time: calls
 // through it reach the world's services, and the fault timeline acts on
 // them as on the workloads'.
 func TestEntranceWithTheGateway(t *testing.T) {
-	sc := &sim.Scenario{
-		Name: "entrance", Seed: 2, Duration: sim.D(4 * time.Second),
-		Topology: sim.Topology{Services: []sim.Service{{Name: "greeter", Instances: 2,
-			Endpoints: []sim.Endpoint{{Name: "Greeter.Hello", Latency: sim.Const(5 * time.Millisecond)}}}}},
-		Workloads: []sim.Workload{{Name: "w", Service: "greeter", Endpoint: "Greeter.Hello", Rate: 10}},
-		Faults: []sim.Fault{{Name: "down", At: sim.D(2 * time.Second), For: sim.D(time.Second),
-			Errors: &sim.ErrorsFault{Target: sim.Target{Service: "greeter"}, Rate: 1, Code: "unavailable"}}},
+	sc := &scenario.Scenario{
+		Name: "entrance", Seed: 2, Duration: scenario.D(4 * time.Second),
+		Topology: scenario.Topology{Services: []scenario.Service{{Name: "greeter", Instances: 2,
+			Endpoints: []scenario.Endpoint{{Name: "Greeter.Hello", Latency: scenario.Const(5 * time.Millisecond)}}}}},
+		Workloads: []scenario.Workload{{Name: "w", Service: "greeter", Endpoint: "Greeter.Hello", Rate: 10}},
+		Faults: []scenario.Fault{{Name: "down", At: scenario.D(2 * time.Second), For: scenario.D(time.Second),
+			Errors: &scenario.ErrorsFault{Target: scenario.Target{Service: "greeter"}, Rate: 1, Code: "unavailable"}}},
 	}
 	type answer struct {
 		at     time.Duration

@@ -8,6 +8,7 @@ import (
 	"github.com/microsim/microsim/framework/registry"
 	"github.com/microsim/microsim/framework/transport"
 	"github.com/microsim/microsim/memory"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // Link faults (partition, link_latency, loss) and registry outages run
@@ -61,9 +62,9 @@ func (w *world) addInjectorFaults() error {
 		if spec == nil {
 			continue
 		}
-		ff, err := w.inj.Add(faultName(f, i), spec)
+		ff, err := w.inj.Add(f.NameAt(i), spec)
 		if err != nil {
-			return fmt.Errorf("fault %s: %w", faultName(f, i), err)
+			return fmt.Errorf("fault %s: %w", f.NameAt(i), err)
 		}
 		w.injFaults[i] = ff
 	}
@@ -101,7 +102,7 @@ func (w *world) closeInjector() error {
 
 // injectorSpec maps a link or registry fault of the schema to the faults
 // package's spec (nil for the other kinds).
-func injectorSpec(f *Fault) faults.Spec {
+func injectorSpec(f *scenario.Fault) faults.Spec {
 	switch {
 	case f.Partition != nil:
 		p := f.Partition
@@ -121,7 +122,7 @@ func injectorSpec(f *Fault) faults.Spec {
 	case f.Broker != nil:
 		b := f.Broker
 		spec := faults.BrokerFault{Nodes: hostTarget(b.From), Topic: b.Topic, Unavailable: b.Unavailable, Drop: b.Drop, Duplicate: b.Duplicate}
-		if b.Delay != (Latency{}) {
+		if b.Delay != (scenario.Latency{}) {
 			spec.Delay = faultDist(b.Delay)
 		}
 		return spec
@@ -131,7 +132,7 @@ func injectorSpec(f *Fault) faults.Spec {
 
 // hostTarget maps a HostSet to a faults.Target; the empty set is every
 // host.
-func hostTarget(h HostSet) faults.Target {
+func hostTarget(h scenario.HostSet) faults.Target {
 	t := faults.Target{Zone: h.Zone, Service: h.Service}
 	if h.Client != "" {
 		t.Nodes = []string{clientHost(h.Client)}
@@ -141,20 +142,20 @@ func hostTarget(h HostSet) faults.Target {
 
 // faultDist maps a latency distribution of the schema to the faults
 // package's.
-func faultDist(l Latency) faults.Dist {
+func faultDist(l scenario.Latency) faults.Dist {
 	var d faults.Dist
 	switch l.Dist {
-	case "", DistConstant:
+	case "", scenario.DistConstant:
 		return faults.Constant(l.Value.Std())
-	case DistUniform:
+	case scenario.DistUniform:
 		return faults.Uniform(l.Min.Std(), l.Max.Std())
-	case DistNormal:
+	case scenario.DistNormal:
 		d = faults.Normal(l.Mean.Std(), l.Stddev.Std())
-	case DistLognormal:
+	case scenario.DistLognormal:
 		d = faults.LogNormal(l.Median.Std(), l.P99.Std())
-	case DistExponential:
+	case scenario.DistExponential:
 		d = faults.Exponential(l.Mean.Std())
-	case DistPareto:
+	case scenario.DistPareto:
 		d = faults.Pareto(l.Scale.Std(), l.Alpha)
 	}
 	if l.Min > 0 || l.Max > 0 {
@@ -164,8 +165,8 @@ func faultDist(l Latency) faults.Dist {
 }
 
 // linkTarget describes a link or registry fault's target for the report.
-func linkTarget(f *Fault) string {
-	set := func(h HostSet) string {
+func linkTarget(f *scenario.Fault) string {
+	set := func(h scenario.HostSet) string {
 		var parts []string
 		if h.Zone != "" {
 			parts = append(parts, "zone "+h.Zone)

@@ -8,31 +8,32 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // faultScenario: 2 instances of api (zones a and b) at 100 calls/s from
 // a client in zone a, for 20s, with the given fault from 5s to 10s.
-func faultScenario(f sim.Fault) *sim.Scenario {
-	f.Name, f.At, f.For = "fault", sim.D(5*time.Second), sim.D(5*time.Second)
-	return &sim.Scenario{
-		Name: "memory-" + f.Kind(), Seed: 7, Duration: sim.D(20 * time.Second),
-		Topology: sim.Topology{
-			Registry: sim.RegistryConfig{TTL: sim.D(2 * time.Second)},
-			Services: []sim.Service{{Name: "api", Instances: 2, Zones: []string{"a", "b"},
-				Endpoints: []sim.Endpoint{{Name: "Api.Get", Latency: sim.Const(10 * time.Millisecond)}}}},
+func faultScenario(f scenario.Fault) *scenario.Scenario {
+	f.Name, f.At, f.For = "fault", scenario.D(5*time.Second), scenario.D(5*time.Second)
+	return &scenario.Scenario{
+		Name: "memory-" + f.Kind(), Seed: 7, Duration: scenario.D(20 * time.Second),
+		Topology: scenario.Topology{
+			Registry: scenario.RegistryConfig{TTL: scenario.D(2 * time.Second)},
+			Services: []scenario.Service{{Name: "api", Instances: 2, Zones: []string{"a", "b"},
+				Endpoints: []scenario.Endpoint{{Name: "Api.Get", Latency: scenario.Const(10 * time.Millisecond)}}}},
 		},
-		Clients: []sim.Client{{Name: "web", Zone: "a", AttemptTimeout: sim.D(100 * time.Millisecond),
-			Retries: &sim.RetryConfig{MaxAttempts: 3}}},
-		Workloads: []sim.Workload{{Name: "load", Client: "web", Service: "api", Endpoint: "Api.Get", Rate: 100, Arrivals: "uniform", Idempotent: true}},
-		Faults:    []sim.Fault{f},
+		Clients: []scenario.Client{{Name: "web", Zone: "a", AttemptTimeout: scenario.D(100 * time.Millisecond),
+			Retries: &scenario.RetryConfig{MaxAttempts: 3}}},
+		Workloads: []scenario.Workload{{Name: "load", Client: "web", Service: "api", Endpoint: "Api.Get", Rate: 100, Arrivals: "uniform", Idempotent: true}},
+		Faults:    []scenario.Fault{f},
 	}
 }
 
 // TestMemoryLinkLatency: link latency between the zones slows down the
 // calls to zone b, in virtual time, and only while the fault is on.
 func TestMemoryLinkLatency(t *testing.T) {
-	rep := sim.RunScenario(t, faultScenario(sim.Fault{LinkLatency: &sim.LinkLatencyFault{
-		From: sim.HostSet{Zone: "a"}, To: sim.HostSet{Zone: "b"}, Latency: sim.Const(20 * time.Millisecond)}}))
+	rep := sim.Run(t, faultScenario(scenario.Fault{LinkLatency: &scenario.LinkLatencyFault{
+		From: scenario.HostSet{Zone: "a"}, To: scenario.HostSet{Zone: "b"}, Latency: scenario.Const(20 * time.Millisecond)}}))
 	require.NotNil(t, rep)
 	assert.Equal(t, rep.Totals.Calls, rep.Totals.Successes)
 	require.Len(t, rep.Faults, 1)
@@ -53,14 +54,14 @@ func TestMemoryLinkLatency(t *testing.T) {
 // attempts to it time out and are retried, then its registry entry
 // expires; it serves again after the pause.
 func TestMemoryPause(t *testing.T) {
-	rep := sim.RunScenario(t, faultScenario(sim.Fault{Pause: &sim.NodeFault{Target: sim.Target{Service: "api", Instance: sim.I(1)}}}))
+	rep := sim.Run(t, faultScenario(scenario.Fault{Pause: &scenario.NodeFault{Target: scenario.Target{Service: "api", Instance: scenario.I(1)}}}))
 	require.NotNil(t, rep)
 	assert.Equal(t, rep.Totals.Calls, rep.Totals.Successes, "attempts to the paused node time out and are retried")
 	assert.Positive(t, rep.Totals.Retries)
 	assert.Positive(t, rep.Instances[1].Failures)
 	require.Len(t, rep.Faults, 1)
 	assert.Equal(t, sim.FaultEvent{Fault: "fault", Kind: "pause", Target: "api-1", StartSeconds: 5, EndSeconds: 10, Touched: 1,
-		Start: sim.D(5 * time.Second), End: sim.D(10 * time.Second)}, rep.Faults[0])
+		Start: scenario.D(5 * time.Second), End: scenario.D(10 * time.Second)}, rep.Faults[0])
 	// From TTL after the pause started to its end, api-1 is out of the
 	// registry: no attempts.
 	for _, w := range rep.Windows {

@@ -12,6 +12,7 @@ import (
 	"github.com/microsim/microsim/framework/client"
 	"github.com/microsim/microsim/framework/codec"
 	fwerrors "github.com/microsim/microsim/framework/errors"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // stepPlan is a Step resolved for the engine: its calls, fan-out copies
@@ -37,12 +38,12 @@ type edgeCall struct {
 }
 
 // planSteps resolves an endpoint's steps for an instance of caller.
-func (w *world) planSteps(caller, endpoint string, steps []Step) []stepPlan {
+func (w *world) planSteps(caller, endpoint string, steps []scenario.Step) []stepPlan {
 	var out []stepPlan
 	for k := range steps {
 		st := &steps[k]
-		p := stepPlan{need: st.need(), optional: st.Optional, maxDepth: st.MaxDepth, desc: describeStep(st)}
-		for pi, c := range st.calls() {
+		p := stepPlan{need: st.Needed(), optional: st.Optional, maxDepth: st.MaxDepth, desc: st.String()}
+		for pi, c := range st.Calls() {
 			if c.Publish != "" {
 				p.calls = append(p.calls, &edgeCall{topic: c.Publish,
 					key: streamKey(caller + "/" + endpoint + "/" + strconv.Itoa(k) + "/" + strconv.Itoa(pi))})
@@ -61,7 +62,7 @@ func (w *world) planSteps(caller, endpoint string, steps []Step) []stepPlan {
 					ec.timeout = c.Timeout.Std()
 				}
 				ec.opts = edgeOptions(st, c, mix64(w.seed^ec.key))
-				if callee != nil && callee.isGo() {
+				if callee != nil && callee.IsGo() {
 					ec.goCallee = true
 					req := c.Request
 					if req == "" {
@@ -80,9 +81,9 @@ func (w *world) planSteps(caller, endpoint string, steps []Step) []stepPlan {
 
 // edgeOptions are the per-edge client settings of call c of step st (an
 // entry's own settings win over its step's).
-func edgeOptions(st, c *Step, seed uint64) []client.CallOption {
+func edgeOptions(st, c *scenario.Step, seed uint64) []client.CallOption {
 	var opts []client.CallOption
-	pick := func(a, b Duration) Duration {
+	pick := func(a, b scenario.Duration) scenario.Duration {
 		if a > 0 {
 			return a
 		}
@@ -113,13 +114,13 @@ func edgeOptions(st, c *Step, seed uint64) []client.CallOption {
 
 // service returns the scenario's service called name (nil when none). It
 // is asked on every call a Go handler or the entrance makes.
-func (w *world) service(name string) *Service { return w.services[name] }
+func (w *world) service(name string) *scenario.Service { return w.services[name] }
 
 // synthetic reports whether the world runs service name's synthetic
 // handlers (which speak the engine's own protocol).
 func (w *world) synthetic(name string) bool {
 	s := w.services[name]
-	return s != nil && !s.isGo()
+	return s != nil && !s.IsGo()
 }
 
 // callSynthetic calls a synthetic service's endpoint for a caller that
@@ -229,7 +230,7 @@ func (in *instance) edgeCall(ctx context.Context, c *edgeCall, seq uint64, depth
 	var err error
 	if c.goCallee {
 		var rsp json.RawMessage
-		err = in.caller.cli.Call(cctx, c.service, c.endpoint, requestFor(c.request, child), &rsp, c.opts...)
+		err = in.caller.cli.Call(cctx, c.service, c.endpoint, scenario.ExpandRequest(c.request, child), &rsp, c.opts...)
 	} else {
 		var body [9]byte
 		binary.LittleEndian.PutUint64(body[:], child)

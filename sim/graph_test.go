@@ -13,6 +13,7 @@ import (
 	"github.com/microsim/microsim/framework/client"
 	"github.com/microsim/microsim/sim"
 	"github.com/microsim/microsim/sim/report"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // graphBase is a valid two-tier scenario; the cases below change it.
@@ -70,9 +71,9 @@ func TestGraphValidation(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			src := strings.Replace(graphBase, c.old, c.new, 1)
 			require.NotEqual(t, graphBase, src, "the case changes nothing")
-			_, err := sim.Parse("g.yaml", []byte(src))
+			_, err := scenario.Parse("g.yaml", []byte(src))
 			require.Error(t, err)
-			var list sim.ErrorList
+			var list scenario.ErrorList
 			require.True(t, errors.As(err, &list), "%v", err)
 			require.Len(t, list, len(c.want), "%v", err)
 			for i, w := range c.want {
@@ -80,27 +81,27 @@ func TestGraphValidation(t *testing.T) {
 			}
 		})
 	}
-	_, err := sim.Parse("g.yaml", []byte(graphBase))
+	_, err := scenario.Parse("g.yaml", []byte(graphBase))
 	require.NoError(t, err)
 }
 
 // chain is api -> mid -> db; db takes dbLatency; the client gives up
 // after 300ms; propagate sets the middle tiers' propagate_deadline.
-func chain(propagate bool, dbLatency time.Duration) *sim.Scenario {
-	mid := func(name, callee, ep string) sim.Service {
-		return sim.Service{Name: name, Instances: 2, PropagateDeadline: sim.B(propagate),
-			Endpoints: []sim.Endpoint{{Name: strings.ToUpper(name[:1]) + name[1:] + ".Get", Latency: sim.Const(time.Millisecond),
-				Calls: []sim.Step{{Service: callee, Endpoint: ep}}}}}
+func chain(propagate bool, dbLatency time.Duration) *scenario.Scenario {
+	mid := func(name, callee, ep string) scenario.Service {
+		return scenario.Service{Name: name, Instances: 2, PropagateDeadline: scenario.B(propagate),
+			Endpoints: []scenario.Endpoint{{Name: strings.ToUpper(name[:1]) + name[1:] + ".Get", Latency: scenario.Const(time.Millisecond),
+				Calls: []scenario.Step{{Service: callee, Endpoint: ep}}}}}
 	}
-	return &sim.Scenario{
-		Name: "chain", Seed: 3, Duration: sim.D(5 * time.Second),
-		Topology: sim.Topology{Services: []sim.Service{
+	return &scenario.Scenario{
+		Name: "chain", Seed: 3, Duration: scenario.D(5 * time.Second),
+		Topology: scenario.Topology{Services: []scenario.Service{
 			mid("api", "mid", "Mid.Get"),
 			mid("mid", "db", "Db.Get"),
-			{Name: "db", Instances: 2, Endpoints: []sim.Endpoint{{Name: "Db.Get", Latency: sim.Const(dbLatency)}}},
+			{Name: "db", Instances: 2, Endpoints: []scenario.Endpoint{{Name: "Db.Get", Latency: scenario.Const(dbLatency)}}},
 		}},
-		Clients:   []sim.Client{{Name: "c", Timeout: sim.D(300 * time.Millisecond)}},
-		Workloads: []sim.Workload{{Name: "w", Service: "api", Endpoint: "Api.Get", Rate: 20, Arrivals: "uniform"}},
+		Clients:   []scenario.Client{{Name: "c", Timeout: scenario.D(300 * time.Millisecond)}},
+		Workloads: []scenario.Workload{{Name: "w", Service: "api", Endpoint: "Api.Get", Rate: 20, Arrivals: "uniform"}},
 	}
 }
 
@@ -117,8 +118,8 @@ func edge(t *testing.T, r *sim.Report, caller, service string) sim.EdgeReport {
 
 func TestDeadlinePropagation(t *testing.T) {
 	// db takes 2s; the caller gives up after 300ms.
-	on := sim.RunScenario(t, chain(true, 2*time.Second))
-	off := sim.RunScenario(t, chain(false, 2*time.Second))
+	on := sim.Run(t, chain(true, 2*time.Second))
+	off := sim.Run(t, chain(false, 2*time.Second))
 	require.NotNil(t, on)
 	require.NotNil(t, off)
 	// Uniform arrivals, 20/s for 5s: 100 calls, each timed out.
@@ -144,25 +145,25 @@ func TestDeadlinePropagation(t *testing.T) {
 }
 
 func TestFanoutNeed(t *testing.T) {
-	sc := &sim.Scenario{
-		Name: "fanout", Seed: 4, Duration: sim.D(10 * time.Second),
-		Topology: sim.Topology{Services: []sim.Service{
-			{Name: "api", Instances: 1, Endpoints: []sim.Endpoint{{Name: "Api.Get",
-				Calls: []sim.Step{
+	sc := &scenario.Scenario{
+		Name: "fanout", Seed: 4, Duration: scenario.D(10 * time.Second),
+		Topology: scenario.Topology{Services: []scenario.Service{
+			{Name: "api", Instances: 1, Endpoints: []scenario.Endpoint{{Name: "Api.Get",
+				Calls: []scenario.Step{
 					{Service: "leaf", Endpoint: "Leaf.Get", Fanout: 5, Need: 2},
-					{Parallel: []sim.Step{{Service: "a", Endpoint: "A.Get"}, {Service: "b", Endpoint: "B.Get", Fanout: 2}}},
+					{Parallel: []scenario.Step{{Service: "a", Endpoint: "A.Get"}, {Service: "b", Endpoint: "B.Get", Fanout: 2}}},
 				}}}},
-			{Name: "leaf", Instances: 5, Endpoints: []sim.Endpoint{{Name: "Leaf.Get", Latency: sim.Latency{Dist: "uniform", Min: sim.D(time.Millisecond), Max: sim.D(50 * time.Millisecond)}}}},
-			{Name: "a", Instances: 1, Endpoints: []sim.Endpoint{{Name: "A.Get", Latency: sim.Const(3 * time.Millisecond)}}},
-			{Name: "b", Instances: 2, Endpoints: []sim.Endpoint{{Name: "B.Get", Latency: sim.Const(7 * time.Millisecond), ErrorRate: 0.5, ErrorCode: "internal"}}},
+			{Name: "leaf", Instances: 5, Endpoints: []scenario.Endpoint{{Name: "Leaf.Get", Latency: scenario.Latency{Dist: "uniform", Min: scenario.D(time.Millisecond), Max: scenario.D(50 * time.Millisecond)}}}},
+			{Name: "a", Instances: 1, Endpoints: []scenario.Endpoint{{Name: "A.Get", Latency: scenario.Const(3 * time.Millisecond)}}},
+			{Name: "b", Instances: 2, Endpoints: []scenario.Endpoint{{Name: "B.Get", Latency: scenario.Const(7 * time.Millisecond), ErrorRate: 0.5, ErrorCode: "internal"}}},
 		}},
-		Workloads: []sim.Workload{{Name: "w", Service: "api", Endpoint: "Api.Get", Rate: 10, Arrivals: "uniform"}},
-		Assertions: []sim.Assertion{
-			{Amplification: &sim.AmplificationCheck{Service: "leaf", Min: sim.F(5), Max: sim.F(5)}},
-			{Edge: &sim.EdgeCheck{Caller: "api", Service: "leaf", MaxAttemptsPerCall: sim.F(1)}},
+		Workloads: []scenario.Workload{{Name: "w", Service: "api", Endpoint: "Api.Get", Rate: 10, Arrivals: "uniform"}},
+		Assertions: []scenario.Assertion{
+			{Amplification: &scenario.AmplificationCheck{Service: "leaf", Min: scenario.F(5), Max: scenario.F(5)}},
+			{Edge: &scenario.EdgeCheck{Caller: "api", Service: "leaf", MaxAttemptsPerCall: scenario.F(1)}},
 		},
 	}
-	r := sim.RunScenario(t, sc)
+	r := sim.Run(t, sc)
 	require.NotNil(t, r)
 	calls := r.Totals.Calls
 	require.Equal(t, uint64(100), calls)
@@ -203,24 +204,24 @@ func (i *Inventory) Reserve(ctx context.Context, req *ReserveRequest, rsp *Reser
 	return nil
 }
 
-func goScenario() *sim.Scenario {
-	return &sim.Scenario{
-		Name: "go", Seed: 8, Duration: sim.D(10 * time.Second),
-		Topology: sim.Topology{Services: []sim.Service{
-			{Name: "inventory", Instances: 2, Implementation: sim.ImplementationGo},
-			{Name: "stock", Instances: 2, Endpoints: []sim.Endpoint{{Name: "Stock.Take", Latency: sim.Const(4 * time.Millisecond)}}},
+func goScenario() *scenario.Scenario {
+	return &scenario.Scenario{
+		Name: "go", Seed: 8, Duration: scenario.D(10 * time.Second),
+		Topology: scenario.Topology{Services: []scenario.Service{
+			{Name: "inventory", Instances: 2, Implementation: scenario.ImplementationGo},
+			{Name: "stock", Instances: 2, Endpoints: []scenario.Endpoint{{Name: "Stock.Take", Latency: scenario.Const(4 * time.Millisecond)}}},
 		}},
-		Workloads: []sim.Workload{{Name: "w", Service: "inventory", Endpoint: "Inventory.Reserve", Request: `{"Item": "book"}`, Rate: 20, Arrivals: "uniform"}},
-		Faults: []sim.Fault{
-			{Name: "slow", At: sim.D(2*time.Second + 25*time.Millisecond), For: sim.D(2 * time.Second), Slow: &sim.SlowFault{Target: sim.Target{Service: "inventory"}, Add: sim.Const(10 * time.Millisecond)}},
-			{Name: "fail", At: sim.D(6*time.Second + 25*time.Millisecond), For: sim.D(2 * time.Second), Errors: &sim.ErrorsFault{Target: sim.Target{Service: "inventory"}, Rate: 1, Code: "internal"}},
+		Workloads: []scenario.Workload{{Name: "w", Service: "inventory", Endpoint: "Inventory.Reserve", Request: `{"Item": "book"}`, Rate: 20, Arrivals: "uniform"}},
+		Faults: []scenario.Fault{
+			{Name: "slow", At: scenario.D(2*time.Second + 25*time.Millisecond), For: scenario.D(2 * time.Second), Slow: &scenario.SlowFault{Target: scenario.Target{Service: "inventory"}, Add: scenario.Const(10 * time.Millisecond)}},
+			{Name: "fail", At: scenario.D(6*time.Second + 25*time.Millisecond), For: scenario.D(2 * time.Second), Errors: &scenario.ErrorsFault{Target: scenario.Target{Service: "inventory"}, Rate: 1, Code: "internal"}},
 		},
 	}
 }
 
 func TestGoService(t *testing.T) {
 	served := 0
-	r := sim.RunScenario(t, goScenario(), sim.WithService("inventory", func(c client.Client) any {
+	r := sim.Run(t, goScenario(), sim.WithService("inventory", func(c client.Client) any {
 		return &Inventory{stock: c, served: &served}
 	}))
 	require.NotNil(t, r)
@@ -259,7 +260,7 @@ func TestGoServiceMismatch(t *testing.T) {
 
 func TestSeriesPerWorkloadAndEdge(t *testing.T) {
 	sc := chain(true, 10*time.Millisecond)
-	sc.Workloads = append(sc.Workloads, sim.Workload{Name: "direct", Service: "db", Endpoint: "Db.Get", Rate: 10, Arrivals: "uniform"})
+	sc.Workloads = append(sc.Workloads, scenario.Workload{Name: "direct", Service: "db", Endpoint: "Db.Get", Rate: 10, Arrivals: "uniform"})
 	rep, err := sim.RunWith(sim.TestRunner(t), sc)
 	require.NoError(t, err)
 	require.Len(t, rep.Workloads, 2)
@@ -305,12 +306,12 @@ func (Echo) Say(ctx context.Context, req *ReserveRequest, rsp *ReserveReply) err
 // A slow fault whose factor acts on a Go handler that takes no virtual
 // time changes nothing: the report warns, and a test run fails.
 func TestIdleFaultWarns(t *testing.T) {
-	sc := &sim.Scenario{
-		Name: "idle", Seed: 8, Duration: sim.D(6 * time.Second),
-		Topology:  sim.Topology{Services: []sim.Service{{Name: "echo", Instances: 2, Implementation: sim.ImplementationGo}}},
-		Workloads: []sim.Workload{{Name: "w", Service: "echo", Endpoint: "Echo.Say", Request: `{"Item": "x"}`, Rate: 20, Arrivals: "uniform"}},
-		Faults: []sim.Fault{{Name: "idle", At: sim.D(2*time.Second + 25*time.Millisecond), For: sim.D(2 * time.Second),
-			Slow: &sim.SlowFault{Target: sim.Target{Service: "echo"}, Factor: 5}}},
+	sc := &scenario.Scenario{
+		Name: "idle", Seed: 8, Duration: scenario.D(6 * time.Second),
+		Topology:  scenario.Topology{Services: []scenario.Service{{Name: "echo", Instances: 2, Implementation: scenario.ImplementationGo}}},
+		Workloads: []scenario.Workload{{Name: "w", Service: "echo", Endpoint: "Echo.Say", Request: `{"Item": "x"}`, Rate: 20, Arrivals: "uniform"}},
+		Faults: []scenario.Fault{{Name: "idle", At: scenario.D(2*time.Second + 25*time.Millisecond), For: scenario.D(2 * time.Second),
+			Slow: &scenario.SlowFault{Target: scenario.Target{Service: "echo"}, Factor: 5}}},
 	}
 	echo := sim.WithService("echo", func(client.Client) any { return Echo{} })
 	rep, err := sim.RunWith(sim.TestRunner(t), sc, echo)
@@ -320,7 +321,7 @@ func TestIdleFaultWarns(t *testing.T) {
 	require.NoError(t, rep.WriteText(&text))
 	assert.Contains(t, text.String(), "WARNING: fault idle (slow) changed nothing")
 	// With an endpoint latency the factor has something to multiply.
-	sc.Topology.Services[0].Endpoints = []sim.Endpoint{{Name: "Echo.Say", Latency: sim.Const(2 * time.Millisecond)}}
+	sc.Topology.Services[0].Endpoints = []scenario.Endpoint{{Name: "Echo.Say", Latency: scenario.Const(2 * time.Millisecond)}}
 	rep, err = sim.RunWith(sim.TestRunner(t), sc, echo)
 	require.NoError(t, err)
 	assert.Empty(t, rep.Warnings)
@@ -332,20 +333,20 @@ func TestIdleFaultWarns(t *testing.T) {
 // with max_depth, and it stops there: a call that fans out to two copies
 // of itself down to depth 3 makes 1 + 2 + 4 + 8 calls.
 func TestBoundedCycle(t *testing.T) {
-	tree := func(maxDepth int) *sim.Scenario {
-		return &sim.Scenario{
-			Name: "tree", Seed: 5, Duration: sim.D(5 * time.Second),
-			Topology: sim.Topology{Services: []sim.Service{{Name: "tree", Instances: 3,
-				Endpoints: []sim.Endpoint{{Name: "Tree.Walk", Latency: sim.Const(time.Millisecond),
-					Calls: []sim.Step{{Service: "tree", Endpoint: "Tree.Walk", Fanout: 2, MaxDepth: maxDepth}}}}}}},
-			Workloads: []sim.Workload{{Name: "w", Service: "tree", Endpoint: "Tree.Walk", Rate: 10, Arrivals: "uniform"}},
-			Assertions: []sim.Assertion{
-				{Amplification: &sim.AmplificationCheck{Service: "tree", Min: sim.F(15), Max: sim.F(15)}},
-				{SuccessRate: &sim.SuccessRateCheck{Min: 1}},
+	tree := func(maxDepth int) *scenario.Scenario {
+		return &scenario.Scenario{
+			Name: "tree", Seed: 5, Duration: scenario.D(5 * time.Second),
+			Topology: scenario.Topology{Services: []scenario.Service{{Name: "tree", Instances: 3,
+				Endpoints: []scenario.Endpoint{{Name: "Tree.Walk", Latency: scenario.Const(time.Millisecond),
+					Calls: []scenario.Step{{Service: "tree", Endpoint: "Tree.Walk", Fanout: 2, MaxDepth: maxDepth}}}}}}},
+			Workloads: []scenario.Workload{{Name: "w", Service: "tree", Endpoint: "Tree.Walk", Rate: 10, Arrivals: "uniform"}},
+			Assertions: []scenario.Assertion{
+				{Amplification: &scenario.AmplificationCheck{Service: "tree", Min: scenario.F(15), Max: scenario.F(15)}},
+				{SuccessRate: &scenario.SuccessRateCheck{Min: 1}},
 			},
 		}
 	}
-	r := sim.RunScenario(t, tree(3))
+	r := sim.Run(t, tree(3))
 	require.NotNil(t, r)
 	assert.Equal(t, uint64(50), r.Totals.Calls)
 	assert.Equal(t, uint64(50*15), r.Tiers[0].Attempts)

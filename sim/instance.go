@@ -13,6 +13,7 @@ import (
 	"github.com/microsim/microsim/framework/server"
 	"github.com/microsim/microsim/framework/transport"
 	"github.com/microsim/microsim/memory"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // instance is one running instance of a service: a host of the memory
@@ -30,7 +31,7 @@ type instance struct {
 	w       *world
 	eps     []endpointBehaviour
 	subs    []subscriberBehaviour
-	svc     *Service
+	svc     *scenario.Service
 
 	// caller is the instance's own client for the calls its endpoints
 	// make (nil when they make none); propagate says whether those calls
@@ -213,7 +214,7 @@ func (in *instance) newServer(ctx context.Context, tr transport.Transport, extra
 	reg := in.w.sc.Topology.Registry
 	ttl := reg.TTL.Std()
 	if ttl == 0 {
-		ttl = defaultTTL
+		ttl = scenario.DefaultTTL
 	}
 	hb := reg.Heartbeat.Std()
 	if hb == 0 {
@@ -227,10 +228,10 @@ func (in *instance) newServer(ctx context.Context, tr transport.Transport, extra
 		server.WithMaxConcurrent(in.w.capacity[in.service]),
 	}
 	opts = append(opts, in.w.obs.serverOptions()...)
-	if in.svc.isGo() {
+	if in.svc.IsGo() {
 		opts = append(opts, server.WithHandlerWrapper(in.effectWrapper))
 	}
-	if in.svc.isGo() || len(in.subs) > 0 {
+	if in.svc.IsGo() || len(in.subs) > 0 {
 		opts = append(opts, server.WithBroker(in.subscriberBroker()))
 	}
 	srv, err := server.New(in.service, tr, in.w.registry(in.name, in.host), append(opts, extra...)...)
@@ -249,7 +250,7 @@ func (in *instance) newServer(ctx context.Context, tr transport.Transport, extra
 	if err := in.subscribe(srv); err != nil {
 		return nil, fmt.Errorf("instance %s: %w", in.name, err)
 	}
-	if in.svc.isGo() {
+	if in.svc.IsGo() {
 		if err := in.setupGo(srv); err != nil {
 			return nil, err
 		}
@@ -334,7 +335,7 @@ func metadata(labels map[string]string, extra map[string]string, zone string) ma
 	}
 	maps.Copy(md, extra)
 	if zone != "" {
-		md[zoneKey] = zone
+		md[scenario.ZoneKey] = zone
 	}
 	return md
 }

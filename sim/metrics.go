@@ -7,6 +7,7 @@ import (
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
 	fwerrors "github.com/microsim/microsim/framework/errors"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // Metrics are recorded as the run goes: every call (by workload and
@@ -16,11 +17,11 @@ import (
 // it all; it is held only for a few array increments and RecordValue
 // calls, never across a wait.
 
-// Histogram precision: whole-run histograms keep 3 significant digits,
-// per-window ones 2 (1% error), which keeps a window's histogram ~20 KiB.
+// Histogram precision (scenario.HistogramDigits, WindowHistogramDigits)
+// is the schema's: its limits estimate a run's memory with it.
 const (
-	histDigits       = 3
-	windowHistDigits = 2
+	histDigits       = scenario.HistogramDigits
+	windowHistDigits = scenario.WindowHistogramDigits
 )
 
 // numCodes is the number of framework error codes counted by class.

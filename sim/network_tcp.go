@@ -10,6 +10,7 @@ import (
 	"github.com/microsim/microsim/framework/server"
 	"github.com/microsim/microsim/framework/transport"
 	"github.com/microsim/microsim/framework/transport/tcp"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // The TCP backend runs a scenario in real time over the real TCP
@@ -64,13 +65,13 @@ func TCPFaultKinds() []string {
 // CheckTCP returns nil when the TCP backend can run sc, else an ErrorList
 // with one error per fault it cannot run. It does not validate sc
 // otherwise.
-func CheckTCP(sc *Scenario) error {
-	var list ErrorList
+func CheckTCP(sc *scenario.Scenario) error {
+	var list scenario.ErrorList
 	for i := range sc.Faults {
 		f := &sc.Faults[i]
 		switch k := f.Kind(); k {
 		case "pause":
-			list = append(list, &Error{Path: fmt.Sprintf("faults[%d].%s", i, k),
+			list = append(list, &scenario.Error{Path: fmt.Sprintf("faults[%d].%s", i, k),
 				Msg: "not supported with --network tcp: a paused process that holds real sockets is not modelled (supported: crash, stop, slow, errors, partition, link_latency, loss, registry_outage)"})
 		}
 	}
@@ -91,11 +92,11 @@ func newTCPBackend() *tcpBackend {
 	return &tcpBackend{servers: map[*instance]*tcp.Transport{}}
 }
 
-func (b *tcpBackend) check(sc *Scenario) error { return CheckTCP(sc) }
+func (b *tcpBackend) check(sc *scenario.Scenario) error { return CheckTCP(sc) }
 
 func (b *tcpBackend) name() string { return NetworkTCP }
 
-func (b *tcpBackend) build(ctx context.Context, sc *Scenario, seed uint64, impls map[string]ServerSetup, obs *Observation) (*world, error) {
+func (b *tcpBackend) build(ctx context.Context, sc *scenario.Scenario, seed uint64, impls map[string]ServerSetup, obs *Observation) (*world, error) {
 	w, err := newWorld(sc, seed)
 	if err != nil {
 		return nil, err
@@ -103,7 +104,7 @@ func (b *tcpBackend) build(ctx context.Context, sc *Scenario, seed uint64, impls
 	w.impls, w.obs = impls, obs
 	w.callerTransport = b.clientTransport
 	err = w.startAll(ctx, func(in *instance) error { return b.start(ctx, in) },
-		func(c *Client) (*simClient, error) {
+		func(c *scenario.Client) (*simClient, error) {
 			tr, err := b.clientTransport()
 			if err != nil {
 				return nil, err

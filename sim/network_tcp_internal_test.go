@@ -10,12 +10,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microsim/microsim/faults"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // tcpWorld builds a world of two instances in zones a and b and a client
 // in zone a over TCP, ready for calls (metrics included), and closes it
 // when the test ends.
-func tcpWorld(t *testing.T, sc *Scenario) (*tcpBackend, *world, func() error) {
+func tcpWorld(t *testing.T, sc *scenario.Scenario) (*tcpBackend, *world, func() error) {
 	t.Helper()
 	b := newTCPBackend()
 	w, err := b.build(t.Context(), sc, sc.Seed, nil, nil)
@@ -38,13 +39,13 @@ func tcpWorld(t *testing.T, sc *Scenario) (*tcpBackend, *world, func() error) {
 	return b, w, call
 }
 
-func twoZones(faultsList ...Fault) *Scenario {
-	return &Scenario{
-		Name: "tcp-internal", Seed: 3, Duration: D(10 * time.Second),
-		Topology: Topology{Services: []Service{{Name: "api", Instances: 2, Zones: []string{"a", "b"},
-			Endpoints: []Endpoint{{Name: "Api.Get", Latency: Const(time.Millisecond)}}}}},
-		Clients:   []Client{{Name: "client", Zone: "a"}},
-		Workloads: []Workload{{Service: "api", Endpoint: "Api.Get", Rate: 10}},
+func twoZones(faultsList ...scenario.Fault) *scenario.Scenario {
+	return &scenario.Scenario{
+		Name: "tcp-internal", Seed: 3, Duration: scenario.D(10 * time.Second),
+		Topology: scenario.Topology{Services: []scenario.Service{{Name: "api", Instances: 2, Zones: []string{"a", "b"},
+			Endpoints: []scenario.Endpoint{{Name: "Api.Get", Latency: scenario.Const(time.Millisecond)}}}}},
+		Clients:   []scenario.Client{{Name: "client", Zone: "a"}},
+		Workloads: []scenario.Workload{{Service: "api", Endpoint: "Api.Get", Rate: 10}},
 		Faults:    faultsList,
 	}
 }
@@ -57,7 +58,7 @@ func TestTCPPartition(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real TCP")
 	}
-	sc := twoZones(Fault{Name: "cut", Partition: &PartitionFault{From: HostSet{Zone: "a"}, To: HostSet{Zone: "b"}}})
+	sc := twoZones(scenario.Fault{Name: "cut", Partition: &scenario.PartitionFault{From: scenario.HostSet{Zone: "a"}, To: scenario.HostSet{Zone: "b"}}})
 	_, w, call := tcpWorld(t, sc)
 	f := w.injFaults[0]
 	require.NotNil(t, f)
@@ -105,14 +106,14 @@ func TestTCPCrashRestart(t *testing.T) {
 func TestInjectorSpecs(t *testing.T) {
 	assert.Equal(t, faults.LinkFault{From: faults.Target{Service: "api"}, To: faults.Target{Nodes: []string{"client-web"}},
 		Partition: true, Mode: faults.BlackHole},
-		injectorSpec(&Fault{Partition: &PartitionFault{From: HostSet{Service: "api"}, To: HostSet{Client: "web"}, OneWay: true, Mode: "drop"}}))
+		injectorSpec(&scenario.Fault{Partition: &scenario.PartitionFault{From: scenario.HostSet{Service: "api"}, To: scenario.HostSet{Client: "web"}, OneWay: true, Mode: "drop"}}))
 	assert.Equal(t, faults.LinkFault{Bidirectional: true, Latency: faults.LogNormal(5*time.Millisecond, 50*time.Millisecond).Clamp(0, time.Second)},
-		injectorSpec(&Fault{LinkLatency: &LinkLatencyFault{Latency: Latency{Dist: DistLognormal, Median: D(5 * time.Millisecond), P99: D(50 * time.Millisecond), Max: D(time.Second)}}}))
+		injectorSpec(&scenario.Fault{LinkLatency: &scenario.LinkLatencyFault{Latency: scenario.Latency{Dist: scenario.DistLognormal, Median: scenario.D(5 * time.Millisecond), P99: scenario.D(50 * time.Millisecond), Max: scenario.D(time.Second)}}}))
 	assert.Equal(t, faults.LinkFault{From: faults.Zone("a"), Bidirectional: true, Loss: 0.25},
-		injectorSpec(&Fault{Loss: &LossFault{From: HostSet{Zone: "a"}, Rate: 0.25}}))
-	assert.Equal(t, faults.RegistryFault{Unavailable: true}, injectorSpec(&Fault{RegistryOutage: &RegistryOutageFault{}}))
-	assert.Nil(t, injectorSpec(&Fault{Crash: &NodeFault{}}))
-	assert.Equal(t, faults.Uniform(time.Millisecond, 3*time.Millisecond), faultDist(Latency{Dist: DistUniform, Min: D(time.Millisecond), Max: D(3 * time.Millisecond)}))
-	assert.Equal(t, "zone a -> service api", linkTarget(&Fault{Partition: &PartitionFault{From: HostSet{Zone: "a"}, To: HostSet{Service: "api"}, OneWay: true}}))
-	assert.Equal(t, "registry", linkTarget(&Fault{RegistryOutage: &RegistryOutageFault{}}))
+		injectorSpec(&scenario.Fault{Loss: &scenario.LossFault{From: scenario.HostSet{Zone: "a"}, Rate: 0.25}}))
+	assert.Equal(t, faults.RegistryFault{Unavailable: true}, injectorSpec(&scenario.Fault{RegistryOutage: &scenario.RegistryOutageFault{}}))
+	assert.Nil(t, injectorSpec(&scenario.Fault{Crash: &scenario.NodeFault{}}))
+	assert.Equal(t, faults.Uniform(time.Millisecond, 3*time.Millisecond), faultDist(scenario.Latency{Dist: scenario.DistUniform, Min: scenario.D(time.Millisecond), Max: scenario.D(3 * time.Millisecond)}))
+	assert.Equal(t, "zone a -> service api", linkTarget(&scenario.Fault{Partition: &scenario.PartitionFault{From: scenario.HostSet{Zone: "a"}, To: scenario.HostSet{Service: "api"}, OneWay: true}}))
+	assert.Equal(t, "registry", linkTarget(&scenario.Fault{RegistryOutage: &scenario.RegistryOutageFault{}}))
 }

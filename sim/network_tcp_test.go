@@ -13,23 +13,24 @@ import (
 	"github.com/microsim/microsim/framework/client"
 	"github.com/microsim/microsim/framework/server"
 	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // compareScenario runs 3s: three instances, uniform arrivals at 100/s,
 // one instance stopped gracefully from 1s to 2s, calls retried on the
 // others.
-func compareScenario() *sim.Scenario {
-	return &sim.Scenario{
-		Name: "tcp-compare", Seed: 5, Duration: sim.D(3 * time.Second), Window: sim.D(100 * time.Millisecond),
-		Topology: sim.Topology{Services: []sim.Service{{Name: "api", Instances: 3,
-			Endpoints: []sim.Endpoint{{Name: "Api.Get", Latency: sim.Const(20 * time.Millisecond)}}}}},
-		Workloads: []sim.Workload{{Name: "load", Service: "api", Endpoint: "Api.Get", Rate: 100, Arrivals: "uniform"}},
-		Faults: []sim.Fault{{Name: "stop-1", At: sim.D(time.Second), For: sim.D(time.Second),
-			Stop: &sim.NodeFault{Target: sim.Target{Service: "api", Instance: sim.I(1)}}}},
-		Assertions: []sim.Assertion{
-			{SuccessRate: &sim.SuccessRateCheck{Min: 1}},
-			{Latency: &sim.LatencyCheck{Percentile: 50, Max: sim.D(25 * time.Millisecond)}},
-			{TrafficShare: &sim.TrafficShareCheck{Scope: sim.Scope{Fault: "stop-1", From: sim.D(200 * time.Millisecond)}, Instance: "api-1", Max: sim.F(0)}},
+func compareScenario() *scenario.Scenario {
+	return &scenario.Scenario{
+		Name: "tcp-compare", Seed: 5, Duration: scenario.D(3 * time.Second), Window: scenario.D(100 * time.Millisecond),
+		Topology: scenario.Topology{Services: []scenario.Service{{Name: "api", Instances: 3,
+			Endpoints: []scenario.Endpoint{{Name: "Api.Get", Latency: scenario.Const(20 * time.Millisecond)}}}}},
+		Workloads: []scenario.Workload{{Name: "load", Service: "api", Endpoint: "Api.Get", Rate: 100, Arrivals: "uniform"}},
+		Faults: []scenario.Fault{{Name: "stop-1", At: scenario.D(time.Second), For: scenario.D(time.Second),
+			Stop: &scenario.NodeFault{Target: scenario.Target{Service: "api", Instance: scenario.I(1)}}}},
+		Assertions: []scenario.Assertion{
+			{SuccessRate: &scenario.SuccessRateCheck{Min: 1}},
+			{Latency: &scenario.LatencyCheck{Percentile: 50, Max: scenario.D(25 * time.Millisecond)}},
+			{TrafficShare: &scenario.TrafficShareCheck{Scope: scenario.Scope{Fault: "stop-1", From: scenario.D(200 * time.Millisecond)}, Instance: "api-1", Max: scenario.F(0)}},
 		},
 	}
 }
@@ -49,7 +50,7 @@ func TestTCPAgreesWithSim(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs 3s in real time over TCP")
 	}
-	virtual := sim.RunScenario(t, compareScenario())
+	virtual := sim.Run(t, compareScenario())
 	require.NotNil(t, virtual)
 	real, err := sim.RunWith(sim.RealTime(), compareScenario(), sim.WithTCP())
 	require.NoError(t, err)
@@ -81,9 +82,9 @@ func TestTCPAgreesWithSim(t *testing.T) {
 func TestCheckTCP(t *testing.T) {
 	assert.NoError(t, sim.CheckTCP(compareScenario()))
 	sc := compareScenario()
-	sc.Faults = append(sc.Faults, sim.Fault{At: sim.D(time.Second), Pause: &sim.NodeFault{Target: sim.Target{Service: "api"}}})
+	sc.Faults = append(sc.Faults, scenario.Fault{At: scenario.D(time.Second), Pause: &scenario.NodeFault{Target: scenario.Target{Service: "api"}}})
 	err := sim.CheckTCP(sc)
-	var list sim.ErrorList
+	var list scenario.ErrorList
 	require.True(t, errors.As(err, &list))
 	require.Len(t, list, 1)
 	assert.Equal(t, "faults[1].pause: not supported with --network tcp: a paused process that holds real sockets is not modelled "+
@@ -140,13 +141,13 @@ func TestGraphOverTCP(t *testing.T) {
 		t.Skip("runs 2s in real time over TCP")
 	}
 	run := func(served *atomic.Int64, opts ...sim.RunOption) *sim.Report {
-		sc, err := sim.Parse("graph-over-tcp.yaml", []byte(graphOverTCP))
+		sc, err := scenario.Parse("graph-over-tcp.yaml", []byte(graphOverTCP))
 		require.NoError(t, err)
 		opts = append(opts, sim.WithServer("inventory", func(srv server.Server, c client.Client) error {
 			return srv.Handle(&tcpInventory{stock: c, served: served}, server.HandleName("Inventory"))
 		}))
 		if len(opts) == 1 {
-			return sim.RunScenario(t, sc, opts...)
+			return sim.Run(t, sc, opts...)
 		}
 		r, err := sim.RunWith(sim.RealTime(), sc, opts...)
 		require.NoError(t, err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/microsim/microsim/sim"
 	"github.com/microsim/microsim/sim/report"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // decodeOTLP decodes OTLP JSON with the upstream protobuf definitions
@@ -211,7 +212,7 @@ func TestWaterfallOfAFailedAssertion(t *testing.T) {
 	sc := crashScenario()
 	// Calls take 10ms; the crash's retried ones more: fail a p100 bound,
 	// so that the slowest call is shown.
-	sc.Assertions = []sim.Assertion{{Latency: &sim.LatencyCheck{Scope: sim.Scope{Fault: "crash"}, Percentile: 100, Max: sim.D(10500 * time.Microsecond)}}}
+	sc.Assertions = []scenario.Assertion{{Latency: &scenario.LatencyCheck{Scope: scenario.Scope{Fault: "crash"}, Percentile: 100, Max: scenario.D(10500 * time.Microsecond)}}}
 	obs, err := sim.NewObservation()
 	require.NoError(t, err)
 	rep, err := sim.RunWith(sim.TestRunner(t), sc, sim.WithObservation(obs))
@@ -248,14 +249,14 @@ func TestWaterfallOfAFailedAssertion(t *testing.T) {
 // A stream has one client span from its opening to its end, parent of
 // the server's; a stream a crash interrupted ends failed.
 func TestObservationTracesStreams(t *testing.T) {
-	sc := &sim.Scenario{
-		Name: "streams", Seed: 6, Duration: sim.D(10 * time.Second),
-		Topology: sim.Topology{Services: []sim.Service{{Name: "chat", Instances: 2,
-			Endpoints: []sim.Endpoint{{Name: "Chat.Talk", Stream: true, Latency: sim.Const(2 * time.Millisecond)}}}}},
-		Workloads: []sim.Workload{{Name: "talk", Service: "chat", Endpoint: "Chat.Talk", Rate: 10, Arrivals: "uniform",
-			Stream: &sim.StreamSpec{Messages: 10, Interval: sim.D(100 * time.Millisecond)}}},
-		Faults: []sim.Fault{{Name: "crash", At: sim.D(5*time.Second + 50*time.Millisecond), For: sim.D(2 * time.Second),
-			Crash: &sim.NodeFault{Target: sim.Target{Service: "chat", Instance: sim.I(0)}}}},
+	sc := &scenario.Scenario{
+		Name: "streams", Seed: 6, Duration: scenario.D(10 * time.Second),
+		Topology: scenario.Topology{Services: []scenario.Service{{Name: "chat", Instances: 2,
+			Endpoints: []scenario.Endpoint{{Name: "Chat.Talk", Stream: true, Latency: scenario.Const(2 * time.Millisecond)}}}}},
+		Workloads: []scenario.Workload{{Name: "talk", Service: "chat", Endpoint: "Chat.Talk", Rate: 10, Arrivals: "uniform",
+			Stream: &scenario.StreamSpec{Messages: 10, Interval: scenario.D(100 * time.Millisecond)}}},
+		Faults: []scenario.Fault{{Name: "crash", At: scenario.D(5*time.Second + 50*time.Millisecond), For: scenario.D(2 * time.Second),
+			Crash: &scenario.NodeFault{Target: scenario.Target{Service: "chat", Instance: scenario.I(0)}}}},
 	}
 	obs, err := sim.NewObservation()
 	require.NoError(t, err)

@@ -11,6 +11,7 @@ import (
 	fwerrors "github.com/microsim/microsim/framework/errors"
 	"github.com/microsim/microsim/framework/server"
 	"github.com/microsim/microsim/memory"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // Pub/sub: workloads (and steps of call graphs) publish events through
@@ -20,28 +21,6 @@ import (
 // published, so the engine counts what was delivered, what twice, what
 // never, and how late.
 
-// Subscriber is a topic a service consumes. Every instance joins the
-// service's queue group for the topic, so each event goes to one of them.
-type Subscriber struct {
-	// Topic is the topic consumed (required).
-	Topic string `yaml:"topic"`
-	// Latency is how long handling an event takes.
-	Latency Latency `yaml:"latency"`
-	// ErrorRate is the probability, in [0, 1], that handling fails (the
-	// memory broker does not redeliver: the event is counted as failed).
-	ErrorRate float64 `yaml:"error_rate"`
-}
-
-// PublishSpec is what a publishing workload publishes.
-type PublishSpec struct {
-	// Topic is the topic published on (required).
-	Topic string `yaml:"topic"`
-	// Size is the payload size in bytes (default 16, the smallest: the
-	// event's sequence number and publish time).
-	Size int `yaml:"size"`
-}
-
-// eventHeader is the part of every event the engine reads: sequence
 // number and publish time (virtual Unix nanoseconds).
 const eventHeader = 16
 
@@ -92,7 +71,7 @@ type subscriberBehaviour struct {
 }
 
 // newSubscribers builds an instance's synthetic subscribers.
-func newSubscribers(s *Service, factor float64) []subscriberBehaviour {
+func newSubscribers(s *scenario.Service, factor float64) []subscriberBehaviour {
 	var out []subscriberBehaviour
 	for _, sub := range s.Subscribers {
 		out = append(out, subscriberBehaviour{topic: sub.Topic, endpointBehaviour: endpointBehaviour{
@@ -202,9 +181,9 @@ func (w *world) clientPublishes(name string) bool {
 }
 
 // defaultClientName is the client of a workload that names none.
-func defaultClientName(sc *Scenario) string {
+func defaultClientName(sc *scenario.Scenario) string {
 	if len(sc.Clients) > 0 {
 		return sc.Clients[0].Name
 	}
-	return defaultClient
+	return scenario.DefaultClient
 }

@@ -1,5 +1,7 @@
 package sim
 
+import "github.com/microsim/microsim/sim/scenario"
+
 // Report is the outcome of one run: what happened, with numbers, and
 // whether every assertion held. Its JSON form is a stable schema
 // documented in scenarios/README.md; other formats render the same data.
@@ -113,8 +115,8 @@ type FaultEvent struct {
 	// handler fault, hosts crashed or stopped by a node fault.
 	Touched int64 `json:"touched"`
 
-	Start Duration `json:"-"`
-	End   Duration `json:"-"`
+	Start scenario.Duration `json:"-"`
+	End   scenario.Duration `json:"-"`
 }
 
 // WindowReport is one time window of the run, for charts.

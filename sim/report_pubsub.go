@@ -5,6 +5,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // DeliveryReport is what one subscribing service received of a topic.
@@ -34,7 +36,7 @@ func (w *world) deliveryReports() []DeliveryReport {
 	out := []DeliveryReport{}
 	for _, t := range w.metrics.topics {
 		for _, s := range w.sc.Topology.Services {
-			if !subscribes(&s, t.topic) {
+			if !s.Subscribes(t.topic) {
 				continue
 			}
 			out = append(out, w.deliveryReport(t, s.Name))
@@ -76,7 +78,7 @@ func (r *Report) writeDeliveryText(b *strings.Builder) {
 }
 
 // checkDelivery evaluates a delivery assertion over the whole run.
-func (w *world) checkDelivery(c *DeliveryCheck) AssertionResult {
+func (w *world) checkDelivery(c *scenario.DeliveryCheck) AssertionResult {
 	r := AssertionResult{Name: fmt.Sprintf("delivery of %s to %s", c.Topic, c.Service)}
 	var d DeliveryReport
 	var lags *deliveryStats
@@ -135,7 +137,7 @@ func (w *world) faultWarnings(faults []*faultRun) []string {
 		switch kind {
 		case "slow", "errors":
 			why = "no call or event reached its target while it was active"
-			if s := fr.spec.Slow; s != nil && s.Add == (Latency{}) {
+			if s := fr.spec.Slow; s != nil && s.Add == (scenario.Latency{}) {
 				why += " (or every handler it reached took no virtual time: a factor multiplies zero; use add)"
 			}
 		case "broker":

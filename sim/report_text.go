@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -53,7 +54,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "  latency p50 %.2fms  p90 %.2fms  p99 %.2fms  p99.9 %.2fms  max %.2fms\n", l.P50, l.P90, l.P99, l.P999, l.Max)
 	if len(r.FailuresByCode) > 0 {
 		var parts []string
-		for _, k := range sortedKeys(r.FailuresByCode) {
+		for _, k := range slices.Sorted(maps.Keys(r.FailuresByCode)) {
 			parts = append(parts, fmt.Sprintf("%s %d", k, r.FailuresByCode[k]))
 		}
 		fmt.Fprintf(&b, "  failures by code: %s\n", strings.Join(parts, ", "))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/microsim/microsim/framework/client"
 	"github.com/microsim/microsim/framework/selector"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // The mapping from the schema's client configuration to the framework's
@@ -15,23 +16,23 @@ import (
 
 func newStrategy(name string, r *rand.Rand) (selector.Strategy, error) {
 	switch name {
-	case "", StrategyRoundRobin:
+	case "", scenario.StrategyRoundRobin:
 		return selector.RoundRobin(), nil
-	case StrategyRandom:
+	case scenario.StrategyRandom:
 		return selector.Random(r), nil
-	case StrategyLeastLoaded:
+	case scenario.StrategyLeastLoaded:
 		return selector.P2CLeastLoaded(r), nil
-	case StrategyPeakEWMA:
+	case scenario.StrategyPeakEWMA:
 		return selector.P2CPeakEWMA(r, selector.PeakEWMAConfig{}), nil
-	case StrategyWeightedRR:
+	case scenario.StrategyWeightedRR:
 		return selector.WeightedRoundRobin(), nil
-	case StrategyConsistentHash:
+	case scenario.StrategyConsistentHash:
 		return selector.ConsistentHash(r, selector.HashConfig{}), nil
 	}
 	return nil, fmt.Errorf("unknown strategy %q", name)
 }
 
-func outlierConfig(o *OutlierConfig) selector.OutlierConfig {
+func outlierConfig(o *scenario.OutlierConfig) selector.OutlierConfig {
 	return selector.OutlierConfig{
 		ConsecutiveFailures:  o.ConsecutiveFailures,
 		SuccessRateThreshold: o.MinSuccessRate,
@@ -41,7 +42,7 @@ func outlierConfig(o *OutlierConfig) selector.OutlierConfig {
 	}
 }
 
-func hedgePolicy(h *HedgingConfig) client.HedgePolicy {
+func hedgePolicy(h *scenario.HedgingConfig) client.HedgePolicy {
 	n := h.MaxHedges
 	if n == 0 {
 		n = 1

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/microsim/microsim/sim/internal/bubble"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // Runner runs a function in a fresh testing/synctest bubble (virtual
@@ -25,7 +26,7 @@ func Main(prog func(run Runner) int) { bubble.Main(prog) }
 // RunWith runs a scenario in a bubble of run and returns its report, with
 // the wall time the run took. A panic inside the engine is returned as an
 // error, never propagated.
-func RunWith(run Runner, sc *Scenario, opts ...RunOption) (rep *Report, err error) {
+func RunWith(run Runner, sc *scenario.Scenario, opts ...RunOption) (rep *Report, err error) {
 	wall := time.Now() // real time: taken outside the bubble
 	run(func() {
 		defer func() {
@@ -41,25 +42,26 @@ func RunWith(run Runner, sc *Scenario, opts ...RunOption) (rep *Report, err erro
 	return rep, err
 }
 
-// Run loads the scenario file at path and runs it under t in a synctest
-// bubble. It fails t, with the text report, when the file is invalid, the
-// run fails or an assertion does not hold, and returns the report (nil
-// when there is none).
-func Run(t *testing.T, path string, opts ...RunOption) *Report {
+// Run runs a scenario under t in a testing/synctest bubble: s is the path
+// of a scenario file (loaded and validated first) or a scenario built in
+// Go. It fails t, with the text report, when the file is invalid, the run
+// fails, an assertion does not hold or a fault changed nothing (each of
+// the report's warnings), and returns the report (nil when there is none).
+// It blocks until the run has ended.
+func Run[S string | *scenario.Scenario](t *testing.T, s S, opts ...RunOption) *Report {
 	t.Helper()
-	sc, err := Load(path)
-	if err != nil {
-		t.Errorf("scenario %s is invalid:\n%v", path, err)
-		return nil
+	var sc *scenario.Scenario
+	switch s := any(s).(type) {
+	case string:
+		var err error
+		if sc, err = scenario.Load(s); err != nil {
+			t.Errorf("scenario %s is invalid:\n%v", s, err)
+			return nil
+		}
+		opts = append([]RunOption{WithFile(s)}, opts...)
+	case *scenario.Scenario:
+		sc = s
 	}
-	return RunScenario(t, sc, append([]RunOption{WithFile(path)}, opts...)...)
-}
-
-// RunScenario runs a scenario built in Go (the builder API) under t, like
-// Run does a file. Run and RunScenario also fail t for each of the
-// report's warnings (a fault that changed nothing).
-func RunScenario(t *testing.T, sc *Scenario, opts ...RunOption) *Report {
-	t.Helper()
 	rep, err := RunWith(TestRunner(t), sc, opts...)
 	if err != nil {
 		t.Errorf("scenario %q: %v", scName(sc), err)
@@ -77,7 +79,7 @@ func RunScenario(t *testing.T, sc *Scenario, opts ...RunOption) *Report {
 	return rep
 }
 
-func scName(sc *Scenario) string {
+func scName(sc *scenario.Scenario) string {
 	if sc == nil {
 		return "<nil>"
 	}

@@ -8,22 +8,23 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 func TestStreams(t *testing.T) {
-	sc := &sim.Scenario{
-		Name: "streams", Seed: 6, Duration: sim.D(20 * time.Second),
-		Topology: sim.Topology{Services: []sim.Service{{Name: "chat", Instances: 2,
-			Endpoints: []sim.Endpoint{{Name: "Chat.Talk", Stream: true, Latency: sim.Const(2 * time.Millisecond)}}}}},
-		Workloads: []sim.Workload{{Name: "talk", Service: "chat", Endpoint: "Chat.Talk", Rate: 10, Arrivals: "uniform",
-			Stream: &sim.StreamSpec{Messages: 10, Interval: sim.D(100 * time.Millisecond)}}},
-		Faults: []sim.Fault{{Name: "crash", At: sim.D(5*time.Second + 50*time.Millisecond), For: sim.D(5 * time.Second),
-			Crash: &sim.NodeFault{Target: sim.Target{Service: "chat", Instance: sim.I(0)}}}},
-		Assertions: []sim.Assertion{
-			{Stream: &sim.StreamCheck{Workload: "talk", Percentile: 99, MaxMessageLatency: sim.D(3 * time.Millisecond)}},
+	sc := &scenario.Scenario{
+		Name: "streams", Seed: 6, Duration: scenario.D(20 * time.Second),
+		Topology: scenario.Topology{Services: []scenario.Service{{Name: "chat", Instances: 2,
+			Endpoints: []scenario.Endpoint{{Name: "Chat.Talk", Stream: true, Latency: scenario.Const(2 * time.Millisecond)}}}}},
+		Workloads: []scenario.Workload{{Name: "talk", Service: "chat", Endpoint: "Chat.Talk", Rate: 10, Arrivals: "uniform",
+			Stream: &scenario.StreamSpec{Messages: 10, Interval: scenario.D(100 * time.Millisecond)}}},
+		Faults: []scenario.Fault{{Name: "crash", At: scenario.D(5*time.Second + 50*time.Millisecond), For: scenario.D(5 * time.Second),
+			Crash: &scenario.NodeFault{Target: scenario.Target{Service: "chat", Instance: scenario.I(0)}}}},
+		Assertions: []scenario.Assertion{
+			{Stream: &scenario.StreamCheck{Workload: "talk", Percentile: 99, MaxMessageLatency: scenario.D(3 * time.Millisecond)}},
 		},
 	}
-	r := sim.RunScenario(t, sc)
+	r := sim.Run(t, sc)
 	require.NotNil(t, r)
 	require.Len(t, r.Streams, 1)
 	s := r.Streams[0]
@@ -40,6 +41,6 @@ func TestStreams(t *testing.T) {
 	// Validation: a stream endpoint needs a stream workload, and back.
 	sc.Workloads[0].Stream = nil
 	require.ErrorContains(t, sc.Validate(), `endpoint "Chat.Talk" is a stream: give the workload a stream block`)
-	sc.Workloads[0].Stream = &sim.StreamSpec{Messages: 0}
+	sc.Workloads[0].Stream = &scenario.StreamSpec{Messages: 0}
 	require.ErrorContains(t, sc.Validate(), `workloads[0].stream.messages: must be in [1, 100000], got 0`)
 }

@@ -8,10 +8,11 @@ import (
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
 	fwerrors "github.com/microsim/microsim/framework/errors"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // report turns the metrics into a Report (assertions are added after).
-func (w *world) report(sc *Scenario, file string, seed uint64, virtual time.Duration, faults []*faultRun) *Report {
+func (w *world) report(sc *scenario.Scenario, file string, seed uint64, virtual time.Duration, faults []*faultRun) *Report {
 	m := w.metrics
 	r := &Report{
 		Scenario: sc.Name, Description: sc.Description, File: file, Seed: seed,

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	fwerrors "github.com/microsim/microsim/framework/errors"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // The fault timeline: one goroutine per fault and target instance sleeps
@@ -20,7 +21,7 @@ type faultRun struct {
 	index   int
 	name    string
 	kind    string
-	spec    *Fault
+	spec    *scenario.Fault
 	targets []*instance
 	touched atomic.Int64
 
@@ -32,8 +33,8 @@ type faultRun struct {
 // end is -1 when the fault lasts to the end of the run.
 type occurrence struct{ start, end time.Duration }
 
-// occurrences lists the fault's occurrences within the run.
-func (f *Fault) occurrences(runLen time.Duration) []occurrence {
+// occurrences lists fault f's occurrences within the run.
+func occurrences(f *scenario.Fault, runLen time.Duration) []occurrence {
 	var out []occurrence
 	limit := runLen
 	if f.Until > 0 && f.Until.Std() < limit {
@@ -60,7 +61,7 @@ func (f *Fault) occurrences(runLen time.Duration) []occurrence {
 }
 
 // resolveTargets picks the instances a fault applies to.
-func (w *world) resolveTargets(f *faultRun, t Target) []*instance {
+func (w *world) resolveTargets(f *faultRun, t scenario.Target) []*instance {
 	var match []*instance
 	for _, in := range w.instances {
 		if t.Service != "" && in.service != t.Service {
@@ -120,9 +121,9 @@ func hasLabels(meta, want map[string]string) bool {
 	return true
 }
 
-func (w *world) newFaultRun(i int, f *Fault) *faultRun {
-	fr := &faultRun{index: i, name: faultName(f, i), kind: f.Kind(), spec: f}
-	var t Target
+func (w *world) newFaultRun(i int, f *scenario.Fault) *faultRun {
+	fr := &faultRun{index: i, name: f.NameAt(i), kind: f.Kind(), spec: f}
+	var t scenario.Target
 	switch {
 	case f.Crash != nil:
 		t = f.Crash.Target
@@ -182,7 +183,7 @@ func (w *world) apply(ctx context.Context, fr *faultRun, in *instance) (revert f
 		if e.factor == 0 {
 			e.factor = 1
 		}
-		if f.Slow.Add != (Latency{}) {
+		if f.Slow.Add != (scenario.Latency{}) {
 			e.add, e.hasAdd = newSampler(f.Slow.Add), true
 		}
 		in.addEffect(e)
@@ -209,13 +210,13 @@ func (w *world) apply(ctx context.Context, fr *faultRun, in *instance) (revert f
 // when the fault is over or ctx ends (an occurrence still active then is
 // not reverted: the run is over).
 func playOccurrences(ctx context.Context, fr *faultRun, target string, offset time.Duration, t0 time.Time, runLen time.Duration, apply func() (revert func())) {
-	for _, o := range fr.spec.occurrences(runLen) {
+	for _, o := range occurrences(fr.spec, runLen) {
 		start := o.start + offset
 		if start >= runLen || !sleepUntil(ctx, t0.Add(start)) {
 			return
 		}
 		revert := apply()
-		ev := FaultEvent{Fault: fr.name, Kind: fr.kind, Target: target, Start: D(time.Since(t0)), End: -1}
+		ev := FaultEvent{Fault: fr.name, Kind: fr.kind, Target: target, Start: scenario.D(time.Since(t0)), End: -1}
 		end := o.end
 		if end >= 0 {
 			end += offset
@@ -223,7 +224,7 @@ func playOccurrences(ctx context.Context, fr *faultRun, target string, offset ti
 		ended := end >= 0 && end < runLen && sleepUntil(ctx, t0.Add(end))
 		if ended {
 			revert()
-			ev.End = D(time.Since(t0))
+			ev.End = scenario.D(time.Since(t0))
 		} else if ctx.Err() == nil {
 			<-ctx.Done()
 		}

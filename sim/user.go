@@ -1,12 +1,10 @@
 package sim
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,6 +15,7 @@ import (
 	fwerrors "github.com/microsim/microsim/framework/errors"
 	"github.com/microsim/microsim/framework/server"
 	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // Services implemented in Go: a scenario marks a service
@@ -68,19 +67,19 @@ func WithServer(name string, setup ServerSetup) RunOption {
 
 // checkImpls matches the Go implementations given to a run with the
 // scenario's services.
-func checkImpls(sc *Scenario, impls map[string]ServerSetup) error {
+func checkImpls(sc *scenario.Scenario, impls map[string]ServerSetup) error {
 	var problems []string
 	for _, s := range sc.Topology.Services {
 		_, ok := impls[s.Name]
 		switch {
-		case s.isGo() && !ok:
+		case s.IsGo() && !ok:
 			problems = append(problems, fmt.Sprintf("service %q is implemented in Go: run it with sim.WithService(%q, ...) or sim.WithServer", s.Name, s.Name))
-		case !s.isGo() && ok:
+		case !s.IsGo() && ok:
 			problems = append(problems, fmt.Sprintf("service %q is given a Go implementation but the scenario describes it (add implementation: go to the service)", s.Name))
 		}
 	}
-	for _, name := range sortedKeys(impls) {
-		if !slices.ContainsFunc(sc.Topology.Services, func(s Service) bool { return s.Name == name }) {
+	for _, name := range slices.Sorted(maps.Keys(impls)) {
+		if !slices.ContainsFunc(sc.Topology.Services, func(s scenario.Service) bool { return s.Name == name }) {
 			problems = append(problems, fmt.Sprintf("a Go implementation is given for service %q, which the scenario does not have", name))
 		}
 	}
@@ -93,7 +92,7 @@ func checkImpls(sc *Scenario, impls map[string]ServerSetup) error {
 // newCaller builds the instance's own client when its endpoints make
 // calls or its handlers come from Go.
 func (w *world) newCaller(in *instance) error {
-	needs, pub := in.svc.isGo(), in.svc.isGo()
+	needs, pub := in.svc.IsGo(), in.svc.IsGo()
 	for _, b := range in.eps {
 		needs = needs || len(b.steps) > 0
 		pub = pub || publishes(b.steps)
@@ -103,11 +102,11 @@ func (w *world) newCaller(in *instance) error {
 	}
 	cfg := in.svc.Client
 	if cfg == nil {
-		cfg = &Client{}
+		cfg = &scenario.Client{}
 	}
 	ct := codec.ContentTypeBytes
 	var extra []client.Option
-	if in.svc.isGo() {
+	if in.svc.IsGo() {
 		ct = client.DefaultContentType
 	}
 	if pub {
@@ -259,17 +258,3 @@ func (in *instance) subscriberBroker() broker.Broker { return in.host.Broker() }
 
 // sleepFor sleeps d unless ctx ends first (false then).
 func sleepFor(ctx context.Context, d time.Duration) bool { return sleepUntil(ctx, time.Now().Add(d)) }
-
-// seqPlaceholder in a request is replaced by the call's sequence number,
-// so that every call can carry a key of its own (an order ID).
-const seqPlaceholder = "{{seq}}"
-
-// requestFor is the JSON request of the call with sequence number seq.
-func requestFor(tmpl json.RawMessage, seq uint64) json.RawMessage {
-	i := bytes.Index(tmpl, []byte(seqPlaceholder))
-	if i < 0 {
-		return tmpl
-	}
-	n := strconv.FormatUint(seq, 10)
-	return json.RawMessage(bytes.ReplaceAll(tmpl, []byte(seqPlaceholder), []byte(n)))
-}

@@ -9,6 +9,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // The waterfall: for each failed assertion of an observed run, the
@@ -51,7 +53,7 @@ type SpanReport struct {
 const maxWaterfallSpans = 200
 
 // attachTraces picks a trace for each failed assertion of r.
-func (w *world) attachTraces(r *Report, sc *Scenario, obs *Observation, faults []*faultRun) {
+func (w *world) attachTraces(r *Report, sc *scenario.Scenario, obs *Observation, faults []*faultRun) {
 	if obs == nil {
 		return
 	}
@@ -98,7 +100,7 @@ func (w *world) attachTraces(r *Report, sc *Scenario, obs *Observation, faults [
 
 // rootsInScope are the names of the top-level calls an assertion looks
 // at ("service/Endpoint"); nil means any.
-func (w *world) rootsInScope(a *Assertion) map[string]bool {
+func (w *world) rootsInScope(a *scenario.Assertion) map[string]bool {
 	var workload, endpoint string
 	switch {
 	case a.SuccessRate != nil:
@@ -135,8 +137,8 @@ func (w *world) rootsInScope(a *Assertion) map[string]bool {
 
 // spanOfAssertion is the time range an assertion looks at (the whole run
 // for kinds without one).
-func (w *world) spanOfAssertion(a *Assertion, faults []*faultRun) span {
-	var s Scope
+func (w *world) spanOfAssertion(a *scenario.Assertion, faults []*faultRun) span {
+	var s scenario.Scope
 	switch {
 	case a.SuccessRate != nil:
 		s = a.SuccessRate.Scope

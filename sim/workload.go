@@ -12,6 +12,7 @@ import (
 	"github.com/microsim/microsim/framework/client"
 	"github.com/microsim/microsim/framework/codec"
 	"github.com/microsim/microsim/framework/selector"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // workload generates one Workload's calls in virtual time: open loop from
@@ -21,7 +22,7 @@ import (
 type workload struct {
 	id      int
 	name    string
-	spec    *Workload
+	spec    *scenario.Workload
 	cli     *simClient
 	series  []int    // metrics series per mix entry
 	eps     []string // endpoint per mix entry
@@ -42,7 +43,7 @@ type workload struct {
 	msgStream int
 }
 
-func (w *world) newWorkload(i int, spec *Workload, t0 time.Time) *workload {
+func (w *world) newWorkload(i int, spec *scenario.Workload, t0 time.Time) *workload {
 	name := spec.Name
 	if name == "" {
 		name = "w" + itoa(i)
@@ -54,18 +55,18 @@ func (w *world) newWorkload(i int, spec *Workload, t0 time.Time) *workload {
 	wl := &workload{id: i, name: name, spec: spec, cli: w.clients[cname], seqBase: uint64(i+1) << 40}
 	mix := spec.Mix
 	if len(mix) == 0 {
-		mix = []MixEntry{{Endpoint: spec.Endpoint, Weight: 1}}
+		mix = []scenario.MixEntry{{Endpoint: spec.Endpoint, Weight: 1}}
 	}
 	if spec.Stream != nil {
 		wl.msgStream = w.metrics.addStreams(name)
 	}
 	if p := spec.Publish; p != nil {
 		wl.topic, wl.size, wl.stream = p.Topic, p.Size, w.metrics.topicStream(p.Topic)
-		mix = []MixEntry{{Endpoint: "publish " + p.Topic, Weight: 1}}
+		mix = []scenario.MixEntry{{Endpoint: "publish " + p.Topic, Weight: 1}}
 	}
 	total := 0.0
 	for _, m := range mix {
-		total += weightOr1(m.Weight)
+		total += m.Share()
 		wl.cum = append(wl.cum, total)
 		wl.eps = append(wl.eps, m.Endpoint)
 		wl.series = append(wl.series, w.metrics.addSeries(name, m.Endpoint, wl.cli.name))
@@ -78,7 +79,7 @@ func (w *world) newWorkload(i int, spec *Workload, t0 time.Time) *workload {
 	if spec.Idempotent {
 		wl.opts = append(wl.opts, client.WithIdempotent())
 	}
-	if svc := w.service(spec.Service); svc != nil && svc.isGo() {
+	if svc := w.service(spec.Service); svc != nil && svc.IsGo() {
 		wl.request = json.RawMessage(cmp.Or(spec.Request, "{}"))
 		wl.opts = append(wl.opts, client.WithCallContentType(codec.ContentTypeJSON))
 	}
@@ -153,7 +154,7 @@ func (w *world) runWorkload(ctx context.Context, wl *workload, inflight *sync.Wa
 // constant rate and for a ramp.
 func (w *world) openLoop(ctx context.Context, wl *workload, inflight *sync.WaitGroup) {
 	r := newRand(w.seed, "workload/"+wl.name)
-	uniform := wl.spec.Arrivals == arrivalsUniform
+	uniform := wl.spec.Arrivals == scenario.ArrivalsUniform
 	span := wl.end.Sub(wl.start)
 	total := wl.cumulative(span)
 	s := 0.0 // arrivals so far, in the unit-rate time
@@ -306,7 +307,7 @@ func (w *world) call(ctx context.Context, wl *workload, k int, seq uint64) {
 		cs.attempts.Store(1)
 	} else if wl.request != nil {
 		var out json.RawMessage
-		err = wl.cli.cli.Call(cs, wl.spec.Service, wl.eps[k], requestFor(wl.request, seq), &out, opts...)
+		err = wl.cli.cli.Call(cs, wl.spec.Service, wl.eps[k], scenario.ExpandRequest(wl.request, seq), &out, opts...)
 	} else {
 		err = wl.cli.cli.Call(cs, wl.spec.Service, wl.eps[k], body[:], &rsp, opts...)
 	}

@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -17,12 +18,13 @@ import (
 	"github.com/microsim/microsim/framework/selector"
 	"github.com/microsim/microsim/framework/transport"
 	"github.com/microsim/microsim/memory"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // world is one simulated cluster: the memory network, an instance per
 // host, the clients, and the metrics they feed.
 type world struct {
-	sc       *Scenario
+	sc       *scenario.Scenario
 	seed     uint64
 	net      *memory.Network
 	window   time.Duration
@@ -30,8 +32,8 @@ type world struct {
 	capacity map[string]int
 
 	instances []*instance
-	services  map[string]*Service  // the scenario's, by name
-	byAddr    map[string]*instance // fixed once every instance started
+	services  map[string]*scenario.Service // the scenario's, by name
+	byAddr    map[string]*instance         // fixed once every instance started
 	byName    map[string]*instance
 	clients   map[string]*simClient
 	order     []string // client names in scenario order
@@ -68,14 +70,14 @@ type simClient struct {
 
 // build creates the network, starts every instance and every client. It
 // runs inside the bubble.
-func build(ctx context.Context, sc *Scenario, seed uint64, impls map[string]ServerSetup, obs *Observation) (*world, error) {
+func build(ctx context.Context, sc *scenario.Scenario, seed uint64, impls map[string]ServerSetup, obs *Observation) (*world, error) {
 	w, err := newWorld(sc, seed)
 	if err != nil {
 		return nil, err
 	}
 	w.impls, w.obs = impls, obs
 	err = w.startAll(ctx, func(in *instance) error { return in.start(ctx) },
-		func(c *Client) (*simClient, error) {
+		func(c *scenario.Client) (*simClient, error) {
 			return w.newClient(c, w.net.Host(clientHost(c.Name)).Transport())
 		})
 	if err != nil {
@@ -87,7 +89,7 @@ func build(ctx context.Context, sc *Scenario, seed uint64, impls map[string]Serv
 
 // startAll starts every instance, then builds every client, then adds
 // the injector's faults (every node is known by then).
-func (w *world) startAll(ctx context.Context, start func(*instance) error, newClient func(*Client) (*simClient, error)) error {
+func (w *world) startAll(ctx context.Context, start func(*instance) error, newClient func(*scenario.Client) (*simClient, error)) error {
 	for _, in := range w.instances {
 		if err := w.newCaller(in); err != nil {
 			return err
@@ -102,7 +104,7 @@ func (w *world) startAll(ctx context.Context, start func(*instance) error, newCl
 	}
 	clients := w.sc.Clients
 	if len(clients) == 0 {
-		clients = []Client{{Name: defaultClient}}
+		clients = []scenario.Client{{Name: scenario.DefaultClient}}
 	}
 	for i := range clients {
 		c := &clients[i]
@@ -121,7 +123,7 @@ func (w *world) startAll(ctx context.Context, start func(*instance) error, newCl
 
 // newWorld creates the network, the injector (when a fault needs one)
 // and the instances, started by the backend.
-func newWorld(sc *Scenario, seed uint64) (*world, error) {
+func newWorld(sc *scenario.Scenario, seed uint64) (*world, error) {
 	net, err := memory.NewNetwork()
 	if err != nil {
 		return nil, err
@@ -130,10 +132,10 @@ func newWorld(sc *Scenario, seed uint64) (*world, error) {
 		byAddr: map[string]*instance{}, byName: map[string]*instance{}, clients: map[string]*simClient{}}
 	w.window = sc.Window.Std()
 	if w.window == 0 {
-		w.window = defaultWindow
+		w.window = scenario.DefaultWindow
 	}
 	w.newInjector()
-	w.services = make(map[string]*Service, len(sc.Topology.Services))
+	w.services = make(map[string]*scenario.Service, len(sc.Topology.Services))
 	for k := range sc.Topology.Services {
 		w.services[sc.Topology.Services[k].Name] = &sc.Topology.Services[k]
 	}
@@ -149,14 +151,14 @@ func newWorld(sc *Scenario, seed uint64) (*world, error) {
 	return w, nil
 }
 
-func (w *world) newInstance(s *Service, i int) *instance {
-	name := instanceName(s.Name, i)
+func (w *world) newInstance(s *scenario.Service, i int) *instance {
+	name := scenario.InstanceName(s.Name, i)
 	zone := ""
 	if len(s.Zones) > 0 {
 		zone = s.Zones[i%len(s.Zones)]
 	}
 	var extra map[string]string
-	var latency *Latency
+	var latency *scenario.Latency
 	factor := 1.0
 	var errRate *float64
 	for _, o := range s.Overrides {
@@ -187,9 +189,9 @@ func (w *world) newInstance(s *Service, i int) *instance {
 	in := &instance{
 		id: len(w.instances), name: name, service: s.Name, index: i, zone: zone,
 		meta: metadata(s.Labels, extra, zone), host: w.net.Host(name),
-		seed: mix64(w.seed ^ streamKey("instance/"+name)), w: w, svc: s, propagate: s.propagates(),
+		seed: mix64(w.seed ^ streamKey("instance/"+name)), w: w, svc: s, propagate: s.Propagates(),
 	}
-	if s.isGo() {
+	if s.IsGo() {
 		// A Go service's endpoint latency is virtual time spent before its
 		// handler runs (the handler's own work takes none).
 		for _, e := range s.Endpoints {
@@ -197,7 +199,7 @@ func (w *world) newInstance(s *Service, i int) *instance {
 			if latency != nil {
 				l = *latency
 			}
-			if l != (Latency{}) || factor != 1 {
+			if l != (scenario.Latency{}) || factor != 1 {
 				if in.goLatency == nil {
 					in.goLatency = map[string]endpointBehaviour{}
 				}
@@ -237,7 +239,7 @@ func clientHost(name string) string {
 // host's registry and the framework's client dialling with tr (the
 // host's memory transport, or a TCP transport), both under the
 // injector's faults.
-func (w *world) newClient(c *Client, tr transport.Transport) (*simClient, error) {
+func (w *world) newClient(c *scenario.Client, tr transport.Transport) (*simClient, error) {
 	var extra []client.Option
 	if w.clientPublishes(c.Name) {
 		name := clientHost(c.Name)
@@ -254,7 +256,7 @@ func (w *world) newClient(c *Client, tr transport.Transport) (*simClient, error)
 // buildClient builds the selector and client of host name from c's
 // settings (c's name and zone aside: zone is the client's), drawing its
 // random streams under prefix; ct is its default content type.
-func (w *world) buildClient(name string, c *Client, zone, prefix string, tr transport.Transport, ct string, extra ...client.Option) (*simClient, error) {
+func (w *world) buildClient(name string, c *scenario.Client, zone, prefix string, tr transport.Transport, ct string, extra ...client.Option) (*simClient, error) {
 	host := w.net.Host(name)
 	sopts := []selector.Option{selector.WithRand(newRand(w.seed, prefix+"/selector"))}
 	strategy, err := newStrategy(c.Selector.Strategy, newRand(w.seed, prefix+"/strategy"))
@@ -269,11 +271,11 @@ func (w *world) buildClient(name string, c *Client, zone, prefix string, tr tran
 		sopts = append(sopts, selector.WithCacheTTL(c.Selector.CacheTTL.Std()))
 	}
 	for _, f := range c.Selector.Filters {
-		for _, k := range sortedKeys(f.Labels) {
+		for _, k := range slices.Sorted(maps.Keys(f.Labels)) {
 			sopts = append(sopts, selector.WithFilter(selector.FilterLabel(k, f.Labels[k])))
 		}
 		if f.Zone != "" {
-			sopts = append(sopts, selector.WithFilter(selector.FilterLabel(zoneKey, f.Zone)))
+			sopts = append(sopts, selector.WithFilter(selector.FilterLabel(scenario.ZoneKey, f.Zone)))
 		}
 		if f.ZoneAffinity != nil {
 			sopts = append(sopts, selector.WithFilter(selector.FilterZone(zone, f.ZoneAffinity.MinHealthy)))
@@ -290,7 +292,7 @@ func (w *world) buildClient(name string, c *Client, zone, prefix string, tr tran
 	}
 	timeout := c.Timeout.Std()
 	if timeout == 0 {
-		timeout = defaultTimeout
+		timeout = scenario.DefaultTimeout
 	}
 	copts = append(copts, client.WithDefaultTimeout(timeout))
 	if c.AttemptTimeout > 0 {
@@ -320,7 +322,7 @@ func (w *world) buildClient(name string, c *Client, zone, prefix string, tr tran
 // callDraws), not from one stream shared by the client's calls: calls
 // that fail at the same instant wait the same in every run of a seed,
 // whatever order they are scheduled in.
-func retryPolicy(r *RetryConfig, seed uint64) client.RetryPolicy {
+func retryPolicy(r *scenario.RetryConfig, seed uint64) client.RetryPolicy {
 	attempts := r.MaxAttempts
 	if attempts == 0 {
 		attempts = client.DefaultMaxAttempts

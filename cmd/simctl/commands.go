@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // Exit codes.
@@ -60,7 +61,7 @@ func validateCmd(setCode func(int)) *cobra.Command {
 		RunE: func(cmd *cobra.Command, files []string) error {
 			bad := 0
 			for _, f := range files {
-				if _, err := sim.Load(f); err != nil {
+				if _, err := scenario.Load(f); err != nil {
 					fmt.Fprintln(cmd.ErrOrStderr(), err)
 					bad++
 					continue
@@ -86,13 +87,13 @@ func listCmd(setCode func(int)) *cobra.Command {
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			files, err := sim.ScenarioFiles(dir)
+			files, err := scenario.ScenarioFiles(dir)
 			if err != nil {
 				setCode(exitInvalid)
 				return err
 			}
 			for _, f := range files {
-				sc, err := sim.Load(f)
+				sc, err := scenario.Load(f)
 				if err != nil {
 					fmt.Fprintln(cmd.ErrOrStderr(), err)
 					fmt.Fprintf(cmd.OutOrStdout(), "%-28s (invalid: see the errors)\n", filepath.Base(f))

@@ -15,7 +15,7 @@ import (
 // hostile corpus, a FIFO and a directory with exit code 2 within a
 // second, printing the file's name and nothing of a run.
 func TestHostileFilesExit2(t *testing.T) {
-	files, err := filepath.Glob("../../sim/testdata/hostile/*.yaml")
+	files, err := filepath.Glob("../../sim/scenario/testdata/hostile/*.yaml")
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
 	dir := t.TempDir()

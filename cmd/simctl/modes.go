@@ -9,21 +9,22 @@ import (
 
 	"github.com/microsim/microsim/sim"
 	"github.com/microsim/microsim/sim/report"
+	"github.com/microsim/microsim/sim/sweep"
 )
 
 // sweep runs each scenario once per seed of --seeds and prints the
 // summary; exit 1 when any seed failed.
 func (a *app) sweep(f *runFlags, files []loaded) (int, error) {
-	seeds, err := sim.ParseSeedRange(f.seeds)
+	seeds, err := sweep.ParseSeedRange(f.seeds)
 	if err != nil {
 		return exitInvalid, fmt.Errorf("--seeds: %w", err)
 	}
 	code := exitOK
-	var sweeps []*sim.SweepReport
+	var sweeps []*sweep.Report
 	for _, l := range files {
 		p, stop := a.progress(f, l.sc.Name)
 		p.ExpectRuns(len(seeds))
-		s, err := sim.Sweep(a.run, l.sc, seeds, f.parallel, sim.WithFile(l.file), sim.WithProgress(p))
+		s, err := sweep.Seeds(a.run, l.sc, seeds, f.parallel, sim.WithFile(l.file), sim.WithProgress(p))
 		stop()
 		if err != nil {
 			return exitInvalid, err
@@ -88,11 +89,11 @@ func shellQuote(s string) string {
 // reports; exit 1 when they differ.
 func (a *app) determinism(f *runFlags, files []loaded) (int, error) {
 	code := exitOK
-	var results []*sim.DeterminismReport
+	var results []*sweep.DeterminismReport
 	for _, l := range files {
 		p, stop := a.progress(f, l.sc.Name)
 		p.ExpectRuns(2)
-		d, err := sim.CheckDeterminism(a.run, l.sc, 2, append(f.runOptions(l.file), sim.WithProgress(p))...)
+		d, err := sweep.CheckDeterminism(a.run, l.sc, 2, append(f.runOptions(l.file), sim.WithProgress(p))...)
 		stop()
 		if err != nil {
 			return exitInvalid, err

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/sweep"
 )
 
 const steady = "../../scenarios/steady-state.yaml"
@@ -99,7 +100,7 @@ func TestRunSeeds(t *testing.T) {
 
 	code, out, errb = simctl(t, "run", "--seeds", "3-5", "--format", "json", writeFile(t, "s.yaml", short))
 	require.Equal(t, 0, code, errb)
-	var s sim.SweepReport
+	var s sweep.Report
 	require.NoError(t, json.Unmarshal([]byte(out), &s), out)
 	assert.True(t, s.Passed)
 	assert.Equal(t, []uint64{3, 4, 5}, s.Seeds)
@@ -123,7 +124,7 @@ func TestRunCheckDeterminism(t *testing.T) {
 
 	code, out, errb = simctl(t, "run", "--check-determinism", "--format", "json", writeFile(t, "f.yaml", failing))
 	require.Equal(t, 0, code, "the reports agree; that the assertion fails does not matter here: %s", errb)
-	var d sim.DeterminismReport
+	var d sweep.DeterminismReport
 	require.NoError(t, json.Unmarshal([]byte(out), &d))
 	assert.True(t, d.Identical)
 	assert.False(t, d.Passed)

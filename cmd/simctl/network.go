@@ -7,6 +7,7 @@ import (
 
 	"github.com/microsim/microsim/sim"
 	"github.com/microsim/microsim/sim/report"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // network runs each scenario in real time over TCP on 127.0.0.1 and
@@ -46,7 +47,7 @@ func (a *app) network(f *runFlags, files []loaded) (int, error) {
 // printErrors prints each error of an ErrorList on a line, prefixed with
 // the file.
 func printErrors(w io.Writer, file string, err error) {
-	var list sim.ErrorList
+	var list scenario.ErrorList
 	if errors.As(err, &list) {
 		for _, e := range list {
 			if e.File == "" {

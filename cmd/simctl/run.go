@@ -11,6 +11,7 @@ import (
 
 	"github.com/microsim/microsim/sim"
 	"github.com/microsim/microsim/sim/report"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // runFlags are the flags of simctl run.
@@ -166,7 +167,7 @@ func (f *runFlags) check() error {
 // loaded is one scenario file, loaded or not.
 type loaded struct {
 	file string
-	sc   *sim.Scenario
+	sc   *scenario.Scenario
 	err  error
 }
 
@@ -175,7 +176,7 @@ func loadFiles(stderr io.Writer, files []string) ([]loaded, bool) {
 	ok := true
 	out := make([]loaded, 0, len(files))
 	for _, f := range files {
-		sc, err := sim.Load(f)
+		sc, err := scenario.Load(f)
 		if err != nil {
 			fmt.Fprintln(stderr, err)
 			ok = false

@@ -15,6 +15,7 @@ import (
 	"github.com/microsim/microsim/sim"
 	"github.com/microsim/microsim/sim/internal/fixture"
 	"github.com/microsim/microsim/sim/report"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // svgDoc is what the test reads of an SVG: its size and every text and
@@ -118,7 +119,7 @@ func textOf(n *html.Node) string {
 // fault band's label, and nothing is fetched from elsewhere.
 func TestHTMLReport(t *testing.T) {
 	sc := fixture.CrashScenario()
-	sc.Assertions = append(sc.Assertions, sim.Assertion{Name: "impossible", Latency: &sim.LatencyCheck{Percentile: 50, Max: sim.D(1)}})
+	sc.Assertions = append(sc.Assertions, scenario.Assertion{Name: "impossible", Latency: &scenario.LatencyCheck{Percentile: 50, Max: scenario.D(1)}})
 	rep, err := sim.RunWith(sim.TestRunner(t), sc)
 	require.NoError(t, err)
 	require.False(t, rep.Passed)
@@ -235,7 +236,7 @@ func TestHTMLReport(t *testing.T) {
 // leave the hedges out.
 func TestChartsPerWindow(t *testing.T) {
 	sc := fixture.CrashScenario()
-	sc.Clients = []sim.Client{{Name: "client", Hedging: &sim.HedgingConfig{Delay: sim.D(9 * time.Millisecond)}}}
+	sc.Clients = []scenario.Client{{Name: "client", Hedging: &scenario.HedgingConfig{Delay: scenario.D(9 * time.Millisecond)}}}
 	sc.Assertions = nil
 	rep, err := sim.RunWith(sim.TestRunner(t), sc)
 	require.NoError(t, err)

@@ -4,10 +4,12 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"github.com/microsim/microsim/sim"
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // JUnit XML, the format CI systems read test results from: one
@@ -191,7 +193,7 @@ func junitCaseOf(suite, file string, a sim.AssertionResult) junitCase {
 // errorSummary is the first line of an error, with the number of
 // problems when there are several.
 func errorSummary(err error) string {
-	var list sim.ErrorList
+	var list scenario.ErrorList
 	if errors.As(err, &list) && len(list) > 1 {
 		return fmt.Sprintf("%d problems; the first: %s", len(list), list[0].Error())
 	}

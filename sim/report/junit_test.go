@@ -15,6 +15,7 @@ import (
 	"github.com/microsim/microsim/sim"
 	"github.com/microsim/microsim/sim/internal/fixture"
 	"github.com/microsim/microsim/sim/report"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // The JUnit schema, as CI systems read it.
@@ -69,15 +70,15 @@ func parseJUnit(t *testing.T, data []byte) junitDoc {
 // run a skipped one.
 func TestJUnit(t *testing.T) {
 	sc := fixture.CrashScenario()
-	sc.Assertions = []sim.Assertion{
-		{Name: "impossible latency", Latency: &sim.LatencyCheck{Percentile: 50, Max: sim.D(time.Millisecond)}},
-		{SuccessRate: &sim.SuccessRateCheck{Min: 1}},
+	sc.Assertions = []scenario.Assertion{
+		{Name: "impossible latency", Latency: &scenario.LatencyCheck{Percentile: 50, Max: scenario.D(time.Millisecond)}},
+		{SuccessRate: &scenario.SuccessRateCheck{Min: 1}},
 	}
 	rep, err := sim.RunWith(sim.TestRunner(t), sc)
 	require.NoError(t, err)
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	require.NoError(t, os.WriteFile(bad, []byte("name: x\nduration: 1s\ncolour: red\n"), 0o644))
-	_, loadErr := sim.Load(bad)
+	_, loadErr := scenario.Load(bad)
 	require.Error(t, loadErr)
 
 	var out bytes.Buffer

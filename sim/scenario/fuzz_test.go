@@ -1,4 +1,4 @@
-package sim_test
+package scenario_test
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // FuzzParseScenario: the parser and validator never panic, and every
@@ -18,7 +18,7 @@ import (
 // testdata/fuzz/FuzzParseScenario.
 func FuzzParseScenario(f *testing.F) {
 	const maxSeed = 4 << 10
-	for _, dir := range []string{"../scenarios", "testdata", "testdata/hostile"} {
+	for _, dir := range []string{"../../scenarios", "testdata", "testdata/hostile"} {
 		files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
 		for _, file := range files {
 			data, err := os.ReadFile(file)
@@ -36,13 +36,13 @@ func FuzzParseScenario(f *testing.F) {
 	f.Add([]byte("name: x\nduration: 1s\n<<: {seed: 1}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var (
-			sc   *sim.Scenario
+			sc   *scenario.Scenario
 			err  error
 			done = make(chan struct{})
 		)
 		go func() {
 			defer close(done)
-			sc, err = sim.Parse("f.yaml", data)
+			sc, err = scenario.Parse("f.yaml", data)
 		}()
 		select {
 		case <-done:
@@ -59,7 +59,7 @@ func FuzzParseScenario(f *testing.F) {
 			}
 			return
 		}
-		var list sim.ErrorList
+		var list scenario.ErrorList
 		if !errors.As(err, &list) || len(list) == 0 {
 			t.Fatalf("error is not a non-empty ErrorList: %T %v", err, err)
 		}

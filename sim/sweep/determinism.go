@@ -1,4 +1,4 @@
-package sim
+package sweep
 
 import (
 	"bytes"
@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+
+	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // DeterminismReport is the outcome of running one scenario several times
@@ -28,7 +31,7 @@ type DeterminismReport struct {
 	// Passed is whether the first run's assertions held.
 	Passed bool `json:"passed"`
 	// Reports are the runs' reports.
-	Reports []*Report `json:"-"`
+	Reports []*sim.Report `json:"-"`
 }
 
 // Diff is one difference between two reports: the JSON path of a value
@@ -47,9 +50,9 @@ func (d Diff) String() string {
 // bubbles of run, two at a time, and compares the reports with
 // DiffReports. run must be safe for concurrent use (every Runner this
 // package gives out is).
-func CheckDeterminism(run Runner, sc *Scenario, runs int, opts ...RunOption) (*DeterminismReport, error) {
+func CheckDeterminism(run sim.Runner, sc *scenario.Scenario, runs int, opts ...sim.RunOption) (*DeterminismReport, error) {
 	runs = max(runs, 2)
-	reports := make([]*Report, runs)
+	reports := make([]*sim.Report, runs)
 	errs := make([]error, runs)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 2)
@@ -57,7 +60,7 @@ func CheckDeterminism(run Runner, sc *Scenario, runs int, opts ...RunOption) (*D
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			reports[i], errs[i] = RunWith(run, sc, opts...)
+			reports[i], errs[i] = sim.RunWith(run, sc, opts...)
 		})
 	}
 	wg.Wait()
@@ -80,14 +83,14 @@ func CheckDeterminism(run Runner, sc *Scenario, runs int, opts ...RunOption) (*D
 
 // DiffReports compares two reports through their JSON form, ignoring
 // wall_seconds, and returns every leaf that differs, in document order.
-func DiffReports(a, b *Report) []Diff {
+func DiffReports(a, b *sim.Report) []Diff {
 	var diffs []Diff
 	diffValues("", normalised(a), normalised(b), &diffs)
 	return diffs
 }
 
 // normalised is a report's JSON form as generic values, wall time removed.
-func normalised(r *Report) any {
+func normalised(r *sim.Report) any {
 	c := *r
 	c.WallSeconds = 0
 	data, err := json.Marshal(&c)

@@ -1,4 +1,4 @@
-package sim
+package scenario
 
 // Call graphs: an endpoint of a synthetic service may call other
 // services' endpoints after its own work, in steps. Each hop goes through
@@ -68,8 +68,8 @@ type Step struct {
 	Publish string `yaml:"publish"`
 }
 
-// calls returns the step's calls: itself, or its Parallel entries.
-func (s *Step) calls() []*Step {
+// Calls returns the step's calls: itself, or its Parallel entries.
+func (s *Step) Calls() []*Step {
 	if len(s.Parallel) == 0 {
 		return []*Step{s}
 	}
@@ -83,26 +83,27 @@ func (s *Step) calls() []*Step {
 // width is the number of calls the step makes.
 func (s *Step) width() int {
 	n := 0
-	for _, c := range s.calls() {
+	for _, c := range s.Calls() {
 		n += max(c.Fanout, 1)
 	}
 	return n
 }
 
-// need is how many of the step's calls must succeed.
-func (s *Step) need() int {
+// Needed is how many of the step's calls must succeed: Need, or all of
+// them.
+func (s *Step) Needed() int {
 	if s.Need > 0 {
 		return s.Need
 	}
 	return s.width()
 }
 
-// isGo reports whether the service's handlers come from the Go test.
-func (s *Service) isGo() bool { return s.Implementation == ImplementationGo }
+// IsGo reports whether the service's handlers come from the Go test.
+func (s *Service) IsGo() bool { return s.Implementation == ImplementationGo }
 
-// propagates reports whether the service's outgoing calls carry the
-// incoming request's deadline.
-func (s *Service) propagates() bool { return s.PropagateDeadline == nil || *s.PropagateDeadline }
+// Propagates reports whether the service's outgoing calls carry the
+// incoming request's deadline (PropagateDeadline, default true).
+func (s *Service) Propagates() bool { return s.PropagateDeadline == nil || *s.PropagateDeadline }
 
 // B returns a pointer to v, for the optional fields of scenarios built in Go.
 func B(v bool) *bool { return &v }

@@ -1,4 +1,4 @@
-package sim
+package scenario
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ func (v *validator) faultsSection() {
 	// Names first, so that a fault may be named by any assertion.
 	for i := range v.sc.Faults {
 		f := &v.sc.Faults[i]
-		name := faultName(f, i)
+		name := f.NameAt(i)
 		if f.Name != "" {
 			v.name(join(index("faults", i), "name"), "fault", f.Name)
 		}
@@ -125,8 +125,9 @@ func (v *validator) fault(path string, f *Fault) {
 	}
 }
 
-// faultName is the fault's name or its default.
-func faultName(f *Fault, i int) string {
+// NameAt is the name of the fault in reports when it is entry i of the
+// timeline: its Name, or "<kind>-<i>".
+func (f *Fault) NameAt(i int) string {
 	if f.Name != "" {
 		return f.Name
 	}
@@ -276,8 +277,8 @@ func (v *validator) window(path string, w Duration) {
 		v.p.add(path, "window %v is longer than the scenario (%v)", w, v.sc.Duration)
 	case w > 0 && v.sc.Window > 0 && w%v.sc.Window != 0:
 		v.p.add(path, "window %v must be a multiple of the scenario's window %v", w, v.sc.Window)
-	case w > 0 && v.sc.Window == 0 && w.Std()%defaultWindow != 0:
-		v.p.add(path, "window %v must be a multiple of the scenario's window %v", w, D(defaultWindow))
+	case w > 0 && v.sc.Window == 0 && w.Std()%DefaultWindow != 0:
+		v.p.add(path, "window %v must be a multiple of the scenario's window %v", w, D(DefaultWindow))
 	}
 }
 

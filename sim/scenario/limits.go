@@ -1,4 +1,4 @@
-package sim
+package scenario
 
 import (
 	"fmt"
@@ -28,6 +28,15 @@ const (
 	maxCalls       = 10_000_000
 	// maxMemory bounds the estimated memory of a run's world and metrics.
 	maxMemory = 2 << 30
+)
+
+// Histogram precision of the engine's metrics: whole-run histograms keep
+// HistogramDigits significant digits, per-window ones
+// WindowHistogramDigits (1% error, ~20 KiB a window). The engine uses
+// these; the memory estimate counts with them.
+const (
+	HistogramDigits       = 3
+	WindowHistogramDigits = 2
 )
 
 // Figures of the memory estimate, measured on the engine: what one
@@ -116,8 +125,8 @@ func (v *validator) limitsLast() {
 		return
 	}
 	highest := longestCall(sc).Microseconds()
-	hist3 := float64(hdr.New(1, max(highest, 1000), histDigits).ByteSize())
-	hist2 := float64(hdr.New(1, max(highest, 1000), windowHistDigits).ByteSize())
+	hist3 := float64(hdr.New(1, max(highest, 1000), HistogramDigits).ByteSize())
+	hist2 := float64(hdr.New(1, max(highest, 1000), WindowHistogramDigits).ByteSize())
 	z.memory = float64(z.instances) * (instanceBytes + hist3 + float64(z.windows)*instWinBytes)
 	for _, s := range sc.Topology.Services {
 		z.memory += float64(min(max(s.Instances, 0), maxInstances)) * float64(len(s.Endpoints)) * endpointBytes
@@ -255,7 +264,7 @@ func windowOf(sc *Scenario) time.Duration {
 	if sc.Window > 0 {
 		return sc.Window.Std()
 	}
-	return defaultWindow
+	return DefaultWindow
 }
 
 // windowCount is the number of metric windows of a run, at most
@@ -328,7 +337,7 @@ func occurrenceCount(f *Fault, runLen time.Duration) int64 {
 // longestCall bounds any call's latency: the longest client timeout,
 // and a second more.
 func longestCall(sc *Scenario) time.Duration {
-	longest := defaultTimeout
+	longest := DefaultTimeout
 	for _, c := range sc.Clients {
 		longest = max(longest, c.Timeout.Std())
 	}

@@ -1,4 +1,4 @@
-package sim
+package sweep
 
 import (
 	"cmp"
@@ -11,14 +11,17 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
+
+	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // A seed sweep runs one scenario once per seed, several runs at a time
 // (each in its own bubble), and summarises which seeds failed which
 // assertion and how the key figures spread across seeds.
 
-// SweepReport is the outcome of a seed sweep.
-type SweepReport struct {
+// Report is the outcome of a seed sweep.
+type Report struct {
 	Scenario string `json:"scenario"`
 	File     string `json:"file,omitempty"`
 	// Seeds are the seeds run, in order; Failed those whose run failed.
@@ -31,15 +34,15 @@ type SweepReport struct {
 	Parallel    int     `json:"parallel"`
 	WallSeconds float64 `json:"wall_seconds"`
 	// Assertions has one entry per assertion of the scenario.
-	Assertions []SweepAssertion `json:"assertions"`
+	Assertions []Assertion `json:"assertions"`
 	// Figures are the spread of the key figures across seeds.
 	Figures []Spread `json:"figures"`
 	// Reports are the runs' reports, in the order of Seeds.
-	Reports []*Report `json:"-"`
+	Reports []*sim.Report `json:"-"`
 }
 
-// SweepAssertion is one assertion across the seeds.
-type SweepAssertion struct {
+// Assertion is one assertion across the seeds.
+type Assertion struct {
 	Name string `json:"name"`
 	// Failed lists the seeds for which it did not hold.
 	Failed []uint64 `json:"failed_seeds"`
@@ -88,28 +91,28 @@ func ParseSeedRange(s string) ([]uint64, error) {
 	return out, nil
 }
 
-// Sweep runs sc once per seed, parallel runs at a time (0: one per CPU),
+// Seeds runs sc once per seed, parallel runs at a time (0: one per CPU),
 // each in a bubble of run, and summarises the runs. run must be safe for
 // concurrent use (every Runner this package gives out is). It blocks
 // until every run has ended; an error of any run is returned.
-func Sweep(run Runner, sc *Scenario, seeds []uint64, parallel int, opts ...RunOption) (*SweepReport, error) {
+func Seeds(run sim.Runner, sc *scenario.Scenario, seeds []uint64, parallel int, opts ...sim.RunOption) (*Report, error) {
 	if len(seeds) == 0 {
-		return nil, fmt.Errorf("sim: sweep of %q: no seeds", scName(sc))
+		return nil, fmt.Errorf("sweep: no seeds")
 	}
 	if parallel <= 0 {
 		parallel = runtime.GOMAXPROCS(0)
 	}
 	parallel = min(parallel, len(seeds))
 	start := time.Now()
-	reports := make([]*Report, len(seeds))
+	reports := make([]*sim.Report, len(seeds))
 	errs := make([]error, len(seeds))
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range parallel {
 		wg.Go(func() {
 			for i := range next {
-				o := append(slices.Clone(opts), WithSeed(seeds[i]))
-				reports[i], errs[i] = RunWith(run, sc, o...)
+				o := append(slices.Clone(opts), sim.WithSeed(seeds[i]))
+				reports[i], errs[i] = sim.RunWith(run, sc, o...)
 			}
 		})
 	}
@@ -129,10 +132,10 @@ func Sweep(run Runner, sc *Scenario, seeds []uint64, parallel int, opts ...RunOp
 	return s, nil
 }
 
-// summarise builds a SweepReport from the reports of one scenario.
-func summarise(reports []*Report) *SweepReport {
-	s := &SweepReport{Scenario: reports[0].Scenario, File: reports[0].File, Passed: true, Reports: reports,
-		Failed: []uint64{}, Assertions: []SweepAssertion{}}
+// summarise builds a Report from the reports of one scenario.
+func summarise(reports []*sim.Report) *Report {
+	s := &Report{Scenario: reports[0].Scenario, File: reports[0].File, Passed: true, Reports: reports,
+		Failed: []uint64{}, Assertions: []Assertion{}}
 	for _, r := range reports {
 		s.Seeds = append(s.Seeds, r.Seed)
 		if !r.Passed {
@@ -141,7 +144,7 @@ func summarise(reports []*Report) *SweepReport {
 		}
 	}
 	for k, a := range reports[0].Assertions {
-		sa := SweepAssertion{Name: a.Name, Failed: []uint64{}}
+		sa := Assertion{Name: a.Name, Failed: []uint64{}}
 		vals := make([]seedValue, 0, len(reports))
 		for _, r := range reports {
 			if k >= len(r.Assertions) {
@@ -155,24 +158,32 @@ func summarise(reports []*Report) *SweepReport {
 		sa.Observed = spreadOf(a.Name, a.Unit, vals)
 		s.Assertions = append(s.Assertions, sa)
 	}
-	figure := func(name, unit string, f func(*Report) float64) {
+	figure := func(name, unit string, f func(*sim.Report) float64) {
 		vals := make([]seedValue, 0, len(reports))
 		for _, r := range reports {
 			vals = append(vals, seedValue{r.Seed, f(r)})
 		}
 		s.Figures = append(s.Figures, spreadOf(name, unit, vals))
 	}
-	figure("calls", "count", func(r *Report) float64 { return float64(r.Totals.Calls) })
-	figure("success rate", "ratio", func(r *Report) float64 { return ratio(r.Totals.Successes, r.Totals.Calls) })
-	figure("failures", "count", func(r *Report) float64 { return float64(r.Totals.Failures) })
-	figure("p50 latency", "ms", func(r *Report) float64 { return r.Latency.P50 })
-	figure("p99 latency", "ms", func(r *Report) float64 { return r.Latency.P99 })
-	figure("max latency", "ms", func(r *Report) float64 { return r.Latency.Max })
-	figure("retries", "count", func(r *Report) float64 { return float64(r.Totals.Retries) })
-	figure("hedges", "count", func(r *Report) float64 { return float64(r.Totals.Hedges) })
-	figure("ejections", "count", func(r *Report) float64 { return float64(r.Totals.Ejections) })
-	figure("virtual time", "s", func(r *Report) float64 { return r.VirtualSeconds })
+	figure("calls", "count", func(r *sim.Report) float64 { return float64(r.Totals.Calls) })
+	figure("success rate", "ratio", func(r *sim.Report) float64 { return ratio(r.Totals.Successes, r.Totals.Calls) })
+	figure("failures", "count", func(r *sim.Report) float64 { return float64(r.Totals.Failures) })
+	figure("p50 latency", "ms", func(r *sim.Report) float64 { return r.Latency.P50 })
+	figure("p99 latency", "ms", func(r *sim.Report) float64 { return r.Latency.P99 })
+	figure("max latency", "ms", func(r *sim.Report) float64 { return r.Latency.Max })
+	figure("retries", "count", func(r *sim.Report) float64 { return float64(r.Totals.Retries) })
+	figure("hedges", "count", func(r *sim.Report) float64 { return float64(r.Totals.Hedges) })
+	figure("ejections", "count", func(r *sim.Report) float64 { return float64(r.Totals.Ejections) })
+	figure("virtual time", "s", func(r *sim.Report) float64 { return r.VirtualSeconds })
 	return s
+}
+
+// ratio is a/b, 0 when b is 0.
+func ratio(a, b uint64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
 }
 
 type seedValue struct {
@@ -201,7 +212,7 @@ func spreadOf(name, unit string, vals []seedValue) Spread {
 func formatValue(v float64, unit string) string {
 	switch unit {
 	case "ratio":
-		return pct(v)
+		return sim.Percent(v)
 	case "ms":
 		return fmt.Sprintf("%.2fms", v)
 	case "s":
@@ -240,7 +251,7 @@ const maxReplays = 5
 // failed which assertion, the spread of the key figures and, for failing
 // seeds, the command that replays each (replay returns it; nil prints
 // none).
-func (s *SweepReport) WriteText(w io.Writer, replay func(seed uint64) string) error {
+func (s *Report) WriteText(w io.Writer, replay func(seed uint64) string) error {
 	var b strings.Builder
 	verdict := "PASS"
 	if !s.Passed {

@@ -1,4 +1,4 @@
-package sim
+package scenario
 
 // Strategy names a file may use.
 const (

@@ -1,4 +1,4 @@
-package sim
+package scenario
 
 import (
 	"strings"
@@ -18,7 +18,7 @@ func (v *validator) subscribers(path string, s *Service) {
 		}
 		seen[sub.Topic] = true
 		v.topics[sub.Topic] = true
-		if s.isGo() {
+		if s.IsGo() {
 			v.p.add(sp, "service %q is implemented in Go: its own code subscribes (in its Register method or sim.WithServer)", s.Name)
 		}
 		v.latency(join(sp, "latency"), sub.Latency)
@@ -41,7 +41,7 @@ func (v *validator) publishWorkload(path string, w *Workload) {
 	pp := join(path, "publish")
 	v.topic(join(pp, "topic"), p.Topic)
 	if p.Size < 0 || p.Size > maxEventSize {
-		v.p.add(join(pp, "size"), "must be in [%d, %d] bytes, got %d", eventHeader, maxEventSize, p.Size)
+		v.p.add(join(pp, "size"), "must be in [%d, %d] bytes, got %d", MinEventSize, maxEventSize, p.Size)
 	}
 }
 
@@ -75,7 +75,7 @@ func (v *validator) deliveryCheck(path string, c *DeliveryCheck) {
 		v.p.add(join(path, "service"), "a delivery assertion needs the subscribing service")
 	case s == nil:
 		v.p.add(join(path, "service"), "service %q does not exist; services: %s", c.Service, strings.Join(sortedKeys(v.services), ", "))
-	case c.Topic != "" && !subscribes(s, c.Topic):
+	case c.Topic != "" && !s.Subscribes(c.Topic):
 		v.p.add(join(path, "service"), "service %q does not subscribe to %q", c.Service, c.Topic)
 	}
 	if c.MinRatio != nil {
@@ -100,7 +100,8 @@ func (v *validator) deliveryCheck(path string, c *DeliveryCheck) {
 	}
 }
 
-func subscribes(s *Service, topic string) bool {
+// Subscribes reports whether the service consumes topic.
+func (s *Service) Subscribes(topic string) bool {
 	for _, sub := range s.Subscribers {
 		if sub.Topic == topic {
 			return true

@@ -1,4 +1,4 @@
-package sim
+package scenario
 
 // The scenario schema. These types are what a scenario file decodes into
 // and what a Go test builds directly (the builder API). scenarios/README.md

@@ -1,4 +1,4 @@
-package sim
+package scenario
 
 import (
 	"encoding/json"
@@ -27,7 +27,7 @@ func (v *validator) serviceKind(path string, s *Service) {
 	default:
 		v.p.add(join(path, "implementation"), "unknown implementation %q; known: %s, %s", s.Implementation, ImplementationSynthetic, ImplementationGo)
 	}
-	if s.isGo() {
+	if s.IsGo() {
 		for i := range s.Endpoints {
 			e := &s.Endpoints[i]
 			ep := index(join(path, "endpoints"), i)
@@ -71,7 +71,7 @@ func (v *validator) serves(svc *Service, ep string) bool {
 	if svc == nil {
 		return true
 	}
-	if svc.isGo() && len(svc.Endpoints) == 0 {
+	if svc.IsGo() && len(svc.Endpoints) == 0 {
 		return true
 	}
 	_, ok := v.endpointIndex(svc)[ep]
@@ -83,11 +83,11 @@ func (v *validator) request(path string, svc *Service, req string) {
 	if req == "" || svc == nil {
 		return
 	}
-	if !svc.isGo() {
+	if !svc.IsGo() {
 		v.p.add(path, "service %q is synthetic and takes no request; request applies to services implemented in Go", svc.Name)
 		return
 	}
-	if probe := requestFor(json.RawMessage(req), 0); !json.Valid(probe) {
+	if probe := ExpandRequest(json.RawMessage(req), 0); !json.Valid(probe) {
 		var x any
 		err := json.Unmarshal(probe, &x)
 		v.p.add(path, "request is not valid JSON: %v", err)
@@ -239,7 +239,7 @@ func (g *graphWalk) visit(service, endpoint string, path []string) {
 		if st.MaxDepth > 0 {
 			continue // bounded: not part of a cycle that never ends
 		}
-		for _, c := range st.calls() {
+		for _, c := range st.Calls() {
 			if c.Publish == "" {
 				g.visit(c.Service, c.Endpoint, path)
 			}
@@ -276,7 +276,7 @@ func (g *graphWalk) costAt(service, endpoint string, depth int) int {
 		if st.MaxDepth > 0 && depth >= st.MaxDepth {
 			continue
 		}
-		for _, c := range st.calls() {
+		for _, c := range st.Calls() {
 			if c.Publish != "" {
 				total++
 				continue
@@ -318,7 +318,7 @@ func (g *graphWalk) stepPath(caller, service, endpoint string) string {
 				continue
 			}
 			for k, st := range e.Calls {
-				for pi, c := range st.calls() {
+				for pi, c := range st.Calls() {
 					if c.Service == service && c.Endpoint == endpoint {
 						p := index(join(base, "calls"), k)
 						if len(st.Parallel) > 0 {
@@ -333,10 +333,11 @@ func (g *graphWalk) stepPath(caller, service, endpoint string) string {
 	return base
 }
 
-// describeStep is a step's callees for reports ("inventory/Inventory.Get x3").
-func describeStep(s *Step) string {
+// String is the step's callees as reports name them
+// ("inventory/Inventory.Get x3", "publish orders").
+func (s *Step) String() string {
 	var parts []string
-	for _, c := range s.calls() {
+	for _, c := range s.Calls() {
 		if c.Publish != "" {
 			parts = append(parts, "publish "+c.Publish)
 			continue

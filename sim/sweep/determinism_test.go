@@ -1,4 +1,4 @@
-package sim_test
+package sweep_test
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/internal/fixture"
+	"github.com/microsim/microsim/sim/sweep"
 )
 
 // TestCheckDeterminism: two runs of the crash scenario with one seed give
@@ -18,9 +20,9 @@ import (
 // woken together can see in either order; scenarios/README.md says what
 // can still vary.)
 func TestCheckDeterminism(t *testing.T) {
-	sc := crashScenario()
+	sc := fixture.CrashScenario()
 	sc.Workloads[0].Arrivals = "poisson"
-	d, err := sim.CheckDeterminism(sim.TestRunner(t), sc, 2)
+	d, err := sweep.CheckDeterminism(sim.TestRunner(t), sc, 2)
 	require.NoError(t, err)
 	assert.True(t, d.Identical)
 	assert.Empty(t, d.Diffs)
@@ -37,7 +39,7 @@ func TestCheckDeterminism(t *testing.T) {
 
 // TestDiffReports: differences are reported by JSON path, wall time aside.
 func TestDiffReports(t *testing.T) {
-	rep, err := sim.RunWith(sim.TestRunner(t), crashScenario())
+	rep, err := sim.RunWith(sim.TestRunner(t), fixture.CrashScenario())
 	require.NoError(t, err)
 	clone := func() *sim.Report {
 		var b bytes.Buffer
@@ -48,13 +50,13 @@ func TestDiffReports(t *testing.T) {
 	}
 	other := clone()
 	other.WallSeconds += 3
-	assert.Empty(t, sim.DiffReports(rep, other), "wall time does not count")
+	assert.Empty(t, sweep.DiffReports(rep, other), "wall time does not count")
 
 	other.Totals.Calls++
 	other.Windows[3].P99 = 99.5
 	other.Instances = other.Instances[:3]
 	other.FailuresByCode["unavailable"] = 2
-	diffs := sim.DiffReports(rep, other)
+	diffs := sweep.DiffReports(rep, other)
 	var paths []string
 	for _, d := range diffs {
 		paths = append(paths, d.Path)
@@ -68,7 +70,7 @@ func TestDiffReports(t *testing.T) {
 	assert.Equal(t, "totals.calls: 2000 != 2001", diffs[2].String())
 	assert.Equal(t, "failures_by_code.unavailable: (absent) != 2", diffs[0].String())
 
-	d := &sim.DeterminismReport{Scenario: "x", Seed: 1, Runs: 2, Diffs: diffs}
+	d := &sweep.DeterminismReport{Scenario: "x", Seed: 1, Runs: 2, Diffs: diffs}
 	var out bytes.Buffer
 	require.NoError(t, d.WriteText(&out))
 	assert.Contains(t, out.String(), "NOT DETERMINISTIC  x\n  seed 1, 2 runs: 4 value(s) differ between two runs (wall_seconds aside):\n    failures_by_code.unavailable: (absent) != 2\n")

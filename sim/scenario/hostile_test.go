@@ -1,4 +1,4 @@
-package sim_test
+package scenario_test
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // hostileBudget is how long Load may take on a hostile file.
@@ -37,13 +37,13 @@ func TestHostileCorpus(t *testing.T) {
 			require.True(t, ok, "the file's first line says what error it gives")
 
 			start := time.Now()
-			sc, err := sim.Load(file)
+			sc, err := scenario.Load(file)
 			took := time.Since(start)
 			assert.Nil(t, sc)
 			require.Error(t, err)
 			assert.Less(t, took, hostileBudget)
 			assert.Contains(t, err.Error(), file+":"+want)
-			var list sim.ErrorList
+			var list scenario.ErrorList
 			require.True(t, errors.As(err, &list), "an ErrorList, got %T", err)
 			assert.LessOrEqual(t, len(list), 101)
 		})
@@ -63,7 +63,7 @@ func TestLoadRefusesWhatIsNotARegularFile(t *testing.T) {
 	for path, want := range cases {
 		done := make(chan error, 1)
 		go func() {
-			_, err := sim.Load(path)
+			_, err := scenario.Load(path)
 			done <- err
 		}()
 		select {
@@ -84,31 +84,31 @@ func TestLoadSizeLimit(t *testing.T) {
 	data := append([]byte(base), bytes.Repeat([]byte("# padding\n"), 50<<20/10)...)
 	require.NoError(t, os.WriteFile(big, data, 0o644))
 	start := time.Now()
-	_, err := sim.Load(big)
+	_, err := scenario.Load(big)
 	require.Error(t, err)
 	assert.Less(t, time.Since(start), hostileBudget)
 	assert.Equal(t, fmt.Sprintf("%s: the file is too large: %d bytes; a scenario file is at most 1048576 bytes (1 MiB)", big, len(data)), err.Error())
 
-	_, err = sim.Parse("p.yaml", data)
+	_, err = scenario.Parse("p.yaml", data)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "p.yaml: the file is too large")
 
-	fits := append([]byte(base), bytes.Repeat([]byte("# padding\n"), (sim.MaxFileSize-len(base))/10)...)
-	require.LessOrEqual(t, len(fits), sim.MaxFileSize)
+	fits := append([]byte(base), bytes.Repeat([]byte("# padding\n"), (scenario.MaxFileSize-len(base))/10)...)
+	require.LessOrEqual(t, len(fits), scenario.MaxFileSize)
 	ok := filepath.Join(dir, "ok.yaml")
 	require.NoError(t, os.WriteFile(ok, fits, 0o644))
-	_, err = sim.Load(ok)
+	_, err = scenario.Load(ok)
 	assert.NoError(t, err)
 }
 
 // TestParseByteOrderMark: a UTF-8 BOM at the start is skipped, and
 // positions are those an editor shows.
 func TestParseByteOrderMark(t *testing.T) {
-	sc, err := sim.Parse("b.yaml", append([]byte("\xef\xbb\xbf"), base...))
+	sc, err := scenario.Parse("b.yaml", append([]byte("\xef\xbb\xbf"), base...))
 	require.NoError(t, err)
 	assert.Equal(t, "t", sc.Name)
 
-	_, err = sim.Parse("b.yaml", append([]byte("\xef\xbb\xbf"), strings.Replace(base, "name: t", "nom: t", 1)...))
+	_, err = scenario.Parse("b.yaml", append([]byte("\xef\xbb\xbf"), strings.Replace(base, "name: t", "nom: t", 1)...))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `b.yaml:1:1: nom: unknown field "nom" (did you mean "name"?)`)
 }
@@ -119,18 +119,18 @@ func TestParseExponentNumbers(t *testing.T) {
 	y := strings.Replace(base, "rate: 10", "rate: 1e2", 1)
 	y = strings.Replace(y, "instances: 2", "instances: 2e0", 1)
 	y = strings.Replace(y, "name: t", "name: 1e5\nseed: 3E+2", 1)
-	sc, err := sim.Parse("e.yaml", []byte(y))
+	sc, err := scenario.Parse("e.yaml", []byte(y))
 	require.NoError(t, err)
 	assert.Equal(t, 100.0, sc.Workloads[0].Rate)
 	assert.Equal(t, 2, sc.Topology.Services[0].Instances)
 	assert.Equal(t, uint64(300), sc.Seed)
 	assert.Equal(t, "1e5", sc.Name)
 
-	_, err = sim.Parse("e.yaml", []byte(strings.Replace(base, "instances: 2", "instances: 1.5e0", 1)))
+	_, err = scenario.Parse("e.yaml", []byte(strings.Replace(base, "instances: 2", "instances: 1.5e0", 1)))
 	require.Error(t, err)
 	assert.Equal(t, `e.yaml:6:18: topology.services[0].instances: expected an integer, got the number 1.5e0`, err.Error())
 
-	_, err = sim.Parse("e.yaml", []byte(strings.Replace(base, "rate: 10", `rate: "1e2"`, 1)))
+	_, err = scenario.Parse("e.yaml", []byte(strings.Replace(base, "rate: 10", `rate: "1e2"`, 1)))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `e.yaml:14:11: workloads[0].rate: expected a number, got the string "1e2"`)
 }
@@ -147,8 +147,8 @@ func TestParseCapsErrors(t *testing.T) {
 		b.WriteString(strings.Repeat("z", i/26))
 		b.WriteString(": 1\n")
 	}
-	_, err := sim.Parse("c.yaml", []byte(b.String()))
-	var list sim.ErrorList
+	_, err := scenario.Parse("c.yaml", []byte(b.String()))
+	var list scenario.ErrorList
 	require.True(t, errors.As(err, &list))
 	require.Len(t, list, 101)
 	assert.Equal(t, "c.yaml: 800 more problems not shown", list[100].Error())
@@ -182,11 +182,11 @@ workloads:
     rate: 10
     keys: -1
 `
-	_, err := sim.Parse("ok.yaml", []byte(y))
+	_, err := scenario.Parse("ok.yaml", []byte(y))
 	require.Error(t, err)
 	assert.Equal(t, "ok.yaml:22:11: workloads[0].keys: must not be negative, got -1", err.Error(),
 		"the only problem is the negative keys, found by the validator")
-	sc, err := sim.Parse("ok.yaml", []byte(strings.Replace(y, "keys: -1", "keys: 1", 1)))
+	sc, err := scenario.Parse("ok.yaml", []byte(strings.Replace(y, "keys: -1", "keys: 1", 1)))
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"k1": "a,,b?", "k2": "c, ? d", "k3": "e?f", "k4": "g"}, sc.Topology.Services[0].Labels)
 	assert.Equal(t, "Does it hold? ,, [,] {,} ? yes\na: b\n", sc.Description)

@@ -1,4 +1,4 @@
-package sim
+package scenario
 
 // Fault is one entry of the fault timeline: when it is active and what it
 // does. Exactly one kind field (Crash, Stop, ...) must be set.

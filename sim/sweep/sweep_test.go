@@ -1,4 +1,4 @@
-package sim_test
+package sweep_test
 
 import (
 	"bytes"
@@ -12,35 +12,37 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/scenario"
+	"github.com/microsim/microsim/sim/sweep"
 )
 
 func TestParseSeedRange(t *testing.T) {
-	seeds, err := sim.ParseSeedRange("3-7")
+	seeds, err := sweep.ParseSeedRange("3-7")
 	require.NoError(t, err)
 	assert.Equal(t, []uint64{3, 4, 5, 6, 7}, seeds)
-	seeds, err = sim.ParseSeedRange(" 9 ")
+	seeds, err = sweep.ParseSeedRange(" 9 ")
 	require.NoError(t, err)
 	assert.Equal(t, []uint64{9}, seeds)
-	seeds, err = sim.ParseSeedRange("18446744073709551614-18446744073709551615")
+	seeds, err = sweep.ParseSeedRange("18446744073709551614-18446744073709551615")
 	require.NoError(t, err)
 	assert.Equal(t, []uint64{1<<64 - 2, 1<<64 - 1}, seeds, "the last seed does not overflow")
 	for _, bad := range []string{"", "a-b", "5-1", "-3", "1-", "1-2-3", "0-100000"} {
-		_, err := sim.ParseSeedRange(bad)
+		_, err := sweep.ParseSeedRange(bad)
 		assert.Error(t, err, bad)
 	}
-	assert.Equal(t, "1-3, 7, 9-10", sim.SeedList([]uint64{1, 2, 3, 7, 9, 10}))
-	assert.Equal(t, "-", sim.SeedList(nil))
+	assert.Equal(t, "1-3, 7, 9-10", sweep.SeedList([]uint64{1, 2, 3, 7, 9, 10}))
+	assert.Equal(t, "-", sweep.SeedList(nil))
 }
 
 // jitterScenario: lognormal handler latency, so that the p99 differs
 // from seed to seed.
-func jitterScenario(maxP99 time.Duration) *sim.Scenario {
-	return &sim.Scenario{
-		Name: "jitter", Duration: sim.D(5 * time.Second),
-		Topology: sim.Topology{Services: []sim.Service{{Name: "api", Instances: 2, Endpoints: []sim.Endpoint{{
-			Name: "Api.Get", Latency: sim.Latency{Dist: sim.DistLognormal, Median: sim.D(10 * time.Millisecond), P99: sim.D(50 * time.Millisecond)}}}}}},
-		Workloads:  []sim.Workload{{Service: "api", Endpoint: "Api.Get", Rate: 40}},
-		Assertions: []sim.Assertion{{Name: "p99", Latency: &sim.LatencyCheck{Percentile: 99, Max: sim.D(maxP99)}}},
+func jitterScenario(maxP99 time.Duration) *scenario.Scenario {
+	return &scenario.Scenario{
+		Name: "jitter", Duration: scenario.D(5 * time.Second),
+		Topology: scenario.Topology{Services: []scenario.Service{{Name: "api", Instances: 2, Endpoints: []scenario.Endpoint{{
+			Name: "Api.Get", Latency: scenario.Latency{Dist: scenario.DistLognormal, Median: scenario.D(10 * time.Millisecond), P99: scenario.D(50 * time.Millisecond)}}}}}},
+		Workloads:  []scenario.Workload{{Service: "api", Endpoint: "Api.Get", Rate: 40}},
+		Assertions: []scenario.Assertion{{Name: "p99", Latency: &scenario.LatencyCheck{Percentile: 99, Max: scenario.D(maxP99)}}},
 	}
 }
 
@@ -48,9 +50,9 @@ func jitterScenario(maxP99 time.Duration) *sim.Scenario {
 // seeds failed the assertion and how the figures spread, and matches the
 // reports it summarises.
 func TestSweep(t *testing.T) {
-	seeds, err := sim.ParseSeedRange("1-8")
+	seeds, err := sweep.ParseSeedRange("1-8")
 	require.NoError(t, err)
-	loose, err := sim.Sweep(sim.TestRunner(t), jitterScenario(time.Second), seeds, 2)
+	loose, err := sweep.Seeds(sim.TestRunner(t), jitterScenario(time.Second), seeds, 2)
 	require.NoError(t, err)
 	require.True(t, loose.Passed)
 	require.Len(t, loose.Reports, 8)
@@ -59,7 +61,7 @@ func TestSweep(t *testing.T) {
 
 	// A limit at the median: the seeds above it fail.
 	limit := time.Duration(median * float64(time.Millisecond))
-	s, err := sim.Sweep(sim.TestRunner(t), jitterScenario(limit), seeds, 0)
+	s, err := sweep.Seeds(sim.TestRunner(t), jitterScenario(limit), seeds, 0)
 	require.NoError(t, err)
 	assert.Equal(t, min(runtime.GOMAXPROCS(0), 8), s.Parallel, "one run per CPU by default")
 	var above []uint64
@@ -85,7 +87,7 @@ func TestSweep(t *testing.T) {
 	assert.Equal(t, median, o.Median)
 	assert.Equal(t, "ms", o.Unit)
 
-	byName := map[string]sim.Spread{}
+	byName := map[string]sweep.Spread{}
 	for _, f := range s.Figures {
 		byName[f.Name] = f
 	}
@@ -101,15 +103,15 @@ func TestSweep(t *testing.T) {
 	assert.Contains(t, out, "FAIL  jitter\n")
 	assert.Contains(t, out, fmt.Sprintf("seeds 1-8: 8 runs, %d passed, %d failed; %d at a time", 8-len(above), len(above), s.Parallel))
 	assert.Contains(t, out, fmt.Sprintf("%d/8", len(above)))
-	assert.Contains(t, out, sim.SeedList(above))
+	assert.Contains(t, out, sweep.SeedList(above))
 	assert.Contains(t, out, "Key figures across seeds")
 	assert.Contains(t, out, "Replay a failing seed\n  replay "+fmt.Sprint(above[0])+"\n")
 }
 
 // TestSweepRunError: a scenario that cannot run fails the sweep.
 func TestSweepRunError(t *testing.T) {
-	_, err := sim.Sweep(sim.TestRunner(t), &sim.Scenario{Name: "empty"}, []uint64{1, 2}, 2)
+	_, err := sweep.Seeds(sim.TestRunner(t), &scenario.Scenario{Name: "empty"}, []uint64{1, 2}, 2)
 	require.Error(t, err)
-	_, err = sim.Sweep(sim.TestRunner(t), jitterScenario(time.Second), nil, 2)
+	_, err = sweep.Seeds(sim.TestRunner(t), jitterScenario(time.Second), nil, 2)
 	require.Error(t, err)
 }

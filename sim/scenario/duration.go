@@ -1,4 +1,4 @@
-package sim
+package scenario
 
 import (
 	"encoding/json"
@@ -50,30 +50,4 @@ func parseDuration(text string) (Duration, error) {
 		return 0, fmt.Errorf("invalid duration %q: use a number with a unit, for example 250ms, 1.5s or 2m", s)
 	}
 	return Duration(v), nil
-}
-
-// pct formats a ratio as a percentage with a sensible precision.
-// Percent writes a ratio as reports do: "97.20%", "99.987%", "100%".
-func Percent(r float64) string { return pct(r) }
-
-func pct(r float64) string {
-	switch {
-	case r == 0 || r == 1:
-		return fmt.Sprintf("%.0f%%", r*100)
-	case r > 0.999 || r < 0.001:
-		return fmt.Sprintf("%.3f%%", r*100)
-	}
-	return fmt.Sprintf("%.2f%%", r*100)
-}
-
-// ms formats a duration in milliseconds.
-func ms(d time.Duration) string {
-	v := float64(d) / float64(time.Millisecond)
-	switch {
-	case v >= 100:
-		return fmt.Sprintf("%.0fms", v)
-	case v >= 10:
-		return fmt.Sprintf("%.1fms", v)
-	}
-	return fmt.Sprintf("%.2fms", v)
 }

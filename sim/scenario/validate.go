@@ -1,4 +1,4 @@
-package sim
+package scenario
 
 import (
 	"fmt"
@@ -145,7 +145,7 @@ func (v *validator) topology() {
 	v.nonNegative("topology.registry.heartbeat", t.Registry.Heartbeat)
 	ttl := t.Registry.TTL
 	if ttl == 0 {
-		ttl = D(defaultTTL)
+		ttl = D(DefaultTTL)
 	}
 	if t.Registry.Heartbeat > 0 && t.Registry.Heartbeat >= ttl {
 		v.p.add("topology.registry.heartbeat", "must be shorter than the TTL %v, got %v", ttl, t.Registry.Heartbeat)
@@ -175,7 +175,7 @@ func (v *validator) service(path string, s *Service) {
 		if v.tooLarge || s.Instances > maxInstances {
 			break
 		}
-		v.instances[instanceName(s.Name, i)] = true
+		v.instances[InstanceName(s.Name, i)] = true
 	}
 	for i, z := range s.Zones {
 		if v.name(index(join(path, "zones"), i), "zone", z) {
@@ -186,7 +186,7 @@ func (v *validator) service(path string, s *Service) {
 	if s.Capacity < 0 {
 		v.p.add(join(path, "capacity"), "must not be negative, got %d", s.Capacity)
 	}
-	if len(s.Endpoints) == 0 && !s.isGo() && len(s.Subscribers) == 0 {
+	if len(s.Endpoints) == 0 && !s.IsGo() && len(s.Subscribers) == 0 {
 		v.p.add(join(path, "endpoints"), "a service needs at least one endpoint or subscriber (or implementation: go, with its handlers supplied by the Go test)")
 	}
 	v.serviceKind(path, s)
@@ -240,8 +240,8 @@ func (v *validator) labels(path string, m map[string]string) {
 		switch {
 		case k == "":
 			v.p.add(path, "a label needs a key")
-		case k == zoneKey:
-			v.p.add(join(path, k), "the %q label is set from zones; use zones (or an override's zone)", zoneKey)
+		case k == ZoneKey:
+			v.p.add(join(path, k), "the %q label is set from zones; use zones (or an override's zone)", ZoneKey)
 		}
 	}
 }
@@ -443,7 +443,7 @@ func (v *validator) labelsMatch(path string, m map[string]string) {
 
 func (v *validator) clientNames() []string {
 	if len(v.sc.Clients) == 0 {
-		return []string{defaultClient}
+		return []string{DefaultClient}
 	}
 	out := make([]string, 0, len(v.sc.Clients))
 	for _, c := range v.sc.Clients {
@@ -513,8 +513,8 @@ func (v *validator) workload(path string, i int, w *Workload) {
 		v.p.add(join(path, "ramp"), "every rate of the ramp is 0")
 	}
 	if w.Arrivals != "" {
-		if w.Arrivals != arrivalsPoisson && w.Arrivals != arrivalsUniform {
-			v.p.add(join(path, "arrivals"), "unknown arrivals %q; known: %s, %s", w.Arrivals, arrivalsPoisson, arrivalsUniform)
+		if w.Arrivals != ArrivalsPoisson && w.Arrivals != ArrivalsUniform {
+			v.p.add(join(path, "arrivals"), "unknown arrivals %q; known: %s, %s", w.Arrivals, ArrivalsPoisson, ArrivalsUniform)
 		} else if closed && !open {
 			v.p.add(join(path, "arrivals"), "arrivals apply to open-loop workloads (rate or ramp)")
 		}
@@ -540,11 +540,12 @@ func (v *validator) workload(path string, i int, w *Workload) {
 	}
 }
 
-func weightOr1(w float64) float64 {
-	if w == 0 {
+// Share is the entry's relative share of calls: its Weight, or 1.
+func (m MixEntry) Share() float64 {
+	if m.Weight == 0 {
 		return 1
 	}
-	return w
+	return m.Weight
 }
 
 // callWorkload checks what a workload that calls a service calls.
@@ -577,7 +578,7 @@ func (v *validator) callWorkload(path string, w *Workload) {
 		if m.Weight < 0 {
 			v.p.add(join(mp, "weight"), "must not be negative, got %g", m.Weight)
 		}
-		total += weightOr1(m.Weight)
+		total += m.Share()
 	}
 	if len(w.Mix) > 0 && total <= 0 {
 		v.p.add(join(path, "mix"), "the weights add up to 0")

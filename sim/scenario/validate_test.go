@@ -1,4 +1,4 @@
-package sim_test
+package scenario_test
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/microsim/microsim/sim"
+	"github.com/microsim/microsim/sim/scenario"
 )
 
 // base is a valid scenario; the cases below append to it or replace a part.
@@ -30,11 +30,11 @@ workloads:
 `
 
 func TestParseValid(t *testing.T) {
-	sc, err := sim.Parse("t.yaml", []byte(base))
+	sc, err := scenario.Parse("t.yaml", []byte(base))
 	require.NoError(t, err)
 	assert.Equal(t, "t", sc.Name)
-	assert.Equal(t, sim.D(10e9), sc.Duration)
-	assert.Equal(t, sim.Const(5e6), sc.Topology.Services[0].Endpoints[0].Latency)
+	assert.Equal(t, scenario.D(10e9), sc.Duration)
+	assert.Equal(t, scenario.Const(5e6), sc.Topology.Services[0].Endpoints[0].Latency)
 	assert.Equal(t, []string{"a", "b"}, sc.Topology.Services[0].Zones)
 }
 
@@ -85,9 +85,9 @@ func TestParseBadInput(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := sim.Parse("t.yaml", []byte(tc.yaml))
+			_, err := scenario.Parse("t.yaml", []byte(tc.yaml))
 			require.Error(t, err)
-			var list sim.ErrorList
+			var list scenario.ErrorList
 			require.True(t, errors.As(err, &list), "an ErrorList: %v", err)
 			got := strings.Split(err.Error(), "\n")
 			require.Len(t, got, len(tc.want), "errors:\n%v", err)
@@ -101,9 +101,9 @@ func TestParseBadInput(t *testing.T) {
 // TestParseReportsEveryError: one file with many problems gets all of
 // them, in file order, each with its position.
 func TestParseReportsEveryError(t *testing.T) {
-	_, err := sim.Load("testdata/bad-everything.yaml")
+	_, err := scenario.Load("testdata/bad-everything.yaml")
 	require.Error(t, err)
-	var list sim.ErrorList
+	var list scenario.ErrorList
 	require.True(t, errors.As(err, &list))
 	lines := []int{2, 3, 4, 6, 9, 10, 12, 13, 14, 15, 18, 20, 23, 25, 26, 28, 30, 31, 32}
 	require.Len(t, list, len(lines), "%v", err)
@@ -117,13 +117,13 @@ func TestParseReportsEveryError(t *testing.T) {
 }
 
 func TestLoadMissingFile(t *testing.T) {
-	_, err := sim.Load("testdata/does-not-exist.yaml")
+	_, err := scenario.Load("testdata/does-not-exist.yaml")
 	require.Error(t, err)
 	assert.Equal(t, "testdata/does-not-exist.yaml: cannot read the scenario: no such file or directory", err.Error())
 }
 
 func TestValidateBuilderScenario(t *testing.T) {
-	sc := &sim.Scenario{Name: "go", Duration: sim.D(-1)}
+	sc := &scenario.Scenario{Name: "go", Duration: scenario.D(-1)}
 	err := sc.Validate()
 	require.Error(t, err)
 	assert.Equal(t, strings.Join([]string{
@@ -135,13 +135,13 @@ func TestValidateBuilderScenario(t *testing.T) {
 
 // TestShippedScenariosParse: every shipped file decodes and validates.
 func TestShippedScenariosParse(t *testing.T) {
-	files, err := sim.ScenarioFiles("../scenarios")
+	files, err := scenario.ScenarioFiles("../../scenarios")
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		require.NoError(t, err)
-		_, err = sim.Parse(f, data)
+		_, err = scenario.Parse(f, data)
 		assert.NoError(t, err, f)
 	}
 }

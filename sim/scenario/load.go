@@ -1,28 +1,11 @@
-package sim
+package scenario
 
 import (
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 )
-
-// Defaults and fixed names of the engine.
-const (
-	defaultTTL      = 3 * time.Second
-	defaultWindow   = time.Second
-	defaultTimeout  = 5 * time.Second
-	defaultClient   = "client"
-	defaultSeed     = 1
-	warmup          = 123457 * time.Microsecond
-	zoneKey         = "zone"
-	arrivalsPoisson = "poisson"
-	arrivalsUniform = "uniform"
-)
-
-// instanceName is the host name and node ID of instance i of a service.
-func instanceName(service string, i int) string { return fmt.Sprintf("%s-%d", service, i) }
 
 // Load reads, decodes and validates the scenario file at path. Every
 // problem is returned at once as an ErrorList of "file:line:col: message"

@@ -1,4 +1,4 @@
-package sim
+package scenario
 
 // Assertion is one check on the run's metrics. Exactly one kind field
 // (SuccessRate, Latency, ...) must be set.
