@@ -4,23 +4,32 @@
 // selector over memory.Network, in virtual time, and reports with numbers
 // whether the assertions held.
 //
-// In a test: Run(t, "x.yaml") loads a file and runs it in a
-// testing/synctest bubble, failing t when the file is invalid, an
-// assertion does not hold or a fault changed nothing; RunScenario does the
-// same for a Scenario built in Go. Outside a test (simctl), RunWith runs a
-// scenario in a bubble of a Runner (Main gives a binary one). Options:
-// WithService and WithServer supply the handlers of services marked
-// `implementation: go`; WithObservation records the run's traces and
-// Prometheus metrics; WithSeed, WithFile, WithProgress.
+// In a test, Run is all there is to it:
 //
-// Scenarios are call graphs (an endpoint's calls, in steps, with fan-out
-// and per-edge client settings), events (publish workloads, subscribers,
-// broker faults) and streams, besides plain calls; scenarios/README.md
-// documents every field. A Report renders as text and JSON here (the JSON
-// schema is stable); sim/report renders JUnit XML and a self-contained
-// HTML page with charts, so that a test that only runs scenarios does not
-// link the renderers. Besides one run, a scenario can be swept over seeds
-// (Sweep), run twice and compared (CheckDeterminism, DiffReports), or run
-// in real time over TCP on 127.0.0.1 (RunWith(RealTime(), sc, WithTCP()),
-// CheckTCP).
+//	sim.Run(t, "scenarios/node-crash-ghost.yaml")
+//
+// loads the file, runs it in a testing/synctest bubble and fails t, with
+// the text report, when the file is invalid, an assertion does not hold
+// or a fault changed nothing. Run also takes a *scenario.Scenario built in
+// Go; the types of the file format, Load and Parse live in sim/scenario.
+// Outside a test (simctl), RunWith runs a scenario in a bubble of any
+// Runner (Main gives a binary one, RealTime none) and returns the Report.
+//
+// Options: WithService and WithServer supply the handlers of services
+// marked `implementation: go`; WithObservation records the run's traces
+// and Prometheus metrics; WithEntrance opens the world to an outside
+// client (the gateway); WithTCP runs it over real TCP on 127.0.0.1 (with
+// RealTime; CheckTCP says whether a scenario can); WithSeed, WithFile,
+// WithProgress.
+//
+// A Report renders as text and JSON here (the JSON schema is stable).
+// sim/report renders JUnit XML and a self-contained HTML page with charts,
+// and sim/sweep runs one scenario over many seeds or checks that two runs
+// of one seed agree, both on top of RunWith: a test that only runs
+// scenarios links neither.
+//
+// Inside, a run builds a world (instances, clients, the fault injector)
+// from the scenario, starts its workloads and fault timeline, records
+// every call, attempt and edge of the call graphs in windowed metrics,
+// and evaluates the assertions on them when the workloads end.
 package sim

@@ -27,19 +27,19 @@ type runConfig struct {
 // WithSeed replaces the scenario's seed.
 func WithSeed(seed uint64) RunOption { return func(c *runConfig) { c.seed = &seed } }
 
-// WithFile names the file the scenario came from, for the report.
-func WithFile(file string) RunOption { return func(c *runConfig) { c.file = file } }
-
-// simulate runs a valid scenario and returns its report. It must be
-// called inside a testing/synctest bubble, where time is virtual (Run,
-// RunScenario and RunWith provide one): it blocks for the scenario's
-// duration of virtual time, plus the time calls still in flight at the
-// end need to finish, and returns once every goroutine it started has
-// ended. An error means the world could not be built or the scenario is
 // warmup is how long the servers run before the run's time zero (see
 // simulate).
 const warmup = 123457 * time.Microsecond
 
+// WithFile names the file the scenario came from, for the report.
+func WithFile(file string) RunOption { return func(c *runConfig) { c.file = file } }
+
+// simulate runs a valid scenario and returns its report. It must be
+// called inside a testing/synctest bubble, where time is virtual (Run
+// and RunWith provide one): it blocks for the scenario's
+// duration of virtual time, plus the time calls still in flight at the
+// end need to finish, and returns once every goroutine it started has
+// ended. An error means the world could not be built or the scenario is
 // invalid; failed assertions are in the report, not an error.
 func simulate(sc *scenario.Scenario, opts ...RunOption) (*Report, error) {
 	if sc == nil {

@@ -21,8 +21,9 @@ import (
 // published, so the engine counts what was delivered, what twice, what
 // never, and how late.
 
+// eventHeader is the part of every event the engine reads: sequence
 // number and publish time (virtual Unix nanoseconds).
-const eventHeader = 16
+const eventHeader = scenario.MinEventSize
 
 // eventBody is the payload of event seq published now, size bytes long.
 func eventBody(seq uint64, size int) []byte {

@@ -10,8 +10,9 @@ import (
 // z99 is the standard normal's 99th percentile.
 const z99 = 2.3263478740408408
 
-// sampler draws from a validated scenario.Latency. It is immutable: draws take the
-// caller's uniform variates, so one sampler serves many goroutines.
+// sampler draws from a validated scenario.Latency. It is immutable: draws
+// take the caller's uniform variates, so one sampler serves many
+// goroutines.
 type sampler struct {
 	dist     string
 	a, b     float64 // parameters in nanoseconds (or shape)

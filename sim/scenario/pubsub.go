@@ -25,5 +25,3 @@ type PublishSpec struct {
 	// event's sequence number and publish time).
 	Size int `yaml:"size"`
 }
-
-// eventHeader is the part of every event the engine reads: sequence
