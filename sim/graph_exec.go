@@ -142,7 +142,7 @@ func (w *world) bindEdges() {
 			for _, st := range b.steps {
 				for _, c := range st.calls {
 					if c.topic == "" {
-						c.edge = w.metrics.edge(in.service, c.service+"/"+c.endpoint)
+						c.edge = w.metrics.edge(in.service, c.service, c.endpoint)
 					}
 				}
 			}

@@ -39,7 +39,7 @@ type metrics struct {
 	// edges are the calls services make to other services' endpoints
 	// (workload is the caller, endpoint "service/Endpoint"), by edgeIdx.
 	edges   []*seriesStats
-	edgeIdx map[string]int
+	edgeIdx map[edgeKey]int
 	// topics are the events published and delivered, by topic stream.
 	topics []*topicStats
 	// streams are the stream workloads' streams and messages.
@@ -104,39 +104,58 @@ func (m *metrics) micros(d time.Duration) int64 {
 	return min(max(d.Microseconds(), 0), m.highest)
 }
 
-// edge returns the id of the edge from caller to the callee ("service/
-// Endpoint"), registering it on first use. It does not block.
-func (m *metrics) edge(caller, callee string) int {
-	key := caller + " -> " + callee
+// edgeKey names an edge: the calling service and the callee's service
+// and endpoint.
+type edgeKey struct{ caller, service, endpoint string }
+
+// edge returns the id of the edge from caller to service's endpoint,
+// registering it on first use. It does not block.
+func (m *metrics) edge(caller, service, endpoint string) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if id, ok := m.edgeIdx[key]; ok {
+	return m.edgeLocked(edgeKey{caller, service, endpoint})
+}
+
+// edgeLocked is edge with m.mu held.
+func (m *metrics) edgeLocked(k edgeKey) int {
+	if id, ok := m.edgeIdx[k]; ok {
 		return id
 	}
 	if m.edgeIdx == nil {
-		m.edgeIdx = map[string]int{}
+		m.edgeIdx = map[edgeKey]int{}
 	}
 	m.edges = append(m.edges, &seriesStats{
-		workload: caller, endpoint: callee,
+		workload: k.caller, endpoint: k.service + "/" + k.endpoint,
 		hist: hdr.New(1, m.highest, histDigits),
 		win:  make([]winStats, m.nwin),
 	})
-	m.edgeIdx[key] = len(m.edges) - 1
+	m.edgeIdx[k] = len(m.edges) - 1
 	return len(m.edges) - 1
 }
 
 // edgeCall records one finished call on edge id; a call its caller
 // cancelled is counted apart, not as a failure. It does not block.
 func (m *metrics) edgeCall(id int, start time.Time, latency time.Duration, err error, attempts uint32, cancelled bool) {
-	m.mu.Lock()
-	s := m.edges[id]
 	if cancelled {
-		s.cancelled++
+		m.mu.Lock()
+		m.edges[id].cancelled++
 		m.mu.Unlock()
 		return
 	}
+	x := m.sample(start, latency, err)
+	m.mu.Lock()
+	m.add(m.edges[id], x, attempts)
 	m.mu.Unlock()
-	m.record(s, start, latency, err, attempts)
+}
+
+// edgeCallTo records one finished call from caller to service's endpoint,
+// registering the edge on first use: the calls of Go handlers, whose
+// callees are known only when they call. It does not block.
+func (m *metrics) edgeCallTo(caller, service, endpoint string, start time.Time, latency time.Duration, err error, attempts uint32) {
+	x := m.sample(start, latency, err)
+	m.mu.Lock()
+	m.add(m.edges[m.edgeLocked(edgeKey{caller, service, endpoint})], x, attempts)
+	m.mu.Unlock()
 }
 
 // call records one finished call of series id. It does not block.
@@ -147,8 +166,21 @@ func (m *metrics) call(id int, start time.Time, latency time.Duration, err error
 
 // record adds one finished call to s. It does not block.
 func (m *metrics) record(s *seriesStats, start time.Time, latency time.Duration, err error, attempts uint32) {
-	w := m.windowOf(start)
-	us := m.micros(latency)
+	x := m.sample(start, latency, err)
+	m.mu.Lock()
+	m.add(s, x, attempts)
+	m.mu.Unlock()
+}
+
+// callSample is what a finished call records, computed before the lock is
+// taken: its window, latency in µs, and error code class (-1: success).
+type callSample struct {
+	win  int
+	us   int64
+	code int
+}
+
+func (m *metrics) sample(start time.Time, latency time.Duration, err error) callSample {
 	code := -1
 	if err != nil {
 		code = int(fwerrors.CodeOf(err))
@@ -156,24 +188,27 @@ func (m *metrics) record(s *seriesStats, start time.Time, latency time.Duration,
 			code = int(fwerrors.Unknown)
 		}
 	}
-	m.mu.Lock()
+	return callSample{win: m.windowOf(start), us: m.micros(latency), code: code}
+}
+
+// add adds one finished call to s; m.mu is held.
+func (m *metrics) add(s *seriesStats, x callSample, attempts uint32) {
 	s.calls++
 	s.attempts += uint64(attempts)
-	ws := &s.win[w]
+	ws := &s.win[x.win]
 	ws.calls++
 	ws.attempts += attempts
-	if code < 0 {
+	if x.code < 0 {
 		s.ok++
 		ws.ok++
 	} else {
-		s.byCode[code]++
+		s.byCode[x.code]++
 	}
-	_ = s.hist.RecordValue(us)
+	_ = s.hist.RecordValue(x.us)
 	if ws.hist == nil {
 		ws.hist = hdr.New(1, m.highest, windowHistDigits)
 	}
-	_ = ws.hist.RecordValue(us)
-	m.mu.Unlock()
+	_ = ws.hist.RecordValue(x.us)
 }
 
 // attempt records one attempt on instance id. It does not block.

@@ -161,7 +161,7 @@ func (u *userClient) Call(ctx context.Context, service, endpoint string, req, rs
 		err = u.cli.Call(cs, service, endpoint, req, rsp, opts...)
 	}
 	if m := in.w.metrics; m != nil {
-		m.edgeCall(m.edge(in.service, service+"/"+endpoint), start, time.Since(start), err, cs.attempts.Load(), false)
+		m.edgeCallTo(in.service, service, endpoint, start, time.Since(start), err, cs.attempts.Load())
 	}
 	return err
 }
