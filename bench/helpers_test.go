@@ -102,7 +102,7 @@ func newEchoWorld(b testing.TB, srvTr, cliTr transport.Transport, reg registry.R
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := srv.Handle(Echo{}); err != nil {
+	if err := srv.HandleFunc("Echo.Echo", server.Unary(Echo{}.Echo)); err != nil {
 		b.Fatal(err)
 	}
 	if err := srv.Start(ctx); err != nil {

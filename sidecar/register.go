@@ -188,7 +188,7 @@ func (s *Sidecar) start(ctx context.Context, a *app) *gateway.Problem {
 		return problem(http.StatusBadRequest, ferrors.BadRequest, "/register: %v", err)
 	}
 	for _, ep := range a.endpoints {
-		if err := srv.HandleFunc(ep, s.forward(a, ep)); err != nil {
+		if err := srv.HandleFunc(ep, server.Unary(s.forward(a, ep))); err != nil {
 			return problem(http.StatusBadRequest, ferrors.BadRequest, "/register: %v", err)
 		}
 	}

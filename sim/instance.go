@@ -239,7 +239,7 @@ func (in *instance) newServer(ctx context.Context, tr transport.Transport, extra
 		return nil, fmt.Errorf("instance %s: %w", in.name, err)
 	}
 	for k := range in.eps {
-		var fn any = in.handler(k)
+		var fn any = server.Unary(in.handler(k))
 		if in.eps[k].stream {
 			fn = in.streamHandler(k)
 		}

@@ -58,7 +58,7 @@ func microsim(b *testing.B, conc int, srvTr, cliTr transport.Transport, reg regi
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := srv.Handle(Echo{}); err != nil {
+	if err := srv.HandleFunc("Echo.Echo", server.Unary(Echo{}.Echo)); err != nil {
 		b.Fatal(err)
 	}
 	if err := srv.Start(ctx); err != nil {

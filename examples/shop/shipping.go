@@ -57,7 +57,7 @@ func (s *Shipping) Register(srv server.Server) error {
 	if err := srv.Subscribe(TopicOrderCreated, s.orderCreated); err != nil {
 		return err
 	}
-	return srv.HandleFunc("Shipping.Get", s.get)
+	return srv.HandleFunc("Shipping.Get", server.Unary(s.get))
 }
 
 // orderCreated books the order's shipment, once per order.

@@ -4,81 +4,157 @@ import (
 	"context"
 	"fmt"
 	"reflect"
-	"unsafe"
+	"sync"
 )
 
-// A unary handler is called directly, not through reflect.Value.Call: a
-// reflective call builds its argument frame on every call (funcLayout,
-// []reflect.Value slices, a method-value trampoline) and was a measurable
-// share of a request. Every accepted unary signature,
+// A unary endpoint is called in one of two ways.
 //
-//	func(ctx context.Context, req *Req, rsp *Rsp) error
+// Registered through Unary (HandleFunc(name, Unary(fn))), its request and
+// response types are known at compile time: a call asserts the request and
+// response to *Req and *Rsp and calls fn, and the request, response and
+// call state are allocated together by a plain new. No reflection runs per
+// call.
 //
-// passes its arguments exactly as func(context.Context, unsafe.Pointer,
-// unsafe.Pointer) error does (pointers are pointers in every Go calling
-// convention), and a method called through its pointer receiver's method
-// set takes that pointer first. So each endpoint is bound once, at Handle,
-// to such a function, and a call only checks the dynamic types of the
-// request and response (as before) and takes their pointers.
+// Registered reflectively (Handle's methods, HandleFunc of a plain func
+// value), the types are known only at run time, and the only safe way to
+// call such a function is reflect.Value.Call. That call allocates its
+// result slice and a copy of the returned error on every call (Go 1.26's
+// reflect.Value.call) and builds its frame from the function's layout: two
+// allocations and ~200 ns more than a Unary endpoint. The arguments' Values
+// and the slot holding ctx come from a pool of the endpoint, so that they
+// add nothing.
 
-// directFunc is a unary handler function seen through its calling convention.
-type directFunc func(ctx context.Context, req, rsp unsafe.Pointer) error
-
-// directMethod is a unary method expression of a pointer receiver seen
-// through its calling convention.
-type directMethod func(recv unsafe.Pointer, ctx context.Context, req, rsp unsafe.Pointer) error
-
-// funcWord returns the function value held by fn, a reflect.Value of a
-// func type, as a pointer: what a variable of any func type holds.
-func funcWord(fn reflect.Value) unsafe.Pointer {
-	i := fn.Interface()
-	return (*[2]unsafe.Pointer)(unsafe.Pointer(&i))[1]
+// UnaryHandler is a unary endpoint function bound to its request and
+// response types at compile time; Unary makes one and HandleFunc takes it.
+type UnaryHandler interface {
+	// bind returns the endpoint's types and typed call.
+	bind() (unaryBinding, error)
 }
 
-// bindFunc returns the unary function fn (a func value whose signature
-// newEndpoint accepted) as a directFunc.
-func bindFunc(fn reflect.Value) directFunc {
-	var f directFunc
-	*(*unsafe.Pointer)(unsafe.Pointer(&f)) = funcWord(fn)
-	return f
+// unaryBinding is what a unary endpoint calls, however registered.
+type unaryBinding struct {
+	req, rsp reflect.Type // the request and response pointer types
+	// call checks req and rsp's dynamic types (nil is a nil pointer) and
+	// calls the handler.
+	call func(ctx context.Context, req, rsp any) error
+	// args returns a new request and response value (pointers) and the
+	// call's state, in one allocation.
+	args func() (req, rsp any, st *callState)
 }
 
-// bindMethod returns method name of the handler value v, whose signature
-// newEndpoint accepted, as a directFunc with the receiver bound. A value
-// that is not a pointer is copied once and its method called through the
-// pointer to the copy: a value receiver gets a copy on every call anyway.
-func bindMethod(v reflect.Value, name string) (directFunc, error) {
-	recv := v
-	if v.Kind() != reflect.Pointer {
-		recv = reflect.New(v.Type())
-		recv.Elem().Set(v)
+// Unary returns fn, a unary endpoint function, for HandleFunc:
+//
+//	srv.HandleFunc("Greeter.Hello", server.Unary(g.Hello))
+//
+// serves g.Hello as HandleFunc("Greeter.Hello", g.Hello) does, but calls
+// it without reflection: the cheapest way to serve an endpoint. Handle and
+// HandleFunc of a plain function call through reflect.Value.Call instead
+// (see direct.go).
+func Unary[Req, Rsp any](fn func(ctx context.Context, req *Req, rsp *Rsp) error) UnaryHandler {
+	return unaryFunc[Req, Rsp](fn)
+}
+
+// unaryFunc is a unary function of known types (Unary).
+type unaryFunc[Req, Rsp any] func(ctx context.Context, req *Req, rsp *Rsp) error
+
+// typedArgs is what a call of a Unary endpoint allocates.
+type typedArgs[Req, Rsp any] struct {
+	req  Req
+	rsp  Rsp
+	call callState
+}
+
+func (f unaryFunc[Req, Rsp]) bind() (unaryBinding, error) {
+	if f == nil {
+		return unaryBinding{}, fmt.Errorf("nil function")
 	}
-	m, ok := recv.Type().MethodByName(name)
-	if !ok {
-		return nil, fmt.Errorf("server: method %s not found on %v", name, recv.Type())
-	}
-	var call directMethod
-	*(*unsafe.Pointer)(unsafe.Pointer(&call)) = funcWord(m.Func)
-	p := recv.UnsafePointer()
-	return func(ctx context.Context, req, rsp unsafe.Pointer) error {
-		return call(p, ctx, req, rsp)
+	reqT, rspT := reflect.TypeFor[*Req](), reflect.TypeFor[*Rsp]()
+	return unaryBinding{
+		req: reqT,
+		rsp: rspT,
+		call: func(ctx context.Context, req, rsp any) error {
+			in, ok := req.(*Req)
+			if !ok && req != nil {
+				return argError("request", req, reqT)
+			}
+			out, ok := rsp.(*Rsp)
+			if !ok && rsp != nil {
+				return argError("response", rsp, rspT)
+			}
+			return f(ctx, in, out)
+		},
+		args: func() (req, rsp any, st *callState) {
+			a := new(typedArgs[Req, Rsp])
+			return &a.req, &a.rsp, &a.call
+		},
 	}, nil
 }
 
-// argPointer returns the pointer held by v after checking that it is a t
-// (a pointer type): a wrapper that replaced the value with one of another
-// type gets an error, not a crash. A nil v is a nil pointer.
-func argPointer(v any, t reflect.Type, what string) (unsafe.Pointer, error) {
-	if v == nil {
-		return nil, nil
-	}
-	if vt := reflect.TypeOf(v); vt != t {
-		return nil, fmt.Errorf("server: %s is a %v, the handler takes a %v", what, vt, t)
-	}
-	return (*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1], nil
+// argError reports an argument of the wrong type: a wrapper that replaced
+// the request or response with a value of another type gets an error, not
+// a crash.
+func argError(what string, v any, t reflect.Type) error {
+	return fmt.Errorf("server: %s is a %v, the handler takes a %v", what, reflect.TypeOf(v), t)
 }
 
-// argPair is the type of what a unary call of an endpoint allocates:
+// reflectArgs is a reflective call's arguments: the receiver (methods),
+// ctx, the request and the response, and the slot ctx's Value points to.
+type reflectArgs struct {
+	ctx context.Context
+	in  [4]reflect.Value
+}
+
+// reflectUnary calls a unary function of types known only at run time.
+type reflectUnary struct {
+	fn       reflect.Value // the function, or the method's func (receiver first)
+	recv     reflect.Value // the receiver of a method; invalid for a function
+	req, rsp reflect.Type
+	pool     sync.Pool // *reflectArgs
+}
+
+// bindReflect returns the unary binding of fn, a function whose signature
+// newEndpoint accepted (recv invalid), or of a method's func taking recv
+// first.
+func bindReflect(fn, recv reflect.Value, req, rsp reflect.Type) unaryBinding {
+	r := &reflectUnary{fn: fn, recv: recv, req: req, rsp: rsp}
+	pair := argPair(req, rsp)
+	return unaryBinding{
+		req:  req,
+		rsp:  rsp,
+		call: r.call,
+		args: func() (req, rsp any, st *callState) {
+			p := reflect.New(pair).Elem()
+			return p.Field(0).Addr().Interface(), p.Field(1).Addr().Interface(), p.Field(2).Addr().Interface().(*callState)
+		},
+	}
+}
+
+func (r *reflectUnary) call(ctx context.Context, req, rsp any) error {
+	in, err := argValue(req, r.req, "request")
+	if err != nil {
+		return err
+	}
+	out, err := argValue(rsp, r.rsp, "response")
+	if err != nil {
+		return err
+	}
+	a, _ := r.pool.Get().(*reflectArgs)
+	if a == nil {
+		a = &reflectArgs{}
+	}
+	a.ctx = ctx
+	args := a.in[:0]
+	if r.recv.IsValid() {
+		args = append(args, r.recv)
+	}
+	args = append(args, reflect.ValueOf(&a.ctx).Elem(), in, out)
+	res := r.fn.Call(args)
+	a.ctx, a.in = nil, [4]reflect.Value{}
+	r.pool.Put(a)
+	return asError(res[0])
+}
+
+// argPair is the type of what a reflective unary call allocates:
 // struct{ Req T; Rsp U; Call callState } for req *T and rsp *U, so that the
 // request and response values, the Request and the handler's ctx take one
 // allocation per call instead of two. Each pointer into it keeps it all
@@ -94,6 +170,5 @@ func argPair(req, rsp reflect.Type) reflect.Type {
 // newArgs returns a new request and response value (pointers) for ep, and
 // the call's state, in one allocation.
 func (e *endpoint) newArgs() (req, rsp any, st *callState) {
-	p := reflect.New(e.pair).Elem()
-	return p.Field(0).Addr().Interface(), p.Field(1).Addr().Interface(), (*callState)(p.Field(2).Addr().UnsafePointer())
+	return e.unary.args()
 }

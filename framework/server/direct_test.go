@@ -5,7 +5,6 @@ import (
 	"errors"
 	"reflect"
 	"testing"
-	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -15,8 +14,7 @@ type directRsp struct{ N int }
 
 type ctxKey struct{}
 
-// valueHandler has a value receiver with state, so that the receiver
-// takes registers of its own in the calling convention.
+// valueHandler has a value receiver with state.
 type valueHandler struct {
 	add  int
 	name string
@@ -46,67 +44,157 @@ func (zeroHandler) Neg(_ context.Context, req *directReq, rsp *directRsp) error 
 	return nil
 }
 
-func callDirect(t *testing.T, f directFunc, ctx context.Context, req *directReq) (*directRsp, error) {
+// bindMethod binds method name of h as Handle does.
+func bindMethod(t testing.TB, h any, name string) unaryBinding {
+	t.Helper()
+	v := reflect.ValueOf(h)
+	m, ok := v.Type().MethodByName(name)
+	require.True(t, ok)
+	ep, err := newEndpoint("H."+name, v.Method(m.Index), name)
+	require.NoError(t, err)
+	return bindReflect(m.Func, v, ep.req, ep.rsp)
+}
+
+// bindFunc binds fn as HandleFunc does.
+func bindFunc(t testing.TB, fn any) unaryBinding {
+	t.Helper()
+	if u, ok := fn.(UnaryHandler); ok {
+		b, err := u.bind()
+		require.NoError(t, err)
+		return b
+	}
+	v := reflect.ValueOf(fn)
+	ep, err := newEndpoint("H.F", v, "fn")
+	require.NoError(t, err)
+	return bindReflect(v, reflect.Value{}, ep.req, ep.rsp)
+}
+
+func callBinding(t *testing.T, b unaryBinding, ctx context.Context, req *directReq) (*directRsp, error) {
 	t.Helper()
 	rsp := &directRsp{}
-	err := f(ctx, unsafe.Pointer(req), unsafe.Pointer(rsp))
+	var in any
+	if req != nil {
+		in = req
+	}
+	err := b.call(ctx, in, rsp)
 	return rsp, err
 }
 
-func TestDirectCalls(t *testing.T) {
+// Both bindings, reflective and Unary, of every kind of receiver and of
+// closures, call the handler with its receiver, ctx and arguments.
+func TestUnaryBindings(t *testing.T) {
 	ctx := context.WithValue(context.Background(), ctxKey{}, 1000)
+	for _, typed := range []bool{false, true} {
+		name := map[bool]string{false: "reflect", true: "Unary"}[typed]
+		t.Run(name, func(t *testing.T) {
+			method := func(h any, m string) unaryBinding {
+				if !typed {
+					return bindMethod(t, h, m)
+				}
+				f := reflect.ValueOf(h).MethodByName(m).Interface().(func(context.Context, *directReq, *directRsp) error)
+				return bindFunc(t, Unary(f))
+			}
+			b := method(valueHandler{add: 5, name: "v"}, "Add")
+			require.Equal(t, reflect.TypeFor[*directReq](), b.req)
+			require.Equal(t, reflect.TypeFor[*directRsp](), b.rsp)
+			rsp, err := callBinding(t, b, ctx, &directReq{N: 2})
+			require.NoError(t, err)
+			require.Equal(t, 1007, rsp.N, "value receiver with fields")
+			_, err = callBinding(t, b, ctx, nil)
+			require.EqualError(t, err, "nil request v", "a nil request is a nil pointer")
 
-	f, err := bindMethod(reflect.ValueOf(valueHandler{add: 5, name: "v"}), "Add")
-	require.NoError(t, err)
-	rsp, err := callDirect(t, f, ctx, &directReq{N: 2})
-	require.NoError(t, err)
-	require.Equal(t, 1007, rsp.N, "value receiver with fields")
-	_, err = callDirect(t, f, ctx, nil)
-	require.EqualError(t, err, "nil request v", "nil request pointer")
+			rsp, err = callBinding(t, method(&valueHandler{add: 7}, "Add"), ctx, &directReq{N: 2})
+			require.NoError(t, err)
+			require.Equal(t, 1009, rsp.N, "value method through a pointer")
 
-	f, err = bindMethod(reflect.ValueOf(&valueHandler{add: 7}), "Add")
-	require.NoError(t, err)
-	rsp, err = callDirect(t, f, ctx, &directReq{N: 2})
-	require.NoError(t, err)
-	require.Equal(t, 1009, rsp.N, "value method through a pointer")
+			ph := &pointerHandler{}
+			b = method(ph, "Count")
+			for i := 1; i <= 3; i++ {
+				rsp, err = callBinding(t, b, ctx, &directReq{N: 10})
+				require.NoError(t, err)
+				require.Equal(t, 10*i, rsp.N)
+			}
+			require.Equal(t, 3, ph.calls, "the pointer receiver is the handler itself")
 
-	ph := &pointerHandler{}
-	f, err = bindMethod(reflect.ValueOf(ph), "Count")
-	require.NoError(t, err)
-	for i := 1; i <= 3; i++ {
-		rsp, err = callDirect(t, f, ctx, &directReq{N: 10})
-		require.NoError(t, err)
-		require.Equal(t, 10*i, rsp.N)
+			rsp, err = callBinding(t, method(zeroHandler{}, "Neg"), ctx, &directReq{N: 4})
+			require.NoError(t, err)
+			require.Equal(t, -4, rsp.N, "zero-size receiver")
+
+			offset := 3
+			fn := func(ctx context.Context, req *directReq, rsp *directRsp) error {
+				rsp.N = req.N + offset
+				return errors.New("closure")
+			}
+			var f any = fn
+			if typed {
+				f = Unary(fn)
+			}
+			rsp, err = callBinding(t, bindFunc(t, f), ctx, &directReq{N: 1})
+			require.EqualError(t, err, "closure")
+			require.Equal(t, 4, rsp.N, "a closure keeps its captured variables")
+
+			var seen context.Context = context.TODO()
+			b = bindFunc(t, func(ctx context.Context, _ *directReq, _ *directRsp) error {
+				seen = ctx
+				return nil
+			})
+			require.NoError(t, b.call(nil, nil, nil)) // a wrapper may pass a nil ctx
+			require.Nil(t, seen, "a nil ctx reaches the handler as nil")
+		})
 	}
-	require.Equal(t, 3, ph.calls, "the pointer receiver is the handler itself")
-
-	f, err = bindMethod(reflect.ValueOf(zeroHandler{}), "Neg")
-	require.NoError(t, err)
-	rsp, err = callDirect(t, f, ctx, &directReq{N: 4})
-	require.NoError(t, err)
-	require.Equal(t, -4, rsp.N, "zero-size receiver")
-
-	offset := 3
-	fn := func(ctx context.Context, req *directReq, rsp *directRsp) error {
-		rsp.N = req.N + offset
-		return errors.New("closure")
-	}
-	rsp, err = callDirect(t, bindFunc(reflect.ValueOf(fn)), ctx, &directReq{N: 1})
-	require.EqualError(t, err, "closure")
-	require.Equal(t, 4, rsp.N, "a closure keeps its captured variables")
 }
 
-func TestArgPointer(t *testing.T) {
-	typ := reflect.TypeFor[*directReq]()
-	r := &directReq{N: 1}
-	p, err := argPointer(r, typ, "request")
-	require.NoError(t, err)
-	require.Equal(t, unsafe.Pointer(r), p)
-	p, err = argPointer(nil, typ, "request")
-	require.NoError(t, err)
-	require.Nil(t, p)
-	_, err = argPointer("x", typ, "request")
-	require.EqualError(t, err, "server: request is a string, the handler takes a *server.directReq")
-	_, err = argPointer(directReq{}, typ, "request")
-	require.Error(t, err, "a value where a pointer is expected")
+// A request or response of another type than the handler's is an error,
+// not a crash, on both paths.
+func TestUnaryArgumentTypes(t *testing.T) {
+	fn := func(_ context.Context, _ *directReq, _ *directRsp) error { return nil }
+	for _, b := range []unaryBinding{bindFunc(t, fn), bindFunc(t, Unary(fn))} {
+		ctx := context.Background()
+		require.EqualError(t, b.call(ctx, "x", &directRsp{}), "server: request is a string, the handler takes a *server.directReq")
+		require.EqualError(t, b.call(ctx, directReq{}, &directRsp{}), "server: request is a server.directReq, the handler takes a *server.directReq")
+		require.EqualError(t, b.call(ctx, &directReq{}, &directReq{}), "server: response is a *server.directReq, the handler takes a *server.directRsp")
+		require.NoError(t, b.call(ctx, (*directReq)(nil), (*directRsp)(nil)), "typed nil pointers")
+	}
+	_, err := Unary[directReq, directRsp](nil).bind()
+	require.EqualError(t, err, "nil function")
+}
+
+// args allocates the request, the response and the call's state once, and
+// they are distinct values of the handler's types.
+func TestUnaryArgs(t *testing.T) {
+	fn := func(_ context.Context, _ *directReq, _ *directRsp) error { return nil }
+	for _, b := range []unaryBinding{bindFunc(t, fn), bindFunc(t, Unary(fn))} {
+		req, rsp, st := b.args()
+		require.IsType(t, &directReq{}, req)
+		require.IsType(t, &directRsp{}, rsp)
+		require.NotNil(t, st)
+		req.(*directReq).N, rsp.(*directRsp).N = 1, 2
+		require.Equal(t, 1, req.(*directReq).N)
+		require.Equal(t, 2, rsp.(*directRsp).N)
+		allocs := testing.AllocsPerRun(100, func() { b.args() })
+		require.Equal(t, 1.0, allocs, "one allocation for the three")
+	}
+}
+
+// BenchmarkUnaryCall is one call of an endpoint's handler, by path.
+func BenchmarkUnaryCall(b *testing.B) {
+	ctx := context.WithValue(context.Background(), ctxKey{}, 1)
+	var req, rsp any = &directReq{N: 1}, &directRsp{}
+	for _, bc := range []struct {
+		name string
+		b    unaryBinding
+	}{
+		{"Unary", bindFunc(b, Unary(valueHandler{add: 1}.Add))},
+		{"reflect/method", bindMethod(b, valueHandler{add: 1}, "Add")},
+		{"reflect/func", bindFunc(b, valueHandler{add: 1}.Add)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := bc.b.call(ctx, req, rsp); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

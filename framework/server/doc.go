@@ -69,8 +69,11 @@
 // (or a wrapper) asks it anything but its deadline, so a handler that never
 // looks at it costs no context chain or timer; the caller-gone watch is a
 // transport.RecvNotifier callback when the socket has one. A unary
-// handler is called directly rather than through reflect.Value.Call (see
-// direct.go), and the reply goes out with its end of stream in one step
+// endpoint registered with HandleFunc(name, Unary(fn)) is called through
+// a closure typed at compile time, with no reflection per call; one
+// registered reflectively (Handle, HandleFunc of a plain function) goes
+// through reflect.Value.Call, two allocations and ~200 ns more per call
+// (see direct.go). The reply goes out with its end of stream in one step
 // when the socket is a transport.SendCloser.
 //
 // The server counts the requests in flight and those refused for overload

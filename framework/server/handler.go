@@ -24,12 +24,11 @@ var (
 // endpoint is one served method.
 type endpoint struct {
 	name   string        // "Name.Method"
-	fn     reflect.Value // the method value or function
+	fn     reflect.Value // stream: the method value or function
 	stream bool
 	req    reflect.Type // unary: the request pointer type
 	rsp    reflect.Type // unary: the response pointer type
-	direct directFunc   // unary: fn, called directly (direct.go)
-	pair   reflect.Type // unary: struct{ Req, Rsp, Call } (argPair)
+	unary  unaryBinding // unary: how the handler is called (direct.go)
 	h      HandlerFunc  // the call through the server's wrappers
 	// unary: the JSON shapes of the request and response (describe.Type)
 	reqShape, rspShape *registry.Shape
@@ -54,6 +53,7 @@ func typeName(t reflect.Type) string {
 }
 
 // newEndpoint checks fn's signature; what names the function in errors.
+// A unary endpoint is returned without its binding (bindReflect).
 func newEndpoint(name string, fn reflect.Value, what string) (*endpoint, error) {
 	t := fn.Type()
 	if t.Kind() != reflect.Func || t.IsVariadic() || t.NumOut() != 1 || t.Out(0) != typeError ||
@@ -64,10 +64,15 @@ func newEndpoint(name string, fn reflect.Value, what string) (*endpoint, error) 
 	case t.NumIn() == 2 && t.In(1) == typeStream:
 		return &endpoint{name: name, fn: fn, stream: true}, nil
 	case t.NumIn() == 3 && t.In(1).Kind() == reflect.Pointer && t.In(2).Kind() == reflect.Pointer:
-		return &endpoint{name: name, fn: fn, req: t.In(1), rsp: t.In(2), pair: argPair(t.In(1), t.In(2)),
-			reqShape: describe.Type(t.In(1)), rspShape: describe.Type(t.In(2))}, nil
+		return unaryEndpoint(name, unaryBinding{req: t.In(1), rsp: t.In(2)}), nil
 	}
 	return nil, signatureError(what, t)
+}
+
+// unaryEndpoint returns the unary endpoint name bound to b.
+func unaryEndpoint(name string, b unaryBinding) *endpoint {
+	return &endpoint{name: name, req: b.req, rsp: b.rsp, unary: b,
+		reqShape: describe.Type(b.req), rspShape: describe.Type(b.rsp)}
 }
 
 func signatureError(what string, t reflect.Type) error {
@@ -127,9 +132,7 @@ func (s *server) Handle(h any, opts ...HandleOption) error {
 			return err
 		}
 		if !ep.stream {
-			if ep.direct, err = bindMethod(v, m.Name); err != nil {
-				return err
-			}
+			ep.unary = bindReflect(m.Func, v, ep.req, ep.rsp)
 		}
 		eps[ep.name] = ep
 	}
@@ -164,16 +167,25 @@ func (s *server) HandleFunc(endpointName string, fn any) error {
 	if fn == nil {
 		return fmt.Errorf("%w: HandleFunc(%q): nil function; %s", ErrInvalidHandler, endpointName, acceptedSignatures)
 	}
-	v := reflect.ValueOf(fn)
-	if v.Kind() == reflect.Func && v.IsNil() {
-		return fmt.Errorf("%w: HandleFunc(%q): nil function of type %v", ErrInvalidHandler, endpointName, v.Type())
-	}
-	ep, err := newEndpoint(endpointName, v, fmt.Sprintf("HandleFunc(%q) function", endpointName))
-	if err != nil {
-		return err
-	}
-	if !ep.stream {
-		ep.direct = bindFunc(v)
+	var ep *endpoint
+	if u, ok := fn.(UnaryHandler); ok {
+		b, err := u.bind()
+		if err != nil {
+			return fmt.Errorf("%w: HandleFunc(%q): Unary: %w", ErrInvalidHandler, endpointName, err)
+		}
+		ep = unaryEndpoint(endpointName, b)
+	} else {
+		v := reflect.ValueOf(fn)
+		if v.Kind() == reflect.Func && v.IsNil() {
+			return fmt.Errorf("%w: HandleFunc(%q): nil function of type %v", ErrInvalidHandler, endpointName, v.Type())
+		}
+		var err error
+		if ep, err = newEndpoint(endpointName, v, fmt.Sprintf("HandleFunc(%q) function", endpointName)); err != nil {
+			return err
+		}
+		if !ep.stream {
+			ep.unary = bindReflect(v, reflect.Value{}, ep.req, ep.rsp)
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -196,17 +208,9 @@ func (e *endpoint) handlerFunc() HandlerFunc {
 			return asError(out[0])
 		}
 	}
-	call, reqT, rspT := e.direct, e.req, e.rsp
+	call := e.unary.call
 	return func(ctx context.Context, req *Request, rsp any) error {
-		in, err := argPointer(req.Body, reqT, "request")
-		if err != nil {
-			return err
-		}
-		out, err := argPointer(rsp, rspT, "response")
-		if err != nil {
-			return err
-		}
-		return call(ctx, in, out)
+		return call(ctx, req.Body, rsp)
 	}
 }
 

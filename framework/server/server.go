@@ -44,7 +44,8 @@ type Server interface {
 	// neither accepted signature, h is nil or has no exported method, the
 	// name is taken, or the server was started.
 	Handle(h any, opts ...HandleOption) error
-	// HandleFunc registers fn, a unary or stream function, as the endpoint
+	// HandleFunc registers fn, a unary or stream function, or a unary
+	// function wrapped by Unary (the cheapest to call), as the endpoint
 	// "Svc.Method". It does not block.
 	HandleFunc(endpoint string, fn any) error
 	// Subscribe registers fn, a func(ctx context.Context, msg *T) error, for
