@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -23,11 +22,14 @@ type pool struct {
 	entries map[string]*poolEntry
 	retired []transport.Conn // refused new streams; closed with the pool
 
-	// full maps each address whose entry has size connections to them: a
-	// copy of entries' conns, replaced (under mu) whenever they change, so
-	// that get takes no lock when there is nothing to dial. rr rotates
-	// over them.
-	full atomic.Pointer[map[string][]transport.Conn]
+	// full maps each address whose entry has size connections to a copy
+	// of them ([]transport.Conn, never modified once stored), written
+	// under mu whenever they change, so that get takes no lock when there
+	// is nothing to dial. A sync.Map, not a map replaced whole: a client
+	// that dials a thousand nodes writes one address per dial, not a copy
+	// of every address (O(N) per dial, O(N²) to warm up). rr rotates over
+	// an address's connections.
+	full sync.Map
 	rr   atomic.Uint32
 }
 
@@ -44,8 +46,8 @@ func newPool(tr transport.Transport, size int) *pool {
 // get returns a connection to addr, dialling one if the address has fewer
 // than size. It blocks while dialling.
 func (p *pool) get(ctx context.Context, addr string) (transport.Conn, error) {
-	if full := p.full.Load(); full != nil {
-		switch cs := (*full)[addr]; len(cs) {
+	if v, ok := p.full.Load(addr); ok {
+		switch cs := v.([]transport.Conn); len(cs) {
 		case 0:
 		case 1:
 			return cs[0], nil
@@ -187,28 +189,19 @@ func (p *pool) close() {
 		conns = append(conns, e.conns...)
 	}
 	p.entries = nil
-	p.full.Store(nil)
+	p.full.Clear()
 	p.mu.Unlock()
 	for _, c := range conns {
 		c.Close()
 	}
 }
 
-// publishLocked replaces full after the entry of addr changed. The other
-// addresses keep their published slices (never modified once published):
-// a client that dials a thousand nodes copies map entries, not every
-// connection list, on each dial. Called under mu.
+// publishLocked updates full after the entry of addr changed; the other
+// addresses are not touched. Called under mu.
 func (p *pool) publishLocked(addr string) {
-	var full map[string][]transport.Conn
-	if old := p.full.Load(); old != nil {
-		full = maps.Clone(*old)
-	} else {
-		full = make(map[string][]transport.Conn, 1)
-	}
 	if e := p.entries[addr]; e != nil && len(e.conns) >= p.size {
-		full[addr] = slices.Clone(e.conns)
+		p.full.Store(addr, slices.Clone(e.conns))
 	} else {
-		delete(full, addr)
+		p.full.Delete(addr)
 	}
-	p.full.Store(&full)
 }
