@@ -78,12 +78,27 @@ func (s *registryState) close() {
 
 var errRegistryClosed = fmt.Errorf("%w: network closed", registry.ErrUnavailable)
 
-// register adds or refreshes the nodes of svc, which has been validated.
+// register adds or refreshes the nodes of svc. A heartbeat (the same
+// one-node registration again) is told from the stored copy before
+// anything else and costs no validation, copy or allocation: the stored
+// copy was validated, so an equal svc is valid.
 func (s *registryState) register(svc *registry.Service, ttl time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return errRegistryClosed
+	}
+	if ttl > 0 && svc != nil && len(svc.Nodes) == 1 && svc.Nodes[0] != nil {
+		n := svc.Nodes[0]
+		if e := s.services[svc.Name][n.ID]; e != nil && e.timer != nil && sameRegistration(e.svc, svc, n) {
+			s.seq++
+			if s.refreshLocked(e, ttl) {
+				return nil
+			}
+		}
+	}
+	if err := registry.Validate(svc); err != nil {
+		return err
 	}
 	nodes := s.services[svc.Name]
 	if nodes == nil {
@@ -93,17 +108,8 @@ func (s *registryState) register(svc *registry.Service, ttl time.Duration) error
 	for _, n := range svc.Nodes {
 		s.seq++
 		e, ok := nodes[n.ID]
-		if ok && ttl > 0 && e.timer != nil && sameRegistration(e.svc, svc, n) {
-			// A heartbeat: the same registration again. Only its expiry
-			// moves; a pending timer is rescheduled in place (its gen
-			// stays), so a world of many instances pays no copy and no
-			// allocation per heartbeat. A timer that already fired (its
-			// expire waits for s.mu) cannot be moved: it gets a new gen
-			// below, which its expire will see.
-			e.seq = s.seq
-			if e.timer.Reset(ttl) {
-				continue
-			}
+		if ok && ttl > 0 && e.timer != nil && sameRegistration(e.svc, svc, n) && s.refreshLocked(e, ttl) {
+			continue
 		}
 		one := svc.CopyWithoutNodes()
 		one.Nodes = []*registry.Node{n.Copy()}
@@ -127,6 +133,17 @@ func (s *registryState) register(svc *registry.Service, ttl time.Duration) error
 		}
 	}
 	return nil
+}
+
+// refreshLocked handles a heartbeat of e, the same registration again:
+// only its expiry moves. Its pending timer is rescheduled in place (its
+// gen stays), so a world of many instances pays no copy and no allocation
+// per heartbeat. A timer that already fired (its expire waits for s.mu)
+// cannot be moved: refreshLocked reports false, and the caller registers
+// e anew with a new gen, which that expire will see.
+func (s *registryState) refreshLocked(e *regNode, ttl time.Duration) bool {
+	e.seq = s.seq
+	return e.timer.Reset(ttl)
 }
 
 // expire removes node id of service name if it is still e at generation gen.
@@ -256,13 +273,11 @@ func (r *hostRegistry) check(ctx context.Context) error {
 	return nil
 }
 
-// Register adds or refreshes the nodes of s (see package registry). It does
-// not block: the in-memory round trip is a mutex.
+// Register adds or refreshes the nodes of s (see package registry), which
+// registry.Validate must accept. It does not block: the in-memory round
+// trip is a mutex.
 func (r *hostRegistry) Register(ctx context.Context, s *registry.Service, opts ...registry.RegisterOption) error {
 	if err := r.check(ctx); err != nil {
-		return err
-	}
-	if err := registry.Validate(s); err != nil {
 		return err
 	}
 	var o registry.RegisterOptions
