@@ -83,21 +83,52 @@ func sizeScenario(n int, d time.Duration, rate float64) *scenario.Scenario {
 }
 
 // BenchmarkSimSize runs the same call rate on 10, 100 and 1,000
-// instances: the cost per call should not grow with the world.
+// instances for a minute: the cost per call should not grow with the
+// world. ns/call is the wall time of the whole run (building the world,
+// the calls, the heartbeats, the teardown) per call, and cpu-ns/call the
+// process's CPU time per call. steady-ns/call is the cost of a call once
+// the world runs: the minute's run less a 10-second run of the same
+// world, per call of the difference, so that what is paid once per run
+// (building and tearing down the world, each client's first dial to each
+// instance) cancels out. x-vs-10 and steady-x-vs-10 divide ns/call and
+// steady-ns/call by those of 10 instances, measured just before in the
+// same process (reported when the 10-instance run ran first).
 func BenchmarkSimSize(b *testing.B) {
+	var base, baseSteady float64
 	for _, n := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprintf("instances=%d", n), func(b *testing.B) {
-			var calls uint64
-			var wall time.Duration
+			var long, short sizeRun
 			for range b.N {
-				start := time.Now()
-				rep := runBench(b, sizeScenario(n, time.Minute, 1000))
-				wall += time.Since(start)
-				calls += rep.Totals.Calls
+				short.add(runSize(b, n, 10*time.Second))
+				long.add(runSize(b, n, time.Minute))
 			}
-			b.ReportMetric(float64(wall.Nanoseconds())/float64(calls), "ns/call")
+			perCall := long.wall / long.calls
+			steady := (long.wall - short.wall) / (long.calls - short.calls)
+			b.ReportMetric(perCall, "ns/call")
+			b.ReportMetric(long.cpu/long.calls, "cpu-ns/call")
+			b.ReportMetric(steady, "steady-ns/call")
+			if n == 10 {
+				base, baseSteady = perCall, steady
+			}
+			if base > 0 {
+				b.ReportMetric(perCall/base, "x-vs-10")
+				b.ReportMetric(steady/baseSteady, "steady-x-vs-10")
+			}
 		})
 	}
+}
+
+// sizeRun sums the runs of sizeScenario: wall and CPU nanoseconds, calls.
+type sizeRun struct{ wall, cpu, calls float64 }
+
+func (r *sizeRun) add(o sizeRun) { r.wall, r.cpu, r.calls = r.wall+o.wall, r.cpu+o.cpu, r.calls+o.calls }
+
+// runSize runs n instances at 1,000 calls/s for d.
+func runSize(b *testing.B, n int, d time.Duration) sizeRun {
+	cpu := cpuTime()
+	start := time.Now()
+	rep := runBench(b, sizeScenario(n, d, 1000))
+	return sizeRun{wall: float64(time.Since(start).Nanoseconds()), cpu: float64((cpuTime() - cpu).Nanoseconds()), calls: float64(rep.Totals.Calls)}
 }
 
 // BenchmarkSimIdleInstance measures the heap an idle instance holds: the
