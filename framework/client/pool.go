@@ -22,21 +22,26 @@ type pool struct {
 	entries map[string]*poolEntry
 	retired []transport.Conn // refused new streams; closed with the pool
 
-	// full maps each address whose entry has size connections to a copy
-	// of them ([]transport.Conn, never modified once stored), written
-	// under mu whenever they change, so that get takes no lock when there
-	// is nothing to dial. A sync.Map, not a map replaced whole: a client
-	// that dials a thousand nodes writes one address per dial, not a copy
-	// of every address (O(N) per dial, O(N²) to warm up). rr rotates over
-	// an address's connections.
-	full sync.Map
-	rr   atomic.Uint32
+	// full maps each address whose entry has size connections to them
+	// (the entry's pub), so that get takes no lock when there is nothing
+	// to dial. It is a snapshot, replaced whole under mu: at once when an
+	// address loses a connection, and lazily when one gains its
+	// connections. An address dialled since the snapshot is found under mu
+	// until the next one, which is taken once such misses, counted under
+	// mu, outnumber a quarter of the snapshot: a client dialling N
+	// addresses copies O(N) map entries in all, not O(N) on each dial.
+	full   atomic.Pointer[map[string][]transport.Conn]
+	misses int
+	rr     atomic.Uint32 // rotates over an address's connections
 }
 
 type poolEntry struct {
 	conns   []transport.Conn
 	next    int
 	dialing chan struct{} // non-nil while a dial is under way; closed when it ends
+	// pub is a copy of conns when it has size connections, else nil;
+	// replaced when conns changes, never modified.
+	pub []transport.Conn
 }
 
 func newPool(tr transport.Transport, size int) *pool {
@@ -46,8 +51,8 @@ func newPool(tr transport.Transport, size int) *pool {
 // get returns a connection to addr, dialling one if the address has fewer
 // than size. It blocks while dialling.
 func (p *pool) get(ctx context.Context, addr string) (transport.Conn, error) {
-	if v, ok := p.full.Load(addr); ok {
-		switch cs := v.([]transport.Conn); len(cs) {
+	if full := p.full.Load(); full != nil {
+		switch cs := (*full)[addr]; len(cs) {
 		case 0:
 		case 1:
 			return cs[0], nil
@@ -70,6 +75,9 @@ func (p *pool) get(ctx context.Context, addr string) (transport.Conn, error) {
 		if n >= p.size || (n > 0 && e.dialing != nil) {
 			c := e.conns[e.next%n]
 			e.next++
+			if n >= p.size {
+				p.missLocked() // full, but not in the snapshot
+			}
 			p.mu.Unlock()
 			return c, nil
 		}
@@ -101,7 +109,10 @@ func (p *pool) get(ctx context.Context, addr string) (transport.Conn, error) {
 			return nil, ErrClosed
 		}
 		e.conns = append(e.conns, c)
-		p.publishLocked(addr)
+		if len(e.conns) >= p.size {
+			e.pub = slices.Clone(e.conns)
+			p.missLocked()
+		}
 		p.mu.Unlock()
 		return c, nil
 	}
@@ -168,12 +179,18 @@ func (p *pool) drop(addr string, c transport.Conn) bool {
 				break
 			}
 		}
+		if found {
+			e.pub = nil
+			if len(e.conns) >= p.size {
+				e.pub = slices.Clone(e.conns)
+			}
+		}
 		if len(e.conns) == 0 && e.dialing == nil {
 			delete(p.entries, addr)
 		}
 	}
 	if found {
-		p.publishLocked(addr)
+		p.snapshotLocked() // at once: the snapshot must not hand out c
 	}
 	p.mu.Unlock()
 	return found
@@ -189,19 +206,34 @@ func (p *pool) close() {
 		conns = append(conns, e.conns...)
 	}
 	p.entries = nil
-	p.full.Clear()
+	p.full.Store(nil)
 	p.mu.Unlock()
 	for _, c := range conns {
 		c.Close()
 	}
 }
 
-// publishLocked updates full after the entry of addr changed; the other
-// addresses are not touched. Called under mu.
-func (p *pool) publishLocked(addr string) {
-	if e := p.entries[addr]; e != nil && len(e.conns) >= p.size {
-		p.full.Store(addr, slices.Clone(e.conns))
-	} else {
-		p.full.Delete(addr)
+// missLocked counts a get that the snapshot could not serve and takes a
+// new snapshot once they outnumber a quarter of it. Called under mu.
+func (p *pool) missLocked() {
+	p.misses++
+	var n int
+	if full := p.full.Load(); full != nil {
+		n = len(*full)
 	}
+	if p.misses > n/4 {
+		p.snapshotLocked()
+	}
+}
+
+// snapshotLocked replaces full with the entries' pub. Called under mu.
+func (p *pool) snapshotLocked() {
+	full := make(map[string][]transport.Conn, len(p.entries))
+	for addr, e := range p.entries {
+		if e.pub != nil {
+			full[addr] = e.pub
+		}
+	}
+	p.full.Store(&full)
+	p.misses = 0
 }
