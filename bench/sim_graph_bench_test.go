@@ -118,16 +118,50 @@ func BenchmarkSimSize(b *testing.B) {
 	}
 }
 
+// BenchmarkSimSizeParts takes the cost of a 1,000-instance world apart:
+// the same minute at 1,000 calls/s as BenchmarkSimSize, with every
+// call sent to 10 of the instances (hot10: the world is as large, the
+// calls do not spread), and with a TTL of an hour so that no instance
+// registers again during the run (noheartbeat). all is the world as
+// BenchmarkSimSize runs it.
+func BenchmarkSimSizeParts(b *testing.B) {
+	for _, part := range []string{"all", "hot10", "noheartbeat"} {
+		b.Run(part, func(b *testing.B) {
+			var sum sizeRun
+			for range b.N {
+				sc := sizeScenario(1000, time.Minute, 1000)
+				switch part {
+				case "hot10":
+					sc.Topology.Services[0].Overrides = []scenario.Override{{Instances: []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, Labels: map[string]string{"hot": "1"}}}
+					sc.Clients = []scenario.Client{{Name: "load", Selector: scenario.SelectorConfig{Filters: []scenario.FilterConfig{{Labels: map[string]string{"hot": "1"}}}}}}
+				case "noheartbeat":
+					sc.Topology.Registry = scenario.RegistryConfig{TTL: scenario.D(time.Hour)}
+				}
+				sum.add(measureRun(b, sc))
+			}
+			b.ReportMetric(sum.wall/sum.calls, "ns/call")
+			b.ReportMetric(sum.cpu/sum.calls, "cpu-ns/call")
+		})
+	}
+}
+
 // sizeRun sums the runs of sizeScenario: wall and CPU nanoseconds, calls.
 type sizeRun struct{ wall, cpu, calls float64 }
 
-func (r *sizeRun) add(o sizeRun) { r.wall, r.cpu, r.calls = r.wall+o.wall, r.cpu+o.cpu, r.calls+o.calls }
+func (r *sizeRun) add(o sizeRun) {
+	r.wall, r.cpu, r.calls = r.wall+o.wall, r.cpu+o.cpu, r.calls+o.calls
+}
 
 // runSize runs n instances at 1,000 calls/s for d.
 func runSize(b *testing.B, n int, d time.Duration) sizeRun {
+	return measureRun(b, sizeScenario(n, d, 1000))
+}
+
+// measureRun runs sc and measures it.
+func measureRun(b *testing.B, sc *scenario.Scenario) sizeRun {
 	cpu := cpuTime()
 	start := time.Now()
-	rep := runBench(b, sizeScenario(n, d, 1000))
+	rep := runBench(b, sc)
 	return sizeRun{wall: float64(time.Since(start).Nanoseconds()), cpu: float64((cpuTime() - cpu).Nanoseconds()), calls: float64(rep.Totals.Calls)}
 }
 
