@@ -19,6 +19,7 @@ const suiteMaxMessageSize = 64 << 10
 // transports, with the given link faults in effect.
 func wrappedSuite(specs ...faults.LinkFault) transporttest.Suite {
 	return transporttest.Suite{
+		DelayedSends: len(specs) > 0,
 		New: func(t *testing.T) (transport.Transport, transport.Transport, string) {
 			n := memory.MustNetwork(memory.WithMaxMessageSize(suiteMaxMessageSize))
 			inj := faults.New(1)

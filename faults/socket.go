@@ -60,25 +60,43 @@ func (s *clientSocket) Send(ctx context.Context, m *transport.Message) error {
 	if m == nil {
 		return s.under.Send(ctx, m)
 	}
+	if _, err := s.sendable(ctx, m); err != nil {
+		return err
+	}
+	return s.apply(ctx, m, s.inj.judgeLink(s.c.t.node, s.c.remote, Requests, m, s.c))
+}
+
+// sendable reports why m cannot be sent now (Send's checks before the link
+// faults judge it), or nil; out is the delivery line, if any.
+func (s *clientSocket) sendable(ctx context.Context, m *transport.Message) (*line, error) {
 	if s.isClosed() {
-		return s.errClosed()
+		return nil, s.errClosed()
 	}
 	if err := s.c.failed(); err != nil {
-		return err
+		return nil, err
 	}
 	s.mu.Lock()
 	sendClosed, out := s.sendClosed, s.out
 	s.mu.Unlock()
 	if sendClosed {
-		return fmt.Errorf("faults: send to %s after CloseSend: %w", s.under.RemoteAddr(), transport.ErrClosed)
+		return nil, fmt.Errorf("faults: send to %s after CloseSend: %w", s.under.RemoteAddr(), transport.ErrClosed)
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	if size, max := m.Size(), s.c.t.maxSize; size > max {
-		return fmt.Errorf("faults: send to %s: %w: %d bytes, limit %d", s.under.RemoteAddr(), transport.ErrMessageTooLarge, size, max)
+		return nil, fmt.Errorf("faults: send to %s: %w: %d bytes, limit %d", s.under.RemoteAddr(), transport.ErrMessageTooLarge, size, max)
 	}
-	v := s.inj.judgeLink(s.c.t.node, s.c.remote, Requests, m, s.c)
+	return out, nil
+}
+
+// apply carries out the link faults' verdict v on m: it sends m now,
+// queues it on the stream's delivery line (delayed or held), drops it or
+// resets the connection.
+func (s *clientSocket) apply(ctx context.Context, m *transport.Message, v verdict) error {
+	s.mu.Lock()
+	out := s.out
+	s.mu.Unlock()
 	switch {
 	case v.reset != nil:
 		s.c.reset(v.reset)
@@ -172,6 +190,15 @@ func (s *clientSocket) CloseSend() error {
 // Close ends this side at once for the caller; the underlying stream
 // closes after the delayed requests, if any, are delivered.
 func (s *clientSocket) Close() error {
+	if out := s.endLocal(); out != nil && out.deferClose(closeAfter) {
+		return nil
+	}
+	return s.under.Close()
+}
+
+// endLocal ends this side for the caller (Close's bookkeeping) and
+// returns the delivery line, if any.
+func (s *clientSocket) endLocal() *line {
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		if s.kill != nil {
@@ -185,8 +212,37 @@ func (s *clientSocket) Close() error {
 	if in != nil {
 		in.stop()
 	}
-	if out != nil && out.deferClose(closeAfter) {
+	return out
+}
+
+// SendClose is Send then Close; in one step, the underlying socket's,
+// when the link faults let m through untouched and no delayed request is
+// ahead of it.
+func (s *clientSocket) SendClose(ctx context.Context, m *transport.Message) error {
+	if m == nil {
+		return s.under.SendClose(ctx, m)
+	}
+	out, err := s.sendable(ctx, m)
+	if err != nil {
+		return err
+	}
+	v := s.inj.judgeLink(s.c.t.node, s.c.remote, Requests, m, s.c)
+	if v.pass() && (out == nil || out.idle()) {
+		if err := s.under.SendClose(ctx, m); err != nil {
+			return err
+		}
+		s.endLocal()
 		return nil
 	}
-	return s.under.Close()
+	if err := s.apply(ctx, m, v); err != nil {
+		return err
+	}
+	return s.Close()
 }
+
+// NotifyRecv is the underlying socket's: with link faults on the replies
+// it reports a reply when it arrives, before the faults delay or drop it.
+func (s *clientSocket) NotifyRecv(f func(error)) { s.under.NotifyRecv(f) }
+
+// StopNotify is the underlying socket's.
+func (s *clientSocket) StopNotify() bool { return s.under.StopNotify() }

@@ -128,25 +128,48 @@ type resetCounts struct {
 	bytes int64
 }
 
-// NewStream opens a stream on the underlying connection.
-func (c *clientConn) NewStream(ctx context.Context) (transport.Socket, error) {
+// NewStream opens a stream on the underlying connection. A first message
+// is judged as Send judges it; one the link faults let through untouched
+// opens the stream with it, in one step, as the underlying connection
+// does; any other opens the stream and then takes Send's course.
+func (c *clientConn) NewStream(ctx context.Context, first *transport.Message) (transport.Socket, error) {
 	if err := c.failed(); err != nil {
 		return nil, err
 	}
-	s, err := c.under.NewStream(ctx)
+	if first == nil || first.Size() > c.t.maxSize {
+		s, err := c.under.NewStream(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		cs := newClientSocket(c, s)
+		if first == nil {
+			return cs, nil
+		}
+		return cs, cs.Send(ctx, first)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	v := c.t.inj.judgeLink(c.t.node, c.remote, Requests, first, c)
+	if v.pass() {
+		s, err := c.under.NewStream(ctx, first)
+		if s == nil {
+			return nil, err
+		}
+		return newClientSocket(c, s), err
+	}
+	s, err := c.under.NewStream(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	return newClientSocket(c, s), nil
+	cs := newClientSocket(c, s)
+	return cs, cs.apply(ctx, first, v)
 }
 
 func (c *clientConn) RemoteAddr() string { return c.under.RemoteAddr() }
 
-var _ transport.Doner = (*clientConn)(nil)
-
-// Done implements transport.Doner: the underlying connection's (a reset by
-// a fault closes it).
-func (c *clientConn) Done() <-chan struct{} { return transport.ConnDone(c.under) }
+// Done is the underlying connection's (a reset by a fault closes it).
+func (c *clientConn) Done() <-chan struct{} { return c.under.Done() }
 
 func (c *clientConn) Close() error {
 	c.mu.Lock()
@@ -205,17 +228,14 @@ func (c *clientConn) countForReset(r *linkRun, size int) error {
 	return nil
 }
 
-// faultListener wraps accepted streams in serverSockets.
+// faultListener wraps the streams it serves in serverSockets.
 type faultListener struct {
 	transport.Listener
 }
 
-func (l *faultListener) Accept(ctx context.Context) (transport.Socket, error) {
-	s, err := l.Listener.Accept(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &serverSocket{Socket: s}, nil
+// Serve serves the underlying listener's streams, each in a serverSocket.
+func (l *faultListener) Serve(handle func(transport.Socket)) error {
+	return l.Listener.Serve(func(s transport.Socket) { handle(&serverSocket{Socket: s}) })
 }
 
 // abortID is the error ID of the reply an aborting ServerWrapper returns;
@@ -234,4 +254,13 @@ func (s *serverSocket) Send(ctx context.Context, m *transport.Message) error {
 		return s.Socket.Close()
 	}
 	return s.Socket.Send(ctx, m)
+}
+
+// SendClose is the underlying socket's, but for an aborted call's reply,
+// which closes the stream instead, as Send does.
+func (s *serverSocket) SendClose(ctx context.Context, m *transport.Message) error {
+	if m != nil && m.Header[errors.HeaderID] == abortID {
+		return s.Socket.Close()
+	}
+	return s.Socket.SendClose(ctx, m)
 }

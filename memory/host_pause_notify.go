@@ -50,8 +50,6 @@ type pauseNotify struct {
 	stopped chan struct{} // closed to cancel a call deferred to the resume; nil: none waits
 }
 
-var _ transport.RecvNotifier = (*pauseNotifySocket)(nil)
-
 // notify returns the socket's notification state, making it the first time.
 func (s *pauseNotifySocket) notify() *pauseNotify {
 	if n := s.n.Load(); n != nil {
@@ -65,7 +63,7 @@ func (s *pauseNotifySocket) notify() *pauseNotify {
 	return n
 }
 
-// NotifyRecv implements transport.RecvNotifier. It does not block.
+// NotifyRecv implements transport.Socket. It does not block.
 func (s *pauseNotifySocket) NotifyRecv(f func(error)) {
 	n := s.notify()
 	n.mu.Lock()
@@ -124,7 +122,7 @@ func (n *pauseNotify) cancelLocked() bool {
 	return true
 }
 
-// StopNotify implements transport.RecvNotifier. It does not block beyond
+// StopNotify implements transport.Socket. It does not block beyond
 // a running callback.
 func (s *pauseNotifySocket) StopNotify() bool {
 	s.socket.StopNotify()
@@ -137,35 +135,17 @@ func (s *pauseNotifySocket) StopNotify() bool {
 	return n.cancelLocked()
 }
 
-// The one-step operations and Release pass through a paused host's
-// decorators, so that what the memory transport does with them (a stream
-// queued with its first message, a message handed back for reuse) applies
-// on every host; each waits while the host is paused, as its two steps would.
+// The one-step SendClose and Release pass through a paused host's
+// decorators, so that what the memory transport does with them applies on
+// every host; SendClose waits while the host is paused, as its two steps
+// would.
 
 var (
-	_ transport.StreamSender = (*pauseConn)(nil)
-	_ transport.SendCloser   = (*pauseSocket)(nil)
 	_ transport.Releaser     = (*pauseSocket)(nil)
 	_ transport.BodyReleaser = (*pauseSocket)(nil)
 )
 
-// NewStreamSend implements transport.StreamSender.
-func (c *pauseConn) NewStreamSend(ctx context.Context, m *transport.Message) (transport.Socket, error) {
-	if err := c.h.awaitRunning(ctx); err != nil {
-		return nil, err
-	}
-	s, err := transport.NewStreamSend(ctx, c.Conn, m)
-	if s == nil {
-		return nil, err
-	}
-	return wrapPauseSocket(s), err
-}
-
-// Done implements transport.Doner: the connection's (a pause does not
-// close it).
-func (c *pauseConn) Done() <-chan struct{} { return transport.ConnDone(c.Conn) }
-
-// SendClose implements transport.SendCloser.
+// SendClose waits while the host is paused, then sends m and closes.
 func (s *pauseSocket) SendClose(ctx context.Context, m *transport.Message) error {
 	if err := s.host().awaitRunning(ctx); err != nil {
 		return err

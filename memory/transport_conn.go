@@ -2,12 +2,14 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/internal/workpool"
 )
 
 // listener is a transport.Listener: a bounded FIFO of opened streams
@@ -33,6 +35,7 @@ type listener struct {
 	addr    string
 	backlog int
 	done    chan struct{} // closed by shutdown
+	serving atomic.Bool   // Serve was called
 
 	mu          sync.Mutex
 	closed      atomic.Bool // set under mu; read without it
@@ -67,10 +70,25 @@ func newListener(st *transportState, h *Host, addr string) *listener {
 	}
 }
 
-// Accept blocks until a client opens a stream, the listener is closed
-// (ErrClosed) or ctx is done. Streams of connections that were closed or
-// reset while they waited are dropped.
-func (l *listener) Accept(ctx context.Context) (transport.Socket, error) {
+// Serve implements transport.Listener: a pool of goroutines
+// (internal/workpool) takes the streams clients open, oldest first, and
+// calls handle with each. Streams of connections that were closed or
+// reset while they waited are dropped. It returns once the listener is
+// closed and every handle call returned.
+func (l *listener) Serve(handle func(transport.Socket)) error {
+	if l.serving.Swap(true) {
+		return fmt.Errorf("memory: serve on %s: already serving", l.addr)
+	}
+	workpool.Run(func() (transport.Socket, bool) {
+		s, err := l.accept(context.Background())
+		return s, err == nil
+	}, handle)
+	return l.errClosed()
+}
+
+// accept blocks until a client opens a stream, the listener is closed
+// (ErrClosed) or ctx is done.
+func (l *listener) accept(ctx context.Context) (transport.Socket, error) {
 	for {
 		s, err := l.next(ctx)
 		if err != nil {
@@ -394,13 +412,29 @@ func newConn(from *Host, l *listener, local string) *conn {
 	return &conn{from: from, l: l, local: local, maxMsg: cfg.maxMessageSize, streamBuf: cfg.streamBuffer, done: make(chan struct{})}
 }
 
-// NewStream opens a stream and queues it for the listener's Accept. It
-// blocks only while the accept queue is full. It fails with ErrRefused when
-// the listener is closed, ErrClosed after Close, ErrReset after a crash, or
-// ctx.Err().
-func (c *conn) NewStream(ctx context.Context) (transport.Socket, error) {
-	return c.open(ctx, nil)
+// NewStream opens a stream and queues it for the listener's Serve, with
+// first (when not nil) already in its pipe to the server, so the server
+// never waits for it (and is woken once). It blocks only while the accept
+// queue is full. It fails with ErrRefused when the listener is closed,
+// ErrClosed after Close, ErrReset after a crash, or ctx.Err(). A first
+// message Send would refuse (too large) opens the stream and fails as
+// Send.
+func (c *conn) NewStream(ctx context.Context, first *transport.Message) (transport.Socket, error) {
+	if first != nil {
+		if s, err := c.open(ctx, first); err != errOpenTooLarge {
+			return s, err
+		}
+	}
+	s, err := c.open(ctx, nil)
+	if err != nil || first == nil {
+		return s, err
+	}
+	return s, s.Send(ctx, first)
 }
+
+// errOpenTooLarge: open's first message is over the size limit (Send
+// reports it to the caller).
+var errOpenTooLarge = errors.New("memory: first message too large")
 
 // open opens a stream whose pipe to the server already holds first (when
 // not nil: a copy the reader owns), and queues it for Accept; see NewStream.
@@ -448,10 +482,7 @@ func (c *conn) newStreamErr() error {
 // RemoteAddr is the address that was dialled.
 func (c *conn) RemoteAddr() string { return c.l.addr }
 
-var _ transport.Doner = (*conn)(nil)
-
-// Done implements transport.Doner: closed once the connection is closed
-// or reset.
+// Done returns a channel closed once the connection is closed or reset.
 func (c *conn) Done() <-chan struct{} { return c.done }
 
 // Close resets every stream of the connection: the server side of each

@@ -36,7 +36,7 @@ func TestFreedStreamsAreReused(t *testing.T) {
 				reused := 0
 				for i := range rounds {
 					req := &transport.Message{Header: map[string]string{"Seq": fmt.Sprint(i)}, Body: fmt.Appendf(nil, "request %d", i)}
-					cs, err := transport.NewStreamSend(ctx, c, req)
+					cs, err := c.NewStream(ctx, req)
 					require.NoError(t, err)
 					st := cs.(*pauseNotifySocket).st
 					if seen[st] {
@@ -47,17 +47,17 @@ func TestFreedStreamsAreReused(t *testing.T) {
 					open := map[*stream]bool{st: true}
 					var extra []transport.Socket
 					for range 2 {
-						cx, err := c.NewStream(ctx)
+						cx, err := c.NewStream(ctx, nil)
 						require.NoError(t, err)
 						x := cx.(*pauseNotifySocket).st
 						require.False(t, open[x], "round %d: two open streams share a stream", i)
 						open[x] = true
 						extra = append(extra, cx)
 					}
-					ss, err := l.Accept(ctx)
+					ss, err := rawListener(l).accept(ctx)
 					require.NoError(t, err)
 					for range extra {
-						sx, err := l.Accept(ctx)
+						sx, err := rawListener(l).accept(ctx)
 						require.NoError(t, err)
 						extra = append(extra, sx)
 					}
@@ -66,7 +66,7 @@ func TestFreedStreamsAreReused(t *testing.T) {
 					require.Equal(t, req, got, "round %d: the request", i)
 					transport.Release(ss, got)
 					rep := &transport.Message{Header: map[string]string{"Seq": fmt.Sprint(i)}, Body: fmt.Appendf(nil, "reply %d", i)}
-					require.NoError(t, transport.SendClose(ctx, ss, rep))
+					require.NoError(t, ss.SendClose(ctx, rep))
 					got, err = cs.Recv(ctx)
 					require.NoError(t, err)
 					require.Equal(t, rep, got, "round %d: the reply", i)

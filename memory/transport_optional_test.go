@@ -11,8 +11,7 @@ import (
 )
 
 // TestTransportConformanceUnwrapped runs the suite on the hosts' own
-// transports, without the pause decorator that Host.Transport adds (which
-// hides the optional transport.RecvNotifier), so that its subtest runs.
+// transports, without the pause decorator that Host.Transport adds.
 func TestTransportConformanceUnwrapped(t *testing.T) {
 	transporttest.Suite{
 		New: func(t *testing.T) (transport.Transport, transport.Transport, string) {
@@ -25,10 +24,10 @@ func TestTransportConformanceUnwrapped(t *testing.T) {
 	}.Run(t)
 }
 
-// TestNewStreamSendQueuesTheMessageFirst: a stream opened by NewStreamSend
+// TestNewStreamQueuesTheMessageFirst: a stream opened with a first message
 // holds its (copied) first message when Accept returns it, so a server
 // never waits for it: NotifyRecv reports it at once.
-func TestNewStreamSendQueuesTheMessageFirst(t *testing.T) {
+func TestNewStreamQueuesTheMessageFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := t.Context()
 		n := MustNetwork()
@@ -41,15 +40,15 @@ func TestNewStreamSendQueuesTheMessageFirst(t *testing.T) {
 		defer c.Close()
 
 		m := &transport.Message{Header: map[string]string{"K": "v"}, Body: []byte("first")}
-		cs, err := c.(transport.StreamSender).NewStreamSend(ctx, m)
+		cs, err := c.NewStream(ctx, m)
 		require.NoError(t, err)
 		defer cs.Close()
 		m.Header["K"], m.Body[0] = "scribbled", 'X' // the sender's to reuse
-		ss, err := l.Accept(ctx)
+		ss, err := rawListener(l).accept(ctx)
 		require.NoError(t, err)
 		defer ss.Close()
 		notified := make(chan error, 1)
-		ss.(transport.RecvNotifier).NotifyRecv(func(err error) { notified <- err })
+		ss.NotifyRecv(func(err error) { notified <- err })
 		select {
 		case err := <-notified:
 			require.NoError(t, err, "a message is waiting")

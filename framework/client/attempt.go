@@ -70,7 +70,7 @@ func (c *rpcClient) openStream(ctx context.Context, addr string, r *Request) (tr
 	if err != nil {
 		return nil, nil, attemptCtxError(ctx, r, addr, "dial", err)
 	}
-	sock, err := conn.NewStream(ctx)
+	sock, err := conn.NewStream(ctx, nil)
 	if err != nil {
 		return nil, nil, c.openFailed(ctx, addr, conn, r, err)
 	}
@@ -95,8 +95,8 @@ func (c *rpcClient) openFailed(ctx context.Context, addr string, conn transport.
 }
 
 // sendRequest opens a stream on a pooled connection to addr and sends the
-// request on it: in one step when the connection is a
-// transport.StreamSender, so that both leave in one write. A non-nil
+// request on it, in one step (Conn.NewStream with a first message), so
+// that both leave in one write. A non-nil
 // socket is the caller's to close, error or not.
 func (c *rpcClient) sendRequest(ctx context.Context, addr string, r *Request) (transport.Conn, transport.Socket, error) {
 	conn, err := c.pool.get(ctx, addr)
@@ -112,7 +112,7 @@ func (c *rpcClient) sendRequest(ctx context.Context, addr string, r *Request) (t
 	}
 	m := c.requestMessage(ctx, r, left, hasDL)
 	m.Body = r.body
-	sock, err := transport.NewStreamSend(ctx, conn, m)
+	sock, err := conn.NewStream(ctx, m)
 	c.putMessage(m) // Send copied it
 	if sock == nil {
 		return nil, nil, c.openFailed(ctx, addr, conn, r, err)

@@ -217,7 +217,7 @@ func (c *rawClient) request(ctx context.Context, service, endpoint string) map[s
 
 // roundTrip sends one message on a new stream and returns the reply.
 func (c *rawClient) roundTrip(ctx context.Context, m *transport.Message) (*transport.Message, error) {
-	sock, err := c.conn.NewStream(ctx)
+	sock, err := c.conn.NewStream(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -249,7 +249,7 @@ func (c *rawClient) call(ctx context.Context, service, endpoint string, req, rsp
 
 // openStream opens a streaming call.
 func (c *rawClient) openStream(ctx context.Context, service, endpoint string) (transport.Socket, error) {
-	sock, err := c.conn.NewStream(ctx)
+	sock, err := c.conn.NewStream(ctx, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -15,8 +15,8 @@ import (
 	"github.com/microsim/microsim/framework/transport"
 )
 
-// call is one accepted stream being served (or refused). A worker reuses
-// its call from one request to the next.
+// call is one stream being served (or refused). Its callSlot is reused
+// from one stream to the next.
 type call struct {
 	sock    transport.Socket
 	refusal bool // refused for overload; not counted against the limit
@@ -50,72 +50,58 @@ func (c *call) abandon() {
 	}
 }
 
-// maxIdleWorkers is how many workers may wait in Accept at once; a worker
-// that finishes a request while that many wait exits.
-const maxIdleWorkers = 64
-
-// worker is a serving goroutine: it accepts a stream and serves it itself,
-// then accepts the next. A worker that takes a stream while no other
-// worker waits in Accept first starts one, so a stream never waits for a
-// goroutine to be free; one that finishes while maxIdleWorkers wait exits.
-// So a busy server starts no goroutine per request and its goroutines keep
-// the stacks they grew. When Accept fails without Stop (the listener
-// failed, for example because the host crashed) the first worker to see it
-// logs and signals the heartbeat through r.acceptFailed; none of them
-// retries on a failing listener.
-func (s *server) worker(r *running) {
-	defer r.workers.Done()
-	w := &serving{}
-	c := &call{}
-	for {
-		sock, err := r.l.Accept(r.ctx)
-		if !s.accepted(r, c, sock, err) {
-			return
-		}
-		if c.refusal {
-			s.refuse(r.base, c)
-		} else {
-			s.serve(r, w, c)
-		}
-		if !s.finish(r, c) {
-			return
-		}
-	}
-}
-
-// inlineCall is what a call served inline borrows: a call and the
-// serving state a worker would have reused.
-type inlineCall struct {
+// callSlot is what a call borrows from its running server's pool
+// (running.slots): the call and the serving state, reused from one stream
+// to the next.
+type callSlot struct {
 	c call
 	w serving
 }
 
-// newInlineCall makes the call state of a served-inline call; a server's
-// running keeps a pool of them (running.inline), never shared with another
-// server.
-func newInlineCall() any { return new(inlineCall) }
+// newCallSlot makes a callSlot; a server's running keeps a pool of them,
+// never shared with another server.
+func newCallSlot() any { return new(callSlot) }
 
-// serveInline serves sock on the transport goroutine that read its
-// request (transport.InlineServer), as a worker would have served it had
-// Accept returned it, and reports false, leaving sock alone, once the
-// server is stopping. It registers the call under s.mu after checking
-// stopping, which Stop sets before it drains: either Stop's drain waits
-// for the call, or the call is not taken.
-func (s *server) serveInline(r *running, sock transport.Socket) bool {
-	ic := r.inline.Get().(*inlineCall)
-	c := &ic.c
+// serveLoop runs the listener's Serve until the listener closes: by Stop,
+// or because it failed (for example because the host crashed), which it
+// logs and signals to the heartbeat through r.acceptFailed. It closes
+// r.served when Serve returned, once every stream it handed over was
+// served.
+func (s *server) serveLoop(r *running) {
+	defer close(r.served)
+	err := r.l.Serve(func(sock transport.Socket) { s.handleStream(r, sock) })
+	s.mu.Lock()
+	failed := !r.stopping.Load()
+	r.failed = failed
+	s.mu.Unlock()
+	if failed {
+		s.opts.log.Error("server: accept failed; no longer serving", "service", s.name, "addr", r.addr, "err", err)
+		close(r.acceptFailed)
+	}
+}
+
+// handleStream serves one stream the listener handed over, on whatever
+// goroutine the transport chose (Listener.Serve's handle), and closes it.
+// It registers the call under s.mu after checking stopping, which Stop
+// sets before it closes the listener and drains: either Stop's drain
+// waits for the call, or the call is refused (Unavailable: nothing ran,
+// the client may retry elsewhere).
+func (s *server) handleStream(r *running, sock transport.Socket) {
+	slot := r.slots.Get().(*callSlot)
+	c := &slot.c
 	s.mu.Lock()
 	if r.stopping.Load() || r.failed {
 		s.mu.Unlock()
-		r.inline.Put(ic)
-		return false
+		r.slots.Put(slot)
+		s.refuseStopping(r.base, sock)
+		return
 	}
 	s.admitLocked(c, sock)
 	s.mu.Unlock()
 	if c.refusal {
 		s.refuse(r.base, c)
 	} else {
-		s.serve(r, &ic.w, c)
+		s.serve(r, &slot.w, c)
 	}
 	c.end()
 	s.mu.Lock()
@@ -124,8 +110,7 @@ func (s *server) serveInline(r *running, sock transport.Socket) bool {
 	if free {
 		transport.Free(sock)
 	}
-	r.inline.Put(ic)
-	return true
+	r.slots.Put(slot)
 }
 
 // serving is a worker's reusable state.
@@ -154,34 +139,6 @@ func (w *serving) keep(b []byte) {
 	if cap(b) <= maxKeptBuf && cap(b) >= cap(w.buf) {
 		w.buf = b[:0]
 	}
-}
-
-// accepted handles the result of a worker's Accept: it registers the call
-// (refused for overload when too many are in flight) and starts a worker
-// when none is left in Accept. It reports false when the worker must exit.
-func (s *server) accepted(r *running, c *call, sock transport.Socket, err error) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r.accepting--
-	if r.accepting == 0 && r.acceptIdle != nil {
-		close(r.acceptIdle)
-		r.acceptIdle = nil
-	}
-	if err != nil {
-		if !r.stopping.Load() && !r.failed {
-			r.failed = true
-			s.opts.log.Error("server: accept failed; no longer serving", "service", s.name, "addr", r.addr, "err", err)
-			close(r.acceptFailed)
-		}
-		return false
-	}
-	s.admitLocked(c, sock)
-	if r.accepting == 0 && !r.stopping.Load() && !r.failed {
-		r.accepting++
-		r.workers.Add(1)
-		go s.worker(r)
-	}
-	return true
 }
 
 // admitLocked registers the call serving sock, refused for overload when
@@ -237,23 +194,6 @@ func (s *server) forgetLocked(c *call, r *running) (transport.Socket, bool) {
 	return sock, free
 }
 
-// finish ends a call: it forgets it, signals a waiting Stop when the last
-// one is gone, and reports whether the worker accepts again.
-func (s *server) finish(r *running, c *call) bool {
-	c.end()
-	s.mu.Lock()
-	sock, free := s.forgetLocked(c, r)
-	again := !r.stopping.Load() && !r.failed && r.accepting < maxIdleWorkers
-	if again {
-		r.accepting++
-	}
-	s.mu.Unlock()
-	if free {
-		transport.Free(sock)
-	}
-	return again
-}
-
 // refuse reads the request and replies Unavailable without running
 // anything. It reads first so that the client's Send cannot fail on a
 // stream the server already closed (the client would take that for a
@@ -266,6 +206,17 @@ func (s *server) refuse(ctx context.Context, c *call) {
 	ep := m.Header[wire.Endpoint]
 	s.logs.Log(ctx, s.opts.log, slog.LevelWarn, "server: overloaded; request refused", "service", s.name, "endpoint", ep, "remote", c.sock.RemoteAddr(), "max", s.opts.maxInFlight)
 	s.replyError(ctx, c, errors.New(s.name, errors.Unavailable, "server overloaded: %d requests in flight; %s not run", s.opts.maxInFlight, ep))
+}
+
+// refuseStopping answers a stream that reached a stopping server, reading
+// its request first as refuse does, with Unavailable, and closes it.
+func (s *server) refuseStopping(ctx context.Context, sock transport.Socket) {
+	defer sock.Close()
+	m, err := sock.Recv(ctx)
+	if err != nil {
+		return
+	}
+	s.sendError(ctx, sock, errors.New(s.name, errors.Unavailable, "server stopping; %s not run", m.Header[wire.Endpoint]))
 }
 
 // serve reads a request, dispatches it and replies. r.base bounds the
@@ -300,7 +251,7 @@ func (s *server) serve(r *running, w *serving, c *call) {
 		body, rsp, st = ep.newArgs()
 	}
 	hctx := &st.h
-	hctx.init(r.hbase, ctx, c.sock, rt.timeout, rt.hasTimeout, m.Header, rt.reserved, !ep.stream)
+	hctx.init(r.hbase, c.sock, rt.timeout, rt.hasTimeout, m.Header, rt.reserved, !ep.stream)
 	c.setHandler(hctx)
 	c.unary = !ep.stream
 	// The request message is the server's own (the transport gave it up),
@@ -442,9 +393,9 @@ func (s *server) serveUnary(ctx context.Context, hctx *handlerCtx, w *serving, c
 	}
 	w.header[wire.ContentType] = cd.ContentType()
 	w.reply = transport.Message{Header: w.header, Body: b}
-	// The reply ends the call: with a transport.SendCloser the stream's end
-	// leaves in the same write (finish's Close is then a no-op).
-	err = transport.SendClose(ctx, c.sock, &w.reply)
+	// The reply ends the call: the stream's end leaves in the same write
+	// (the call's final Close is then a no-op).
+	err = c.sock.SendClose(ctx, &w.reply)
 	w.reply.Body = nil
 	w.keep(b)
 	if stderrors.Is(err, transport.ErrMessageTooLarge) {
@@ -490,10 +441,15 @@ func (s *server) handlerError(hctx context.Context, ep *endpoint, err error) *er
 // replyError sends e as the call's final message (error headers and
 // Micro-End: 1, so that it also ends a streaming call).
 func (s *server) replyError(ctx context.Context, c *call, e *errors.Error) {
+	s.sendError(ctx, c.sock, e)
+}
+
+// sendError sends e on sock as replyError does.
+func (s *server) sendError(ctx context.Context, sock transport.Socket, e *errors.Error) {
 	h := make(map[string]string, 4)
 	errors.ToHeader(e, h)
 	h[wire.End] = "1"
-	if err := c.sock.Send(ctx, &transport.Message{Header: h}); err != nil {
+	if err := sock.Send(ctx, &transport.Message{Header: h}); err != nil {
 		s.opts.log.Debug("server: error reply not sent", "service", s.name, "error", e, "err", err)
 	}
 }

@@ -39,7 +39,7 @@ func TestCallerGoneOverTCP(t *testing.T) {
 	require.NoError(t, c.call(t.Context(), "waiter", "Greeter.Hello", &HelloRequest{Name: "tcp"}, &rsp))
 	require.Equal(t, "hello tcp", rsp.Greeting)
 
-	sock, err := conn.NewStream(t.Context())
+	sock, err := conn.NewStream(t.Context(), nil)
 	require.NoError(t, err)
 	require.NoError(t, sock.Send(t.Context(), &transport.Message{Header: c.request(t.Context(), "waiter", "Waiter.Wait"), Body: []byte(`{}`)}))
 	time.Sleep(50 * time.Millisecond) // the handler is waiting
@@ -76,7 +76,7 @@ func TestStreamOverTCPReleasesMessages(t *testing.T) {
 		var err error
 		first := 0
 		if withPayload { // the opening message is the first data message
-			sock, err = conn.NewStream(t.Context())
+			sock, err = conn.NewStream(t.Context(), nil)
 			require.NoError(t, err)
 			b, err := json.Marshal(&HelloRequest{Name: name(0)})
 			require.NoError(t, err)

@@ -120,7 +120,7 @@ func (c *conn) wakeLater(s *stream) {
 // errTakenOver: another goroutine reads the connection now.
 func (c *conn) flushWakes(midFrame bool) error {
 	var inline *stream
-	if c.server && len(c.offers) == 1 && !midFrame && c.l.inline.Load() != nil && c.streamsOpen() == 1 && c.offers[0].hasMessage() {
+	if c.server && len(c.offers) == 1 && !midFrame && c.l.handle.Load() != nil && c.streamsOpen() == 1 && c.offers[0].hasMessage() {
 		inline = c.offers[0]
 		c.offers[0] = nil
 		c.offers = c.offers[:0]

@@ -50,8 +50,6 @@ type stream struct {
 
 var (
 	_ transport.Socket       = (*stream)(nil)
-	_ transport.RecvNotifier = (*stream)(nil)
-	_ transport.SendCloser   = (*stream)(nil)
 	_ transport.Releaser     = (*stream)(nil)
 	_ transport.BodyReleaser = (*stream)(nil)
 )
@@ -83,7 +81,7 @@ func (s *stream) Send(ctx context.Context, m *transport.Message) error {
 	return s.send(ctx, m, false)
 }
 
-// SendClose implements transport.SendCloser: the DATA frame and the CLOSE
+// SendClose implements transport.Socket: the DATA frame and the CLOSE
 // behind it are queued together, so they leave in one write. When the
 // message cannot be sent the stream stays open.
 func (s *stream) SendClose(ctx context.Context, m *transport.Message) error {
@@ -474,7 +472,7 @@ func (s *stream) refuse() {
 	}
 }
 
-// NotifyRecv implements transport.RecvNotifier: f is called, under the
+// NotifyRecv implements transport.Socket: f is called, under the
 // stream's lock, by the reader goroutine when a DATA, CLOSE_SEND, CLOSE or
 // RESET frame arrives for the stream or the connection ends; at once when
 // Recv already would not block. It does nothing after a local Close.
@@ -503,7 +501,7 @@ func (s *stream) NotifyRecv(f func(error)) {
 	}
 }
 
-// StopNotify implements transport.RecvNotifier.
+// StopNotify implements transport.Socket.
 func (s *stream) StopNotify() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

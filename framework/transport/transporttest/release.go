@@ -127,7 +127,7 @@ func testFreer(w *world) {
 		var cs, ss []transport.Socket
 		for i := range open {
 			id := r*open + i
-			s, err := c.NewStream(w.ctx)
+			s, err := c.NewStream(w.ctx, nil)
 			require.NoError(t, err)
 			if _, ok := s.(transport.Freer); !ok {
 				require.NoError(t, s.Close())
@@ -135,7 +135,7 @@ func testFreer(w *world) {
 			}
 			require.NoError(t, s.Send(w.ctx, numbered(id, 0)))
 			require.NoError(t, s.CloseSend())
-			a, err := l.Accept(w.ctx)
+			a, err := w.accept(l).Accept(w.ctx)
 			require.NoError(t, err)
 			cs, ss = append(cs, s), append(ss, a)
 		}
