@@ -34,7 +34,7 @@ func (s *clientSocket) startInbound(m *transport.Message, at time.Time, gates []
 	in := &inbound{
 		s:      s,
 		cancel: cancel,
-		items:  []lineItem{{m: m, at: at, gates: gates}},
+		items:  []lineItem{{m: m.Clone(), at: at, gates: gates}}, // m is lent: see read
 		last:   at,
 		notify: make(chan struct{}, 1),
 		space:  make(chan struct{}, 1),
@@ -71,7 +71,9 @@ func (in *inbound) read(ctx context.Context) {
 		case v.drop:
 			continue
 		}
-		if !in.push(ctx, m, time.Now().Add(v.delay), v.gates) {
+		// The underlying message is lent until the next Recv, which
+		// comes before this one is handed out: keep a copy.
+		if !in.push(ctx, m.Clone(), time.Now().Add(v.delay), v.gates) {
 			in.finish(ctx.Err())
 			return
 		}

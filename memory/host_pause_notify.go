@@ -65,6 +65,9 @@ func (s *pauseNotifySocket) notify() *pauseNotify {
 
 // NotifyRecv implements transport.Socket. It does not block.
 func (s *pauseNotifySocket) NotifyRecv(f func(error)) {
+	if s.closed.Load() {
+		return // as the memory socket: nothing after a local Close
+	}
 	n := s.notify()
 	n.mu.Lock()
 	n.cancelLocked()
@@ -135,15 +138,9 @@ func (s *pauseNotifySocket) StopNotify() bool {
 	return n.cancelLocked()
 }
 
-// The one-step SendClose and Release pass through a paused host's
-// decorators, so that what the memory transport does with them applies on
-// every host; SendClose waits while the host is paused, as its two steps
-// would.
-
-var (
-	_ transport.Releaser     = (*pauseSocket)(nil)
-	_ transport.BodyReleaser = (*pauseSocket)(nil)
-)
+// SendClose passes through a paused host's decorators as one step, as the
+// memory transport does it; it waits while the host is paused, as its two
+// steps would.
 
 // SendClose waits while the host is paused, then sends m and closes.
 func (s *pauseSocket) SendClose(ctx context.Context, m *transport.Message) error {
@@ -152,9 +149,3 @@ func (s *pauseSocket) SendClose(ctx context.Context, m *transport.Message) error
 	}
 	return s.socket.SendClose(ctx, m)
 }
-
-// Release implements transport.Releaser: the socket takes m back.
-func (s *pauseSocket) Release(m *transport.Message) { s.socket.Release(m) }
-
-// ReleaseBody implements transport.BodyReleaser, like Release.
-func (s *pauseSocket) ReleaseBody(m *transport.Message) { s.socket.ReleaseBody(m) }

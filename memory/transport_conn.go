@@ -336,17 +336,18 @@ type conn struct {
 	made   []chan struct{} // every wake channel made: a reset sends each a token
 	woken  bool            // the reset sent its tokens: a channel taken later gets one at once
 
-	// Of released messages (transport_release.go): header maps, cleared,
-	// and body buffers, each in a bodyBuf; bodyBufs keeps the empty
-	// bodyBufs. Pools, not lists under a lock: every stream of the
-	// connection takes from them and gives back, from every processor.
+	// Of messages whose lease ended (transport_lease.go): header maps and
+	// body buffers, each in a bodyBuf (bodyBufs keeps the empty bodyBufs),
+	// and the Messages themselves. Pools, not lists under a lock: every
+	// stream of the connection takes from them and gives back, from every
+	// processor.
 	freeHeaders [2]sync.Pool // by direction (dirUp, dirDown): the same kind of message comes back
 	freeBodies  sync.Pool
 	bodyBufs    sync.Pool
+	freeMsgs    sync.Pool
 
-	// freeStreams keeps streams whose two sockets were freed
-	// (socket.Free), for newStream.
-	freeStreams sync.Pool
+	// slab holds the streams newStream hands out next.
+	slab atomic.Pointer[streamSlab]
 }
 
 // takeWake returns an empty wake channel (cap 1): a spare one, or a new

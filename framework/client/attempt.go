@@ -7,7 +7,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/microsim/microsim/framework/codec"
 	"github.com/microsim/microsim/framework/errors"
 	"github.com/microsim/microsim/framework/internal/wire"
 	"github.com/microsim/microsim/framework/metadata"
@@ -19,9 +18,9 @@ import (
 func (c *rpcClient) doAttempt(ctx context.Context, addr string, r *Request, rsp any) error {
 	conn, sock, err := c.sendRequest(ctx, addr, r)
 	if sock != nil {
-		// Nothing but this attempt ever sees its socket: the transport
-		// may reuse it once the attempt is over (transport.Freer).
-		defer transport.Free(sock)
+		// Closing the socket ends the lease of the reply (the transport
+		// reuses its memory): nothing of it is kept past the decode.
+		defer sock.Close()
 	}
 	if err != nil {
 		return err
@@ -31,6 +30,7 @@ func (c *rpcClient) doAttempt(ctx context.Context, addr string, r *Request, rsp 
 		c.evictBroken(addr, conn, err)
 		return recvError(ctx, r, addr, err)
 	}
+	// The error's strings are the header's, which are the client's to keep.
 	if e := errors.FromHeader(reply.Header); e != nil {
 		return e
 	}
@@ -41,23 +41,13 @@ func (c *rpcClient) doAttempt(ctx context.Context, addr string, r *Request, rsp 
 		}
 	}
 	if rsp == nil {
-		transport.Release(sock, reply)
 		return nil
 	}
-	if _, alias := cd.(codec.AliasUnmarshaler); alias {
-		// The reply is the client's own: rsp may keep pointing into its body,
-		// so it is not handed back to the transport.
-		if err := codec.UnmarshalAlias(cd, reply.Body, rsp); err != nil {
-			return errors.Wrapf(errorID, errors.Internal, err, "decode reply from %s.%s at %s", r.Service, r.Endpoint, addr)
-		}
-		return nil
-	}
-	// A decoded value keeps no reference to its input (codec.Codec), so the
-	// reply's buffers go back to the transport for the next one.
+	// A decoded value keeps no reference to its input (codec.Codec): the
+	// reply's body is lent, and goes back to the transport at Close.
 	if err := cd.Unmarshal(reply.Body, rsp); err != nil {
 		return errors.Wrapf(errorID, errors.Internal, err, "decode reply from %s.%s at %s", r.Service, r.Endpoint, addr)
 	}
-	transport.Release(sock, reply)
 	return nil
 }
 

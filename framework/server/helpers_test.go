@@ -225,7 +225,11 @@ func (c *rawClient) roundTrip(ctx context.Context, m *transport.Message) (*trans
 	if err := sock.Send(ctx, m); err != nil {
 		return nil, err
 	}
-	return sock.Recv(ctx)
+	reply, err := sock.Recv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return reply.Clone(), nil // the reply is lent until Close
 }
 
 // call is a unary call: the reply's error headers become an *errors.Error.

@@ -264,8 +264,11 @@ func (s *server) drain(plan stopPlan) int {
 		case <-plan.ctx.Done():
 		}
 	}
-	// The sockets of the handlers still running (those that ignore their
-	// ctx) are closed: their callers see the stream end without a reply.
+	// The streams of the handlers still running (those that ignore their
+	// ctx) are ended towards their callers, who see them end without a
+	// reply. CloseSend, not Close: the call's own goroutine still uses its
+	// socket (and the request message, whose lease a Close would end); it
+	// closes it when the handler returns.
 	s.mu.Lock()
 	socks = socks[:0]
 	for _, c := range s.calls {
@@ -273,7 +276,7 @@ func (s *server) drain(plan stopPlan) int {
 	}
 	s.mu.Unlock()
 	for _, sock := range socks {
-		_ = sock.Close()
+		_ = sock.CloseSend()
 	}
 	<-done
 	if abandoned > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	stderrors "errors"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -20,7 +21,6 @@ import (
 type call struct {
 	sock    transport.Socket
 	refusal bool // refused for overload; not counted against the limit
-	unary   bool // a unary call: nothing outside the server saw its socket
 	idx     int  // in server.calls, while registered (under the server's mu)
 
 	mu  sync.Mutex
@@ -105,11 +105,8 @@ func (s *server) handleStream(r *running, sock transport.Socket) {
 	}
 	c.end()
 	s.mu.Lock()
-	sock, free := s.forgetLocked(c, r)
+	s.forgetLocked(c)
 	s.mu.Unlock()
-	if free {
-		transport.Free(sock)
-	}
 	r.slots.Put(slot)
 }
 
@@ -169,14 +166,8 @@ func (c *call) end() {
 }
 
 // forgetLocked forgets an ended call and signals a waiting Stop when the
-// last one is gone. It returns the call's socket, and whether the caller
-// should free it (transport.Free) once s.mu is released: for a unary call
-// while the server is not stopping. A stopping server's drain may have
-// taken the socket, to close it, before the call was forgotten; else
-// nothing outside the server saw it (a unary handler gets its values and
-// its ctx, which lets go of the socket when the handler returns). Called
-// under s.mu.
-func (s *server) forgetLocked(c *call, r *running) (transport.Socket, bool) {
+// last one is gone. Called under s.mu.
+func (s *server) forgetLocked(c *call) {
 	last := len(s.calls) - 1
 	moved := s.calls[last]
 	s.calls[c.idx], moved.idx = moved, c.idx
@@ -189,9 +180,7 @@ func (s *server) forgetLocked(c *call, r *running) (transport.Socket, bool) {
 		close(s.drained)
 		s.drained = nil
 	}
-	sock, free := c.sock, c.unary && !r.stopping.Load()
-	c.sock, c.unary = nil, false
-	return sock, free
+	c.sock = nil
 }
 
 // refuse reads the request and replies Unavailable without running
@@ -253,16 +242,22 @@ func (s *server) serve(r *running, w *serving, c *call) {
 	hctx := &st.h
 	hctx.init(r.hbase, c.sock, rt.timeout, rt.hasTimeout, m.Header, rt.reserved, !ep.stream)
 	c.setHandler(hctx)
-	c.unary = !ep.stream
-	// The request message is the server's own (the transport gave it up),
-	// so its header map is the Request's (serveUnary hands it back once no
-	// wrapper can hold it).
+	// The request message is lent until the call's socket is closed (or,
+	// for a stream, receives again): its header map is the Request's
+	// while nothing can keep the Request longer. A wrapper may keep it
+	// (and a stream's wrapper reads it after the handler received more),
+	// so with wrappers the Request gets a copy. Its strings are anyone's
+	// to keep.
+	header := m.Header
+	if len(s.opts.hWrappers) > 0 {
+		header = maps.Clone(header)
+	}
 	req := &st.req
 	*req = Request{
 		Service:     s.name,
 		Endpoint:    ep.name,
 		ContentType: rt.ct,
-		Header:      m.Header,
+		Header:      header,
 	}
 	if ep.stream {
 		s.serveStream(ctx, hctx, c, ep, cd, req, m)
@@ -353,30 +348,17 @@ func count(b bool) int {
 // serveUnary decodes the request into body, runs the handler with rsp and
 // replies. ctx bounds the socket; hctx is the handler's.
 func (s *server) serveUnary(ctx context.Context, hctx *handlerCtx, w *serving, c *call, ep *endpoint, cd codec.Codec, req *Request, m *transport.Message, body, rsp any) {
-	// m is the server's own: the request may keep pointing into its body.
-	if err := codec.UnmarshalAlias(cd, m.Body, body); err != nil {
+	// m is lent: the request value must not point into its body, which
+	// the transport reuses once the call's socket is closed. A codec's
+	// Unmarshal copies (the Codec contract), so the handler may keep the
+	// request.
+	if err := cd.Unmarshal(m.Body, body); err != nil {
 		s.replyError(ctx, c, errors.NewBadRequest(s.name, "decode request to %s as %s: %v", ep.name, cd.ContentType(), err))
 		return
-	}
-	_, alias := cd.(codec.AliasUnmarshaler)
-	if !alias {
-		// body keeps no reference to m.Body (the Codec contract): the
-		// transport may reuse its buffer.
-		transport.ReleaseBody(c.sock, m)
 	}
 	req.Body = body
 	err := s.invoke(hctx, ep, req, rsp)
 	hctx.end()
-	if !alias && len(s.opts.hWrappers) == 0 {
-		// Only wrappers see the Request: a handler gets its values and its
-		// ctx, whose metadata is a copy (metadata.FromHeader). With no
-		// wrappers nothing outside the server can hold the header map, so
-		// the transport may have it back, for the next request's copy (an
-		// aliasing codec's request may still point into the message: that
-		// one is left alone).
-		req.Header = nil
-		transport.Release(c.sock, m)
-	}
 	if err != nil {
 		s.replyError(ctx, c, s.handlerError(hctx, ep, err))
 		return

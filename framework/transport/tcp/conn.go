@@ -60,7 +60,6 @@ type conn struct {
 	draining   bool      // server: the listener closed; close once active is 0
 
 	lingering atomic.Bool   // the writer sent its last frame and closed its side
-	releasing atomic.Bool   // a received message was released: payloads come from the pool
 	wseq      atomic.Uint64 // bumped before and after each write: odd while writing
 
 	// Reading roles (roles.go).
@@ -80,7 +79,8 @@ type conn struct {
 
 	// Used by the goroutine that reads (holds the reading role) only.
 	fr          *frameReader
-	readBuf     *[]byte // server: the pooled read buffer
+	strs        strTable // the header strings of received messages (decodeData)
+	readBuf     *[]byte  // server: the pooled read buffer
 	lingerUntil time.Time
 	asLeader    bool      // a Recv reads for itself
 	leads       uint64    // client: Recvs that read for themselves (tests)
@@ -94,7 +94,7 @@ type conn struct {
 	slowSince   time.Time // the tick at which a frame was first seen incomplete (checkRate)
 	slowBytes   uint64    // fr.total at slowSince
 	wakes       []*stream // streams to wake before the next read (wakeLater)
-	offers      []*stream // server: streams opened, to hand to Accept before the next read
+	offers      []*stream // server: streams opened, to hand to Serve before the next read
 }
 
 // maxStreamID bounds client stream ids; a connection that used them all

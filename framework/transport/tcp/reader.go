@@ -252,14 +252,7 @@ func (c *conn) handleFrame(f frame) error {
 		}
 	case frameData:
 		m := s.newRmsg()
-		// Payloads come from the pool once the connection's messages are
-		// being released; until then (and on a server, whose requests
-		// stay with their handlers) they are allocated at their size.
-		// A server's received messages (requests) keep their header
-		// strings apart from the payload: the server hands a decoded
-		// request's body back (transport.BodyReleaser) and its handler
-		// keeps the header.
-		if err := decodeData(m, f.payload, f.owned, c.o.maxMsg, &c.t.msgs, c.releasing.Load(), c.server); err != nil {
+		if err := decodeData(m, f.payload, f.owned, c.o.maxMsg, &c.t.msgs, &c.strs); err != nil {
 			return err
 		}
 		if err := s.deliver(m); err != nil {

@@ -67,7 +67,6 @@ func TestWaitChannelsRaceTimeouts(t *testing.T) {
 					errs <- fmt.Errorf("stream %d: got %q, want %q", id, m.Body, want)
 					return
 				}
-				transport.Release(ss, m)
 			}
 		})
 	}

@@ -61,9 +61,8 @@ func (s Suite) Run(t *testing.T) {
 		{"NotifyRecv", testNotifyRecv},
 		{"NewStreamFirst", testNewStreamFirst},
 		{"SendClose", testSendClose},
-		{"Releaser", testReleaser},
-		{"BodyReleaser", testBodyReleaser},
-		{"Freer", testFreer},
+		{"Lease", testLease},
+		{"UseAfterClose", testUseAfterClose},
 		{"Done", testDone},
 	}
 	for _, tc := range tests {
