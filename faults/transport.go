@@ -7,6 +7,7 @@ import (
 
 	"github.com/microsim/microsim/framework/errors"
 	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/internal/slab"
 )
 
 // WrapTransport returns tr with the injector's link faults applied to the
@@ -116,6 +117,8 @@ type clientConn struct {
 	t      *faultTransport
 	under  transport.Conn
 	remote string // the node dialled
+
+	sockets slab.Source[clientSocket] // the streams' wrappers (newClientSocket)
 
 	mu       sync.Mutex
 	closed   bool                      // Close was called
@@ -231,11 +234,17 @@ func (c *clientConn) countForReset(r *linkRun, size int) error {
 // faultListener wraps the streams it serves in serverSockets.
 type faultListener struct {
 	transport.Listener
+	sockets slab.Source[serverSocket]
 }
 
-// Serve serves the underlying listener's streams, each in a serverSocket.
+// Serve serves the underlying listener's streams, each in a serverSocket
+// (from the listener's slab source: no allocation of its own per stream).
 func (l *faultListener) Serve(handle func(transport.Socket)) error {
-	return l.Listener.Serve(func(s transport.Socket) { handle(&serverSocket{Socket: s}) })
+	return l.Listener.Serve(func(s transport.Socket) {
+		ss := l.sockets.New()
+		ss.Socket = s
+		handle(ss)
+	})
 }
 
 // abortID is the error ID of the reply an aborting ServerWrapper returns;

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/internal/slab"
 	"github.com/microsim/microsim/internal/workpool"
 )
 
@@ -346,8 +347,8 @@ type conn struct {
 	bodyBufs    sync.Pool
 	freeMsgs    sync.Pool
 
-	// slab holds the streams newStream hands out next.
-	slab atomic.Pointer[streamSlab]
+	// streams makes the connection's streams (newStream).
+	streams slab.Source[stream]
 }
 
 // takeWake returns an empty wake channel (cap 1): a spare one, or a new

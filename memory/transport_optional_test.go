@@ -6,19 +6,49 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/microsim/microsim/faults"
 	"github.com/microsim/microsim/framework/transport"
 	"github.com/microsim/microsim/framework/transport/transporttest"
 )
 
-// TestTransportConformanceUnwrapped runs the suite on the hosts' own
-// transports, without the pause decorator that Host.Transport adds.
-func TestTransportConformanceUnwrapped(t *testing.T) {
+// bareMemory returns the hosts' own transports, without the pause
+// decorator that Host.Transport adds: New of the unwrapped suite, and the
+// Baseline of the decorated ones.
+func bareMemory(t *testing.T) (transport.Transport, transport.Transport, string) {
+	n := MustNetwork(WithMaxMessageSize(64 << 10))
+	t.Cleanup(func() { n.Close() })
+	return newHostTransport(n.Host("server")), newHostTransport(n.Host("client")), ""
+}
+
+// TestDecoratedStackConformance: faults' transport wrapper over a host's
+// transport (the pause decorator over the memory transport), with no
+// fault in effect and the host running, is the bare memory transport to
+// its users: it passes the suite, NotifyRecv, the one-step open and close
+// and the message lease included, and costs a unary round trip no more
+// allocations (SameCost, against the bare transport).
+func TestDecoratedStackConformance(t *testing.T) {
 	transporttest.Suite{
 		New: func(t *testing.T) (transport.Transport, transport.Transport, string) {
 			n := MustNetwork(WithMaxMessageSize(64 << 10))
-			t.Cleanup(func() { n.Close() })
-			return newHostTransport(n.Host("server")), newHostTransport(n.Host("client")), ""
+			inj := faults.New(1)
+			t.Cleanup(func() {
+				inj.Close()
+				n.Close()
+			})
+			max := faults.MaxMessageSize(64 << 10)
+			return inj.WrapTransport("server", n.Host("server").Transport(), nil, max),
+				inj.WrapTransport("client", n.Host("client").Transport(), nil, max), ""
 		},
+		Baseline:       bareMemory,
+		Synctest:       true,
+		MaxMessageSize: 64 << 10,
+	}.Run(t)
+}
+
+// TestTransportConformanceUnwrapped runs the suite on the bare transports.
+func TestTransportConformanceUnwrapped(t *testing.T) {
+	transporttest.Suite{
+		New:            bareMemory,
 		Synctest:       true,
 		MaxMessageSize: 64 << 10,
 	}.Run(t)

@@ -81,36 +81,12 @@ func (p *pipe) wakeAll() {
 // queued is how many messages wait in p. Called under p.mu.
 func (p *pipe) queued() int { return len(p.q) - int(p.head) }
 
-// slabStreams is how many streams one allocation holds (streamSlab).
-const slabStreams = 16
-
-// streamSlab is the memory of slabStreams streams of a connection,
-// handed out one after the other. A stream is never reused: a socket used
-// after Close finds itself closed (ErrClosed), never another stream; the
-// slab is one allocation per slabStreams streams instead of one per stream,
-// and is freed by the GC once none of its streams is referenced.
-type streamSlab struct {
-	next atomic.Int32 // the index of the next stream to hand out
-	s    [slabStreams]stream
-}
-
-// newStream returns a new stream of c, from c's current slab, or a new one.
+// newStream returns a new stream of c. Streams come from the
+// connection's slab source: one allocation per slab.Size streams, and a
+// stream is never reused, so a socket used after Close finds itself
+// closed (ErrClosed), never another stream.
 func newStream(c *conn) *stream {
-	var s *stream
-	for s == nil {
-		sl := c.slab.Load()
-		if sl != nil {
-			if i := sl.next.Add(1) - 1; i < slabStreams {
-				s = &sl.s[i]
-				break
-			}
-		}
-		nsl := new(streamSlab)
-		nsl.next.Store(1)
-		if c.slab.CompareAndSwap(sl, nsl) {
-			s = &nsl.s[0]
-		}
-	}
+	s := c.streams.New()
 	s.conn = c
 	s.up.q, s.down.q = s.up.q0[:0], s.down.q0[:0]
 	s.client = socket{st: s}

@@ -31,6 +31,12 @@ type Suite struct {
 	// on a stream whose server closed may then succeed, the failure coming
 	// with a later Send. The suite does not expect that Send to fail.
 	DelayedSends bool
+	// Baseline, when set, returns transports as New does for the
+	// transport the one under test decorates (the bare memory transport
+	// under faults' wrapper, say): the SameCost subtest then checks that a
+	// unary round trip through the decorated transport allocates no more
+	// than through the bare one.
+	Baseline func(t *testing.T) (listen, dial transport.Transport, addr string)
 }
 
 // Run runs every subtest of the suite. It blocks until they are done.
@@ -63,6 +69,7 @@ func (s Suite) Run(t *testing.T) {
 		{"SendClose", testSendClose},
 		{"Lease", testLease},
 		{"UseAfterClose", testUseAfterClose},
+		{"SameCost", testSameCost},
 		{"Done", testDone},
 	}
 	for _, tc := range tests {
