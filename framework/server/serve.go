@@ -110,19 +110,19 @@ func (s *server) handleStream(r *running, sock transport.Socket) {
 	r.slots.Put(slot)
 }
 
-// serving is a worker's reusable state.
+// serving is a call slot's reusable state.
 type serving struct {
 	reply  transport.Message // the unary reply; Send copies it
 	header map[string]string
 	buf    []byte // the reply's encoding, when the codec is a codec.Appender
 }
 
-// maxKeptBuf bounds the encoding buffer a worker keeps between requests:
+// maxKeptBuf bounds the encoding buffer a slot keeps between requests:
 // room for a 64 KiB payload with its encoding's few extra bytes and
 // append's rounding up (a bound of exactly 64 KiB kept none of them).
 const maxKeptBuf = 128 << 10
 
-// marshal encodes a reply into the worker's buffer when the codec can
+// marshal encodes a reply into the slot's buffer when the codec can
 // append; the buffer is reused once Send (which copies) returned.
 func (w *serving) marshal(cd codec.Codec, v any) ([]byte, error) {
 	if a, ok := cd.(codec.Appender); ok {
@@ -368,7 +368,7 @@ func (s *server) serveUnary(ctx context.Context, hctx *handlerCtx, w *serving, c
 		s.replyError(ctx, c, errors.NewInternal(s.name, "encode response of %s as %s: %v", ep.name, cd.ContentType(), err))
 		return
 	}
-	// The worker's reply header holds only the content type (Send copies
+	// The slot's reply header holds only the content type (Send copies
 	// it): setting the key replaces the last reply's, no clear needed.
 	if w.header == nil {
 		w.header = make(map[string]string, 1)

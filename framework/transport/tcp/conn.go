@@ -29,7 +29,7 @@ type conn struct {
 	peerWindow int // the peer's per-stream window (from its preface)
 	sendLimit  int // min(o.maxMsg, peerMax)
 
-	done       chan struct{} // closed once err is set (Accept and the writer watch it)
+	done       chan struct{} // closed once err is set (the writer watches it)
 	writerDone chan struct{}
 	wake       chan struct{} // cap 1: frames were queued
 	wg         sync.WaitGroup

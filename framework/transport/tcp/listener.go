@@ -13,7 +13,7 @@ import (
 )
 
 // listener accepts TCP connections in its accept goroutine and hands the
-// streams their clients open to Accept.
+// streams their clients open to its Serve.
 type listener struct {
 	t        *Transport
 	nl       net.Listener
@@ -122,8 +122,9 @@ func (l *listener) Close() error {
 	return err
 }
 
-// offer hands a newly opened stream to Accept, or refuses it when the
-// listener is closed or its backlog is full. It does not block.
+// offer hands a newly opened stream to Serve's pool (through the
+// backlog), or refuses it when the listener is closed or its backlog is
+// full. It does not block.
 func (l *listener) offer(s *stream) {
 	l.mu.Lock()
 	if !l.closed {
