@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/microsim/microsim/framework/errors"
 	"github.com/microsim/microsim/framework/transport"
@@ -120,10 +121,12 @@ type clientConn struct {
 
 	sockets slab.Source[clientSocket] // the streams' wrappers (newClientSocket)
 
-	mu       sync.Mutex
-	closed   bool                      // Close was called
-	resetErr error                     // set when a fault reset the connection
-	counts   map[*linkRun]*resetCounts // per fault run, for the reset-after faults
+	// ended is set, once, by Close or a fault's reset: what every later
+	// operation fails with. Read without a lock by every Send and Recv.
+	ended atomic.Pointer[error]
+
+	mu     sync.Mutex
+	counts map[*linkRun]*resetCounts // per fault run, for the reset-after faults
 }
 
 type resetCounts struct {
@@ -175,34 +178,25 @@ func (c *clientConn) RemoteAddr() string { return c.under.RemoteAddr() }
 func (c *clientConn) Done() <-chan struct{} { return c.under.Done() }
 
 func (c *clientConn) Close() error {
-	c.mu.Lock()
-	c.closed = true
-	c.mu.Unlock()
+	err := fmt.Errorf("faults: connection to %s closed: %w, %w", c.under.RemoteAddr(), transport.ErrClosed, transport.ErrReset)
+	c.ended.CompareAndSwap(nil, &err)
 	return c.under.Close()
 }
 
 // failed returns why the connection can carry nothing more (a reset by a
-// fault, or Close), or nil.
+// fault, or Close), or nil. It takes no lock.
 func (c *clientConn) failed() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch {
-	case c.resetErr != nil:
-		return c.resetErr
-	case c.closed:
-		return fmt.Errorf("faults: connection to %s closed: %w, %w", c.under.RemoteAddr(), transport.ErrClosed, transport.ErrReset)
+	if e := c.ended.Load(); e != nil {
+		return *e
 	}
 	return nil
 }
 
 // reset breaks the connection on behalf of a fault: the peer's streams
-// fail with ErrReset, ours with err (which wraps ErrReset).
+// fail with ErrReset, ours with err (which wraps ErrReset), unless it was
+// closed or reset before.
 func (c *clientConn) reset(err error) {
-	c.mu.Lock()
-	if c.resetErr == nil {
-		c.resetErr = err
-	}
-	c.mu.Unlock()
+	c.ended.CompareAndSwap(nil, &err)
 	_ = c.under.Close()
 }
 

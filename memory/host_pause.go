@@ -10,9 +10,10 @@ package memory
 //
 // It is built as decorators around the host's transport, registry and
 // broker, so the code of those stays as it is. Every wait is on a channel
-// (closed by Resume or Crash) and honours its ctx. A message or socket that
-// reached a paused host while a caller waited for it is kept for that
-// caller's next call, so a ctx that ends during a pause loses nothing.
+// (closed by Resume or Crash) and honours its ctx. A message that reached a
+// paused host while a caller waited for it is kept for that caller's next
+// call, so a ctx that ends during a pause loses nothing; a stream that
+// reached it waits, on its serving goroutine, until the resume.
 //
 // Goroutines keep running while a host is paused, so handlers that were
 // already running finish; only their I/O waits.

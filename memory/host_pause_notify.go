@@ -11,10 +11,9 @@ import (
 // wrapPauseSocket returns s, a socket of the host's memory transport (the
 // only transport a pause transport wraps: newPauseTransport's one caller),
 // under its host's pause switch. The decorator lives in the socket's
-// stream (each side is wrapped once, by the host it belongs to), and keeps
-// the socket's transport.RecvNotifier: a server watches every unary call's
-// socket for its caller going away through it, and without it would fall
-// back to a goroutine blocked in Recv per call.
+// stream (each side is wrapped once, by the host it belongs to), and gives
+// NotifyRecv the pause's semantics (host_pause_notify.go): a server
+// watches every unary call's socket for its caller going away through it.
 func wrapPauseSocket(s transport.Socket) transport.Socket {
 	ms := s.(*socket)
 	ps := &ms.st.paused[0]
@@ -25,7 +24,7 @@ func wrapPauseSocket(s transport.Socket) transport.Socket {
 	return ps
 }
 
-// pauseNotifySocket is a pauseSocket whose socket has a RecvNotifier. A
+// pauseNotifySocket is a pauseSocket with its host's NotifyRecv. A
 // notification is an observation by the host's process, so a paused host
 // gets it only when the pause ends (as a Recv would return only then); a
 // crash ends the pause and delivers it too. Its state is made by the first

@@ -14,22 +14,22 @@ import (
 )
 
 // listener is a transport.Listener: a bounded FIFO of opened streams
-// (pending) and a stack of Accepts parked for the next one (parked), both
+// (pending) and a stack of accepts parked for the next one (parked), both
 // under mu.
 //
-// An opener hands its stream straight to the most recently parked Accept
-// when there is one, else queues it; an Accept takes the oldest queued
-// stream, else parks. A parked Accept waits on a channel of its own: a
+// An opener hands its stream straight to the most recently parked accept
+// when there is one, else queues it; an accept takes the oldest queued
+// stream, else parks. A parked accept waits on a channel of its own: a
 // stream, or nil for "look again" (the listener closed, or the ctx it
 // waits with ended). Whoever takes an acceptor off parked sends it exactly
 // one value, so its channel is empty while it is parked and never blocks
 // a sender. No channel is shared by the waiters: they do not contend on
 // one lock as they would selecting on a common done channel.
 //
-// A stream leaves the listener exactly once: by Accept (accepted) or at
+// A stream leaves the listener exactly once: by accept (accepted) or at
 // shutdown (refused). Once closed is set (under mu) nothing is queued or
 // handed over any more. A stream whose connection ends while it waits
-// keeps its slot until Accept discards it.
+// keeps its slot until accept discards it.
 type listener struct {
 	st      *transportState
 	host    *Host
@@ -40,23 +40,23 @@ type listener struct {
 
 	mu          sync.Mutex
 	closed      atomic.Bool // set under mu; read without it
-	pending     []*stream   // pending[head:] wait for Accept, oldest first
+	pending     []*stream   // pending[head:] wait for accept, oldest first
 	head        int
 	parked      []*acceptor
 	room        chan struct{} // closed (and replaced) when a full backlog frees a slot and roomWaiters > 0
 	roomWaiters int
 	// watchedDone is the Done channel of the ctx whose end an AfterFunc
-	// reports to the parked Accepts (watch), and unwatch deregisters it.
+	// reports to the parked accepts (watch), and unwatch deregisters it.
 	watchedDone <-chan struct{}
 	unwatch     func() bool
 
-	// acceptors keeps acceptors, with empty channels, between Accepts; it
+	// acceptors keeps acceptors, with empty channels, between accepts; it
 	// is the listener's own because a channel made in a testing/synctest
 	// bubble must not be used outside it.
 	acceptors sync.Pool
 }
 
-// acceptor is one parked Accept: its channel receives the stream handed
+// acceptor is one parked accept: its channel receives the stream handed
 // to it, or nil.
 type acceptor struct{ ch chan *stream }
 
@@ -159,7 +159,7 @@ func (l *listener) next(ctx context.Context) (*stream, error) {
 	}
 }
 
-// unpark takes a off parked for an Accept whose ctx ended, and returns
+// unpark takes a off parked for an accept whose ctx ended, and returns
 // what it was sent if somebody took it off first (it then has to wait
 // for that value, which is on its way).
 func (l *listener) unpark(a *acceptor) *stream {
@@ -193,10 +193,11 @@ func (l *listener) popLocked() *stream {
 	return s
 }
 
-// watchLocked reports whether the end of ctx will wake the parked Accepts
-// (so that a parked Accept need not select on ctx.Done), arranging it for
-// the first cancellable ctx it sees: the server's, which every Accept of
-// its workers passes. A ctx that is never done needs nothing. Called under mu.
+// watchLocked reports whether the end of ctx will wake the parked accepts
+// (so that a parked accept need not select on ctx.Done), arranging it for
+// the first cancellable ctx it sees (Serve's takers wait with one that is
+// never done, which needs nothing; a test's accept may pass another).
+// Called under mu.
 func (l *listener) watchLocked(ctx context.Context) bool {
 	d := ctx.Done()
 	if d == nil || d == l.watchedDone {
@@ -210,7 +211,7 @@ func (l *listener) watchLocked(ctx context.Context) bool {
 	return true
 }
 
-// wakeParked sends every parked Accept nil, so that each looks again at
+// wakeParked sends every parked accept nil, so that each looks again at
 // the listener and its ctx.
 func (l *listener) wakeParked() {
 	l.mu.Lock()
@@ -222,7 +223,7 @@ func (l *listener) wakeParked() {
 	}
 }
 
-// push hands s to a parked Accept or queues it, waiting while the backlog
+// push hands s to a parked accept or queues it, waiting while the backlog
 // is full; it fails (s not queued) once the listener closed, the
 // connection ended or ctx is done.
 func (l *listener) push(ctx context.Context, s *stream) error {
@@ -271,7 +272,7 @@ func (l *listener) push(ctx context.Context, s *stream) error {
 func (l *listener) Addr() string { return l.addr }
 
 // Close frees the address at once, refuses the streams waiting to be
-// accepted and unblocks pending Accepts; accepted streams are unaffected.
+// accepted and unblocks pending accepts; accepted streams are unaffected.
 // It does not block. Idempotent.
 func (l *listener) Close() error {
 	l.st.forgetListener(l)
@@ -280,7 +281,7 @@ func (l *listener) Close() error {
 }
 
 // shutdown closes l without touching the address table: the queued
-// streams are refused and the parked Accepts return ErrClosed.
+// streams are refused and the parked accepts return ErrClosed.
 func (l *listener) shutdown() {
 	l.mu.Lock()
 	if l.closed.Load() {
@@ -439,7 +440,7 @@ func (c *conn) NewStream(ctx context.Context, first *transport.Message) (transpo
 var errOpenTooLarge = errors.New("memory: first message too large")
 
 // open opens a stream whose pipe to the server already holds first (when
-// not nil: a copy the reader owns), and queues it for Accept; see NewStream.
+// not nil: a copy the reader owns), and queues it for accept; see NewStream.
 // It opens nothing and returns errOpenTooLarge when first is over the size
 // limit.
 func (c *conn) open(ctx context.Context, first *transport.Message) (transport.Socket, error) {
