@@ -7,6 +7,7 @@ import (
 	"maps"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/microsim/microsim/framework/transport"
 )
@@ -166,5 +167,32 @@ func TestFrameHeaderLimits(t *testing.T) {
 		if err == nil || !errors.Is(err, errProtocol) || !bytes.Contains([]byte(err.Error()), []byte(tc.want)) {
 			t.Errorf("header % x: got %v, want a protocol error containing %q", tc.hdr, err, tc.want)
 		}
+	}
+}
+
+// TestStrTable: a string the table has seen comes back as the same string
+// (no allocation), a long one is made anew each time, and a full table
+// starts over instead of growing.
+func TestStrTable(t *testing.T) {
+	var tab strTable
+	a := tab.get([]byte("application/protobuf"))
+	if b := tab.get([]byte("application/protobuf")); unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Fatal("a string seen before was made again")
+	}
+	if n := testing.AllocsPerRun(100, func() { tab.get([]byte("application/protobuf")) }); n != 0 {
+		t.Fatalf("%v allocations for a string seen before", n)
+	}
+	long := bytes.Repeat([]byte("x"), maxTableString+1)
+	if unsafe.StringData(tab.get(long)) == unsafe.StringData(tab.get(long)) {
+		t.Fatal("a string longer than maxTableString was kept")
+	}
+	for i := range maxTableStrings + 10 {
+		tab.get([]byte(strings.Repeat("k", 1+i%maxTableString) + string(rune('a'+i/maxTableString))))
+	}
+	if len(tab.m) > maxTableStrings {
+		t.Fatalf("the table holds %d strings, more than %d", len(tab.m), maxTableStrings)
+	}
+	if got := tab.get([]byte("")); got != "" {
+		t.Fatalf("empty bytes gave %q", got)
 	}
 }
