@@ -10,6 +10,8 @@
 //     an echo handler) over the memory transport and over TCP on 127.0.0.1
 //     with one pooled connection, at 64 B, 1 KiB and 64 KiB and 1, 8, 64
 //     and 256 concurrent callers.
+//   - BenchmarkFaultedIdle: the memory Call bare and with faults'
+//     transport wrapper installed but no fault in effect, side by side.
 //   - BenchmarkPubSub: publish to one subscriber through the memory broker
 //     and through NATS (an embedded nats-server on a random 127.0.0.1 port).
 //   - BenchmarkSelector*, BenchmarkStrategyPick, BenchmarkTrackerOnly:

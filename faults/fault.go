@@ -326,6 +326,8 @@ type Touch struct {
 	// Delay is the delay added, if any.
 	Delay time.Duration
 	// Message is the message a link fault acted on (nil for a dial). It
-	// must not be modified.
+	// must not be modified, and is valid during the OnTouch call only: a
+	// reply is lent by the transport (package transport's ownership rule),
+	// so keep a Clone of what you need.
 	Message *transport.Message
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/microsim/microsim/framework/selector"
 	"github.com/microsim/microsim/framework/server"
 	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/framework/transport/transporttest"
 	"github.com/microsim/microsim/memory"
 )
 
@@ -203,6 +204,7 @@ type link struct {
 	inj    *faults.Injector
 	tr     transport.Transport // a's decorated transport
 	l      transport.Listener
+	acc    *transporttest.Acceptor // serves l
 	cs, ss transport.Socket
 }
 
@@ -217,10 +219,12 @@ func newLink(t *testing.T, inj *faults.Injector) *link {
 	var err error
 	lk.l, err = n.Host("b").Transport().Listen("b:80")
 	require.NoError(t, err)
+	lk.acc = transporttest.NewAcceptor(lk.l)
 	lk.cs, lk.ss = lk.stream(t, ctx)
 	t.Cleanup(func() {
 		inj.Close()
 		n.Close()
+		lk.acc.Close()
 	})
 	return lk
 }
@@ -230,9 +234,9 @@ func (lk *link) stream(t *testing.T, ctx context.Context) (cs, ss transport.Sock
 	t.Helper()
 	c, err := lk.tr.Dial(ctx, "b:80")
 	require.NoError(t, err)
-	cs, err = c.NewStream(ctx)
+	cs, err = c.NewStream(ctx, nil)
 	require.NoError(t, err)
-	ss, err = lk.l.Accept(ctx)
+	ss, err = lk.acc.Accept(ctx)
 	require.NoError(t, err)
 	return cs, ss
 }

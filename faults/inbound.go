@@ -34,7 +34,7 @@ func (s *clientSocket) startInbound(m *transport.Message, at time.Time, gates []
 	in := &inbound{
 		s:      s,
 		cancel: cancel,
-		items:  []lineItem{{m: m, at: at, gates: gates}},
+		items:  []lineItem{{m: m, at: at, gates: gates}}, // a copy (Recv)
 		last:   at,
 		notify: make(chan struct{}, 1),
 		space:  make(chan struct{}, 1),
@@ -62,7 +62,20 @@ func (in *inbound) read(ctx context.Context) {
 			in.finish(err)
 			return
 		}
+		s.readMu.Lock()
+		if s.underClosed {
+			// closeUnder came between Recv and here: m's lease ended.
+			s.readMu.Unlock()
+			in.finish(s.errClosed())
+			return
+		}
 		v := s.inj.judgeLink(s.c.remote, s.c.t.node, Replies, m, s.c)
+		// The underlying message is lent until the next Recv or Close,
+		// which come before this one is handed out: keep a copy.
+		if !v.drop && v.reset == nil {
+			m = m.Clone()
+		}
+		s.readMu.Unlock()
 		switch {
 		case v.reset != nil:
 			s.c.reset(v.reset)
@@ -149,7 +162,7 @@ func (in *inbound) recv(ctx context.Context) (*transport.Message, error) {
 		case <-in.notify:
 		case <-ctx.Done():
 			return nil, ctx.Err()
-		case <-s.closed:
+		case <-s.done():
 			return nil, s.errClosed()
 		}
 	}
@@ -163,7 +176,7 @@ func (in *inbound) waitDue(ctx context.Context, it lineItem) error {
 		case <-g:
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-s.closed:
+		case <-s.done():
 			return s.errClosed()
 		}
 	}
@@ -178,7 +191,7 @@ func (in *inbound) waitDue(ctx context.Context, it lineItem) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-s.closed:
+	case <-s.done():
 		return s.errClosed()
 	}
 }

@@ -83,7 +83,7 @@ func (l *line) push(ctx context.Context, m *transport.Message, at time.Time, gat
 		case <-l.space:
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-l.s.closed:
+		case <-l.s.done():
 			return l.s.errClosed()
 		}
 	}
@@ -127,7 +127,7 @@ func (l *line) pump() {
 			case closeSendAfter:
 				_ = l.s.under.CloseSend()
 			case closeAfter:
-				_ = l.s.under.Close()
+				_ = l.s.closeUnder()
 			}
 			return
 		}
@@ -136,7 +136,7 @@ func (l *line) pump() {
 
 		if !waitDue(ctx, it.at, it.gates) {
 			l.fail(fmt.Errorf("faults: message not delivered: %w", ErrClosed))
-			_ = l.s.under.Close()
+			_ = l.s.closeUnder()
 			return
 		}
 		err := l.s.under.Send(ctx, it.m)

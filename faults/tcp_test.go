@@ -42,7 +42,7 @@ func TestLinkLatencyOverTCP(t *testing.T) {
 	defer conn.Close()
 
 	rtt := func() time.Duration {
-		s, err := conn.NewStream(ctx)
+		s, err := conn.NewStream(ctx, nil)
 		require.NoError(t, err)
 		defer s.Close()
 		start := time.Now()
@@ -71,24 +71,19 @@ func TestLinkLatencyOverTCP(t *testing.T) {
 	assert.Less(t, after, 20*time.Millisecond)
 }
 
-// echoServer answers every message of every stream with itself.
+// echoServer answers every message of every stream with itself, until l
+// closes.
 func echoServer(ctx context.Context, l transport.Listener, wg *sync.WaitGroup) {
-	for {
-		s, err := l.Accept(ctx)
-		if err != nil {
-			return
-		}
-		wg.Go(func() {
-			defer s.Close()
-			for {
-				m, err := s.Recv(ctx)
-				if err != nil {
-					return
-				}
-				if s.Send(ctx, m) != nil {
-					return
-				}
+	_ = l.Serve(func(s transport.Socket) {
+		defer s.Close()
+		for {
+			m, err := s.Recv(ctx)
+			if err != nil {
+				return
 			}
-		})
-	}
+			if s.Send(ctx, m) != nil {
+				return
+			}
+		}
+	})
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/microsim/microsim/framework/errors"
 	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/internal/slab"
 )
 
 // WrapTransport returns tr with the injector's link faults applied to the
@@ -117,10 +119,14 @@ type clientConn struct {
 	under  transport.Conn
 	remote string // the node dialled
 
-	mu       sync.Mutex
-	closed   bool                      // Close was called
-	resetErr error                     // set when a fault reset the connection
-	counts   map[*linkRun]*resetCounts // per fault run, for the reset-after faults
+	sockets slab.Source[clientSocket] // the streams' wrappers (newClientSocket)
+
+	// ended is set, once, by Close or a fault's reset: what every later
+	// operation fails with. Read without a lock by every Send and Recv.
+	ended atomic.Pointer[error]
+
+	mu     sync.Mutex
+	counts map[*linkRun]*resetCounts // per fault run, for the reset-after faults
 }
 
 type resetCounts struct {
@@ -128,55 +134,69 @@ type resetCounts struct {
 	bytes int64
 }
 
-// NewStream opens a stream on the underlying connection.
-func (c *clientConn) NewStream(ctx context.Context) (transport.Socket, error) {
+// NewStream opens a stream on the underlying connection. A first message
+// is judged as Send judges it; one the link faults let through untouched
+// opens the stream with it, in one step, as the underlying connection
+// does; any other opens the stream and then takes Send's course.
+func (c *clientConn) NewStream(ctx context.Context, first *transport.Message) (transport.Socket, error) {
 	if err := c.failed(); err != nil {
 		return nil, err
 	}
-	s, err := c.under.NewStream(ctx)
+	if first == nil || first.Size() > c.t.maxSize {
+		s, err := c.under.NewStream(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		cs := newClientSocket(c, s)
+		if first == nil {
+			return cs, nil
+		}
+		return cs, cs.Send(ctx, first)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	v := c.t.inj.judgeLink(c.t.node, c.remote, Requests, first, c)
+	if v.pass() {
+		s, err := c.under.NewStream(ctx, first)
+		if s == nil {
+			return nil, err
+		}
+		return newClientSocket(c, s), err
+	}
+	s, err := c.under.NewStream(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	return newClientSocket(c, s), nil
+	cs := newClientSocket(c, s)
+	return cs, cs.apply(ctx, first, v)
 }
 
 func (c *clientConn) RemoteAddr() string { return c.under.RemoteAddr() }
 
-var _ transport.Doner = (*clientConn)(nil)
-
-// Done implements transport.Doner: the underlying connection's (a reset by
-// a fault closes it).
-func (c *clientConn) Done() <-chan struct{} { return transport.ConnDone(c.under) }
+// Done is the underlying connection's (a reset by a fault closes it).
+func (c *clientConn) Done() <-chan struct{} { return c.under.Done() }
 
 func (c *clientConn) Close() error {
-	c.mu.Lock()
-	c.closed = true
-	c.mu.Unlock()
+	err := fmt.Errorf("faults: connection to %s closed: %w, %w", c.under.RemoteAddr(), transport.ErrClosed, transport.ErrReset)
+	c.ended.CompareAndSwap(nil, &err)
 	return c.under.Close()
 }
 
 // failed returns why the connection can carry nothing more (a reset by a
-// fault, or Close), or nil.
+// fault, or Close), or nil. It takes no lock.
 func (c *clientConn) failed() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch {
-	case c.resetErr != nil:
-		return c.resetErr
-	case c.closed:
-		return fmt.Errorf("faults: connection to %s closed: %w, %w", c.under.RemoteAddr(), transport.ErrClosed, transport.ErrReset)
+	if e := c.ended.Load(); e != nil {
+		return *e
 	}
 	return nil
 }
 
 // reset breaks the connection on behalf of a fault: the peer's streams
-// fail with ErrReset, ours with err (which wraps ErrReset).
+// fail with ErrReset, ours with err (which wraps ErrReset), unless it was
+// closed or reset before.
 func (c *clientConn) reset(err error) {
-	c.mu.Lock()
-	if c.resetErr == nil {
-		c.resetErr = err
-	}
-	c.mu.Unlock()
+	c.ended.CompareAndSwap(nil, &err)
 	_ = c.under.Close()
 }
 
@@ -205,17 +225,20 @@ func (c *clientConn) countForReset(r *linkRun, size int) error {
 	return nil
 }
 
-// faultListener wraps accepted streams in serverSockets.
+// faultListener wraps the streams it serves in serverSockets.
 type faultListener struct {
 	transport.Listener
+	sockets slab.Source[serverSocket]
 }
 
-func (l *faultListener) Accept(ctx context.Context) (transport.Socket, error) {
-	s, err := l.Listener.Accept(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &serverSocket{Socket: s}, nil
+// Serve serves the underlying listener's streams, each in a serverSocket
+// (from the listener's slab source: no allocation of its own per stream).
+func (l *faultListener) Serve(handle func(transport.Socket)) error {
+	return l.Listener.Serve(func(s transport.Socket) {
+		ss := l.sockets.New()
+		ss.Socket = s
+		handle(ss)
+	})
 }
 
 // abortID is the error ID of the reply an aborting ServerWrapper returns;
@@ -234,4 +257,13 @@ func (s *serverSocket) Send(ctx context.Context, m *transport.Message) error {
 		return s.Socket.Close()
 	}
 	return s.Socket.Send(ctx, m)
+}
+
+// SendClose is the underlying socket's, but for an aborted call's reply,
+// which closes the stream instead, as Send does.
+func (s *serverSocket) SendClose(ctx context.Context, m *transport.Message) error {
+	if m != nil && m.Header[errors.HeaderID] == abortID {
+		return s.Socket.Close()
+	}
+	return s.Socket.SendClose(ctx, m)
 }

@@ -8,7 +8,11 @@
 // closes its subscriptions and makes every further call from it fail until
 // it restarts, while its registry entries stay behind until their TTL
 // passes, as a real crashed process leaves them. Addresses are
-// "host:port"; Listen("") or Listen("host:0") picks a free port.
+// "host:port"; Listen("") or Listen("host:0") picks a free port. The
+// transport keeps the package transport's contract to the letter (its
+// conformance suite runs against it bare, under the host pause decorator
+// and under faults' wrapper), ownership rule included: a received message
+// is lent until its socket's next Recv or Close.
 //
 // Everything blocks only on channels and timers, never on a mutex held
 // across a wait, so the whole network runs inside a testing/synctest bubble

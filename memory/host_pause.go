@@ -10,9 +10,10 @@ package memory
 //
 // It is built as decorators around the host's transport, registry and
 // broker, so the code of those stays as it is. Every wait is on a channel
-// (closed by Resume or Crash) and honours its ctx. A message or socket that
-// reached a paused host while a caller waited for it is kept for that
-// caller's next call, so a ctx that ends during a pause loses nothing.
+// (closed by Resume or Crash) and honours its ctx. A message that reached a
+// paused host while a caller waited for it is kept for that caller's next
+// call, so a ctx that ends during a pause loses nothing; a stream that
+// reached it waits, on its serving goroutine, until the resume.
 //
 // Goroutines keep running while a host is paused, so handlers that were
 // already running finish; only their I/O waits.
@@ -135,7 +136,8 @@ func (t *pauseTransport) Listen(addr string) (transport.Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pauseListener{Listener: l, h: t.h}, nil
+	ctx, cancel := context.WithCancel(context.Background())
+	return &pauseListener{Listener: l, h: t.h, ctx: ctx, cancel: cancel}, nil
 }
 
 // pauseConn opens streams only while the host runs.
@@ -144,87 +146,44 @@ type pauseConn struct {
 	h *Host
 }
 
-func (c *pauseConn) NewStream(ctx context.Context) (transport.Socket, error) {
+// NewStream waits while the host is paused, then opens the stream (with
+// its first message, in one step, as the memory transport does).
+func (c *pauseConn) NewStream(ctx context.Context, first *transport.Message) (transport.Socket, error) {
 	if err := c.h.awaitRunning(ctx); err != nil {
 		return nil, err
 	}
-	s, err := c.Conn.NewStream(ctx)
-	if err != nil {
+	s, err := c.Conn.NewStream(ctx, first)
+	if s == nil {
 		return nil, err
 	}
-	return wrapPauseSocket(s), nil
+	return wrapPauseSocket(s), err
 }
 
-// pauseListener hands out accepted streams only while the host runs.
+// pauseListener hands streams to its server only while the host runs.
 type pauseListener struct {
 	transport.Listener
-	h *Host
-
-	mu       sync.Mutex
-	stashed  []transport.Socket // accepted during a pause whose Accept gave up
-	nstashed atomic.Int32       // len(stashed), written under mu
-	closed   bool
+	h      *Host
+	ctx    context.Context // ended by Close: a stream waiting for the resume is dropped
+	cancel context.CancelFunc
 }
 
-func (l *pauseListener) Accept(ctx context.Context) (transport.Socket, error) {
-	s := l.unstash()
-	if s == nil {
-		var err error
-		if s, err = l.Listener.Accept(ctx); err != nil {
-			return nil, err
+// Serve serves the memory listener's streams; a stream that arrives while
+// the host is paused waits, on its own goroutine, for the resume before
+// it reaches handle. One that was waiting when the listener closed or the
+// host crashed is closed: the process never saw it.
+func (l *pauseListener) Serve(handle func(transport.Socket)) error {
+	return l.Listener.Serve(func(s transport.Socket) {
+		if err := l.h.awaitRunning(l.ctx); err != nil || !l.h.Up() {
+			_ = s.Close()
+			return
 		}
-	}
-	if err := l.h.awaitRunning(ctx); err != nil {
-		l.stash(s)
-		return nil, err
-	}
-	if !l.h.Up() {
-		// The pause ended with a crash: the process never saw the stream.
-		_ = s.Close()
-		return l.Listener.Accept(ctx)
-	}
-	return wrapPauseSocket(s), nil
+		handle(wrapPauseSocket(s))
+	})
 }
 
-func (l *pauseListener) unstash() transport.Socket {
-	if l.nstashed.Load() == 0 {
-		return nil // no lock taken: the case of every Accept outside pauses
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.stashed) == 0 {
-		return nil
-	}
-	s := l.stashed[0]
-	l.stashed = l.stashed[1:]
-	l.nstashed.Add(-1)
-	return s
-}
-
-func (l *pauseListener) stash(s transport.Socket) {
-	l.mu.Lock()
-	closed := l.closed
-	if !closed {
-		l.stashed = append(l.stashed, s)
-		l.nstashed.Add(1)
-	}
-	l.mu.Unlock()
-	if closed {
-		_ = s.Close()
-	}
-}
-
-// Close closes the listener and the streams it accepted but never handed out.
+// Close closes the listener; streams waiting for the resume are dropped.
 func (l *pauseListener) Close() error {
-	l.mu.Lock()
-	l.closed = true
-	stashed := l.stashed
-	l.stashed = nil
-	l.nstashed.Store(0)
-	l.mu.Unlock()
-	for _, s := range stashed {
-		_ = s.Close()
-	}
+	l.cancel()
 	return l.Listener.Close()
 }
 

@@ -11,10 +11,9 @@ import (
 // wrapPauseSocket returns s, a socket of the host's memory transport (the
 // only transport a pause transport wraps: newPauseTransport's one caller),
 // under its host's pause switch. The decorator lives in the socket's
-// stream (each side is wrapped once, by the host it belongs to), and keeps
-// the socket's transport.RecvNotifier: a server watches every unary call's
-// socket for its caller going away through it, and without it would fall
-// back to a goroutine blocked in Recv per call.
+// stream (each side is wrapped once, by the host it belongs to), and gives
+// NotifyRecv the pause's semantics (host_pause_notify.go): a server
+// watches every unary call's socket for its caller going away through it.
 func wrapPauseSocket(s transport.Socket) transport.Socket {
 	ms := s.(*socket)
 	ps := &ms.st.paused[0]
@@ -25,7 +24,7 @@ func wrapPauseSocket(s transport.Socket) transport.Socket {
 	return ps
 }
 
-// pauseNotifySocket is a pauseSocket whose socket has a RecvNotifier. A
+// pauseNotifySocket is a pauseSocket with its host's NotifyRecv. A
 // notification is an observation by the host's process, so a paused host
 // gets it only when the pause ends (as a Recv would return only then); a
 // crash ends the pause and delivers it too. Its state is made by the first
@@ -50,8 +49,6 @@ type pauseNotify struct {
 	stopped chan struct{} // closed to cancel a call deferred to the resume; nil: none waits
 }
 
-var _ transport.RecvNotifier = (*pauseNotifySocket)(nil)
-
 // notify returns the socket's notification state, making it the first time.
 func (s *pauseNotifySocket) notify() *pauseNotify {
 	if n := s.n.Load(); n != nil {
@@ -65,8 +62,11 @@ func (s *pauseNotifySocket) notify() *pauseNotify {
 	return n
 }
 
-// NotifyRecv implements transport.RecvNotifier. It does not block.
+// NotifyRecv implements transport.Socket. It does not block.
 func (s *pauseNotifySocket) NotifyRecv(f func(error)) {
+	if s.closed.Load() {
+		return // as the memory socket: nothing after a local Close
+	}
 	n := s.notify()
 	n.mu.Lock()
 	n.cancelLocked()
@@ -124,7 +124,7 @@ func (n *pauseNotify) cancelLocked() bool {
 	return true
 }
 
-// StopNotify implements transport.RecvNotifier. It does not block beyond
+// StopNotify implements transport.Socket. It does not block beyond
 // a running callback.
 func (s *pauseNotifySocket) StopNotify() bool {
 	s.socket.StopNotify()
@@ -137,44 +137,14 @@ func (s *pauseNotifySocket) StopNotify() bool {
 	return n.cancelLocked()
 }
 
-// The one-step operations and Release pass through a paused host's
-// decorators, so that what the memory transport does with them (a stream
-// queued with its first message, a message handed back for reuse) applies
-// on every host; each waits while the host is paused, as its two steps would.
+// SendClose passes through a paused host's decorators as one step, as the
+// memory transport does it; it waits while the host is paused, as its two
+// steps would.
 
-var (
-	_ transport.StreamSender = (*pauseConn)(nil)
-	_ transport.SendCloser   = (*pauseSocket)(nil)
-	_ transport.Releaser     = (*pauseSocket)(nil)
-	_ transport.BodyReleaser = (*pauseSocket)(nil)
-)
-
-// NewStreamSend implements transport.StreamSender.
-func (c *pauseConn) NewStreamSend(ctx context.Context, m *transport.Message) (transport.Socket, error) {
-	if err := c.h.awaitRunning(ctx); err != nil {
-		return nil, err
-	}
-	s, err := transport.NewStreamSend(ctx, c.Conn, m)
-	if s == nil {
-		return nil, err
-	}
-	return wrapPauseSocket(s), err
-}
-
-// Done implements transport.Doner: the connection's (a pause does not
-// close it).
-func (c *pauseConn) Done() <-chan struct{} { return transport.ConnDone(c.Conn) }
-
-// SendClose implements transport.SendCloser.
+// SendClose waits while the host is paused, then sends m and closes.
 func (s *pauseSocket) SendClose(ctx context.Context, m *transport.Message) error {
 	if err := s.host().awaitRunning(ctx); err != nil {
 		return err
 	}
 	return s.socket.SendClose(ctx, m)
 }
-
-// Release implements transport.Releaser: the socket takes m back.
-func (s *pauseSocket) Release(m *transport.Message) { s.socket.Release(m) }
-
-// ReleaseBody implements transport.BodyReleaser, like Release.
-func (s *pauseSocket) ReleaseBody(m *transport.Message) { s.socket.ReleaseBody(m) }

@@ -9,21 +9,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/framework/transport/transporttest"
 	"github.com/microsim/microsim/memory"
 )
 
-// TestPauseKeepsRecvNotifier: a host's sockets keep the memory transport's
-// RecvNotifier (a server watches every unary call through it); an event
+// TestPauseKeepsNotifyRecv: a host's sockets keep the memory transport's
+// NotifyRecv (a server watches every unary call through it); an event
 // reaches a running host at once, a paused one only when the pause ends,
 // and StopNotify during the pause drops it.
-func TestPauseKeepsRecvNotifier(t *testing.T) {
+func TestPauseKeepsNotifyRecv(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		hp := newHostPair(t)
 		ctx, srv, cli, cs, ss := hp.ctx, hp.srv, hp.cli, hp.cs, hp.ss
-		rn, ok := ss.(transport.RecvNotifier)
-		require.True(t, ok, "accepted socket of a host is a RecvNotifier")
-		_, ok = cs.(transport.RecvNotifier)
-		require.True(t, ok, "opened socket of a host is a RecvNotifier")
+		rn := ss
 
 		// Running: the peer's send is reported at once, on its goroutine.
 		got := make(chan error, 4)
@@ -49,10 +47,10 @@ func TestPauseKeepsRecvNotifier(t *testing.T) {
 
 		// Paused, then stopped: never called, and no goroutine is left
 		// waiting (synctest.Test fails on a leaked bubble goroutine).
-		l2, c2, cs2, ss2 := streamPair(t, srv, cli, "srv:81")
+		l2, _, c2, cs2, ss2 := servedPair(t, srv, cli, "srv:81")
 		defer l2.Close()
 		defer c2.Close()
-		rn2 := ss2.(transport.RecvNotifier)
+		rn2 := ss2
 		rn2.NotifyRecv(func(err error) { got <- err })
 		srv.Pause()
 		require.NoError(t, cs2.Send(ctx, msg(2)))
@@ -65,10 +63,10 @@ func TestPauseKeepsRecvNotifier(t *testing.T) {
 		// Replaced while a delivery waits for the resume: only the new
 		// callback runs (the memory socket reports the waiting message to
 		// it at once, and that too waits for the resume).
-		l3, c3, cs3, ss3 := streamPair(t, srv, cli, "srv:82")
+		l3, _, c3, cs3, ss3 := servedPair(t, srv, cli, "srv:82")
 		defer l3.Close()
 		defer c3.Close()
-		rn3 := ss3.(transport.RecvNotifier)
+		rn3 := ss3
 		old := make(chan error, 1)
 		rn3.NotifyRecv(func(err error) { old <- err })
 		srv.Pause()
@@ -85,7 +83,7 @@ func TestPauseKeepsRecvNotifier(t *testing.T) {
 	})
 }
 
-// TestPauseHoldsOneStepOperations: NewStreamSend and SendClose from a
+// TestPauseHoldsOneStepOperations: NewStream with a first message and SendClose from a
 // paused host wait for the resume, as NewStream, Send and Close do, and
 // then deliver.
 func TestPauseHoldsOneStepOperations(t *testing.T) {
@@ -100,13 +98,13 @@ func TestPauseHoldsOneStepOperations(t *testing.T) {
 		c, err := cli.Transport().Dial(ctx, "srv:80")
 		require.NoError(t, err)
 		defer c.Close()
-		ss, ok := c.(transport.StreamSender)
-		require.True(t, ok, "a host's connection is a StreamSender")
+		acc := transporttest.NewAcceptor(l)
+		defer acc.Close()
 
 		cli.Pause()
 		opened := make(chan transport.Socket, 1)
 		go func() {
-			s, err := ss.NewStreamSend(ctx, msg(1))
+			s, err := c.NewStream(ctx, msg(1))
 			if err == nil {
 				opened <- s
 			}
@@ -117,13 +115,12 @@ func TestPauseHoldsOneStepOperations(t *testing.T) {
 		cli.Resume()
 		cs := <-opened
 		defer cs.Close()
-		srvSock, err := l.Accept(ctx)
+		srvSock, err := acc.Accept(ctx)
 		require.NoError(t, err)
 		defer srvSock.Close()
 		requireMsg(t, ctx, srvSock, 1)
 
-		sc, ok := srvSock.(transport.SendCloser)
-		require.True(t, ok, "a host's socket is a SendCloser")
+		sc := srvSock
 		srv.Pause()
 		sent := make(chan error, 1)
 		go func() { sent <- sc.SendClose(ctx, msg(2)) }()

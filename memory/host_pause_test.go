@@ -11,6 +11,7 @@ import (
 	"github.com/microsim/microsim/framework/broker"
 	"github.com/microsim/microsim/framework/registry"
 	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/framework/transport/transporttest"
 	"github.com/microsim/microsim/memory"
 )
 
@@ -20,7 +21,7 @@ import (
 func TestPauseHoldsTransport(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		hp := newHostPair(t)
-		ctx, srv, l, c, cs, ss := hp.ctx, hp.srv, hp.l, hp.c, hp.cs, hp.ss
+		ctx, srv, acc, c, cs, ss := hp.ctx, hp.srv, hp.acc, hp.c, hp.cs, hp.ss
 
 		srv.Pause()
 		require.True(t, srv.Paused())
@@ -32,12 +33,12 @@ func TestPauseHoldsTransport(t *testing.T) {
 
 		sent := make(chan error, 1)
 		go func() { sent <- ss.Send(ctx, msg(2)) }()
-		queued, err := c.NewStream(ctx)
+		queued, err := c.NewStream(ctx, nil)
 		require.NoError(t, err, "a peer can open a stream to a paused host")
 		defer queued.Close()
 		accepted := make(chan transport.Socket, 1)
 		go func() {
-			s, err := l.Accept(ctx)
+			s, err := acc.Accept(ctx)
 			if err == nil {
 				accepted <- s
 			}
@@ -127,7 +128,7 @@ func TestCrashEndsPause(t *testing.T) {
 		n := memory.MustNetwork()
 		defer n.Close()
 		srv, cli := n.Host("srv"), n.Host("cli")
-		_, _, cs, ss := streamPair(t, srv, cli, "srv:80")
+		_, _, _, cs, ss := servedPair(t, srv, cli, "srv:80")
 		srv.Pause()
 		pending := recvErr(ctx, ss)
 		require.NoError(t, cs.Send(ctx, msg(1)))
@@ -150,6 +151,7 @@ type hostPair struct {
 	net      *memory.Network
 	srv, cli *memory.Host
 	l        transport.Listener
+	acc      *transporttest.Acceptor // serves l (through the host's pause)
 	c        transport.Conn
 	cs, ss   transport.Socket // the stream's client and server sides
 }
@@ -159,7 +161,28 @@ func newHostPair(t *testing.T) *hostPair {
 	hp := &hostPair{ctx: testCtx(t), net: memory.MustNetwork()}
 	t.Cleanup(func() { _ = hp.net.Close() })
 	hp.srv, hp.cli = hp.net.Host("srv"), hp.net.Host("cli")
-	hp.l, hp.c, hp.cs, hp.ss = streamPair(t, hp.srv, hp.cli, "srv:80")
-	t.Cleanup(func() { _ = hp.l.Close(); _ = hp.c.Close() })
+	hp.l, hp.acc, hp.c, hp.cs, hp.ss = servedPair(t, hp.srv, hp.cli, "srv:80")
 	return hp
+}
+
+// servedPair is a listener at addr on srv, served (through the host's
+// pause) by an Acceptor, a connection to it from cli and one stream on it,
+// all closed at the test's end.
+func servedPair(t *testing.T, srv, cli *memory.Host, addr string) (transport.Listener, *transporttest.Acceptor, transport.Conn, transport.Socket, transport.Socket) {
+	t.Helper()
+	ctx := testCtx(t)
+	l, err := srv.Transport().Listen(addr)
+	require.NoError(t, err)
+	acc := transporttest.NewAcceptor(l)
+	t.Cleanup(func() { _ = acc.Close() })
+	c, err := cli.Transport().Dial(ctx, l.Addr())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c.Close() })
+	cs, err := c.NewStream(ctx, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = cs.Close() })
+	ss, err := acc.Accept(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ss.Close() })
+	return l, acc, c, cs, ss
 }

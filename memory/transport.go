@@ -8,21 +8,32 @@ package memory
 // pseudo address "clienthost:port" from the same counter, which is what the
 // server side of its streams reports as RemoteAddr.
 //
-// Nothing here starts a goroutine, but for the context.AfterFunc that
-// wakes a listener's parked Accepts once their ctx ends. A stream is one
-// allocation holding a bounded queue of copied *transport.Message each way
-// (WithStreamBuffer messages each) behind a mutex, and the copy of the first
-// message each way (so a unary call's request and reply need no Message of
-// their own). A listener is a bounded queue of opened streams
-// (WithAcceptBacklog) and a stack of parked Accepts, to which an opener
-// hands its stream directly. A call that must wait selects on a wake channel
-// of its stream (taken the first time one waits from the connection's
-// spares, to which a stream whose two sides are closed gives them back) and
-// its ctx; every event that can end a wait (a message, room, a half-close, a
-// close, a refusal, a reset of the connection) sends a token to the channels
-// it concerns. No waiter selects on a channel all the others share, and
-// every mutex is released before any channel operation that can block. A
-// message keeps a nil Header or Body nil, as the TCP transport does.
+// A listener's Serve runs a pool of goroutines (internal/workpool) that
+// take the opened streams and call the server's function; nothing else
+// here starts a goroutine, but for the context.AfterFunc that wakes the
+// parked takers once a ctx they wait with ends. A stream holds a bounded
+// queue of copied *transport.Message each way (WithStreamBuffer messages
+// each) behind a mutex, and the copy of the first message each way (so a
+// unary call's request and reply need no Message of their own). Streams
+// come from slabs (internal/slab: one allocation per sixteen streams) and
+// are never reused, so a socket used after Close stays closed. A listener
+// is a bounded queue of opened streams (WithAcceptBacklog) and a stack of
+// parked takers, to which an opener hands its stream directly. A call
+// that must wait selects on a wake channel of its stream (taken the first
+// time one waits from the connection's spares, to which a stream whose
+// two sides are closed gives them back) and its ctx; every event that can
+// end a wait (a message, room, a half-close, a close, a refusal, a reset
+// of the connection) sends a token to the channels it concerns. No waiter
+// selects on a channel all the others share, and every mutex is released
+// before any channel operation that can block. A message keeps a nil
+// Header or Body nil, as the TCP transport does.
+//
+// Received messages follow the package transport's lease: Send copies the
+// message into the receiver's queue, in a header map and body buffer from
+// the connection's free pools, and the receiver's next Recv or Close gives
+// them back (transport_lease.go); the strings of a header are the
+// sender's, which nobody writes. Built with microsim_poison, a message
+// whose lease ended is overwritten instead.
 //
 // Errors:
 //   - Dial to an address nobody listens on, or to a host that is down:

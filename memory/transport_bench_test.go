@@ -39,7 +39,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 				workers.Go(func() {
 					reply := &transport.Message{Header: map[string]string{"Content-Type": "application/protobuf"}}
 					for {
-						s, err := l.Accept(ctx)
+						s, err := memory.AcceptOne(ctx, l)
 						if err != nil {
 							return
 						}
@@ -81,7 +81,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 }
 
 func roundTrip(ctx context.Context, c transport.Conn, req *transport.Message) error {
-	s, err := c.NewStream(ctx)
+	s, err := c.NewStream(ctx, nil)
 	if err != nil {
 		return err
 	}

@@ -2,57 +2,61 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/internal/slab"
+	"github.com/microsim/microsim/internal/workpool"
 )
 
 // listener is a transport.Listener: a bounded FIFO of opened streams
-// (pending) and a stack of Accepts parked for the next one (parked), both
+// (pending) and a stack of accepts parked for the next one (parked), both
 // under mu.
 //
-// An opener hands its stream straight to the most recently parked Accept
-// when there is one, else queues it; an Accept takes the oldest queued
-// stream, else parks. A parked Accept waits on a channel of its own: a
+// An opener hands its stream straight to the most recently parked accept
+// when there is one, else queues it; an accept takes the oldest queued
+// stream, else parks. A parked accept waits on a channel of its own: a
 // stream, or nil for "look again" (the listener closed, or the ctx it
 // waits with ended). Whoever takes an acceptor off parked sends it exactly
 // one value, so its channel is empty while it is parked and never blocks
 // a sender. No channel is shared by the waiters: they do not contend on
 // one lock as they would selecting on a common done channel.
 //
-// A stream leaves the listener exactly once: by Accept (accepted) or at
+// A stream leaves the listener exactly once: by accept (accepted) or at
 // shutdown (refused). Once closed is set (under mu) nothing is queued or
 // handed over any more. A stream whose connection ends while it waits
-// keeps its slot until Accept discards it.
+// keeps its slot until accept discards it.
 type listener struct {
 	st      *transportState
 	host    *Host
 	addr    string
 	backlog int
 	done    chan struct{} // closed by shutdown
+	serving atomic.Bool   // Serve was called
 
 	mu          sync.Mutex
 	closed      atomic.Bool // set under mu; read without it
-	pending     []*stream   // pending[head:] wait for Accept, oldest first
+	pending     []*stream   // pending[head:] wait for accept, oldest first
 	head        int
 	parked      []*acceptor
 	room        chan struct{} // closed (and replaced) when a full backlog frees a slot and roomWaiters > 0
 	roomWaiters int
 	// watchedDone is the Done channel of the ctx whose end an AfterFunc
-	// reports to the parked Accepts (watch), and unwatch deregisters it.
+	// reports to the parked accepts (watch), and unwatch deregisters it.
 	watchedDone <-chan struct{}
 	unwatch     func() bool
 
-	// acceptors keeps acceptors, with empty channels, between Accepts; it
+	// acceptors keeps acceptors, with empty channels, between accepts; it
 	// is the listener's own because a channel made in a testing/synctest
 	// bubble must not be used outside it.
 	acceptors sync.Pool
 }
 
-// acceptor is one parked Accept: its channel receives the stream handed
+// acceptor is one parked accept: its channel receives the stream handed
 // to it, or nil.
 type acceptor struct{ ch chan *stream }
 
@@ -67,10 +71,25 @@ func newListener(st *transportState, h *Host, addr string) *listener {
 	}
 }
 
-// Accept blocks until a client opens a stream, the listener is closed
-// (ErrClosed) or ctx is done. Streams of connections that were closed or
-// reset while they waited are dropped.
-func (l *listener) Accept(ctx context.Context) (transport.Socket, error) {
+// Serve implements transport.Listener: a pool of goroutines
+// (internal/workpool) takes the streams clients open, oldest first, and
+// calls handle with each. Streams of connections that were closed or
+// reset while they waited are dropped. It returns once the listener is
+// closed and every handle call returned.
+func (l *listener) Serve(handle func(transport.Socket)) error {
+	if l.serving.Swap(true) {
+		return fmt.Errorf("memory: serve on %s: already serving", l.addr)
+	}
+	workpool.Run(func() (transport.Socket, bool) {
+		s, err := l.accept(context.Background())
+		return s, err == nil
+	}, handle)
+	return l.errClosed()
+}
+
+// accept blocks until a client opens a stream, the listener is closed
+// (ErrClosed) or ctx is done.
+func (l *listener) accept(ctx context.Context) (transport.Socket, error) {
 	for {
 		s, err := l.next(ctx)
 		if err != nil {
@@ -140,7 +159,7 @@ func (l *listener) next(ctx context.Context) (*stream, error) {
 	}
 }
 
-// unpark takes a off parked for an Accept whose ctx ended, and returns
+// unpark takes a off parked for an accept whose ctx ended, and returns
 // what it was sent if somebody took it off first (it then has to wait
 // for that value, which is on its way).
 func (l *listener) unpark(a *acceptor) *stream {
@@ -174,10 +193,11 @@ func (l *listener) popLocked() *stream {
 	return s
 }
 
-// watchLocked reports whether the end of ctx will wake the parked Accepts
-// (so that a parked Accept need not select on ctx.Done), arranging it for
-// the first cancellable ctx it sees: the server's, which every Accept of
-// its workers passes. A ctx that is never done needs nothing. Called under mu.
+// watchLocked reports whether the end of ctx will wake the parked accepts
+// (so that a parked accept need not select on ctx.Done), arranging it for
+// the first cancellable ctx it sees (Serve's takers wait with one that is
+// never done, which needs nothing; a test's accept may pass another).
+// Called under mu.
 func (l *listener) watchLocked(ctx context.Context) bool {
 	d := ctx.Done()
 	if d == nil || d == l.watchedDone {
@@ -191,7 +211,7 @@ func (l *listener) watchLocked(ctx context.Context) bool {
 	return true
 }
 
-// wakeParked sends every parked Accept nil, so that each looks again at
+// wakeParked sends every parked accept nil, so that each looks again at
 // the listener and its ctx.
 func (l *listener) wakeParked() {
 	l.mu.Lock()
@@ -203,7 +223,7 @@ func (l *listener) wakeParked() {
 	}
 }
 
-// push hands s to a parked Accept or queues it, waiting while the backlog
+// push hands s to a parked accept or queues it, waiting while the backlog
 // is full; it fails (s not queued) once the listener closed, the
 // connection ended or ctx is done.
 func (l *listener) push(ctx context.Context, s *stream) error {
@@ -252,7 +272,7 @@ func (l *listener) push(ctx context.Context, s *stream) error {
 func (l *listener) Addr() string { return l.addr }
 
 // Close frees the address at once, refuses the streams waiting to be
-// accepted and unblocks pending Accepts; accepted streams are unaffected.
+// accepted and unblocks pending accepts; accepted streams are unaffected.
 // It does not block. Idempotent.
 func (l *listener) Close() error {
 	l.st.forgetListener(l)
@@ -261,7 +281,7 @@ func (l *listener) Close() error {
 }
 
 // shutdown closes l without touching the address table: the queued
-// streams are refused and the parked Accepts return ErrClosed.
+// streams are refused and the parked accepts return ErrClosed.
 func (l *listener) shutdown() {
 	l.mu.Lock()
 	if l.closed.Load() {
@@ -318,17 +338,18 @@ type conn struct {
 	made   []chan struct{} // every wake channel made: a reset sends each a token
 	woken  bool            // the reset sent its tokens: a channel taken later gets one at once
 
-	// Of released messages (transport_release.go): header maps, cleared,
-	// and body buffers, each in a bodyBuf; bodyBufs keeps the empty
-	// bodyBufs. Pools, not lists under a lock: every stream of the
-	// connection takes from them and gives back, from every processor.
+	// Of messages whose lease ended (transport_lease.go): header maps and
+	// body buffers, each in a bodyBuf (bodyBufs keeps the empty bodyBufs),
+	// and the Messages themselves. Pools, not lists under a lock: every
+	// stream of the connection takes from them and gives back, from every
+	// processor.
 	freeHeaders [2]sync.Pool // by direction (dirUp, dirDown): the same kind of message comes back
 	freeBodies  sync.Pool
 	bodyBufs    sync.Pool
+	freeMsgs    sync.Pool
 
-	// freeStreams keeps streams whose two sockets were freed
-	// (socket.Free), for newStream.
-	freeStreams sync.Pool
+	// streams makes the connection's streams (newStream).
+	streams slab.Source[stream]
 }
 
 // takeWake returns an empty wake channel (cap 1): a spare one, or a new
@@ -394,16 +415,32 @@ func newConn(from *Host, l *listener, local string) *conn {
 	return &conn{from: from, l: l, local: local, maxMsg: cfg.maxMessageSize, streamBuf: cfg.streamBuffer, done: make(chan struct{})}
 }
 
-// NewStream opens a stream and queues it for the listener's Accept. It
-// blocks only while the accept queue is full. It fails with ErrRefused when
-// the listener is closed, ErrClosed after Close, ErrReset after a crash, or
-// ctx.Err().
-func (c *conn) NewStream(ctx context.Context) (transport.Socket, error) {
-	return c.open(ctx, nil)
+// NewStream opens a stream and queues it for the listener's Serve, with
+// first (when not nil) already in its pipe to the server, so the server
+// never waits for it (and is woken once). It blocks only while the accept
+// queue is full. It fails with ErrRefused when the listener is closed,
+// ErrClosed after Close, ErrReset after a crash, or ctx.Err(). A first
+// message Send would refuse (too large) opens the stream and fails as
+// Send.
+func (c *conn) NewStream(ctx context.Context, first *transport.Message) (transport.Socket, error) {
+	if first != nil {
+		if s, err := c.open(ctx, first); err != errOpenTooLarge {
+			return s, err
+		}
+	}
+	s, err := c.open(ctx, nil)
+	if err != nil || first == nil {
+		return s, err
+	}
+	return s, s.Send(ctx, first)
 }
 
+// errOpenTooLarge: open's first message is over the size limit (Send
+// reports it to the caller).
+var errOpenTooLarge = errors.New("memory: first message too large")
+
 // open opens a stream whose pipe to the server already holds first (when
-// not nil: a copy the reader owns), and queues it for Accept; see NewStream.
+// not nil: a copy the reader owns), and queues it for accept; see NewStream.
 // It opens nothing and returns errOpenTooLarge when first is over the size
 // limit.
 func (c *conn) open(ctx context.Context, first *transport.Message) (transport.Socket, error) {
@@ -448,10 +485,7 @@ func (c *conn) newStreamErr() error {
 // RemoteAddr is the address that was dialled.
 func (c *conn) RemoteAddr() string { return c.l.addr }
 
-var _ transport.Doner = (*conn)(nil)
-
-// Done implements transport.Doner: closed once the connection is closed
-// or reset.
+// Done returns a channel closed once the connection is closed or reset.
 func (c *conn) Done() <-chan struct{} { return c.done }
 
 // Close resets every stream of the connection: the server side of each

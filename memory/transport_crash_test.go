@@ -30,7 +30,7 @@ func TestCrashListeningHost(t *testing.T) {
 		defer n.Close()
 		srv, cli := n.Host("srv"), n.Host("cli")
 		l, c, cs, ss := streamPair(t, srv, cli, "srv:80")
-		queued, err := c.NewStream(ctx)
+		queued, err := c.NewStream(ctx, nil)
 		require.NoError(t, err)
 		defer queued.Close()
 		require.NoError(t, queued.Send(ctx, msg(0)))
@@ -45,9 +45,9 @@ func TestCrashListeningHost(t *testing.T) {
 		require.ErrorIs(t, err, transport.ErrRefused, "a stream the server never accepted")
 		require.ErrorIs(t, queued.Send(ctx, msg(1)), transport.ErrRefused)
 		require.ErrorIs(t, cs.Send(ctx, msg(1)), transport.ErrReset)
-		_, err = c.NewStream(ctx)
+		_, err = c.NewStream(ctx, nil)
 		require.Error(t, err, "no new stream on a connection to a crashed host")
-		_, err = l.Accept(ctx)
+		_, err = memory.AcceptOne(ctx, l)
 		require.ErrorIs(t, err, transport.ErrClosed)
 
 		_, err = cli.Transport().Dial(ctx, "srv:80")
@@ -77,7 +77,7 @@ func TestCrashDiallingHost(t *testing.T) {
 		defer n.Close()
 		srv, cli, bystander := n.Host("srv"), n.Host("cli"), n.Host("other")
 		l, c, _, ss := streamPair(t, srv, cli, "srv:80")
-		queued, err := c.NewStream(ctx) // never accepted
+		queued, err := c.NewStream(ctx, nil) // never accepted
 		require.NoError(t, err)
 		defer queued.Close()
 		oc, err := bystander.Transport().Dial(ctx, "srv:80")
@@ -93,11 +93,11 @@ func TestCrashDiallingHost(t *testing.T) {
 		require.ErrorIs(t, err, transport.ErrClosed)
 
 		// The listener lives on; the dead client's queued stream is dropped.
-		ocs, err := oc.NewStream(ctx)
+		ocs, err := oc.NewStream(ctx, nil)
 		require.NoError(t, err)
 		defer ocs.Close()
 		require.NoError(t, ocs.Send(ctx, msg(1)))
-		oss, err := l.Accept(ctx)
+		oss, err := memory.AcceptOne(ctx, l)
 		require.NoError(t, err)
 		defer oss.Close()
 		requireMsg(t, ctx, oss, 1)
@@ -122,7 +122,7 @@ func TestNetworkCloseResetsEverything(t *testing.T) {
 		require.ErrorIs(t, <-pending, transport.ErrReset)
 		_, err := cs.Recv(ctx)
 		require.ErrorIs(t, err, transport.ErrReset)
-		_, err = l.Accept(ctx)
+		_, err = memory.AcceptOne(ctx, l)
 		require.ErrorIs(t, err, transport.ErrClosed)
 	})
 }
@@ -138,7 +138,7 @@ func TestUnacceptedStreamsRefused(t *testing.T) {
 
 		var socks []transport.Socket
 		for range 4 {
-			s, err := c.NewStream(ctx)
+			s, err := c.NewStream(ctx, nil)
 			require.NoError(t, err)
 			defer s.Close()
 			socks = append(socks, s)
@@ -160,7 +160,7 @@ func TestUnacceptedStreamsRefused(t *testing.T) {
 			require.ErrorIs(t, err, transport.ErrRefused, "stream %d", i)
 			require.ErrorIs(t, s.Send(ctx, msg(9)), transport.ErrRefused, "stream %d", i)
 		}
-		_, err := c.NewStream(ctx)
+		_, err := c.NewStream(ctx, nil)
 		require.ErrorIs(t, err, transport.ErrRefused)
 	})
 }
@@ -173,12 +173,12 @@ func TestClientClosedBeforeAccept(t *testing.T) {
 		n := memory.MustNetwork()
 		defer n.Close()
 		l, c := listenDial(t, ctx, n)
-		cs, err := c.NewStream(ctx)
+		cs, err := c.NewStream(ctx, nil)
 		require.NoError(t, err)
 		require.NoError(t, cs.Send(ctx, msg(0)))
 		require.NoError(t, cs.Close())
 
-		ss, err := l.Accept(ctx)
+		ss, err := memory.AcceptOne(ctx, l)
 		require.NoError(t, err)
 		defer ss.Close()
 		requireMsg(t, ctx, ss, 0)
@@ -187,12 +187,12 @@ func TestClientClosedBeforeAccept(t *testing.T) {
 		require.ErrorIs(t, ss.Send(ctx, msg(1)), transport.ErrClosed)
 
 		// A closed connection's queued streams are dropped instead.
-		_, err = c.NewStream(ctx)
+		_, err = c.NewStream(ctx, nil)
 		require.NoError(t, err)
 		require.NoError(t, c.Close())
 		short, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
-		_, err = l.Accept(short)
+		_, err = memory.AcceptOne(short, l)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 	})
 }

@@ -80,17 +80,17 @@ func TestAcceptBacklog(t *testing.T) {
 		defer n.Close()
 		l, c := listenDial(t, ctx, n)
 		for range backlog {
-			_, err := c.NewStream(ctx)
+			_, err := c.NewStream(ctx, nil)
 			require.NoError(t, err)
 		}
 		short, cancel := context.WithTimeout(ctx, time.Second)
-		_, err := c.NewStream(short)
+		_, err := c.NewStream(short, nil)
 		cancel()
 		require.ErrorIs(t, err, context.DeadlineExceeded, "NewStream with a full backlog waits for ctx")
 
 		opened := make(chan error, 1)
 		go func() {
-			s, err := c.NewStream(ctx)
+			s, err := c.NewStream(ctx, nil)
 			if err == nil {
 				err = s.Send(ctx, msg(7))
 			}
@@ -98,21 +98,21 @@ func TestAcceptBacklog(t *testing.T) {
 		}()
 		requireBlocked(t, opened, "NewStream with a full backlog")
 		for range backlog {
-			_, err := l.Accept(ctx)
+			_, err := memory.AcceptOne(ctx, l)
 			require.NoError(t, err)
 		}
 		require.NoError(t, requireDone(t, opened, "NewStream after Accept made room"))
-		ss, err := l.Accept(ctx)
+		ss, err := memory.AcceptOne(ctx, l)
 		require.NoError(t, err)
 		requireMsg(t, ctx, ss, 7)
 
 		// A NewStream blocked on the backlog is released by Conn.Close and
 		// by Listener.Close.
 		for range backlog {
-			_, err := c.NewStream(ctx)
+			_, err := c.NewStream(ctx, nil)
 			require.NoError(t, err)
 		}
-		go func() { _, err := c.NewStream(ctx); opened <- err }()
+		go func() { _, err := c.NewStream(ctx, nil); opened <- err }()
 		requireBlocked(t, opened, "NewStream with a full backlog")
 		require.NoError(t, c.Close())
 		require.ErrorIs(t, requireDone(t, opened, "NewStream after Conn.Close"), transport.ErrClosed)
@@ -121,7 +121,7 @@ func TestAcceptBacklog(t *testing.T) {
 		// discards them, so the backlog is still full.
 		c2, err := n.Host("cli").Transport().Dial(ctx, l.Addr())
 		require.NoError(t, err)
-		go func() { _, err := c2.NewStream(ctx); opened <- err }()
+		go func() { _, err := c2.NewStream(ctx, nil); opened <- err }()
 		requireBlocked(t, opened, "NewStream with a full backlog")
 		require.NoError(t, l.Close())
 		require.ErrorIs(t, requireDone(t, opened, "NewStream after Listener.Close"), transport.ErrRefused)
@@ -144,7 +144,7 @@ func TestParkedAccepts(t *testing.T) {
 		park := func(ctx context.Context) <-chan error {
 			got := make(chan error, 1)
 			go func() {
-				s, err := l.Accept(ctx)
+				s, err := memory.AcceptOne(ctx, l)
 				if err == nil {
 					_, err = s.Recv(ctx)
 				}
@@ -159,7 +159,7 @@ func TestParkedAccepts(t *testing.T) {
 		second := park(other)
 		last := park(context.Background())
 
-		s, err := c.NewStream(ctx)
+		s, err := c.NewStream(ctx, nil)
 		require.NoError(t, err)
 		require.NoError(t, s.Send(ctx, msg(1)))
 		require.NoError(t, requireDone(t, last, "the last parked Accept"), "it took the stream")
@@ -194,9 +194,9 @@ func TestResetWakesEveryWait(t *testing.T) {
 		n := memory.MustNetwork(memory.WithStreamBuffer(1))
 		defer n.Close()
 		l, c, cs, ss := streamPair(t, n.Host("srv"), n.Host("cli"), "")
-		cs2, err := c.NewStream(ctx)
+		cs2, err := c.NewStream(ctx, nil)
 		require.NoError(t, err)
-		_, err = l.Accept(ctx)
+		_, err = memory.AcceptOne(ctx, l)
 		require.NoError(t, err)
 		require.NoError(t, ss.Send(ctx, msg(0)), "fills the client's buffer")
 		waits := make(chan error, 3)
@@ -288,10 +288,10 @@ func TestNoGoroutines(t *testing.T) {
 		before := runtime.NumGoroutine()
 		l, c, _, _ := streamPair(t, n.Host("srv"), n.Host("cli"), "")
 		for i := range 100 {
-			cs, err := c.NewStream(ctx)
+			cs, err := c.NewStream(ctx, nil)
 			require.NoError(t, err)
 			require.NoError(t, cs.Send(ctx, msg(i)))
-			ss, err := l.Accept(ctx)
+			ss, err := memory.AcceptOne(ctx, l)
 			require.NoError(t, err)
 			requireMsg(t, ctx, ss, i)
 			require.NoError(t, ss.Send(ctx, msg(i)))
@@ -355,9 +355,9 @@ func TestWakeChannelsReused(t *testing.T) {
 		require.NoError(t, err)
 		defer c.Close()
 		for i := range 50 {
-			cs, err := c.NewStream(ctx)
+			cs, err := c.NewStream(ctx, nil)
 			require.NoError(t, err)
-			ss, err := l.Accept(ctx)
+			ss, err := memory.AcceptOne(ctx, l)
 			require.NoError(t, err)
 
 			got := make(chan error, 1)
@@ -420,7 +420,7 @@ func TestWakeChannelsReusedRealTime(t *testing.T) {
 	for range workers {
 		srv.Go(func() {
 			for {
-				ss, err := l.Accept(ctx)
+				ss, err := memory.AcceptOne(ctx, l)
 				if err != nil {
 					return
 				}
@@ -437,7 +437,7 @@ func TestWakeChannelsReusedRealTime(t *testing.T) {
 	for w := range workers {
 		cli.Go(func() {
 			for i := range rounds {
-				cs, err := c.NewStream(ctx)
+				cs, err := c.NewStream(ctx, nil)
 				if err != nil {
 					errs <- err
 					return

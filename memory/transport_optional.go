@@ -2,23 +2,18 @@ package memory
 
 import (
 	"context"
-	"errors"
 	"io"
 
 	"github.com/microsim/microsim/framework/transport"
 )
 
-// Optional transport interfaces of the memory transport.
-//
 // NotifyRecv: the callback lives in the socket's incoming pipe and is
 // called under the pipe's lock by whoever causes an event that ends a Recv
 // wait, on their own goroutine: the peer's Send, CloseSend or Close, a
 // refusal, or the reset of the connection (which finds the sockets to call
 // through conn.notified).
 
-var _ transport.RecvNotifier = (*socket)(nil)
-
-// NotifyRecv implements transport.RecvNotifier. It does not block.
+// NotifyRecv implements transport.Socket. It does not block.
 func (s *socket) NotifyRecv(f func(error)) {
 	if s.closed.Load() {
 		return
@@ -41,7 +36,7 @@ func (s *socket) NotifyRecv(f func(error)) {
 	}
 }
 
-// StopNotify implements transport.RecvNotifier.
+// StopNotify implements transport.Socket.
 func (s *socket) StopNotify() bool {
 	p := s.in()
 	p.mu.Lock()
@@ -97,38 +92,8 @@ func (c *conn) notifyReset() {
 	}
 }
 
-// The one-step operations of transport.StreamSender and SendCloser: the
-// memory transport has no wire to save writes on. NewStreamSend puts the
-// first message into the stream before the stream is queued for Accept,
-// so the server never waits for it (and is woken once); SendClose is the
-// two steps.
-
-var (
-	_ transport.StreamSender = (*conn)(nil)
-	_ transport.SendCloser   = (*socket)(nil)
-)
-
-// NewStreamSend implements transport.StreamSender: NewStream, then Send,
-// with the message in the stream by the time it can be accepted. A message
-// Send would refuse (nil, too large) opens the stream and fails as Send.
-func (c *conn) NewStreamSend(ctx context.Context, m *transport.Message) (transport.Socket, error) {
-	if m != nil {
-		if s, err := c.open(ctx, m); err != errOpenTooLarge {
-			return s, err
-		}
-	}
-	s, err := c.NewStream(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return s, s.Send(ctx, m)
-}
-
-// errOpenTooLarge: open's first message is over the size limit (Send
-// reports it to the caller).
-var errOpenTooLarge = errors.New("memory: first message too large")
-
-// SendClose implements transport.SendCloser: Send, then Close unless Send failed.
+// SendClose is Send, then Close unless Send failed: the memory transport
+// has no wire to save writes on.
 func (s *socket) SendClose(ctx context.Context, m *transport.Message) error {
 	if err := s.Send(ctx, m); err != nil {
 		return err

@@ -6,29 +6,58 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/microsim/microsim/faults"
 	"github.com/microsim/microsim/framework/transport"
 	"github.com/microsim/microsim/framework/transport/transporttest"
 )
 
-// TestTransportConformanceUnwrapped runs the suite on the hosts' own
-// transports, without the pause decorator that Host.Transport adds (which
-// hides the optional transport.RecvNotifier), so that its subtest runs.
-func TestTransportConformanceUnwrapped(t *testing.T) {
+// bareMemory returns the hosts' own transports, without the pause
+// decorator that Host.Transport adds: New of the unwrapped suite, and the
+// Baseline of the decorated ones.
+func bareMemory(t *testing.T) (transport.Transport, transport.Transport, string) {
+	n := MustNetwork(WithMaxMessageSize(64 << 10))
+	t.Cleanup(func() { n.Close() })
+	return newHostTransport(n.Host("server")), newHostTransport(n.Host("client")), ""
+}
+
+// TestDecoratedStackConformance: faults' transport wrapper over a host's
+// transport (the pause decorator over the memory transport), with no
+// fault in effect and the host running, is the bare memory transport to
+// its users: it passes the suite, NotifyRecv, the one-step open and close
+// and the message lease included, and costs a unary round trip no more
+// allocations (SameCost, against the bare transport).
+func TestDecoratedStackConformance(t *testing.T) {
 	transporttest.Suite{
 		New: func(t *testing.T) (transport.Transport, transport.Transport, string) {
 			n := MustNetwork(WithMaxMessageSize(64 << 10))
-			t.Cleanup(func() { n.Close() })
-			return newHostTransport(n.Host("server")), newHostTransport(n.Host("client")), ""
+			inj := faults.New(1)
+			t.Cleanup(func() {
+				inj.Close()
+				n.Close()
+			})
+			max := faults.MaxMessageSize(64 << 10)
+			return inj.WrapTransport("server", n.Host("server").Transport(), nil, max),
+				inj.WrapTransport("client", n.Host("client").Transport(), nil, max), ""
 		},
+		Baseline:       bareMemory,
 		Synctest:       true,
 		MaxMessageSize: 64 << 10,
 	}.Run(t)
 }
 
-// TestNewStreamSendQueuesTheMessageFirst: a stream opened by NewStreamSend
+// TestTransportConformanceUnwrapped runs the suite on the bare transports.
+func TestTransportConformanceUnwrapped(t *testing.T) {
+	transporttest.Suite{
+		New:            bareMemory,
+		Synctest:       true,
+		MaxMessageSize: 64 << 10,
+	}.Run(t)
+}
+
+// TestNewStreamQueuesTheMessageFirst: a stream opened with a first message
 // holds its (copied) first message when Accept returns it, so a server
 // never waits for it: NotifyRecv reports it at once.
-func TestNewStreamSendQueuesTheMessageFirst(t *testing.T) {
+func TestNewStreamQueuesTheMessageFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := t.Context()
 		n := MustNetwork()
@@ -41,15 +70,15 @@ func TestNewStreamSendQueuesTheMessageFirst(t *testing.T) {
 		defer c.Close()
 
 		m := &transport.Message{Header: map[string]string{"K": "v"}, Body: []byte("first")}
-		cs, err := c.(transport.StreamSender).NewStreamSend(ctx, m)
+		cs, err := c.NewStream(ctx, m)
 		require.NoError(t, err)
 		defer cs.Close()
 		m.Header["K"], m.Body[0] = "scribbled", 'X' // the sender's to reuse
-		ss, err := l.Accept(ctx)
+		ss, err := rawListener(l).accept(ctx)
 		require.NoError(t, err)
 		defer ss.Close()
 		notified := make(chan error, 1)
-		ss.(transport.RecvNotifier).NotifyRecv(func(err error) { notified <- err })
+		ss.NotifyRecv(func(err error) { notified <- err })
 		select {
 		case err := <-notified:
 			require.NoError(t, err, "a message is waiting")

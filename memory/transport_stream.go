@@ -25,9 +25,7 @@ type stream struct {
 	up, down       pipe // up: client to server; down: server to client
 
 	refusedFlag atomic.Bool // the listener closed before accepting the stream
-	// ends counts the sockets closed (the low byte: at 2 the wake
-	// channels are recycled) and has a bit for each socket freed
-	// (transport.Freer: once both are set the stream is reused).
+	// ends counts the sockets closed: at 2 the wake channels are recycled.
 	ends      atomic.Int32
 	refuseErr error // written before refusedFlag is set
 
@@ -54,7 +52,7 @@ type pipe struct {
 	sendWake chan struct{} // cap 1: the writer waits for room or an end
 
 	onRecv func(error)        // the reader's NotifyRecv callback (transport_notify.go)
-	last   *transport.Message // what the reader's last Recv returned, until released (transport_release.go)
+	last   *transport.Message // what the reader's last Recv returned: lent until the next Recv or Close (transport_lease.go)
 	q0     [1]*transport.Message
 
 	// first holds the copy of the first message sent this way, so that a
@@ -83,23 +81,13 @@ func (p *pipe) wakeAll() {
 // queued is how many messages wait in p. Called under p.mu.
 func (p *pipe) queued() int { return len(p.q) - int(p.head) }
 
-// The bits of stream.ends.
-const (
-	endsClosedMask  = 0xff
-	endsFreedClient = 1 << 8
-	endsFreedServer = 1 << 9
-	endsFreedBoth   = endsFreedClient | endsFreedServer
-)
-
-// newStream returns a new stream of c: one whose two sockets were freed
-// (transport.Freer), cleared, when c has one, else a new one.
+// newStream returns a new stream of c. Streams come from the
+// connection's slab source: one allocation per slab.Size streams, and a
+// stream is never reused, so a socket used after Close finds itself
+// closed (ErrClosed), never another stream.
 func newStream(c *conn) *stream {
-	s, _ := c.freeStreams.Get().(*stream)
-	if s == nil {
-		s = &stream{conn: c}
-	} else {
-		*s = stream{conn: c}
-	}
+	s := c.streams.New()
+	s.conn = c
 	s.up.q, s.down.q = s.up.q0[:0], s.down.q0[:0]
 	s.client = socket{st: s}
 	s.server = socket{st: s, server: true}
@@ -253,7 +241,7 @@ func (p *pipe) copyOf(m *transport.Message, cn *conn, dir int) (*transport.Messa
 	if !p.firstUsed {
 		p.firstUsed = true
 		c = &p.first
-	} else {
+	} else if c, _ = cn.freeMsgs.Get().(*transport.Message); c == nil {
 		c = new(transport.Message)
 	}
 	var size int
@@ -310,7 +298,7 @@ func (s *socket) Recv(ctx context.Context) (*transport.Message, error) {
 		if int(p.head) < len(p.q) {
 			m := p.q[p.head]
 			p.q[p.head] = nil
-			p.last = m
+			p.lendLocked(m, s.st.conn, s.inDir())
 			if p.head++; int(p.head) == len(p.q) {
 				p.q, p.head = p.q[:0], 0
 			}
@@ -411,34 +399,17 @@ func (s *socket) Close() error {
 	watched := in.onRecv != nil
 	in.onRecv = nil // a local Close is no event for NotifyRecv (StopNotify)
 	in.rclosed = true
-	in.wakeAll() // our pending Recv, the peer's pending Send
+	in.reclaimLocked(s.st.conn, s.inDir()) // the lease of the last message ends
+	in.wakeAll()                           // our pending Recv, the peer's pending Send
 	in.mu.Unlock()
 	if watched {
 		s.st.conn.unwatch(s)
 	}
 	s.out().end() // our pending Send; the peer's Recv drains, then io.EOF
-	if s.st.ends.Add(1)&endsClosedMask == 2 {
+	if s.st.ends.Add(1) == 2 {
 		s.st.recycle()
 	}
 	return nil
-}
-
-var _ transport.Freer = (*socket)(nil)
-
-// Free implements transport.Freer: it closes the socket and, once the
-// other end of the stream is freed too, gives the stream to its
-// connection for a later NewStream to reuse. A second Free is ignored. It
-// does not block.
-func (s *socket) Free() {
-	_ = s.Close()
-	bit := int32(endsFreedClient)
-	if s.server {
-		bit = endsFreedServer
-	}
-	old := s.st.ends.Or(bit)
-	if old&bit == 0 && (old|bit)&endsFreedBoth == endsFreedBoth {
-		s.st.conn.freeStreams.Put(s.st)
-	}
 }
 
 // failure reports why the socket can carry nothing more, or nil. A local

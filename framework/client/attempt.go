@@ -7,7 +7,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/microsim/microsim/framework/codec"
 	"github.com/microsim/microsim/framework/errors"
 	"github.com/microsim/microsim/framework/internal/wire"
 	"github.com/microsim/microsim/framework/metadata"
@@ -19,9 +18,9 @@ import (
 func (c *rpcClient) doAttempt(ctx context.Context, addr string, r *Request, rsp any) error {
 	conn, sock, err := c.sendRequest(ctx, addr, r)
 	if sock != nil {
-		// Nothing but this attempt ever sees its socket: the transport
-		// may reuse it once the attempt is over (transport.Freer).
-		defer transport.Free(sock)
+		// Closing the socket ends the lease of the reply (the transport
+		// reuses its memory): nothing of it is kept past the decode.
+		defer sock.Close()
 	}
 	if err != nil {
 		return err
@@ -31,6 +30,7 @@ func (c *rpcClient) doAttempt(ctx context.Context, addr string, r *Request, rsp 
 		c.evictBroken(addr, conn, err)
 		return recvError(ctx, r, addr, err)
 	}
+	// The error's strings are the header's, which are the client's to keep.
 	if e := errors.FromHeader(reply.Header); e != nil {
 		return e
 	}
@@ -41,23 +41,13 @@ func (c *rpcClient) doAttempt(ctx context.Context, addr string, r *Request, rsp 
 		}
 	}
 	if rsp == nil {
-		transport.Release(sock, reply)
 		return nil
 	}
-	if _, alias := cd.(codec.AliasUnmarshaler); alias {
-		// The reply is the client's own: rsp may keep pointing into its body,
-		// so it is not handed back to the transport.
-		if err := codec.UnmarshalAlias(cd, reply.Body, rsp); err != nil {
-			return errors.Wrapf(errorID, errors.Internal, err, "decode reply from %s.%s at %s", r.Service, r.Endpoint, addr)
-		}
-		return nil
-	}
-	// A decoded value keeps no reference to its input (codec.Codec), so the
-	// reply's buffers go back to the transport for the next one.
+	// A decoded value keeps no reference to its input (codec.Codec): the
+	// reply's body is lent, and goes back to the transport at Close.
 	if err := cd.Unmarshal(reply.Body, rsp); err != nil {
 		return errors.Wrapf(errorID, errors.Internal, err, "decode reply from %s.%s at %s", r.Service, r.Endpoint, addr)
 	}
-	transport.Release(sock, reply)
 	return nil
 }
 
@@ -70,7 +60,7 @@ func (c *rpcClient) openStream(ctx context.Context, addr string, r *Request) (tr
 	if err != nil {
 		return nil, nil, attemptCtxError(ctx, r, addr, "dial", err)
 	}
-	sock, err := conn.NewStream(ctx)
+	sock, err := conn.NewStream(ctx, nil)
 	if err != nil {
 		return nil, nil, c.openFailed(ctx, addr, conn, r, err)
 	}
@@ -95,8 +85,8 @@ func (c *rpcClient) openFailed(ctx context.Context, addr string, conn transport.
 }
 
 // sendRequest opens a stream on a pooled connection to addr and sends the
-// request on it: in one step when the connection is a
-// transport.StreamSender, so that both leave in one write. A non-nil
+// request on it, in one step (Conn.NewStream with a first message), so
+// that both leave in one write. A non-nil
 // socket is the caller's to close, error or not.
 func (c *rpcClient) sendRequest(ctx context.Context, addr string, r *Request) (transport.Conn, transport.Socket, error) {
 	conn, err := c.pool.get(ctx, addr)
@@ -112,7 +102,7 @@ func (c *rpcClient) sendRequest(ctx context.Context, addr string, r *Request) (t
 	}
 	m := c.requestMessage(ctx, r, left, hasDL)
 	m.Body = r.body
-	sock, err := transport.NewStreamSend(ctx, conn, m)
+	sock, err := conn.NewStream(ctx, m)
 	c.putMessage(m) // Send copied it
 	if sock == nil {
 		return nil, nil, c.openFailed(ctx, addr, conn, r, err)

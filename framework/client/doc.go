@@ -47,10 +47,11 @@
 //
 // The hot path allocates little: the request message and its header map
 // come from a pool (the transport copies what it sends), a codec that is a
-// codec.Appender encodes into a pooled buffer, a connection that is a
-// transport.StreamSender opens the stream and sends the request in one
-// step, and a reply body is decoded with codec.UnmarshalAlias (the client
-// owns it).
+// codec.Appender encodes into a pooled buffer, the stream is opened with
+// the request in one step (Conn.NewStream with a first message), and the
+// reply, lent by the transport until the attempt closes its socket, is
+// decoded with the codec's copying Unmarshal (errors decoded from its
+// header keep its strings, which are the client's).
 //
 // Errors returned by the client are *errors.Error values (see
 // framework/errors); errors.Is matches the underlying transport, selector

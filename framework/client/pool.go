@@ -126,7 +126,7 @@ func (p *pool) evict(addr string, c transport.Conn) {
 
 // retire drops c from the pool without closing it, so streams still open
 // on it finish; the pool closes it at the latest when the pool closes.
-// Retired connections the peer has closed since (transport.Doner) are let
+// Retired connections the peer has closed since (Conn.Done) are let
 // go of here, so a long-lived client whose servers restart keeps only the
 // retired connections that are still draining.
 func (p *pool) retire(addr string, c transport.Conn) {
@@ -160,7 +160,7 @@ func (p *pool) retire(addr string, c transport.Conn) {
 // isDone reports whether c says it is closed or broken.
 func isDone(c transport.Conn) bool {
 	select {
-	case <-transport.ConnDone(c):
+	case <-c.Done():
 		return true
 	default:
 		return false

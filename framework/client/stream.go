@@ -95,9 +95,10 @@ type clientStream struct {
 	req   *Request
 	addr  string
 
-	mu   sync.Mutex // guards done and err
-	done bool
-	err  error // the final result once the trailer (or a failure) was seen
+	mu     sync.Mutex // guards done, err and closed; held while Recv decodes
+	done   bool
+	err    error // the final result once the trailer (or a failure) was seen
+	closed bool  // Close was called
 }
 
 func (s *clientStream) Send(msg any) error {
@@ -126,13 +127,26 @@ func (s *clientStream) Recv(msg any) error {
 	if err != nil {
 		return s.finish(recvError(s.ctx, s.req, s.addr, err))
 	}
-	if m.Header[wire.End] != "" {
-		if e := errors.FromHeader(m.Header); e != nil {
-			return s.finish(e)
-		}
-		return s.finish(io.EOF)
+	// m is lent until the socket's next Recv or Close: decode it under mu,
+	// which Close takes, so that a Close from another goroutine does not
+	// end the lease while it is read. msg keeps nothing of it (a codec's
+	// Unmarshal copies).
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return recvError(s.ctx, s.req, s.addr, transport.ErrClosed) // as the socket's Recv after Close
 	}
-	if err := codec.UnmarshalAlias(s.codec, m.Body, msg); err != nil { // m is ours
+	if m.Header[wire.End] != "" {
+		err := error(io.EOF)
+		if e := errors.FromHeader(m.Header); e != nil {
+			err = e
+		}
+		if !s.done {
+			s.done, s.err = true, err
+		}
+		return s.err
+	}
+	if err := s.codec.Unmarshal(m.Body, msg); err != nil {
 		return errors.Wrapf(errorID, errors.Internal, err, "stream %s.%s: decode", s.req.Service, s.req.Endpoint)
 	}
 	return nil
@@ -149,7 +163,12 @@ func (s *clientStream) finish(err error) error {
 
 func (s *clientStream) CloseSend() error { return s.sock.CloseSend() }
 
-func (s *clientStream) Close() error { return s.sock.Close() }
+func (s *clientStream) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return s.sock.Close()
+}
 
 // sleepCtx waits d or until ctx is done.
 func sleepCtx(ctx context.Context, d time.Duration) error {

@@ -34,8 +34,8 @@ type Codec interface {
 	Marshal(v any) ([]byte, error)
 	// Unmarshal decodes data into v, which is a pointer. v keeps no
 	// reference to data: the caller may reuse data once it returns (the
-	// client and server hand it back to the transport, see
-	// transport.Releaser). A codec that would rather alias data implements
+	// client and server decode messages the transport lends them, see
+	// package transport). A codec that would rather alias data implements
 	// AliasUnmarshaler.
 	Unmarshal(data []byte, v any) error
 }
@@ -52,8 +52,9 @@ type Appender interface {
 
 // AliasUnmarshaler is an optional interface of a Codec: it decodes data
 // that the caller hands over for good, so that the decoded value may share
-// memory with data instead of copying it (the bytes codec's slice). The client and server use it for the bodies the
-// transport gave them, which nothing else reads or writes.
+// memory with data instead of copying it (the bytes codec's slice), for
+// callers that own data for good. The client and server do not use it:
+// the bodies they decode are lent by the transport.
 type AliasUnmarshaler interface {
 	// UnmarshalAlias is Unmarshal for data that the caller never reads or
 	// writes again: v may keep referencing it.

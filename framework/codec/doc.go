@@ -10,11 +10,13 @@
 // values must implement proto.Message) and Bytes (raw []byte, no encoding).
 // All are safe for concurrent use.
 //
-// Two optional interfaces let the client and server avoid copies and
-// allocations on their hot path: Appender (encode into a reused buffer;
-// Proto and Bytes) and AliasUnmarshaler (decode a buffer handed over for
-// good without copying out of it; Bytes). The UnmarshalAlias
-// helper falls back to Unmarshal for a codec without it.
+// Two optional interfaces avoid copies and allocations: Appender (encode
+// into a reused buffer; Proto and Bytes), which the client and server use
+// on their hot path, and AliasUnmarshaler (decode a buffer handed over for
+// good without copying out of it; Bytes), for callers that own their
+// buffers (the client and server decode messages the transport lends
+// them, so they copy). The UnmarshalAlias helper falls back to Unmarshal
+// for a codec without it.
 package codec
 
 //go:generate go tool mockgen -typed -destination=codecmock/codecmock.go -package=codecmock . Codec

@@ -23,11 +23,10 @@
 // (SubscribeBroadcast makes every server receive every event).
 //
 // Start listens, registers the node in the registry with a TTL, subscribes,
-// and starts serving: worker goroutines each accept a stream and serve it
-// themselves, a worker that takes a stream while no other waits in Accept
-// starting one first, and a worker that finishes while enough others wait
-// exiting (so a busy server starts no goroutine per request, and its
-// goroutines keep the stacks they grew); and one goroutine re-registers the
+// and starts serving: one goroutine runs the listener's Serve, which
+// hands each stream to the server on a goroutine the transport picks (the
+// one that read it, or one of a pool that outlives each request, so a busy
+// server starts no goroutine per request); and one goroutine re-registers the
 // node every register interval (a heartbeat), so that a node whose host
 // crashed expires from the registry and a node whose registry recovered
 // comes back. Stop drains: it
@@ -68,13 +67,22 @@
 // the caller ends the stream first. It is built the first time the handler
 // (or a wrapper) asks it anything but its deadline, so a handler that never
 // looks at it costs no context chain or timer; the caller-gone watch is a
-// transport.RecvNotifier callback when the socket has one. A unary
-// endpoint registered with HandleFunc(name, Unary(fn)) is called through
-// a closure typed at compile time, with no reflection per call; one
-// registered reflectively (Handle, HandleFunc of a plain function) goes
-// through reflect.Value.Call, two allocations and ~200 ns more per call
-// (see direct.go). The reply goes out with its end of stream in one step
-// when the socket is a transport.SendCloser.
+// callback of the socket (NotifyRecv), no goroutine. A unary endpoint
+// registered with HandleFunc(name, Unary(fn)) is called through a closure
+// typed at compile time, with no reflection per call; one registered
+// reflectively (Handle, HandleFunc of a plain function) goes through
+// reflect.Value.Call, two allocations and ~200 ns more per call (see
+// direct.go). The reply goes out with its end of stream in one step
+// (SendClose).
+//
+// The request is lent by the transport until the call's socket is closed
+// (the package transport's ownership rule): the server decodes it with the
+// codec's copying Unmarshal, so a handler may keep its request value, and
+// Request.Header is the message's own map while nothing can keep the
+// Request longer than the call — a copy when handler wrappers (which may
+// keep it) are configured. A stopping server ends the streams of the
+// calls it abandons with CloseSend, leaving each call's socket and
+// request to its own goroutine.
 //
 // The server counts the requests in flight and those refused for overload
 // (StatsReporter). It logs with the slog.Logger of WithLogger (default:

@@ -25,9 +25,8 @@ import (
 // abandoned work stops instead of running to completion. In the unary
 // protocol nothing follows the request, so anything that would end a Recv
 // is the caller going away. That watch is armed when the ctx is built: a
-// transport.RecvNotifier callback when the socket has one, else a
-// goroutine blocked in Recv. A cancellation that comes before the ctx is
-// built is applied when it is.
+// callback of the socket (Socket.NotifyRecv), no goroutine. A
+// cancellation that comes before the ctx is built is applied when it is.
 type handlerCtx struct {
 	base     context.Context // running.hbase
 	deadline time.Time
@@ -36,7 +35,6 @@ type handlerCtx struct {
 
 	watch bool             // unary: watch for the caller going away
 	sock  transport.Socket // watched
-	sctx  context.Context  // bounds the fallback goroutine's Recv
 
 	built  atomic.Bool // ctx is set
 	mu     sync.Mutex  // guards what follows, and serialises build with the rest
@@ -45,24 +43,21 @@ type handlerCtx struct {
 	stop   context.CancelFunc      // the deadline's; nil without one
 	ended  bool                    // the handler returned
 	cut    bool                    // Stop abandoned the call
-	armed  bool                    // NotifyRecv was called on sock (a transport.RecvNotifier)
-	wstop  context.CancelFunc      // the fallback goroutine's
-	wdone  chan struct{}           // closed when the fallback goroutine returned
+	armed  bool                    // NotifyRecv was called on sock
 }
 
 // newHandlerCtx returns the handler ctx of a request over base, with the
-// given timeout (when hasTimeout) and headers, on sock; sctx bounds socket
-// operations.
-func newHandlerCtx(base, sctx context.Context, sock transport.Socket, timeout time.Duration, hasTimeout bool, header map[string]string, watch bool) *handlerCtx {
+// given timeout (when hasTimeout) and headers, on sock.
+func newHandlerCtx(base context.Context, sock transport.Socket, timeout time.Duration, hasTimeout bool, header map[string]string, watch bool) *handlerCtx {
 	h := &handlerCtx{}
-	h.init(base, sctx, sock, timeout, hasTimeout, header, 0, watch)
+	h.init(base, sock, timeout, hasTimeout, header, 0, watch)
 	return h
 }
 
 // init sets up a zero handlerCtx as newHandlerCtx does; reserved of the
 // header's keys are known to be reserved ones.
-func (h *handlerCtx) init(base, sctx context.Context, sock transport.Socket, timeout time.Duration, hasTimeout bool, header map[string]string, reserved int, watch bool) {
-	h.base, h.watch, h.sock, h.sctx = base, watch, sock, sctx
+func (h *handlerCtx) init(base context.Context, sock transport.Socket, timeout time.Duration, hasTimeout bool, header map[string]string, reserved int, watch bool) {
+	h.base, h.watch, h.sock = base, watch, sock
 	if hasTimeout {
 		h.deadline, h.hasDL = time.Now().Add(timeout), true
 	}
@@ -116,19 +111,8 @@ func (h *handlerCtx) use() context.Context {
 
 // arm starts the caller-gone watch. Called under h.mu.
 func (h *handlerCtx) arm() {
-	if rn, ok := h.sock.(transport.RecvNotifier); ok {
-		h.armed = true
-		rn.NotifyRecv(h.gone)
-		return
-	}
-	wctx, stop := context.WithCancel(h.sctx)
-	h.wstop, h.wdone = stop, make(chan struct{})
-	go func() {
-		defer close(h.wdone)
-		if _, err := h.sock.Recv(wctx); wctx.Err() == nil {
-			h.gone(err)
-		}
-	}()
+	h.armed = true
+	h.sock.NotifyRecv(h.gone)
 }
 
 // gone cancels the handler: its caller went away (err is what Recv saw).
@@ -138,7 +122,7 @@ func (h *handlerCtx) gone(err error) {
 }
 
 // end is called once the handler returned, and again when the call is
-// finished: it stops the watch (waiting for the fallback goroutine) and
+// finished: it stops the watch (waiting for a running callback) and
 // cancels the ctx, which stays usable (and cancelled) for whoever kept it.
 // Idempotent.
 func (h *handlerCtx) end() {
@@ -148,12 +132,8 @@ func (h *handlerCtx) end() {
 		return
 	}
 	h.ended = true
-	switch {
-	case h.armed:
-		h.sock.(transport.RecvNotifier).StopNotify()
-	case h.wstop != nil:
-		h.wstop()
-		<-h.wdone
+	if h.armed {
+		h.sock.StopNotify()
 	}
 	h.sock = nil // nothing touches it once ended; the server may free it
 	cancel, stop := h.cancel, h.stop

@@ -30,7 +30,7 @@ func (s *fakeSocket) Recv(ctx context.Context) (*transport.Message, error) {
 	}
 }
 
-// notifySocket adds transport.RecvNotifier to fakeSocket.
+// notifySocket adds a NotifyRecv the test fires to fakeSocket.
 type notifySocket struct {
 	fakeSocket
 	mu sync.Mutex
@@ -59,12 +59,12 @@ func (s *notifySocket) fire(err error) {
 // newTestHandlerCtx is a handler ctx on sock over an empty-metadata base.
 func newTestHandlerCtx(sock transport.Socket, timeout time.Duration, hasTimeout bool, header map[string]string, watch bool) *handlerCtx {
 	base := metadata.NewContext(context.Background(), nil)
-	return newHandlerCtx(base, context.Background(), sock, timeout, hasTimeout, header, watch)
+	return newHandlerCtx(base, sock, timeout, hasTimeout, header, watch)
 }
 
 func TestHandlerCtxIsLazy(t *testing.T) {
 	timeout := time.Minute
-	h := newTestHandlerCtx(&fakeSocket{end: make(chan struct{})}, timeout, true, map[string]string{"X-User": "ana", "Micro-Service": "s"}, true)
+	h := newTestHandlerCtx(&notifySocket{fakeSocket: fakeSocket{end: make(chan struct{})}}, timeout, true, map[string]string{"X-User": "ana", "Micro-Service": "s"}, true)
 	dl, ok := h.Deadline()
 	require.True(t, ok)
 	assert.WithinDuration(t, time.Now().Add(time.Minute), dl, time.Second)
@@ -81,7 +81,7 @@ func TestHandlerCtxIsLazy(t *testing.T) {
 	assert.ErrorIs(t, h.Err(), context.Canceled, "cancelled once the handler returned")
 
 	// Never used while the handler ran: usable, and cancelled, afterwards.
-	h = newTestHandlerCtx(&fakeSocket{end: make(chan struct{})}, 0, false, map[string]string{"Micro-Service": "s"}, true)
+	h = newTestHandlerCtx(&notifySocket{fakeSocket: fakeSocket{end: make(chan struct{})}}, 0, false, map[string]string{"Micro-Service": "s"}, true)
 	h.end()
 	assert.False(t, h.built.Load())
 	md, ok = metadata.FromContext(h)
@@ -98,7 +98,7 @@ func TestHandlerCtxIsLazy(t *testing.T) {
 
 func TestHandlerCtxDeadline(t *testing.T) {
 	timeout := 20 * time.Millisecond
-	h := newTestHandlerCtx(&fakeSocket{end: make(chan struct{})}, timeout, true, nil, false)
+	h := newTestHandlerCtx(&notifySocket{fakeSocket: fakeSocket{end: make(chan struct{})}}, timeout, true, nil, false)
 	select {
 	case <-h.Done():
 	case <-time.After(5 * time.Second):
@@ -112,34 +112,17 @@ func TestHandlerCtxDeadline(t *testing.T) {
 }
 
 func TestHandlerCtxCallerGone(t *testing.T) {
-	for _, notify := range []bool{true, false} {
-		name := "goroutine"
-		if notify {
-			name = "RecvNotifier"
-		}
-		t.Run(name, func(t *testing.T) {
-			fs := fakeSocket{end: make(chan struct{})}
-			var sock transport.Socket = &fs
-			ns := &notifySocket{fakeSocket: fs}
-			if notify {
-				sock = ns
-			}
-			h := newTestHandlerCtx(sock, 0, false, nil, true)
-			done := h.Done() // arms the watch
-			if notify {
-				ns.fire(io.EOF)
-			} else {
-				close(fs.end)
-			}
-			select {
-			case <-done:
-			case <-time.After(5 * time.Second):
-				t.Fatal("the caller left; the handler ctx is not cancelled")
-			}
-			assert.True(t, errors.Is(context.Cause(h), ErrCallerGone), "cause %v", context.Cause(h))
-			h.end()
-		})
+	ns := &notifySocket{fakeSocket: fakeSocket{end: make(chan struct{})}}
+	h := newTestHandlerCtx(ns, 0, false, nil, true)
+	done := h.Done() // arms the watch
+	ns.fire(io.EOF)
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the caller left; the handler ctx is not cancelled")
 	}
+	assert.True(t, errors.Is(context.Cause(h), ErrCallerGone), "cause %v", context.Cause(h))
+	h.end()
 }
 
 func TestHandlerCtxEndStopsTheWatch(t *testing.T) {
@@ -154,13 +137,13 @@ func TestHandlerCtxEndStopsTheWatch(t *testing.T) {
 }
 
 func TestHandlerCtxAbandon(t *testing.T) {
-	h := newTestHandlerCtx(&fakeSocket{end: make(chan struct{})}, 0, false, nil, true)
+	h := newTestHandlerCtx(&notifySocket{fakeSocket: fakeSocket{end: make(chan struct{})}}, 0, false, nil, true)
 	h.abandon()
 	assert.ErrorIs(t, h.Err(), context.Canceled, "abandoned before it was built")
 	assert.ErrorIs(t, context.Cause(h), ErrCallAbandoned)
 	h.end()
 
-	h = newTestHandlerCtx(&fakeSocket{end: make(chan struct{})}, 0, false, nil, true)
+	h = newTestHandlerCtx(&notifySocket{fakeSocket: fakeSocket{end: make(chan struct{})}}, 0, false, nil, true)
 	done := h.Done()
 	c := &call{}
 	c.setHandler(h)
@@ -176,7 +159,7 @@ func TestHandlerCtxAbandon(t *testing.T) {
 
 	c = &call{}
 	c.abandon()
-	h = newTestHandlerCtx(&fakeSocket{end: make(chan struct{})}, 0, false, nil, false)
+	h = newTestHandlerCtx(&notifySocket{fakeSocket: fakeSocket{end: make(chan struct{})}}, 0, false, nil, false)
 	c.setHandler(h)
 	assert.ErrorIs(t, h.Err(), context.Canceled, "a call abandoned before its handler ctx existed")
 	assert.ErrorIs(t, context.Cause(h), ErrCallAbandoned)

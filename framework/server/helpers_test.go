@@ -217,7 +217,7 @@ func (c *rawClient) request(ctx context.Context, service, endpoint string) map[s
 
 // roundTrip sends one message on a new stream and returns the reply.
 func (c *rawClient) roundTrip(ctx context.Context, m *transport.Message) (*transport.Message, error) {
-	sock, err := c.conn.NewStream(ctx)
+	sock, err := c.conn.NewStream(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +225,11 @@ func (c *rawClient) roundTrip(ctx context.Context, m *transport.Message) (*trans
 	if err := sock.Send(ctx, m); err != nil {
 		return nil, err
 	}
-	return sock.Recv(ctx)
+	reply, err := sock.Recv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return reply.Clone(), nil // the reply is lent until Close
 }
 
 // call is a unary call: the reply's error headers become an *errors.Error.
@@ -249,7 +253,7 @@ func (c *rawClient) call(ctx context.Context, service, endpoint string, req, rsp
 
 // openStream opens a streaming call.
 func (c *rawClient) openStream(ctx context.Context, service, endpoint string) (transport.Socket, error) {
-	sock, err := c.conn.NewStream(ctx)
+	sock, err := c.conn.NewStream(ctx, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -38,18 +38,14 @@ type running struct {
 	hbCancel context.CancelFunc
 
 	stopping     atomic.Bool   // set by Stop before it closes the listener
-	acceptFailed chan struct{} // closed by the first worker whose Accept failed without Stop
+	acceptFailed chan struct{} // closed when Serve returned without Stop (serveLoop)
 	hbDone       chan struct{} // closed when the heartbeat returned
+	served       chan struct{} // closed when Serve returned: every stream was served
+	failed       bool          // Serve returned without Stop; guarded by server.mu
 
-	// Workers (serve.go). Guarded by server.mu.
-	workers    sync.WaitGroup // every worker goroutine
-	accepting  int            // workers in (or about to call) Accept
-	acceptIdle chan struct{}  // set by Stop; closed when accepting drops to 0
-	failed     bool           // an Accept failed without Stop
-
-	// inline keeps the call state of calls served inline for reuse
-	// (newInlineCall); the server's own, never shared.
-	inline sync.Pool
+	// slots keeps the call state of finished calls for reuse
+	// (newCallSlot); the server's own, never shared.
+	slots sync.Pool
 }
 
 // Start implements Server.
@@ -80,12 +76,7 @@ func (s *server) Start(ctx context.Context) error {
 		return err
 	}
 	s.run = r
-	if is, ok := r.l.(transport.InlineServer); ok {
-		is.ServeInline(func(sock transport.Socket) bool { return s.serveInline(r, sock) })
-	}
-	r.accepting = 1
-	r.workers.Add(1)
-	go s.worker(r)
+	go s.serveLoop(r)
 	go s.heartbeat(r)
 	return nil
 }
@@ -103,7 +94,7 @@ func (s *server) start(ctx context.Context, subs []*subscriber) (*running, error
 	}
 	// The running server's ctx keeps Start's values but not its end.
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r := &running{inline: sync.Pool{New: newInlineCall},
+	r := &running{slots: sync.Pool{New: newCallSlot},
 		addr:         l.Addr(),
 		svc:          svc,
 		l:            l,
@@ -113,6 +104,7 @@ func (s *server) start(ctx context.Context, subs []*subscriber) (*running, error
 		hbase:        metadata.NewContext(context.WithoutCancel(rctx), nil),
 		acceptFailed: make(chan struct{}),
 		hbDone:       make(chan struct{}),
+		served:       make(chan struct{}),
 	}
 	r.hbCtx, r.hbCancel = context.WithCancel(rctx)
 	for _, sub := range subs {
@@ -199,26 +191,14 @@ func (s *server) Stop(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("deregister node %q: %w", r.svc.Nodes[0].ID, err))
 	}
 	dcancel()
-	// (2) Stop accepting; the address is free once Close returns. Every
-	// stream a worker accepted is registered once no worker is in Accept.
+	// (2) Stop accepting; the address is free once Close returns. A stream
+	// handed over from now on finds stopping set and is refused.
 	_ = r.l.Close()
-	if is, ok := r.l.(transport.InlineServer); ok {
-		is.ServeInline(nil)
-	}
-	s.mu.Lock()
-	idle := r.acceptIdle
-	if r.accepting > 0 && idle == nil {
-		idle = make(chan struct{})
-		r.acceptIdle = idle
-	}
-	s.mu.Unlock()
-	if idle != nil {
-		<-idle
-	}
 	// (3) Drain in-flight requests until the abandon grace before the
-	// deadline; then the workers exit.
+	// deadline; then Serve returns, once every stream it handed over was
+	// served.
 	n := s.drain(plan)
-	r.workers.Wait()
+	<-r.served
 	if n > 0 {
 		noun := "requests"
 		if n == 1 {
@@ -284,8 +264,11 @@ func (s *server) drain(plan stopPlan) int {
 		case <-plan.ctx.Done():
 		}
 	}
-	// The sockets of the handlers still running (those that ignore their
-	// ctx) are closed: their callers see the stream end without a reply.
+	// The streams of the handlers still running (those that ignore their
+	// ctx) are ended towards their callers, who see them end without a
+	// reply. CloseSend, not Close: the call's own goroutine still uses its
+	// socket (and the request message, whose lease a Close would end); it
+	// closes it when the handler returns.
 	s.mu.Lock()
 	socks = socks[:0]
 	for _, c := range s.calls {
@@ -293,7 +276,7 @@ func (s *server) drain(plan stopPlan) int {
 	}
 	s.mu.Unlock()
 	for _, sock := range socks {
-		_ = sock.Close()
+		_ = sock.CloseSend()
 	}
 	<-done
 	if abandoned > 0 {

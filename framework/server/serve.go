@@ -4,6 +4,7 @@ import (
 	"context"
 	stderrors "errors"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -15,12 +16,11 @@ import (
 	"github.com/microsim/microsim/framework/transport"
 )
 
-// call is one accepted stream being served (or refused). A worker reuses
-// its call from one request to the next.
+// call is one stream being served (or refused). Its callSlot is reused
+// from one stream to the next.
 type call struct {
 	sock    transport.Socket
 	refusal bool // refused for overload; not counted against the limit
-	unary   bool // a unary call: nothing outside the server saw its socket
 	idx     int  // in server.calls, while registered (under the server's mu)
 
 	mu  sync.Mutex
@@ -50,97 +50,79 @@ func (c *call) abandon() {
 	}
 }
 
-// maxIdleWorkers is how many workers may wait in Accept at once; a worker
-// that finishes a request while that many wait exits.
-const maxIdleWorkers = 64
-
-// worker is a serving goroutine: it accepts a stream and serves it itself,
-// then accepts the next. A worker that takes a stream while no other
-// worker waits in Accept first starts one, so a stream never waits for a
-// goroutine to be free; one that finishes while maxIdleWorkers wait exits.
-// So a busy server starts no goroutine per request and its goroutines keep
-// the stacks they grew. When Accept fails without Stop (the listener
-// failed, for example because the host crashed) the first worker to see it
-// logs and signals the heartbeat through r.acceptFailed; none of them
-// retries on a failing listener.
-func (s *server) worker(r *running) {
-	defer r.workers.Done()
-	w := &serving{}
-	c := &call{}
-	for {
-		sock, err := r.l.Accept(r.ctx)
-		if !s.accepted(r, c, sock, err) {
-			return
-		}
-		if c.refusal {
-			s.refuse(r.base, c)
-		} else {
-			s.serve(r, w, c)
-		}
-		if !s.finish(r, c) {
-			return
-		}
-	}
-}
-
-// inlineCall is what a call served inline borrows: a call and the
-// serving state a worker would have reused.
-type inlineCall struct {
+// callSlot is what a call borrows from its running server's pool
+// (running.slots): the call and the serving state, reused from one stream
+// to the next.
+type callSlot struct {
 	c call
 	w serving
 }
 
-// newInlineCall makes the call state of a served-inline call; a server's
-// running keeps a pool of them (running.inline), never shared with another
-// server.
-func newInlineCall() any { return new(inlineCall) }
+// newCallSlot makes a callSlot; a server's running keeps a pool of them,
+// never shared with another server.
+func newCallSlot() any { return new(callSlot) }
 
-// serveInline serves sock on the transport goroutine that read its
-// request (transport.InlineServer), as a worker would have served it had
-// Accept returned it, and reports false, leaving sock alone, once the
-// server is stopping. It registers the call under s.mu after checking
-// stopping, which Stop sets before it drains: either Stop's drain waits
-// for the call, or the call is not taken.
-func (s *server) serveInline(r *running, sock transport.Socket) bool {
-	ic := r.inline.Get().(*inlineCall)
-	c := &ic.c
+// serveLoop runs the listener's Serve until the listener closes: by Stop,
+// or because it failed (for example because the host crashed), which it
+// logs and signals to the heartbeat through r.acceptFailed. It closes
+// r.served when Serve returned, once every stream it handed over was
+// served.
+func (s *server) serveLoop(r *running) {
+	defer close(r.served)
+	err := r.l.Serve(func(sock transport.Socket) { s.handleStream(r, sock) })
+	s.mu.Lock()
+	failed := !r.stopping.Load()
+	r.failed = failed
+	s.mu.Unlock()
+	if failed {
+		s.opts.log.Error("server: accept failed; no longer serving", "service", s.name, "addr", r.addr, "err", err)
+		close(r.acceptFailed)
+	}
+}
+
+// handleStream serves one stream the listener handed over, on whatever
+// goroutine the transport chose (Listener.Serve's handle), and closes it.
+// It registers the call under s.mu after checking stopping, which Stop
+// sets before it closes the listener and drains: either Stop's drain
+// waits for the call, or the call is refused (Unavailable: nothing ran,
+// the client may retry elsewhere).
+func (s *server) handleStream(r *running, sock transport.Socket) {
+	slot := r.slots.Get().(*callSlot)
+	c := &slot.c
 	s.mu.Lock()
 	if r.stopping.Load() || r.failed {
 		s.mu.Unlock()
-		r.inline.Put(ic)
-		return false
+		r.slots.Put(slot)
+		s.refuseStopping(r.base, sock)
+		return
 	}
 	s.admitLocked(c, sock)
 	s.mu.Unlock()
 	if c.refusal {
 		s.refuse(r.base, c)
 	} else {
-		s.serve(r, &ic.w, c)
+		s.serve(r, &slot.w, c)
 	}
 	c.end()
 	s.mu.Lock()
-	sock, free := s.forgetLocked(c, r)
+	s.forgetLocked(c)
 	s.mu.Unlock()
-	if free {
-		transport.Free(sock)
-	}
-	r.inline.Put(ic)
-	return true
+	r.slots.Put(slot)
 }
 
-// serving is a worker's reusable state.
+// serving is a call slot's reusable state.
 type serving struct {
 	reply  transport.Message // the unary reply; Send copies it
 	header map[string]string
 	buf    []byte // the reply's encoding, when the codec is a codec.Appender
 }
 
-// maxKeptBuf bounds the encoding buffer a worker keeps between requests:
+// maxKeptBuf bounds the encoding buffer a slot keeps between requests:
 // room for a 64 KiB payload with its encoding's few extra bytes and
 // append's rounding up (a bound of exactly 64 KiB kept none of them).
 const maxKeptBuf = 128 << 10
 
-// marshal encodes a reply into the worker's buffer when the codec can
+// marshal encodes a reply into the slot's buffer when the codec can
 // append; the buffer is reused once Send (which copies) returned.
 func (w *serving) marshal(cd codec.Codec, v any) ([]byte, error) {
 	if a, ok := cd.(codec.Appender); ok {
@@ -154,34 +136,6 @@ func (w *serving) keep(b []byte) {
 	if cap(b) <= maxKeptBuf && cap(b) >= cap(w.buf) {
 		w.buf = b[:0]
 	}
-}
-
-// accepted handles the result of a worker's Accept: it registers the call
-// (refused for overload when too many are in flight) and starts a worker
-// when none is left in Accept. It reports false when the worker must exit.
-func (s *server) accepted(r *running, c *call, sock transport.Socket, err error) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r.accepting--
-	if r.accepting == 0 && r.acceptIdle != nil {
-		close(r.acceptIdle)
-		r.acceptIdle = nil
-	}
-	if err != nil {
-		if !r.stopping.Load() && !r.failed {
-			r.failed = true
-			s.opts.log.Error("server: accept failed; no longer serving", "service", s.name, "addr", r.addr, "err", err)
-			close(r.acceptFailed)
-		}
-		return false
-	}
-	s.admitLocked(c, sock)
-	if r.accepting == 0 && !r.stopping.Load() && !r.failed {
-		r.accepting++
-		r.workers.Add(1)
-		go s.worker(r)
-	}
-	return true
 }
 
 // admitLocked registers the call serving sock, refused for overload when
@@ -212,14 +166,8 @@ func (c *call) end() {
 }
 
 // forgetLocked forgets an ended call and signals a waiting Stop when the
-// last one is gone. It returns the call's socket, and whether the caller
-// should free it (transport.Free) once s.mu is released: for a unary call
-// while the server is not stopping. A stopping server's drain may have
-// taken the socket, to close it, before the call was forgotten; else
-// nothing outside the server saw it (a unary handler gets its values and
-// its ctx, which lets go of the socket when the handler returns). Called
-// under s.mu.
-func (s *server) forgetLocked(c *call, r *running) (transport.Socket, bool) {
+// last one is gone. Called under s.mu.
+func (s *server) forgetLocked(c *call) {
 	last := len(s.calls) - 1
 	moved := s.calls[last]
 	s.calls[c.idx], moved.idx = moved, c.idx
@@ -232,26 +180,7 @@ func (s *server) forgetLocked(c *call, r *running) (transport.Socket, bool) {
 		close(s.drained)
 		s.drained = nil
 	}
-	sock, free := c.sock, c.unary && !r.stopping.Load()
-	c.sock, c.unary = nil, false
-	return sock, free
-}
-
-// finish ends a call: it forgets it, signals a waiting Stop when the last
-// one is gone, and reports whether the worker accepts again.
-func (s *server) finish(r *running, c *call) bool {
-	c.end()
-	s.mu.Lock()
-	sock, free := s.forgetLocked(c, r)
-	again := !r.stopping.Load() && !r.failed && r.accepting < maxIdleWorkers
-	if again {
-		r.accepting++
-	}
-	s.mu.Unlock()
-	if free {
-		transport.Free(sock)
-	}
-	return again
+	c.sock = nil
 }
 
 // refuse reads the request and replies Unavailable without running
@@ -266,6 +195,17 @@ func (s *server) refuse(ctx context.Context, c *call) {
 	ep := m.Header[wire.Endpoint]
 	s.logs.Log(ctx, s.opts.log, slog.LevelWarn, "server: overloaded; request refused", "service", s.name, "endpoint", ep, "remote", c.sock.RemoteAddr(), "max", s.opts.maxInFlight)
 	s.replyError(ctx, c, errors.New(s.name, errors.Unavailable, "server overloaded: %d requests in flight; %s not run", s.opts.maxInFlight, ep))
+}
+
+// refuseStopping answers a stream that reached a stopping server, reading
+// its request first as refuse does, with Unavailable, and closes it.
+func (s *server) refuseStopping(ctx context.Context, sock transport.Socket) {
+	defer sock.Close()
+	m, err := sock.Recv(ctx)
+	if err != nil {
+		return
+	}
+	s.sendError(ctx, sock, errors.New(s.name, errors.Unavailable, "server stopping; %s not run", m.Header[wire.Endpoint]))
 }
 
 // serve reads a request, dispatches it and replies. r.base bounds the
@@ -300,18 +240,24 @@ func (s *server) serve(r *running, w *serving, c *call) {
 		body, rsp, st = ep.newArgs()
 	}
 	hctx := &st.h
-	hctx.init(r.hbase, ctx, c.sock, rt.timeout, rt.hasTimeout, m.Header, rt.reserved, !ep.stream)
+	hctx.init(r.hbase, c.sock, rt.timeout, rt.hasTimeout, m.Header, rt.reserved, !ep.stream)
 	c.setHandler(hctx)
-	c.unary = !ep.stream
-	// The request message is the server's own (the transport gave it up),
-	// so its header map is the Request's (serveUnary hands it back once no
-	// wrapper can hold it).
+	// The request message is lent until the call's socket is closed (or,
+	// for a stream, receives again): its header map is the Request's
+	// while nothing can keep the Request longer. A wrapper may keep it
+	// (and a stream's wrapper reads it after the handler received more),
+	// so with wrappers the Request gets a copy. Its strings are anyone's
+	// to keep.
+	header := m.Header
+	if len(s.opts.hWrappers) > 0 {
+		header = maps.Clone(header)
+	}
 	req := &st.req
 	*req = Request{
 		Service:     s.name,
 		Endpoint:    ep.name,
 		ContentType: rt.ct,
-		Header:      m.Header,
+		Header:      header,
 	}
 	if ep.stream {
 		s.serveStream(ctx, hctx, c, ep, cd, req, m)
@@ -402,30 +348,17 @@ func count(b bool) int {
 // serveUnary decodes the request into body, runs the handler with rsp and
 // replies. ctx bounds the socket; hctx is the handler's.
 func (s *server) serveUnary(ctx context.Context, hctx *handlerCtx, w *serving, c *call, ep *endpoint, cd codec.Codec, req *Request, m *transport.Message, body, rsp any) {
-	// m is the server's own: the request may keep pointing into its body.
-	if err := codec.UnmarshalAlias(cd, m.Body, body); err != nil {
+	// m is lent: the request value must not point into its body, which
+	// the transport reuses once the call's socket is closed. A codec's
+	// Unmarshal copies (the Codec contract), so the handler may keep the
+	// request.
+	if err := cd.Unmarshal(m.Body, body); err != nil {
 		s.replyError(ctx, c, errors.NewBadRequest(s.name, "decode request to %s as %s: %v", ep.name, cd.ContentType(), err))
 		return
-	}
-	_, alias := cd.(codec.AliasUnmarshaler)
-	if !alias {
-		// body keeps no reference to m.Body (the Codec contract): the
-		// transport may reuse its buffer.
-		transport.ReleaseBody(c.sock, m)
 	}
 	req.Body = body
 	err := s.invoke(hctx, ep, req, rsp)
 	hctx.end()
-	if !alias && len(s.opts.hWrappers) == 0 {
-		// Only wrappers see the Request: a handler gets its values and its
-		// ctx, whose metadata is a copy (metadata.FromHeader). With no
-		// wrappers nothing outside the server can hold the header map, so
-		// the transport may have it back, for the next request's copy (an
-		// aliasing codec's request may still point into the message: that
-		// one is left alone).
-		req.Header = nil
-		transport.Release(c.sock, m)
-	}
 	if err != nil {
 		s.replyError(ctx, c, s.handlerError(hctx, ep, err))
 		return
@@ -435,16 +368,16 @@ func (s *server) serveUnary(ctx context.Context, hctx *handlerCtx, w *serving, c
 		s.replyError(ctx, c, errors.NewInternal(s.name, "encode response of %s as %s: %v", ep.name, cd.ContentType(), err))
 		return
 	}
-	// The worker's reply header holds only the content type (Send copies
+	// The slot's reply header holds only the content type (Send copies
 	// it): setting the key replaces the last reply's, no clear needed.
 	if w.header == nil {
 		w.header = make(map[string]string, 1)
 	}
 	w.header[wire.ContentType] = cd.ContentType()
 	w.reply = transport.Message{Header: w.header, Body: b}
-	// The reply ends the call: with a transport.SendCloser the stream's end
-	// leaves in the same write (finish's Close is then a no-op).
-	err = transport.SendClose(ctx, c.sock, &w.reply)
+	// The reply ends the call: the stream's end leaves in the same write
+	// (the call's final Close is then a no-op).
+	err = c.sock.SendClose(ctx, &w.reply)
 	w.reply.Body = nil
 	w.keep(b)
 	if stderrors.Is(err, transport.ErrMessageTooLarge) {
@@ -490,10 +423,15 @@ func (s *server) handlerError(hctx context.Context, ep *endpoint, err error) *er
 // replyError sends e as the call's final message (error headers and
 // Micro-End: 1, so that it also ends a streaming call).
 func (s *server) replyError(ctx context.Context, c *call, e *errors.Error) {
+	s.sendError(ctx, c.sock, e)
+}
+
+// sendError sends e on sock as replyError does.
+func (s *server) sendError(ctx context.Context, sock transport.Socket, e *errors.Error) {
 	h := make(map[string]string, 4)
 	errors.ToHeader(e, h)
 	h[wire.End] = "1"
-	if err := c.sock.Send(ctx, &transport.Message{Header: h}); err != nil {
+	if err := sock.Send(ctx, &transport.Message{Header: h}); err != nil {
 		s.opts.log.Debug("server: error reply not sent", "service", s.name, "error", e, "err", err)
 	}
 }

@@ -361,7 +361,7 @@ func TestCallerGoneCancelsHandler(t *testing.T) {
 		s := w.started(t, &Greeter{})
 		c := w.dial(t, s.Addr())
 
-		sock, err := c.conn.NewStream(t.Context())
+		sock, err := c.conn.NewStream(t.Context(), nil)
 		require.NoError(t, err)
 		m := &transport.Message{Header: c.request(t.Context(), "greeter", "Greeter.Sleep"), Body: []byte(`{"delay":60000000000}`)}
 		require.NoError(t, sock.Send(t.Context(), m))

@@ -22,7 +22,6 @@ type serverStream struct {
 	// first is the opening message when it carries a payload (it has no
 	// Micro-Stream-Open header); Recv returns it first. Only Recv touches it.
 	first *transport.Message
-	open  *transport.Message // the opening message, whose headers the Request holds
 }
 
 func (st *serverStream) Context() context.Context { return st.ctx }
@@ -64,27 +63,13 @@ func (st *serverStream) Recv(msg any) error {
 			return errors.Wrapf(st.id, errors.Interrupted, err, "stream %s: receive", st.endpoint)
 		}
 	}
-	// m is ours: a codec that can alias it decodes in place; with any
-	// other, msg keeps nothing of m and, unless m is the opening message
-	// (whose headers are the Request's), its memory goes back to the
-	// transport (transport.Releaser) for the next message.
-	var err error
-	if _, alias := st.codec.(codec.AliasUnmarshaler); alias {
-		err = codec.UnmarshalAlias(st.codec, m.Body, msg)
-	} else {
-		err = st.codec.Unmarshal(m.Body, msg)
-		if !st.opening(m) {
-			transport.Release(st.sock, m)
-		}
-	}
-	if err != nil {
+	// m is lent until the next Recv: msg keeps nothing of it (a codec's
+	// Unmarshal copies).
+	if err := st.codec.Unmarshal(m.Body, msg); err != nil {
 		return errors.Wrapf(st.id, errors.BadRequest, err, "stream %s: decode message as %s", st.endpoint, st.codec.ContentType())
 	}
 	return nil
 }
-
-// opening reports whether m is the stream's opening message.
-func (st *serverStream) opening(m *transport.Message) bool { return m == st.open }
 
 // ctxError is the error of a Send or Recv that failed because the
 // handler's ctx ended: DeadlineExceeded or Canceled.
@@ -100,7 +85,7 @@ func (st *serverStream) ctxError(op string) error {
 // and, if the handler failed, the error headers. ctx bounds the socket;
 // hctx is the handler's.
 func (s *server) serveStream(ctx, hctx context.Context, c *call, ep *endpoint, cd codec.Codec, req *Request, m *transport.Message) {
-	st := &serverStream{ctx: hctx, sock: c.sock, codec: cd, id: s.name, endpoint: ep.name, open: m}
+	st := &serverStream{ctx: hctx, sock: c.sock, codec: cd, id: s.name, endpoint: ep.name}
 	if m.Header[wire.StreamOpen] == "" {
 		st.first = m
 	}

@@ -113,7 +113,7 @@ func TestStreamOpeningMessageWithPayload(t *testing.T) {
 		s := w.started(t, &Greeter{})
 		c := w.dial(t, s.Addr())
 
-		sock, err := c.conn.NewStream(t.Context())
+		sock, err := c.conn.NewStream(t.Context(), nil)
 		require.NoError(t, err)
 		defer sock.Close()
 		require.NoError(t, sock.Send(t.Context(), &transport.Message{

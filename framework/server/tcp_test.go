@@ -28,8 +28,8 @@ func (w *Waiter) Wait(ctx context.Context, _ *HelloRequest, _ *HelloReply) error
 	return ctx.Err()
 }
 
-// TestCallerGoneOverTCP: over the TCP transport (whose sockets are
-// transport.RecvNotifiers) a handler whose caller closes the stream is
+// TestCallerGoneOverTCP: over the TCP transport (whose sockets call back
+// through NotifyRecv) a handler whose caller closes the stream is
 // cancelled with ErrCallerGone, and a plain call still works.
 func TestCallerGoneOverTCP(t *testing.T) {
 	w := &Waiter{causes: make(chan error, 1)}
@@ -39,7 +39,7 @@ func TestCallerGoneOverTCP(t *testing.T) {
 	require.NoError(t, c.call(t.Context(), "waiter", "Greeter.Hello", &HelloRequest{Name: "tcp"}, &rsp))
 	require.Equal(t, "hello tcp", rsp.Greeting)
 
-	sock, err := conn.NewStream(t.Context())
+	sock, err := conn.NewStream(t.Context(), nil)
 	require.NoError(t, err)
 	require.NoError(t, sock.Send(t.Context(), &transport.Message{Header: c.request(t.Context(), "waiter", "Waiter.Wait"), Body: []byte(`{}`)}))
 	time.Sleep(50 * time.Millisecond) // the handler is waiting
@@ -52,12 +52,12 @@ func TestCallerGoneOverTCP(t *testing.T) {
 	}
 }
 
-// TestStreamOverTCPReleasesMessages: over TCP (whose sockets are
-// transport.Releasers) a stream handler's Recv hands each decoded message
-// back to the transport, which reuses its memory for the next ones: every
-// message still arrives intact, and the opening message, whose headers are
-// the Request's, is not handed back (its headers stay intact to the end).
-func TestStreamOverTCPReleasesMessages(t *testing.T) {
+// TestStreamOverTCPLeasesMessages: over TCP each message a stream
+// handler's Recv decodes is lent until the next, and the transport reuses
+// its memory for the later ones: every message still arrives intact, and
+// the Request's headers, which a wrapper reads after the handler received
+// them all, are intact to the end.
+func TestStreamOverTCPLeasesMessages(t *testing.T) {
 	endpoints := make(chan string, 2)
 	check := func(next server.HandlerFunc) server.HandlerFunc {
 		return func(ctx context.Context, req *server.Request, rsp any) error {
@@ -76,7 +76,7 @@ func TestStreamOverTCPReleasesMessages(t *testing.T) {
 		var err error
 		first := 0
 		if withPayload { // the opening message is the first data message
-			sock, err = conn.NewStream(t.Context())
+			sock, err = conn.NewStream(t.Context(), nil)
 			require.NoError(t, err)
 			b, err := json.Marshal(&HelloRequest{Name: name(0)})
 			require.NoError(t, err)
@@ -131,8 +131,8 @@ func (m *Meeting) Meet(ctx context.Context, req *HelloRequest, rsp *HelloReply) 
 }
 
 // TestBlockedCallDoesNotBlockItsConnection: over TCP a call alone on its
-// connection is served on the transport's reading goroutine
-// (transport.InlineServer). A handler that then waits for another call
+// connection is served on the transport's reading goroutine (inside
+// Listener.Serve). A handler that then waits for another call
 // on the same connection must still see it arrive and be served: the
 // transport reads the connection on with another goroutine.
 func TestBlockedCallDoesNotBlockItsConnection(t *testing.T) {

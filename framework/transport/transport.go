@@ -64,225 +64,88 @@ type Transport interface {
 
 // Conn is the client side of a connection. It is safe for concurrent use.
 type Conn interface {
-	// NewStream opens a stream. It blocks only while the connection applies
-	// backpressure; it fails with ErrClosed, ErrReset or ErrRefused when the
-	// connection can carry no new stream, in which case nothing was sent.
-	NewStream(ctx context.Context) (Socket, error)
+	// NewStream opens a stream and, when first is not nil, sends first as
+	// its first message in the same step, so that a transport can put the
+	// opening and the message on the wire together. It blocks only while
+	// the connection or the stream applies backpressure. It returns a nil
+	// Socket when no stream was opened — ErrClosed, ErrReset or ErrRefused
+	// when the connection can carry no new stream; nothing was sent — and
+	// the Socket with Send's error when the stream was opened but first
+	// was not sent (ErrMessageTooLarge, say): the caller closes it.
+	NewStream(ctx context.Context, first *Message) (Socket, error)
 	// RemoteAddr is the address that was dialled.
 	RemoteAddr() string
+	// Done returns a channel that is closed once the connection is closed
+	// or has failed: when no stream can be opened or used on it any more.
+	// A client pool lets go of connections it retired through it. It does
+	// not block.
+	Done() <-chan struct{}
 	// Close closes the connection and resets its streams. Idempotent.
 	Close() error
 }
 
-// Listener accepts streams. It is safe for concurrent use.
+// Listener hands the streams clients open to a server. It is safe for
+// concurrent use.
 type Listener interface {
-	// Accept blocks until a client opens a stream, the listener is closed
-	// (ErrClosed) or ctx is done.
-	Accept(ctx context.Context) (Socket, error)
+	// Serve calls handle for every stream a client opens on a connection to
+	// the listener, concurrently, each on a goroutine the transport picks:
+	// the one that read the stream's opening when that costs nothing else
+	// (the stream is alone on its connection with its first message, say),
+	// else one of a pool the transport keeps. handle owns the socket: it
+	// closes it before it returns (see the package documentation); it must
+	// not assume a goroutine of its own, but may block. Serve blocks until
+	// the listener is closed — by Close, or because it failed (its host
+	// went down) — and every handle call it made has returned; it then
+	// returns an error wrapping ErrClosed. A stream opened once the
+	// listener is closed is refused (ErrRefused at the client). Serve may
+	// be called once; a second call fails at once.
+	Serve(handle func(Socket)) error
 	// Addr is the address the listener is bound to; dial it to reach this listener.
 	Addr() string
-	// Close stops accepting and frees the address; streams already accepted
-	// are unaffected. Idempotent.
+	// Close stops handing out streams and frees the address; streams
+	// already handed to handle are unaffected. It does not wait for them
+	// (Serve does). Idempotent.
 	Close() error
 }
 
-// Socket is one stream. Send may be called concurrently with Recv, but
-// neither concurrently with itself.
+// Socket is one stream. Send and SendClose may be called concurrently with
+// Recv, but neither concurrently with itself or the other. Close,
+// CloseSend, NotifyRecv and StopNotify may be called at any time.
 type Socket interface {
 	// Send sends m. It blocks while the stream applies backpressure. It
 	// does not modify m, its header or its body, and keeps no reference to
 	// them once it returns: the caller may reuse them.
 	Send(ctx context.Context, m *Message) error
+	// SendClose is Send followed by Close, in one step, so that a
+	// transport can put the last message and the end of the stream on the
+	// wire together. When m cannot be sent it returns Send's error and the
+	// stream stays open. It blocks as Send does.
+	SendClose(ctx context.Context, m *Message) error
 	// Recv blocks until a message arrives, the peer ends the stream (io.EOF),
-	// the stream fails, or ctx is done.
+	// the stream fails, or ctx is done. The message is lent: see the
+	// package documentation for how long it stays valid.
 	Recv(ctx context.Context) (*Message, error)
-	// CloseSend tells the peer no more messages will be sent. Idempotent.
-	CloseSend() error
-	// RemoteAddr is the peer's address.
-	RemoteAddr() string
-	// Close ends the stream for this side (see the package documentation). Idempotent.
-	Close() error
-}
-
-// RecvNotifier is an optional interface of a Socket: it reports, without a
-// goroutine blocked in Recv, that Recv would no longer block because of the
-// peer or the connection — a message arrived, the peer ended its side
-// (CloseSend or Close), or the stream or its connection failed. A local
-// Close does not count. A server uses it to notice, while a unary handler
-// runs, that its caller went away.
-type RecvNotifier interface {
-	// NotifyRecv arranges for f to be called once, with the error Recv would
-	// return (nil when a message is waiting), as soon as such an event
-	// happens; at once, on the calling goroutine, if one already has. f runs
-	// on whatever goroutine caused the event (a transport goroutine, or the
-	// peer's, in memory): it must be quick, must not block and must not call
+	// NotifyRecv arranges for f to be called once, without a goroutine
+	// blocked in Recv, with the error Recv would return (nil when a
+	// message is waiting) as soon as Recv would no longer block because
+	// of the peer or the connection: a message arrived, the peer ended
+	// its side (CloseSend or Close), or the stream or its connection
+	// failed — at once, on the calling goroutine, if that already
+	// happened. A local Close does not count. f runs on whatever goroutine
+	// caused the event: it must be quick, must not block and must not call
 	// the socket. A socket holds one notification: a second NotifyRecv
-	// replaces the first. It does not block.
+	// replaces the first. A server uses it to notice, while a unary
+	// handler runs, that its caller went away. It does not block.
 	NotifyRecv(f func(err error))
 	// StopNotify cancels the notification and reports whether it did so
 	// before f was called. When it returns, f is not running and will not
 	// be called. It does not block beyond a running f.
 	StopNotify() bool
-}
-
-// StreamSender is an optional interface of a Conn: NewStreamSend is
-// NewStream followed by Send of the stream's first message, in one step, so
-// that a transport can put the opening of the stream and the message on
-// the wire together. It returns a nil Socket and NewStream's error when no
-// stream was opened, and the Socket with Send's error when the stream was
-// opened but m was not sent (the caller closes it). It blocks as NewStream
-// and Send do.
-type StreamSender interface {
-	NewStreamSend(ctx context.Context, m *Message) (Socket, error)
-}
-
-// SendCloser is an optional interface of a Socket: SendClose is Send
-// followed by Close, in one step, so that a transport can put the last
-// message and the end of the stream on the wire together. When the message
-// cannot be sent, SendClose returns Send's error and the stream stays open.
-// It blocks as Send does.
-type SendCloser interface {
-	SendClose(ctx context.Context, m *Message) error
-}
-
-// Doner is an optional interface of a Conn: Done returns a channel that is
-// closed once the connection is closed or has failed — when no stream can
-// be opened or used on it any more. A nil channel means the connection
-// cannot tell (a decorator over a Conn without Done). A client pool uses it
-// to let go of connections it retired (the peer refused new streams) once
-// the peer has closed them. It does not block.
-type Doner interface {
-	Done() <-chan struct{}
-}
-
-// InlineServer is an optional interface of a Listener: a server that
-// serves each accepted stream to its end on one goroutine registers with
-// ServeInline a function the transport may call, instead of handing a
-// stream to Accept, on the transport's own goroutine that read the stream's
-// opening — when the stream's first message has arrived with it and the
-// stream is alone on its connection. A lone call is then served without
-// passing it from one goroutine to another, which at low concurrency costs
-// more than the rest of the call. serve owns the stream as if Accept had
-// returned it and closes it before returning; it returns false, without
-// touching the stream, when it no longer takes streams (the transport then
-// refuses it, as if no server had accepted it). While serve runs, the
-// transport may have to start another goroutine to go on reading the
-// connection — at once when serve waits on the connection (Recv or Send
-// blocks), otherwise after a short delay — so a long or blocked serve
-// delays the connection's other streams by about a millisecond, never for
-// good. ServeInline(nil) stops it; streams then go to Accept only.
-type InlineServer interface {
-	ServeInline(serve func(Socket) bool)
-}
-
-// ConnDone returns c's Done channel when c is a Doner, and nil otherwise.
-func ConnDone(c Conn) <-chan struct{} {
-	if d, ok := c.(Doner); ok {
-		return d.Done()
-	}
-	return nil
-}
-
-// Releaser is an optional interface of a Socket: Release hands a message
-// that Recv returned back to the transport once the caller is done with
-// it, so that the transport may reuse its memory — the Message, its header
-// map and the buffer behind its Body and its header strings — for a later
-// message. After Release the caller must not read or write m, its Header,
-// its Body, or any string or slice it took from them (a value decoded
-// with a codec that aliases its input, errors.FromHeader's strings): they
-// may change under it. Keep what is needed by copying it first.
-//
-// Releasing is never required; a message that is not released is left to
-// the garbage collector. m must come from this socket's Recv; a message
-// the transport cannot reuse (another socket's, one built by the caller)
-// is ignored, and so is a second Release right after the first. Later,
-// the *Message itself may have been reused for a message a later Recv
-// returned: release each message once, before receiving the next is
-// safest. Release may be called before or after Close. It does not block.
-type Releaser interface {
-	Release(m *Message)
-}
-
-// BodyReleaser is an optional interface of a Socket: ReleaseBody hands
-// back only the body of a message that Recv returned — the caller decoded
-// it and keeps m and m.Header — so that the transport may reuse the body's
-// buffer. After ReleaseBody the caller must not read or write m.Body or
-// anything taken from it (m.Body is set to nil); m.Header and its strings
-// stay valid and the caller's. A transport implements it only when its
-// header strings never share memory with the body, or only for the
-// messages whose do not (a TCP server's; others are ignored). The rules of
-// Releaser apply otherwise: m must come from this socket's Recv, a message
-// the transport cannot reuse is ignored, and so is a second ReleaseBody;
-// releasing is never required. It does not block.
-type BodyReleaser interface {
-	ReleaseBody(m *Message)
-}
-
-// NewStreamSend opens a stream on c and sends m as its first message: in
-// one step when c is a StreamSender, else NewStream then Send. Its results
-// are StreamSender's: a nil Socket when no stream was opened, the Socket
-// with Send's error when m was not sent (the caller closes it). It blocks
-// as NewStream and Send do.
-func NewStreamSend(ctx context.Context, c Conn, m *Message) (Socket, error) {
-	if ss, ok := c.(StreamSender); ok {
-		return ss.NewStreamSend(ctx, m)
-	}
-	s, err := c.NewStream(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return s, s.Send(ctx, m)
-}
-
-// SendClose sends m on s and closes s: in one step when s is a SendCloser,
-// else Send then Close unless Send failed (the stream then stays open, as
-// SendCloser's does). It blocks as Send does.
-func SendClose(ctx context.Context, s Socket, m *Message) error {
-	if sc, ok := s.(SendCloser); ok {
-		return sc.SendClose(ctx, m)
-	}
-	if err := s.Send(ctx, m); err != nil {
-		return err
-	}
-	return s.Close()
-}
-
-// Release calls sock's Release when sock is a Releaser, and does nothing
-// otherwise (see Releaser for what the caller promises). It does not block.
-func Release(sock Socket, m *Message) {
-	if r, ok := sock.(Releaser); ok && m != nil {
-		r.Release(m)
-	}
-}
-
-// Freer is an optional interface of a Socket: Free tells the transport
-// that the caller is done with the socket for good: it has closed it, no
-// operation on it is running, and neither it nor anything it handed the
-// socket to will use it again — nor the *Message values its Recv returned
-// (the header maps and bodies of messages not released stay the
-// caller's). The transport may then reuse the socket's memory, those
-// Message values included, for a later stream (once every party to the
-// stream freed its end), so a socket used after Free may act on somebody
-// else's stream. Calling it is never required; call it at most once. It
-// does not block.
-type Freer interface {
-	Free()
-}
-
-// Free closes sock and, when sock is a Freer, frees it (see Freer for what
-// the caller promises). It does not block.
-func Free(sock Socket) {
-	_ = sock.Close()
-	if f, ok := sock.(Freer); ok {
-		f.Free()
-	}
-}
-
-// ReleaseBody calls sock's ReleaseBody when sock is a BodyReleaser, and
-// does nothing otherwise (see BodyReleaser for what the caller promises).
-// It does not block.
-func ReleaseBody(sock Socket, m *Message) {
-	if r, ok := sock.(BodyReleaser); ok && m != nil {
-		r.ReleaseBody(m)
-	}
+	// CloseSend tells the peer no more messages will be sent. Idempotent.
+	CloseSend() error
+	// RemoteAddr is the peer's address.
+	RemoteAddr() string
+	// Close ends the stream for this side and the caller's use of the
+	// socket (see the package documentation). Idempotent.
+	Close() error
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/microsim/microsim/framework/transport"
 	"github.com/microsim/microsim/framework/transport/tcp"
+	"github.com/microsim/microsim/framework/transport/transporttest"
 )
 
 // TestBadInput sends malformed bytes on one connection to a live listener:
@@ -117,12 +118,14 @@ func TestPeerStopsReading(t *testing.T) {
 	// A second listener whose handler streams 1 MiB messages forever.
 	sl, err := tr.Listen("127.0.0.1:0")
 	require.NoError(t, err)
+	accsl := transporttest.NewAcceptor(sl)
+	t.Cleanup(func() { accsl.Close() })
 	t.Cleanup(func() { sl.Close() })
 	sendErr := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		defer cancel()
-		s, err := sl.Accept(ctx)
+		s, err := accsl.Accept(ctx)
 		if err != nil {
 			sendErr <- err
 			return

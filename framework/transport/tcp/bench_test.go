@@ -15,19 +15,16 @@ import (
 
 // BenchmarkRoundTrip measures a raw transport-level unary call over one
 // connection: NewStream, Send 1 KiB, the server echoes it, Recv, Close; with
-// 1 and 64 concurrent callers. The server either spawns a goroutine per
-// accepted stream (spawn, like a typical server) or runs a fixed pool of
-// goroutines that each Accept, echo and Close in a loop (workers).
+// 1 and 64 concurrent callers; the server is Listener.Serve with an echo.
 //
 //	go test -run '^$' -bench RoundTrip -benchtime 3s ./framework/transport/tcp/
 func BenchmarkRoundTrip(b *testing.B) {
 	for _, conc := range []int{1, 64} {
-		b.Run(fmt.Sprintf("conc=%d/spawn", conc), func(b *testing.B) { benchRoundTrip(b, conc, false) })
-		b.Run(fmt.Sprintf("conc=%d/workers", conc), func(b *testing.B) { benchRoundTrip(b, conc, true) })
+		b.Run(fmt.Sprintf("conc=%d", conc), func(b *testing.B) { benchRoundTrip(b, conc) })
 	}
 }
 
-func benchRoundTrip(b *testing.B, conc int, workers bool) {
+func benchRoundTrip(b *testing.B, conc int) {
 	tr, err := tcp.New()
 	require.NoError(b, err)
 	defer tr.Close()
@@ -35,13 +32,14 @@ func benchRoundTrip(b *testing.B, conc int, workers bool) {
 	require.NoError(b, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	if workers {
-		for range max(conc, 4) {
-			wg.Go(func() { echoWorker(ctx, l) })
-		}
-	} else {
-		wg.Go(func() { serveEcho(ctx, l, &wg) })
-	}
+	wg.Go(func() {
+		_ = l.Serve(func(s transport.Socket) {
+			defer s.Close()
+			if m, err := s.Recv(ctx); err == nil {
+				_ = s.Send(ctx, m)
+			}
+		})
+	})
 	defer func() {
 		cancel()
 		l.Close()
@@ -78,7 +76,7 @@ func benchRoundTrip(b *testing.B, conc int, workers bool) {
 }
 
 func roundTrip(ctx context.Context, c transport.Conn, m *transport.Message) error {
-	s, err := c.NewStream(ctx)
+	s, err := c.NewStream(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -94,38 +92,4 @@ func roundTrip(ctx context.Context, c transport.Conn, m *transport.Message) erro
 		return errors.New("short echo")
 	}
 	return nil
-}
-
-// serveEcho accepts streams until l closes and echoes each stream's first
-// message, then closes the stream.
-func serveEcho(ctx context.Context, l transport.Listener, wg *sync.WaitGroup) {
-	for {
-		s, err := l.Accept(ctx)
-		if err != nil {
-			return
-		}
-		wg.Go(func() {
-			defer s.Close()
-			m, err := s.Recv(ctx)
-			if err != nil {
-				return
-			}
-			s.Send(ctx, m)
-		})
-	}
-}
-
-// echoWorker is one of a fixed pool of server goroutines: it accepts a
-// stream, echoes its first message and closes it, until l closes.
-func echoWorker(ctx context.Context, l transport.Listener) {
-	for {
-		s, err := l.Accept(ctx)
-		if err != nil {
-			return
-		}
-		if m, err := s.Recv(ctx); err == nil {
-			s.Send(ctx, m)
-		}
-		s.Close()
-	}
 }

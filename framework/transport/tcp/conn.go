@@ -29,7 +29,7 @@ type conn struct {
 	peerWindow int // the peer's per-stream window (from its preface)
 	sendLimit  int // min(o.maxMsg, peerMax)
 
-	done       chan struct{} // closed once err is set (Accept and the writer watch it)
+	done       chan struct{} // closed once err is set (the writer watches it)
 	writerDone chan struct{}
 	wake       chan struct{} // cap 1: frames were queued
 	wg         sync.WaitGroup
@@ -60,7 +60,6 @@ type conn struct {
 	draining   bool      // server: the listener closed; close once active is 0
 
 	lingering atomic.Bool   // the writer sent its last frame and closed its side
-	releasing atomic.Bool   // a received message was released: payloads come from the pool
 	wseq      atomic.Uint64 // bumped before and after each write: odd while writing
 
 	// Reading roles (roles.go).
@@ -80,7 +79,8 @@ type conn struct {
 
 	// Used by the goroutine that reads (holds the reading role) only.
 	fr          *frameReader
-	readBuf     *[]byte // server: the pooled read buffer
+	strs        strTable // the header strings of received messages (decodeData)
+	readBuf     *[]byte  // server: the pooled read buffer
 	lingerUntil time.Time
 	asLeader    bool      // a Recv reads for itself
 	leads       uint64    // client: Recvs that read for themselves (tests)
@@ -94,7 +94,7 @@ type conn struct {
 	slowSince   time.Time // the tick at which a frame was first seen incomplete (checkRate)
 	slowBytes   uint64    // fr.total at slowSince
 	wakes       []*stream // streams to wake before the next read (wakeLater)
-	offers      []*stream // server: streams opened, to hand to Accept before the next read
+	offers      []*stream // server: streams opened, to hand to Serve before the next read
 }
 
 // maxStreamID bounds client stream ids; a connection that used them all
@@ -398,33 +398,20 @@ func (c *conn) openLocked(s *stream) error {
 type clientConn struct{ c *conn }
 
 // NewStream opens a stream: its OPEN frame is queued, so it reaches the
-// server's Accept before anything is sent on it. It does not block. It
-// fails with ErrClosed after Close, ErrReset when the connection broke, and
-// ErrRefused after the server sent GOAWAY (listener closed, or idle).
-func (cc clientConn) NewStream(ctx context.Context) (transport.Socket, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s, err := cc.c.newStream()
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-var _ transport.StreamSender = clientConn{}
-
-// NewStreamSend implements transport.StreamSender: the OPEN frame and the
-// first DATA frame are queued together, so they leave in one write. A
-// message too large for the limits, or one that finds the write queue
-// full, takes the NewStream and Send path (whose errors it returns).
-func (cc clientConn) NewStreamSend(ctx context.Context, m *transport.Message) (transport.Socket, error) {
+// server before anything is sent on it, with the DATA frame of first (when
+// not nil) right behind it, so that both leave in one write. It blocks only
+// while the write queue is full or the stream has no credit (for first).
+// It fails with ErrClosed after Close, ErrReset when the connection broke,
+// and ErrRefused after the server sent GOAWAY (listener closed, or idle).
+// A first message too large for the limits, or one that finds the write
+// queue full, takes the open-then-Send path (whose errors it returns).
+func (cc clientConn) NewStream(ctx context.Context, first *transport.Message) (transport.Socket, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	c := cc.c
-	if m != nil {
-		plen, size := encodedSize(m)
+	if first != nil {
+		plen, size := encodedSize(first)
 		n := frameHeaderLen + plen
 		if size <= c.sendLimit && n <= largeFrame {
 			s := newStream(c, 0)
@@ -435,26 +422,27 @@ func (cc clientConn) NewStreamSend(ctx context.Context, m *transport.Message) (t
 					c.wmu.Unlock()
 					return nil, err
 				}
-				c.queueDataLocked(s.id.Load(), m, plen, nil)
+				c.queueDataLocked(s.id.Load(), first, plen, nil)
 				c.pushLocked()
 				return s, nil
 			}
 			c.wmu.Unlock()
 		}
 	}
-	s, err := cc.NewStream(ctx)
-	if err != nil {
-		return nil, err
+	s, err := c.newStream()
+	if err != nil || first == nil {
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	}
-	return s, s.Send(ctx, m)
+	return s, s.Send(ctx, first)
 }
 
 // RemoteAddr returns the dialled address.
 func (cc clientConn) RemoteAddr() string { return cc.c.remote }
 
-var _ transport.Doner = clientConn{}
-
-// Done implements transport.Doner: closed once the connection is closed
+// Done returns a channel closed once the connection is closed
 // or broken (after a GOAWAY, when the server closed it).
 func (cc clientConn) Done() <-chan struct{} { return cc.c.done }
 

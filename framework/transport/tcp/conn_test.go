@@ -16,6 +16,7 @@ import (
 
 	"github.com/microsim/microsim/framework/transport"
 	"github.com/microsim/microsim/framework/transport/tcp"
+	"github.com/microsim/microsim/framework/transport/transporttest"
 )
 
 func testCtx(t *testing.T) context.Context {
@@ -68,7 +69,7 @@ func TestIdleTimeout(t *testing.T) {
 		defer c.Close()
 		require.NoError(t, call(ctx, c, []byte("x")))
 		logs.waitFor(t, "tcp: connection closed", "server=false", "idle timeout of 150ms")
-		_, err = c.NewStream(ctx)
+		_, err = c.NewStream(ctx, nil)
 		require.ErrorIs(t, err, transport.ErrClosed)
 	})
 	t.Run("Server", func(t *testing.T) {
@@ -81,7 +82,7 @@ func TestIdleTimeout(t *testing.T) {
 		defer c.Close()
 		require.NoError(t, call(ctx, c, []byte("x")))
 		logs.waitFor(t, "tcp: connection closed", "server=true", "closed by the peer")
-		_, err = c.NewStream(ctx)
+		_, err = c.NewStream(ctx, nil)
 		require.ErrorIs(t, err, transport.ErrRefused)
 
 		c2, err := tr.Dial(ctx, l.Addr())
@@ -105,7 +106,7 @@ func TestPingKeepsQuietStreamAlive(t *testing.T) {
 	c, err := tr.Dial(ctx, l.Addr())
 	require.NoError(t, err)
 	defer c.Close()
-	s, err := c.NewStream(ctx)
+	s, err := c.NewStream(ctx, nil)
 	require.NoError(t, err)
 	defer s.Close()
 	// Nothing arrives for 2.5 s: two and a half read timeouts.
@@ -142,7 +143,7 @@ func TestReadTimeout(t *testing.T) {
 	require.NoError(t, err)
 	defer c.Close()
 	defer func() { (<-accepted).Close() }()
-	s, err := c.NewStream(ctx)
+	s, err := c.NewStream(ctx, nil)
 	require.NoError(t, err)
 	start := time.Now()
 	_, err = s.Recv(ctx)
@@ -159,16 +160,18 @@ func TestSlowStreamDoesNotBlockOthers(t *testing.T) {
 	tr := newTransport(t, tcp.WithStreamWindow(4))
 	l, err := tr.Listen("127.0.0.1:0")
 	require.NoError(t, err)
+	accl := transporttest.NewAcceptor(l)
+	t.Cleanup(func() { accl.Close() })
 	defer l.Close()
 	ctx := testCtx(t)
 	c, err := tr.Dial(ctx, l.Addr())
 	require.NoError(t, err)
 	defer c.Close()
 
-	slow, err := c.NewStream(ctx)
+	slow, err := c.NewStream(ctx, nil)
 	require.NoError(t, err)
 	defer slow.Close()
-	slowSrv, err := l.Accept(ctx)
+	slowSrv, err := accl.Accept(ctx)
 	require.NoError(t, err)
 	defer slowSrv.Close()
 	m := &transport.Message{Body: []byte("m")}
@@ -179,10 +182,10 @@ func TestSlowStreamDoesNotBlockOthers(t *testing.T) {
 	defer cancel()
 	require.ErrorIs(t, slow.Send(short, m), context.DeadlineExceeded, "the fifth message waits for credit")
 
-	fast, err := c.NewStream(ctx)
+	fast, err := c.NewStream(ctx, nil)
 	require.NoError(t, err)
 	defer fast.Close()
-	fastSrv, err := l.Accept(ctx)
+	fastSrv, err := accl.Accept(ctx)
 	require.NoError(t, err)
 	defer fastSrv.Close()
 	for i := range 100 {
@@ -208,7 +211,7 @@ func TestLargeMessages(t *testing.T) {
 	c, err := tr.Dial(ctx, l.Addr())
 	require.NoError(t, err)
 	defer c.Close()
-	s, err := c.NewStream(ctx)
+	s, err := c.NewStream(ctx, nil)
 	require.NoError(t, err)
 	defer s.Close()
 	for _, size := range []int{64<<10 - 100, 64 << 10, 1 << 20, transport.DefaultMaxMessageSize - 2000} {
@@ -237,7 +240,7 @@ func TestPeerLimitEnforcedBySender(t *testing.T) {
 	c, err := tr.Dial(ctx, l.Addr())
 	require.NoError(t, err)
 	defer c.Close()
-	s, err := c.NewStream(ctx)
+	s, err := c.NewStream(ctx, nil)
 	require.NoError(t, err)
 	defer s.Close()
 	err = s.Send(ctx, &transport.Message{Body: make([]byte, 1001)})
@@ -255,13 +258,15 @@ func TestTransportClose(t *testing.T) {
 	srv := newTransport(t)
 	l, err := srv.Listen("127.0.0.1:0")
 	require.NoError(t, err)
+	accl := transporttest.NewAcceptor(l)
+	t.Cleanup(func() { accl.Close() })
 	cli := newTransport(t)
 	ctx := testCtx(t)
 	c, err := cli.Dial(ctx, l.Addr())
 	require.NoError(t, err)
-	cs, err := c.NewStream(ctx)
+	cs, err := c.NewStream(ctx, nil)
 	require.NoError(t, err)
-	ss, err := l.Accept(ctx)
+	ss, err := accl.Accept(ctx)
 	require.NoError(t, err)
 
 	srvRecv := make(chan error, 1)
@@ -272,7 +277,7 @@ func TestTransportClose(t *testing.T) {
 	require.NoError(t, srv.Close())
 	require.ErrorIs(t, <-srvRecv, transport.ErrClosed, "server side: closed locally")
 	require.ErrorIs(t, <-cliRecv, transport.ErrReset, "client side: the connection broke")
-	_, err = l.Accept(ctx)
+	_, err = accl.Accept(ctx)
 	require.ErrorIs(t, err, transport.ErrClosed)
 	_, err = srv.Listen("127.0.0.1:0")
 	require.ErrorIs(t, err, transport.ErrClosed)

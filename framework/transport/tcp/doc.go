@@ -49,16 +49,18 @@
 //
 // Each connection runs two goroutines, owned by the Transport: a reader,
 // which decodes frames and hands them to streams (it never blocks on a
-// stream or on Accept), and a writer. A listener adds one accept goroutine,
-// which Listener.Close stops and waits for. None is started per stream or
-// per message, with one exception below.
+// stream or on the server), and a writer. A listener adds one accept
+// goroutine, which Listener.Close stops and waits for, and Serve a pool of
+// goroutines that serve the streams not served inline (internal/workpool:
+// a goroutine per stream only while none is idle). None is started per
+// stream or per message otherwise, with one exception below.
 //
 // A call alone on its connection passes from no goroutine to another
 // (roles.go): its sender writes its frames itself (one non-blocking write;
 // what the socket does not take goes to the writer); on a client, its Recv
 // reads the connection itself while nobody else does; on a server, the
-// reading goroutine serves it inline when the server registered with
-// transport.InlineServer. If such an inline call waits on the connection,
+// reading goroutine serves it inline, calling Serve's function itself.
+// If such an inline call waits on the connection,
 // or still runs a watchdog tick (1 ms) later, a new goroutine takes the
 // connection's reading over (the exception), and the inline one exits
 // when its call is done. One watchdog goroutine per Transport, running
@@ -72,15 +74,27 @@
 // processor once, so that callers about to queue frames share the write (at
 // 64 concurrent calls one write carries about seven calls); yields that gain
 // nothing are skipped with exponential backoff, so a lone caller pays
-// nothing. The connections and streams implement transport.StreamSender
-// and transport.SendCloser, which queue a stream's OPEN with its first DATA
-// frame, and a last DATA frame with the CLOSE behind it, in one step: the
-// frames of a unary request and of its reply then leave in one write each
-// without a yield; and transport.RecvNotifier, whose callback the reader
-// goroutine calls. The reader wakes a waiting Recv, and hands a newly opened stream
-// to Accept, only after it has handled every frame it has buffered, so a
-// reply and the CLOSE behind it arrive together, and a server finds a
-// request that came with its OPEN already queued.
+// nothing. NewStream with a first message queues the stream's OPEN with its
+// first DATA frame, and SendClose a last DATA frame with the CLOSE behind
+// it, in one step: the frames of a unary request and of its reply then
+// leave in one write each without a yield. NotifyRecv's callback is called
+// by the reading goroutine. The reader wakes a waiting Recv, and hands a
+// newly opened stream to the server, only after it has handled every frame
+// it has buffered, so a reply and the CLOSE behind it arrive together, and
+// a server finds a request that came with its OPEN already queued.
+//
+// # Received messages
+//
+// A DATA frame's payload is decoded into a buffer and a header map from
+// the Transport's pools, into a Message held inline by the stream for its
+// first message (so a unary call allocates no Message) and pooled after.
+// The package transport's lease applies: at the stream's next Recv or
+// Close the map, the buffer and the Message go back to the pools (built
+// with microsim_poison, they are overwritten instead). Header strings are
+// made from a per-connection table of the strings it receives repeatedly
+// (keys, service and endpoint names, content types: no allocation once
+// seen) or allocated, never aliasing the buffer, so that a reader may keep
+// them.
 //
 // # Wire format
 //
@@ -126,7 +140,7 @@
 //
 // Only clients open streams: NewStream gives the stream the next id (1, 2,
 // 3, ... in the order OPEN frames are queued, hence written) and queues its
-// OPEN, so Accept returns it before anything is sent on it. The server opens
+// OPEN, so the server has it before anything is sent on it. The server opens
 // a stream on the OPEN of the next id. Frames for streams that have finished
 // are dropped. Anything else — a bad preface, an unknown type, a length that
 // does not fit the type or the limit, stream 0 where a stream is needed, an

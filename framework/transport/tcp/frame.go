@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"unsafe"
 
 	"github.com/microsim/microsim/framework/transport"
 )
@@ -167,15 +166,15 @@ func appendData(b []byte, m *transport.Message) []byte {
 }
 
 // decodeData decodes a DATA payload into r, a cleared rmsg: a Message
-// whose strings and body share one buffer, or with ownStrings whose header
-// strings share one string of their own (one allocation), so that the body
-// may be released alone (r.ownStrings, transport.BodyReleaser). When owned
-// is true, payload itself becomes the buffer; otherwise it is copied: with
-// pooledBuf into a buffer from pools (recorded in r.buf, for Release),
-// else into a new one of its exact size. The header map comes from pools
-// (when not nil). A message whose Size exceeds maxMsg is a protocol error.
-// After an error r holds nothing worth keeping.
-func decodeData(r *rmsg, payload []byte, owned bool, maxMsg int, pools *msgPools, pooledBuf, ownStrings bool) error {
+// whose body aliases the payload, and whose header strings are strings of
+// their own, from strs (so that a caller may keep them; only the map and
+// the body are lent). When owned is true, payload itself becomes the
+// buffer; otherwise it is copied into a buffer from pools (recorded in
+// r.buf, for the end of the lease) or, when pools is nil or the payload
+// is above the pooled sizes, into a new one of its exact size. The header
+// map comes from pools (when not nil). A message whose Size exceeds maxMsg
+// is a protocol error. After an error r holds nothing worth keeping.
+func decodeData(r *rmsg, payload []byte, owned bool, maxMsg int, pools *msgPools, strs *strTable) error {
 	if len(payload) == 0 {
 		return protoErr("DATA frame with an empty payload")
 	}
@@ -184,9 +183,7 @@ func decodeData(r *rmsg, payload []byte, owned bool, maxMsg int, pools *msgPools
 		return protoErr("DATA frame with unknown flags 0x%02x", flags)
 	}
 	if !owned {
-		if !pooledBuf {
-			payload = append(make([]byte, 0, len(payload)), payload...)
-		} else if b, ok := pools.getBuf(len(payload)); ok {
+		if b, ok := pools.getBuf(len(payload)); ok {
 			copy(b, payload)
 			payload, r.buf = b, b
 		} else {
@@ -202,19 +199,9 @@ func decodeData(r *rmsg, payload []byte, owned bool, maxMsg int, pools *msgPools
 			return protoErr("DATA frame with a bad header count")
 		}
 		p = p[w:]
-		var rest []byte
-		if ownStrings {
-			end, err := headerEnd(p, n)
-			if err != nil {
-				return err
-			}
-			// The strings below alias hs, which nothing writes.
-			hs := string(p[:end])
-			p, rest = unsafe.Slice(unsafe.StringData(hs), end), p[end:]
-		}
 		m.Header = pools.getHeader(int(n))
 		for i := uint64(0); i < n; i++ {
-			var k, v string
+			var k, v []byte
 			var err error
 			if k, p, err = takeString(p); err != nil {
 				return err
@@ -222,17 +209,14 @@ func decodeData(r *rmsg, payload []byte, owned bool, maxMsg int, pools *msgPools
 			if v, p, err = takeString(p); err != nil {
 				return err
 			}
-			if _, dup := m.Header[k]; dup {
-				return protoErr("DATA frame with a duplicate header %q", k)
+			ks := strs.get(k)
+			if _, dup := m.Header[ks]; dup {
+				return protoErr("DATA frame with a duplicate header %q", ks)
 			}
-			m.Header[k] = v
+			m.Header[ks] = strs.get(v)
 			size += len(k) + len(v)
 		}
-		if ownStrings {
-			p = rest
-		}
 	}
-	r.ownStrings = ownStrings
 	if flags&dataHasBody != 0 {
 		m.Body = p[:len(p):len(p)]
 	} else if len(p) != 0 {
@@ -244,34 +228,54 @@ func decodeData(r *rmsg, payload []byte, owned bool, maxMsg int, pools *msgPools
 	return nil
 }
 
-// headerEnd returns how many bytes of p the n length-prefixed header
-// strings (keys and values) take.
-func headerEnd(p []byte, n uint64) (int, error) {
-	end := 0
-	for i := uint64(0); i < 2*n; i++ {
-		l, w := binary.Uvarint(p[end:])
-		if w <= 0 || l > uint64(len(p)-end-w) {
-			return 0, protoErr("DATA frame with a truncated header")
-		}
-		end += w + int(l)
-	}
-	return end, nil
+// strTable makes the header strings of received messages: each is a
+// string of its own, which the message's reader may keep after the
+// message's lease, and the strings a connection receives again and again
+// (keys, service and endpoint names, content types) are made once. A
+// connection's table is used by its reading goroutine only.
+type strTable struct {
+	m map[string]string
 }
 
-// takeString reads one uvarint-length-prefixed string from p. The string
-// aliases p, which is not written again until the message is released
-// (transport.Releaser): the caller owns it and exposes only the body that
-// follows every string.
-func takeString(p []byte) (string, []byte, error) {
+// Bounds of a strTable: a string longer than maxTableString is made anew
+// each time, and a table that reaches maxTableStrings is emptied (strings
+// seen once, such as timeouts, do not pile up; the steady ones come back).
+const (
+	maxTableString  = 64
+	maxTableStrings = 256
+)
+
+// get returns b as a string: the table's when it has it. A nil table
+// makes every string anew.
+func (t *strTable) get(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if t == nil || len(b) > maxTableString {
+		return string(b)
+	}
+	if s, ok := t.m[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if t.m == nil {
+		t.m = make(map[string]string)
+	} else if len(t.m) >= maxTableStrings {
+		clear(t.m)
+	}
+	t.m[s] = s
+	return s
+}
+
+// takeString reads one uvarint-length-prefixed string from p; the bytes
+// alias p.
+func takeString(p []byte) ([]byte, []byte, error) {
 	n, w := binary.Uvarint(p)
 	if w <= 0 || n > uint64(len(p)-w) {
-		return "", nil, protoErr("DATA frame with a truncated header")
+		return nil, nil, protoErr("DATA frame with a truncated header")
 	}
 	p = p[w:]
-	if n == 0 {
-		return "", p, nil
-	}
-	return unsafe.String(&p[0], int(n)), p[n:], nil
+	return p[:n], p[n:], nil
 }
 
 func uvarintLen(x uint64) int {

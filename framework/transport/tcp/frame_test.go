@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/microsim/microsim/framework/transport"
 )
@@ -23,7 +25,8 @@ func FuzzFrameDecoder(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		limit := maxFramePayload(fuzzMaxMsg)
 		pools := &msgPools{}
-		var kept []keptHeader
+		strs := &strTable{}
+		var kept []keptString
 		// A buffer smaller than the limit exercises both payload paths.
 		fr := newFrameReader(bytes.NewReader(data), make([]byte, 256), limit)
 		fr.alloc = func(n int) []byte {
@@ -47,23 +50,18 @@ func FuzzFrameDecoder(f *testing.F) {
 				continue
 			}
 			r := pools.getRmsg()
-			// Odd stream ids decode as a server does: header strings
-			// apart from the payload, so that the body can be released.
-			ownStrings := f.id%2 == 1
-			if err := decodeData(r, f.payload, f.owned, fuzzMaxMsg, pools, true, ownStrings); err != nil {
+			if err := decodeData(r, f.payload, f.owned, fuzzMaxMsg, pools, strs); err != nil {
 				if !errors.Is(err, errProtocol) {
 					t.Fatalf("DATA decode failed with a non-protocol error: %v", err)
 				}
 				continue
 			}
 			roundTrip(t, &r.m)
-			if ownStrings && r.m.Header != nil {
-				// Release the body alone, as ReleaseBody does, and keep
-				// the header: the next frames reuse the body's buffer,
-				// which must not change the header.
-				kept = append(kept, keptHeader{r.m.Header, maps.Clone(r.m.Header)})
-				pools.putBuf(r.buf)
-				continue
+			// The header strings are the reader's to keep: the next
+			// frames reuse the message's memory, which must not change
+			// them.
+			for k, v := range r.m.Header {
+				kept = append(kept, keptString{k, strings.Clone(k)}, keptString{v, strings.Clone(v)})
 			}
 			// Reuse its memory for the next frames: a decode that wrote
 			// into memory another message still uses would break the
@@ -71,16 +69,16 @@ func FuzzFrameDecoder(f *testing.F) {
 			pools.recycle(r, false)
 		}
 		for _, k := range kept {
-			if !maps.Equal(k.h, k.want) {
-				t.Fatalf("a header changed after its body was released: %q, want %q", k.h, k.want)
+			if k.s != k.want {
+				t.Fatalf("a header string changed after its message's lease: %q, want %q", k.s, k.want)
 			}
 		}
 		roundTrip(t, messageFrom(data))
 	})
 }
 
-// keptHeader is a header whose body was released, and a copy of it.
-type keptHeader struct{ h, want map[string]string }
+// keptString is a header string kept after its message's lease, and a copy of it.
+type keptString struct{ s, want string }
 
 // roundTrip encodes m as a DATA frame, reads it back through a frameReader
 // and checks it decodes equal, nil-ness of header and body included.
@@ -100,7 +98,7 @@ func roundTrip(t *testing.T, m *transport.Message) {
 	f, err := fr.next()
 	if size > fuzzMaxMsg {
 		if err == nil {
-			err = decodeData(&rmsg{}, f.payload, f.owned, fuzzMaxMsg, nil, false, false)
+			err = decodeData(&rmsg{}, f.payload, f.owned, fuzzMaxMsg, nil, nil)
 		}
 		if !errors.Is(err, errProtocol) {
 			t.Fatalf("a message of %d bytes, above the limit, was accepted", size)
@@ -110,17 +108,15 @@ func roundTrip(t *testing.T, m *transport.Message) {
 	if err != nil {
 		t.Fatalf("reading back an encoded frame: %v", err)
 	}
-	for _, ownStrings := range []bool{false, true} {
-		r := &rmsg{}
-		err = decodeData(r, f.payload, f.owned, fuzzMaxMsg, nil, false, ownStrings)
-		got := &r.m
-		if err != nil {
-			t.Fatalf("decoding an encoded message (ownStrings %v): %v", ownStrings, err)
-		}
-		if (got.Header == nil) != (m.Header == nil) || !maps.Equal(got.Header, m.Header) ||
-			(got.Body == nil) != (m.Body == nil) || !bytes.Equal(got.Body, m.Body) {
-			t.Fatalf("round trip (ownStrings %v): sent %#v, got %#v", ownStrings, m, got)
-		}
+	r := &rmsg{}
+	err = decodeData(r, f.payload, f.owned, fuzzMaxMsg, nil, nil)
+	got := &r.m
+	if err != nil {
+		t.Fatalf("decoding an encoded message: %v", err)
+	}
+	if (got.Header == nil) != (m.Header == nil) || !maps.Equal(got.Header, m.Header) ||
+		(got.Body == nil) != (m.Body == nil) || !bytes.Equal(got.Body, m.Body) {
+		t.Fatalf("round trip: sent %#v, got %#v", m, got)
 	}
 	if _, err := fr.next(); err != io.EOF {
 		t.Fatalf("after the only frame: %v, want io.EOF", err)
@@ -171,5 +167,32 @@ func TestFrameHeaderLimits(t *testing.T) {
 		if err == nil || !errors.Is(err, errProtocol) || !bytes.Contains([]byte(err.Error()), []byte(tc.want)) {
 			t.Errorf("header % x: got %v, want a protocol error containing %q", tc.hdr, err, tc.want)
 		}
+	}
+}
+
+// TestStrTable: a string the table has seen comes back as the same string
+// (no allocation), a long one is made anew each time, and a full table
+// starts over instead of growing.
+func TestStrTable(t *testing.T) {
+	var tab strTable
+	a := tab.get([]byte("application/protobuf"))
+	if b := tab.get([]byte("application/protobuf")); unsafe.StringData(a) != unsafe.StringData(b) {
+		t.Fatal("a string seen before was made again")
+	}
+	if n := testing.AllocsPerRun(100, func() { tab.get([]byte("application/protobuf")) }); n != 0 {
+		t.Fatalf("%v allocations for a string seen before", n)
+	}
+	long := bytes.Repeat([]byte("x"), maxTableString+1)
+	if unsafe.StringData(tab.get(long)) == unsafe.StringData(tab.get(long)) {
+		t.Fatal("a string longer than maxTableString was kept")
+	}
+	for i := range maxTableStrings + 10 {
+		tab.get([]byte(strings.Repeat("k", 1+i%maxTableString) + string(rune('a'+i/maxTableString))))
+	}
+	if len(tab.m) > maxTableStrings {
+		t.Fatalf("the table holds %d strings, more than %d", len(tab.m), maxTableStrings)
+	}
+	if got := tab.get([]byte("")); got != "" {
+		t.Fatalf("empty bytes gave %q", got)
 	}
 }

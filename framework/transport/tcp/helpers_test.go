@@ -120,24 +120,18 @@ func echoServer(t testing.TB, tr transport.Transport) transport.Listener {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		for {
-			s, err := l.Accept(ctx)
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer s.Close()
-				for {
-					m, err := s.Recv(ctx)
-					if err != nil {
-						return
-					}
-					if err := s.Send(ctx, m); err != nil {
-						return
-					}
+		_ = l.Serve(func(s transport.Socket) {
+			defer s.Close()
+			for {
+				m, err := s.Recv(ctx)
+				if err != nil {
+					return
 				}
-			})
-		}
+				if err := s.Send(ctx, m); err != nil {
+					return
+				}
+			}
+		})
 	})
 	t.Cleanup(func() {
 		cancel()
@@ -149,7 +143,7 @@ func echoServer(t testing.TB, tr transport.Transport) transport.Listener {
 
 // call does one unary round trip on c and checks the echo.
 func call(ctx context.Context, c transport.Conn, body []byte) error {
-	s, err := c.NewStream(ctx)
+	s, err := c.NewStream(ctx, nil)
 	if err != nil {
 		return err
 	}

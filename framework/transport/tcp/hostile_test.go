@@ -19,6 +19,7 @@ import (
 
 	"github.com/microsim/microsim/framework/transport"
 	"github.com/microsim/microsim/framework/transport/tcp"
+	"github.com/microsim/microsim/framework/transport/transporttest"
 )
 
 // heapMiB is the live heap after a full collection, in MiB.
@@ -181,7 +182,7 @@ func TestLargeFrameGrowsAsItArrives(t *testing.T) {
 			body[i] = byte(i * 7)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		s, err := c.NewStream(ctx)
+		s, err := c.NewStream(ctx, nil)
 		require.NoError(t, err)
 		require.NoError(t, s.Send(ctx, &transport.Message{Body: body}))
 		m, err := s.Recv(ctx)
@@ -246,6 +247,8 @@ func TestStreamLimit(t *testing.T) {
 	tr := newTransport(t, tcp.WithLogger(logs.logger()), tcp.WithMaxStreams(4))
 	l, err := tr.Listen("127.0.0.1:0")
 	require.NoError(t, err)
+	accl := transporttest.NewAcceptor(l)
+	t.Cleanup(func() { accl.Close() })
 	defer l.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
@@ -255,20 +258,20 @@ func TestStreamLimit(t *testing.T) {
 
 	var open []transport.Socket
 	for range 4 {
-		s, err := c.NewStream(ctx)
+		s, err := c.NewStream(ctx, nil)
 		require.NoError(t, err)
 		require.NoError(t, s.Send(ctx, &transport.Message{Body: []byte("held")}))
 		open = append(open, s)
 	}
 	var accepted []transport.Socket
 	for range 4 {
-		s, err := l.Accept(ctx)
+		s, err := accl.Accept(ctx)
 		require.NoError(t, err)
 		accepted = append(accepted, s)
 	}
 	const extra = 300
 	for range extra {
-		s, err := c.NewStream(ctx)
+		s, err := c.NewStream(ctx, nil)
 		require.NoError(t, err)
 		// The refusal may come before the message is sent.
 		if err = s.Send(ctx, &transport.Message{Body: []byte("one too many")}); err == nil {
@@ -289,7 +292,7 @@ func TestStreamLimit(t *testing.T) {
 	accepted[0].Close()
 	open[0].Close()
 	require.Eventually(t, func() bool {
-		s, err := c.NewStream(ctx)
+		s, err := c.NewStream(ctx, nil)
 		if err != nil {
 			return false
 		}
@@ -297,7 +300,7 @@ func TestStreamLimit(t *testing.T) {
 		if err := s.Send(ctx, &transport.Message{Body: []byte("room")}); err != nil {
 			return false
 		}
-		got, err := l.Accept(ctx)
+		got, err := accl.Accept(ctx)
 		if err != nil {
 			return false
 		}

@@ -1,7 +1,6 @@
 package tcp
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -10,18 +9,20 @@ import (
 	"time"
 
 	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/internal/workpool"
 )
 
 // listener accepts TCP connections in its accept goroutine and hands the
-// streams their clients open to Accept.
+// streams their clients open to its Serve.
 type listener struct {
 	t        *Transport
 	nl       net.Listener
 	addr     string
-	acceptCh chan *stream                                // opened streams waiting for Accept (the backlog)
-	inline   atomic.Pointer[func(transport.Socket) bool] // ServeInline's function
+	acceptCh chan *stream                           // opened streams waiting for Serve's pool (the backlog)
+	handle   atomic.Pointer[func(transport.Socket)] // Serve's function; nil until Serve
 	closedCh chan struct{}
 	wg       sync.WaitGroup // the accept goroutine
+	inlineWG sync.WaitGroup // handle calls made inline by reading goroutines (Add under mu, while not closed)
 
 	mu     sync.Mutex
 	closed bool
@@ -41,27 +42,35 @@ func newListener(t *Transport, nl net.Listener) *listener {
 	}
 }
 
-// Accept returns the next stream a client opened on any connection. It
-// blocks until there is one, the listener is closed (ErrClosed) or ctx is done.
-func (l *listener) Accept(ctx context.Context) (transport.Socket, error) {
-	select {
-	case <-l.closedCh:
-		return nil, l.closedErr()
-	default:
+// Serve implements transport.Listener. A stream that opens alone on its
+// connection with its first message is served on the connection's reading
+// goroutine (roles.go); the others go through the backlog to a pool of
+// goroutines (internal/workpool). It returns once the listener is closed
+// and every handle call returned.
+func (l *listener) Serve(handle func(transport.Socket)) error {
+	if !l.handle.CompareAndSwap(nil, &handle) {
+		return fmt.Errorf("tcp: serve on %s: already serving", l.addr)
 	}
-	select { // a busy server finds a stream waiting
-	case s := <-l.acceptCh:
-		return s, nil
-	default:
-	}
-	select {
-	case s := <-l.acceptCh:
-		return s, nil
-	case <-l.closedCh:
-		return nil, l.closedErr()
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	workpool.Run(func() (transport.Socket, bool) {
+		select {
+		case <-l.closedCh: // Close refuses what is left in the backlog
+			return nil, false
+		default:
+		}
+		select { // a busy server finds a stream waiting
+		case s := <-l.acceptCh:
+			return s, true
+		default:
+		}
+		select {
+		case s := <-l.acceptCh:
+			return s, true
+		case <-l.closedCh:
+			return nil, false
+		}
+	}, handle)
+	l.inlineWG.Wait()
+	return l.closedErr()
 }
 
 func (l *listener) closedErr() error {
@@ -113,8 +122,9 @@ func (l *listener) Close() error {
 	return err
 }
 
-// offer hands a newly opened stream to Accept, or refuses it when the
-// listener is closed or its backlog is full. It does not block.
+// offer hands a newly opened stream to Serve's pool (through the
+// backlog), or refuses it when the listener is closed or its backlog is
+// full. It does not block.
 func (l *listener) offer(s *stream) {
 	l.mu.Lock()
 	if !l.closed {
@@ -131,34 +141,27 @@ func (l *listener) offer(s *stream) {
 	s.refuse()
 }
 
-var _ transport.InlineServer = (*listener)(nil)
-
-// ServeInline implements transport.InlineServer: a stream that opens
-// alone on its connection with its first message is served by serve on
-// the connection's reading goroutine (roles.go). nil stops it.
-func (l *listener) ServeInline(serve func(transport.Socket) bool) {
-	if serve == nil {
-		l.inline.Store(nil)
-		return
-	}
-	l.inline.Store(&serve)
-}
-
-// serveInline serves s with ServeInline's function, or hands it to
-// Accept when there is none any more; it refuses s when the listener is
-// closed or the server takes no more streams.
+// serveInline serves s with Serve's function on the calling goroutine, or
+// hands it to the backlog when Serve has not started; it refuses s when
+// the listener is closed.
 func (l *listener) serveInline(s *stream) {
-	serve := l.inline.Load()
-	if serve == nil {
+	handle := l.handle.Load()
+	if handle == nil {
 		l.offer(s)
 		return
 	}
 	l.mu.Lock()
 	closed := l.closed
-	l.mu.Unlock()
-	if closed || !(*serve)(s) {
-		s.refuse()
+	if !closed {
+		l.inlineWG.Add(1)
 	}
+	l.mu.Unlock()
+	if closed {
+		s.refuse()
+		return
+	}
+	defer l.inlineWG.Done()
+	(*handle)(s)
 }
 
 // acceptLoop is the accept goroutine: it accepts connections and starts

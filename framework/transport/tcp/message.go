@@ -6,20 +6,19 @@ import (
 	"unsafe"
 
 	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/internal/poison"
 )
 
 // A received message and the memory behind it: the Message, its header
-// map, and the payload buffer that its header strings and Body alias. A
-// stream holds its first one inline (a unary call receives exactly one
-// message per side, so receiving costs no Message allocation); later ones
-// come from the transport's msgPools. Release (transport.Releaser) gives
-// the map, the buffer and a pooled rmsg back for the next message.
+// map, and the payload buffer that its Body aliases. A stream holds its
+// first one inline (a unary call receives exactly one message per side, so
+// receiving costs no Message allocation); later ones come from the
+// transport's msgPools. When the message's lease ends (the stream's next
+// Recv, or its Close) the map, the buffer and a pooled rmsg go back for
+// later messages (stream.reclaimLocked).
 type rmsg struct {
 	m   transport.Message
 	buf []byte // the payload buffer m aliases, when it may be pooled
-	// ownStrings: the header strings do not alias the payload buffer, so
-	// the body may be released alone (ReleaseBody).
-	ownStrings bool
 }
 
 // Payload buffer classes: powers of two from 64 B to 64 KiB (the read
@@ -33,7 +32,7 @@ const (
 	maxPooledHeaders = 16
 )
 
-// msgPools recycles the memory of received messages that were released.
+// msgPools recycles the memory of received messages whose lease ended.
 // Each Transport owns one, so transports share nothing. Everything in it
 // is cleared or unused when put back. A payload buffer of class c has a
 // capacity of exactly 1<<(c+minPayloadShift) and is pooled as the pointer
@@ -84,6 +83,14 @@ func (p *msgPools) getRmsg() *rmsg {
 // held inline by a stream. The caller has made r unreachable to anyone
 // else who could recycle it. It does not block.
 func (p *msgPools) recycle(r *rmsg, inline bool) {
+	if poison.On {
+		// Overwritten, and left to the GC: a reader whose lease ended
+		// sees garbage, and nothing reuses the memory to hide it.
+		poison.Bytes(r.buf)
+		poison.Bytes(r.m.Body)
+		poison.Header(r.m.Header)
+		return
+	}
 	if h := r.m.Header; h != nil && len(h) <= maxPooledHeaders {
 		clear(h)
 		p.headers.Put(h)

@@ -166,7 +166,7 @@ func WithMaxConns(n int) Option {
 }
 
 // WithMaxStreams sets the most streams a client may have open at once on
-// one server connection (accepted or waiting for Accept, until they
+// one server connection (served or waiting to be, until they
 // finish); a stream beyond it is refused (ErrRefused at the client,
 // counted in Stats.StreamsRefused); default DefaultMaxStreams, valid 1
 // and above.

@@ -80,7 +80,7 @@ func (c *conn) onTimeout(midFrame bool) error {
 
 // beforeRead is the frame reader's beforeRead: every buffered frame has
 // been handled. It wakes the streams that have news (and on a server hands
-// new streams to Accept, or serves one inline), then decides whether this
+// new streams to Serve's pool, or serves one inline), then decides whether this
 // goroutine goes on reading (see roles.go).
 func (c *conn) beforeRead(midFrame bool) error {
 	if err := c.flushWakes(midFrame); err != nil || midFrame {
@@ -110,17 +110,17 @@ func (c *conn) wakeLater(s *stream) {
 	}
 }
 
-// flushWakes hands the streams opened since the last read to Accept and
-// wakes the streams recorded by wakeLater. Offering a stream only once the
+// flushWakes hands the streams opened since the last read to Serve's
+// pool and wakes the streams recorded by wakeLater. Offering a stream only once the
 // frames that followed its OPEN in the same read are handled lets the
 // server's Recv find its first message already queued instead of waking
 // twice. A stream that opened alone on its connection with its first
 // message, when nothing else is buffered, is served inline instead
-// (runInline), when the listener's server allows it; an error is
+// (runInline), once the listener serves; an error is
 // errTakenOver: another goroutine reads the connection now.
 func (c *conn) flushWakes(midFrame bool) error {
 	var inline *stream
-	if c.server && len(c.offers) == 1 && !midFrame && c.l.inline.Load() != nil && c.streamsOpen() == 1 && c.offers[0].hasMessage() {
+	if c.server && len(c.offers) == 1 && !midFrame && c.l.handle.Load() != nil && c.streamsOpen() == 1 && c.offers[0].hasMessage() {
 		inline = c.offers[0]
 		c.offers[0] = nil
 		c.offers = c.offers[:0]
@@ -252,14 +252,7 @@ func (c *conn) handleFrame(f frame) error {
 		}
 	case frameData:
 		m := s.newRmsg()
-		// Payloads come from the pool once the connection's messages are
-		// being released; until then (and on a server, whose requests
-		// stay with their handlers) they are allocated at their size.
-		// A server's received messages (requests) keep their header
-		// strings apart from the payload: the server hands a decoded
-		// request's body back (transport.BodyReleaser) and its handler
-		// keeps the header.
-		if err := decodeData(m, f.payload, f.owned, c.o.maxMsg, &c.t.msgs, c.releasing.Load(), c.server); err != nil {
+		if err := decodeData(m, f.payload, f.owned, c.o.maxMsg, &c.t.msgs, &c.strs); err != nil {
 			return err
 		}
 		if err := s.deliver(m); err != nil {
@@ -280,7 +273,7 @@ func (c *conn) handleFrame(f frame) error {
 		s.addCredit(binary.BigEndian.Uint32(f.payload))
 	}
 	if isNew {
-		c.offers = append(c.offers, s) // handed to Accept in flushWakes
+		c.offers = append(c.offers, s) // handed to the server in flushWakes
 	}
 	return nil
 }

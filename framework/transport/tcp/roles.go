@@ -26,10 +26,10 @@ import (
 //     nobody read for a watchdog tick is given back to the reader
 //     goroutine, which notices a peer's GOAWAY or close and keeps the
 //     timeouts.
-//   - On a server, the reading goroutine serves a stream inline when the
-//     listener's server allows it (transport.InlineServer), the stream
-//     opened alone on its connection with its first message and nothing
-//     else is buffered. When the inline call waits on the connection, or
+//   - On a server, the reading goroutine serves a stream inline (calls the
+//     function of the listener's Serve itself) when the stream opened
+//     alone on its connection with its first message and nothing else is
+//     buffered. When the inline call waits on the connection, or
 //     is still running at the next watchdog tick but one, a new goroutine
 //     takes reading over and the inline one exits when its call is done.
 //
@@ -264,7 +264,7 @@ func (c *conn) leadDone() bool {
 	return s.qhead < len(s.q) || s.recvErr != nil || s.closed
 }
 
-// runInline serves s on this, the reading goroutine (transport.InlineServer).
+// runInline serves s on this, the reading goroutine (Listener.Serve).
 // It returns errTakenOver when another goroutine read the connection
 // meanwhile: this one then stops reading.
 func (c *conn) runInline(s *stream) error {

@@ -15,31 +15,41 @@ import (
 // bound is how long a test here waits before it calls a hang a failure.
 const bound = 10 * time.Second
 
-// inlineEcho listens and serves every inline stream with serve; streams
-// that are not served inline are echoed by an Accept loop. It returns the
-// listener's address.
+// inlineEcho listens and serves every stream served inline (on the
+// connection's reading goroutine) with serve; the streams Serve hands to
+// its pool are echoed by echoOnce. It returns the listener's address.
 func inlineEcho(t *testing.T, tr *Transport, serve func(transport.Socket) bool) string {
 	t.Helper()
 	l, err := tr.Listen("127.0.0.1:0")
 	require.NoError(t, err)
-	l.(transport.InlineServer).ServeInline(serve)
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			s, err := l.Accept(ctx)
-			if err != nil {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = l.Serve(func(s transport.Socket) {
+			if servedInline(s) {
+				serve(s)
 				return
 			}
-			wg.Go(func() { echoOnce(ctx, s) })
-		}
-	})
+			echoOnce(ctx, s)
+		})
+	}()
 	t.Cleanup(func() {
 		cancel()
 		l.Close()
-		wg.Wait()
+		<-done
 	})
 	return l.Addr()
+}
+
+// servedInline reports whether s, a server stream handed to Serve's
+// function that has not waited on its connection yet, is served on the
+// connection's reading goroutine.
+func servedInline(s transport.Socket) bool {
+	c := s.(*stream).c
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	return c.inlineOn
 }
 
 // echoOnce answers a stream's first message with itself and closes it.
@@ -47,7 +57,7 @@ func echoOnce(ctx context.Context, s transport.Socket) bool {
 	defer s.Close()
 	m, err := s.Recv(ctx)
 	if err == nil {
-		_ = transport.SendClose(ctx, s, m)
+		_ = s.SendClose(ctx, m)
 	}
 	return true
 }
@@ -73,7 +83,7 @@ func dialBounded(t *testing.T, tr *Transport, addr string) (context.Context, tra
 
 // unary sends body on a new stream of cc and returns the reply's body.
 func unary(ctx context.Context, cc transport.Conn, body string) (string, error) {
-	s, err := transport.NewStreamSend(ctx, cc, &transport.Message{Body: []byte(body)})
+	s, err := cc.NewStream(ctx, &transport.Message{Body: []byte(body)})
 	if s != nil {
 		defer s.Close()
 	}
@@ -139,7 +149,7 @@ func TestLoneCallsHandNothingOver(t *testing.T) {
 // TestInlineCallBlockedOnAnotherStream: an inline call that waits for
 // another call on its own connection does not deadlock it: the watchdog
 // starts a goroutine that reads the connection on, which hands the second
-// stream to Accept.
+// stream to Serve's pool.
 func TestInlineCallBlockedOnAnotherStream(t *testing.T) {
 	tr := newTestTransport(t)
 	second := make(chan struct{})
@@ -158,7 +168,7 @@ func TestInlineCallBlockedOnAnotherStream(t *testing.T) {
 		if string(m.Body) == "first" {
 			<-second // the second call's reply came back
 		}
-		_ = transport.SendClose(ctx, s, m)
+		_ = s.SendClose(ctx, m)
 		return true
 	})
 	ctx, cc := dialBounded(t, tr, addr)
@@ -188,7 +198,7 @@ func TestInlineCallBlockedOnAnotherStream(t *testing.T) {
 	close(second)
 	require.NoError(t, <-firstDone)
 	mu.Lock()
-	require.Equal(t, []string{"first"}, inline, "the second call went to Accept")
+	require.Equal(t, []string{"first"}, inline, "the second call went to Serve's pool")
 	mu.Unlock()
 }
 
@@ -214,11 +224,11 @@ func TestInlineStreamWaitTakesOver(t *testing.T) {
 			}
 		}
 		conns <- s.(*stream).c
-		_ = transport.SendClose(ctx, s, &transport.Message{Body: body})
+		_ = s.SendClose(ctx, &transport.Message{Body: body})
 		return true
 	})
 	ctx, cc := dialBounded(t, tr, addr)
-	s, err := transport.NewStreamSend(ctx, cc, &transport.Message{Body: []byte("a")})
+	s, err := cc.NewStream(ctx, &transport.Message{Body: []byte("a")})
 	require.NoError(t, err)
 	defer s.Close()
 	<-first
@@ -249,7 +259,7 @@ func TestLeadingRecvCancelled(t *testing.T) {
 			<-release
 			return true
 		}
-		_ = transport.SendClose(context.Background(), s, m)
+		_ = s.SendClose(context.Background(), m)
 		return true
 	})
 	defer close(release)

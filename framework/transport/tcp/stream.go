@@ -39,7 +39,7 @@ type stream struct {
 	notify      chan struct{} // cap 1: wakes Recv; set while it waits (wait)
 	creditCh    chan struct{} // cap 1: wakes Send; set while it waits (wait)
 	onRecv      func(error)   // NotifyRecv's callback, until it is called or stopped
-	last        *rmsg         // the last message Recv returned, unless released
+	lent        *rmsg         // what the last Recv returned: lent until the next Recv or Close
 	q0          [1]*rmsg
 
 	// r0 is the stream's first received message, held inline (the reader
@@ -48,13 +48,7 @@ type stream struct {
 	r0used bool
 }
 
-var (
-	_ transport.Socket       = (*stream)(nil)
-	_ transport.RecvNotifier = (*stream)(nil)
-	_ transport.SendCloser   = (*stream)(nil)
-	_ transport.Releaser     = (*stream)(nil)
-	_ transport.BodyReleaser = (*stream)(nil)
-)
+var _ transport.Socket = (*stream)(nil)
 
 func newStream(c *conn, id uint32) *stream {
 	s := &stream{c: c, credit: c.peerWindow}
@@ -83,7 +77,7 @@ func (s *stream) Send(ctx context.Context, m *transport.Message) error {
 	return s.send(ctx, m, false)
 }
 
-// SendClose implements transport.SendCloser: the DATA frame and the CLOSE
+// SendClose implements transport.Socket: the DATA frame and the CLOSE
 // behind it are queued together, so they leave in one write. When the
 // message cannot be sent the stream stays open.
 func (s *stream) SendClose(ctx context.Context, m *transport.Message) error {
@@ -162,9 +156,8 @@ func (s *stream) Recv(ctx context.Context) (*transport.Message, error) {
 		if s.qhead < len(s.q) {
 			r := s.q[s.qhead]
 			s.q[s.qhead] = nil
-			if r != &s.r0 {
-				s.last = r
-			}
+			s.reclaimLocked() // the lease of the message before ends
+			s.lent = r
 			if s.qhead++; s.qhead == len(s.q) {
 				s.q, s.qhead = s.q[:0], 0
 			}
@@ -251,6 +244,13 @@ func (s *stream) CloseSend() error {
 		return nil
 	}
 	s.sentEnd = true
+	if s.sendWait { // a Send waiting for credit fails now
+		s.sendWait = false
+		select {
+		case s.creditCh <- struct{}{}:
+		default:
+		}
+	}
 	s.mu.Unlock()
 	s.c.enqueueCloseSend(s)
 	s.mu.Lock()
@@ -273,7 +273,13 @@ func (s *stream) Close() error {
 	}
 	s.closed = true
 	s.sentEnd = true
-	s.onRecv = nil // a local Close is no event for NotifyRecv
+	s.onRecv = nil                        // a local Close is no event for NotifyRecv
+	s.reclaimLocked()                     // the lease of the last message ends
+	for i := s.qhead; i < len(s.q); i++ { // messages nobody will receive
+		s.c.t.msgs.recycle(s.q[i], s.q[i] == &s.r0)
+		s.q[i] = nil
+	}
+	s.q, s.qhead = s.q[:0], 0
 	notify := !s.finished && !s.peerGone
 	fin := s.markFinished()
 	s.wakeLocked()
@@ -330,61 +336,13 @@ func (s *stream) newRmsg() *rmsg {
 	return s.c.t.msgs.getRmsg()
 }
 
-// Release implements transport.Releaser: the memory of m, when it is the
-// stream's first message or the last one Recv returned, is reused for
-// later messages on the transport's connections; any other message is
-// left to the GC. Releasing m twice is harmless: the first Release clears
-// what the second would find.
-func (s *stream) Release(m *transport.Message) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, inline := s.takeBackLocked(m)
-	if r == nil {
-		return
-	}
-	if !inline {
-		s.last = nil
-	}
-	s.c.t.msgs.recycle(r, inline) // clears r: a second Release finds nothing
-	s.c.markReleasing()
-}
-
-// ReleaseBody implements transport.BodyReleaser: the payload buffer of m,
-// when it is the stream's first message or the last one Recv returned and
-// its header strings do not share that buffer (a server's messages), is
-// reused for later messages; m keeps its header. Anything else is ignored.
-func (s *stream) ReleaseBody(m *transport.Message) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, _ := s.takeBackLocked(m)
-	if r == nil || !r.ownStrings || m.Body == nil {
-		return
-	}
-	s.c.t.msgs.putBuf(r.buf)
-	r.buf, m.Body = nil, nil
-	s.c.markReleasing()
-}
-
-// takeBackLocked returns the received message behind m when the stream
-// may take it back — its first message (inline, held in s.r0) or the last
-// one Recv returned — and nil otherwise. Called under s.mu.
-func (s *stream) takeBackLocked(m *transport.Message) (r *rmsg, inline bool) {
-	switch {
-	case m == nil:
-		return nil, false
-	case m == &s.r0.m:
-		return &s.r0, true
-	case s.last != nil && m == &s.last.m:
-		return s.last, false
-	}
-	return nil, false
-}
-
-// markReleasing records that a received message was handed back: from now
-// on the connection's payloads come from the pool.
-func (c *conn) markReleasing() {
-	if !c.releasing.Load() {
-		c.releasing.Store(true)
+// reclaimLocked takes back the message the last Recv returned, whose
+// lease ended, for later messages on the transport's connections. Called
+// under s.mu.
+func (s *stream) reclaimLocked() {
+	if r := s.lent; r != nil {
+		s.lent = nil
+		s.c.t.msgs.recycle(r, r == &s.r0)
 	}
 }
 
@@ -474,7 +432,7 @@ func (s *stream) refuse() {
 	}
 }
 
-// NotifyRecv implements transport.RecvNotifier: f is called, under the
+// NotifyRecv implements transport.Socket: f is called, under the
 // stream's lock, by the reader goroutine when a DATA, CLOSE_SEND, CLOSE or
 // RESET frame arrives for the stream or the connection ends; at once when
 // Recv already would not block. It does nothing after a local Close.
@@ -503,7 +461,7 @@ func (s *stream) NotifyRecv(f func(error)) {
 	}
 }
 
-// StopNotify implements transport.RecvNotifier.
+// StopNotify implements transport.Socket.
 func (s *stream) StopNotify() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

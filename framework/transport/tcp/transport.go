@@ -18,7 +18,7 @@ import (
 type Transport struct {
 	o    options
 	pool bufPool  // write buffers
-	msgs msgPools // received messages, when released
+	msgs msgPools // the memory of received messages, whose lease ended
 	// waitChans holds the empty, unreferenced channels (chan struct{},
 	// cap 1) that a stream's Recv or Send borrows while it waits.
 	waitChans sync.Pool

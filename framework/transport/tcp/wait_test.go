@@ -12,6 +12,7 @@ import (
 
 	"github.com/microsim/microsim/framework/transport"
 	"github.com/microsim/microsim/framework/transport/tcp"
+	"github.com/microsim/microsim/framework/transport/transporttest"
 )
 
 // TestWaitChannelsRaceTimeouts: Recv and Send borrow their wake channel
@@ -24,6 +25,8 @@ func TestWaitChannelsRaceTimeouts(t *testing.T) {
 	tr := newTransport(t, tcp.WithStreamWindow(1)) // Send waits for credit too
 	l, err := tr.Listen("127.0.0.1:0")
 	require.NoError(t, err)
+	accl := transporttest.NewAcceptor(l)
+	t.Cleanup(func() { accl.Close() })
 	defer l.Close()
 	ctx := testCtx(t)
 	c, err := tr.Dial(ctx, l.Addr())
@@ -34,10 +37,10 @@ func TestWaitChannelsRaceTimeouts(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 2*streams)
 	for id := range streams {
-		cs, err := c.NewStream(ctx)
+		cs, err := c.NewStream(ctx, nil)
 		require.NoError(t, err)
 		defer cs.Close()
-		ss, err := l.Accept(ctx)
+		ss, err := accl.Accept(ctx)
 		require.NoError(t, err)
 		defer ss.Close()
 		wg.Go(func() {
@@ -64,7 +67,6 @@ func TestWaitChannelsRaceTimeouts(t *testing.T) {
 					errs <- fmt.Errorf("stream %d: got %q, want %q", id, m.Body, want)
 					return
 				}
-				transport.Release(ss, m)
 			}
 		})
 	}

@@ -181,19 +181,57 @@ func (c *MockConnCloseCall) DoAndReturn(f func() error) *MockConnCloseCall {
 	return c
 }
 
-// NewStream mocks base method.
-func (m *MockConn) NewStream(ctx context.Context) (transport.Socket, error) {
+// Done mocks base method.
+func (m *MockConn) Done() <-chan struct{} {
 	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "NewStream", ctx)
+	ret := m.ctrl.Call(m, "Done")
+	ret0, _ := ret[0].(<-chan struct{})
+	return ret0
+}
+
+// Done indicates an expected call of Done.
+func (mr *MockConnMockRecorder) Done() *MockConnDoneCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Done", reflect.TypeOf((*MockConn)(nil).Done))
+	return &MockConnDoneCall{Call: call}
+}
+
+// MockConnDoneCall wrap *gomock.Call
+type MockConnDoneCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockConnDoneCall) Return(arg0 <-chan struct{}) *MockConnDoneCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockConnDoneCall) Do(f func() <-chan struct{}) *MockConnDoneCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockConnDoneCall) DoAndReturn(f func() <-chan struct{}) *MockConnDoneCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// NewStream mocks base method.
+func (m *MockConn) NewStream(ctx context.Context, first *transport.Message) (transport.Socket, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "NewStream", ctx, first)
 	ret0, _ := ret[0].(transport.Socket)
 	ret1, _ := ret[1].(error)
 	return ret0, ret1
 }
 
 // NewStream indicates an expected call of NewStream.
-func (mr *MockConnMockRecorder) NewStream(ctx any) *MockConnNewStreamCall {
+func (mr *MockConnMockRecorder) NewStream(ctx, first any) *MockConnNewStreamCall {
 	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "NewStream", reflect.TypeOf((*MockConn)(nil).NewStream), ctx)
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "NewStream", reflect.TypeOf((*MockConn)(nil).NewStream), ctx, first)
 	return &MockConnNewStreamCall{Call: call}
 }
 
@@ -209,13 +247,13 @@ func (c *MockConnNewStreamCall) Return(arg0 transport.Socket, arg1 error) *MockC
 }
 
 // Do rewrite *gomock.Call.Do
-func (c *MockConnNewStreamCall) Do(f func(context.Context) (transport.Socket, error)) *MockConnNewStreamCall {
+func (c *MockConnNewStreamCall) Do(f func(context.Context, *transport.Message) (transport.Socket, error)) *MockConnNewStreamCall {
 	c.Call = c.Call.Do(f)
 	return c
 }
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockConnNewStreamCall) DoAndReturn(f func(context.Context) (transport.Socket, error)) *MockConnNewStreamCall {
+func (c *MockConnNewStreamCall) DoAndReturn(f func(context.Context, *transport.Message) (transport.Socket, error)) *MockConnNewStreamCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -280,45 +318,6 @@ func NewMockListener(ctrl *gomock.Controller) *MockListener {
 // EXPECT returns an object that allows the caller to indicate expected use.
 func (m *MockListener) EXPECT() *MockListenerMockRecorder {
 	return m.recorder
-}
-
-// Accept mocks base method.
-func (m *MockListener) Accept(ctx context.Context) (transport.Socket, error) {
-	m.ctrl.T.Helper()
-	ret := m.ctrl.Call(m, "Accept", ctx)
-	ret0, _ := ret[0].(transport.Socket)
-	ret1, _ := ret[1].(error)
-	return ret0, ret1
-}
-
-// Accept indicates an expected call of Accept.
-func (mr *MockListenerMockRecorder) Accept(ctx any) *MockListenerAcceptCall {
-	mr.mock.ctrl.T.Helper()
-	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Accept", reflect.TypeOf((*MockListener)(nil).Accept), ctx)
-	return &MockListenerAcceptCall{Call: call}
-}
-
-// MockListenerAcceptCall wrap *gomock.Call
-type MockListenerAcceptCall struct {
-	*gomock.Call
-}
-
-// Return rewrite *gomock.Call.Return
-func (c *MockListenerAcceptCall) Return(arg0 transport.Socket, arg1 error) *MockListenerAcceptCall {
-	c.Call = c.Call.Return(arg0, arg1)
-	return c
-}
-
-// Do rewrite *gomock.Call.Do
-func (c *MockListenerAcceptCall) Do(f func(context.Context) (transport.Socket, error)) *MockListenerAcceptCall {
-	c.Call = c.Call.Do(f)
-	return c
-}
-
-// DoAndReturn rewrite *gomock.Call.DoAndReturn
-func (c *MockListenerAcceptCall) DoAndReturn(f func(context.Context) (transport.Socket, error)) *MockListenerAcceptCall {
-	c.Call = c.Call.DoAndReturn(f)
-	return c
 }
 
 // Addr mocks base method.
@@ -393,6 +392,44 @@ func (c *MockListenerCloseCall) Do(f func() error) *MockListenerCloseCall {
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockListenerCloseCall) DoAndReturn(f func() error) *MockListenerCloseCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// Serve mocks base method.
+func (m *MockListener) Serve(handle func(transport.Socket)) error {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Serve", handle)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// Serve indicates an expected call of Serve.
+func (mr *MockListenerMockRecorder) Serve(handle any) *MockListenerServeCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Serve", reflect.TypeOf((*MockListener)(nil).Serve), handle)
+	return &MockListenerServeCall{Call: call}
+}
+
+// MockListenerServeCall wrap *gomock.Call
+type MockListenerServeCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockListenerServeCall) Return(arg0 error) *MockListenerServeCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockListenerServeCall) Do(f func(func(transport.Socket)) error) *MockListenerServeCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockListenerServeCall) DoAndReturn(f func(func(transport.Socket)) error) *MockListenerServeCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -493,6 +530,42 @@ func (c *MockSocketCloseSendCall) Do(f func() error) *MockSocketCloseSendCall {
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockSocketCloseSendCall) DoAndReturn(f func() error) *MockSocketCloseSendCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// NotifyRecv mocks base method.
+func (m *MockSocket) NotifyRecv(f func(error)) {
+	m.ctrl.T.Helper()
+	m.ctrl.Call(m, "NotifyRecv", f)
+}
+
+// NotifyRecv indicates an expected call of NotifyRecv.
+func (mr *MockSocketMockRecorder) NotifyRecv(f any) *MockSocketNotifyRecvCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "NotifyRecv", reflect.TypeOf((*MockSocket)(nil).NotifyRecv), f)
+	return &MockSocketNotifyRecvCall{Call: call}
+}
+
+// MockSocketNotifyRecvCall wrap *gomock.Call
+type MockSocketNotifyRecvCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockSocketNotifyRecvCall) Return() *MockSocketNotifyRecvCall {
+	c.Call = c.Call.Return()
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockSocketNotifyRecvCall) Do(f func(func(error))) *MockSocketNotifyRecvCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockSocketNotifyRecvCall) DoAndReturn(f func(func(error))) *MockSocketNotifyRecvCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }
@@ -608,6 +681,82 @@ func (c *MockSocketSendCall) Do(f func(context.Context, *transport.Message) erro
 
 // DoAndReturn rewrite *gomock.Call.DoAndReturn
 func (c *MockSocketSendCall) DoAndReturn(f func(context.Context, *transport.Message) error) *MockSocketSendCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// SendClose mocks base method.
+func (m_2 *MockSocket) SendClose(ctx context.Context, m *transport.Message) error {
+	m_2.ctrl.T.Helper()
+	ret := m_2.ctrl.Call(m_2, "SendClose", ctx, m)
+	ret0, _ := ret[0].(error)
+	return ret0
+}
+
+// SendClose indicates an expected call of SendClose.
+func (mr *MockSocketMockRecorder) SendClose(ctx, m any) *MockSocketSendCloseCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "SendClose", reflect.TypeOf((*MockSocket)(nil).SendClose), ctx, m)
+	return &MockSocketSendCloseCall{Call: call}
+}
+
+// MockSocketSendCloseCall wrap *gomock.Call
+type MockSocketSendCloseCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockSocketSendCloseCall) Return(arg0 error) *MockSocketSendCloseCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockSocketSendCloseCall) Do(f func(context.Context, *transport.Message) error) *MockSocketSendCloseCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockSocketSendCloseCall) DoAndReturn(f func(context.Context, *transport.Message) error) *MockSocketSendCloseCall {
+	c.Call = c.Call.DoAndReturn(f)
+	return c
+}
+
+// StopNotify mocks base method.
+func (m *MockSocket) StopNotify() bool {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "StopNotify")
+	ret0, _ := ret[0].(bool)
+	return ret0
+}
+
+// StopNotify indicates an expected call of StopNotify.
+func (mr *MockSocketMockRecorder) StopNotify() *MockSocketStopNotifyCall {
+	mr.mock.ctrl.T.Helper()
+	call := mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "StopNotify", reflect.TypeOf((*MockSocket)(nil).StopNotify))
+	return &MockSocketStopNotifyCall{Call: call}
+}
+
+// MockSocketStopNotifyCall wrap *gomock.Call
+type MockSocketStopNotifyCall struct {
+	*gomock.Call
+}
+
+// Return rewrite *gomock.Call.Return
+func (c *MockSocketStopNotifyCall) Return(arg0 bool) *MockSocketStopNotifyCall {
+	c.Call = c.Call.Return(arg0)
+	return c
+}
+
+// Do rewrite *gomock.Call.Do
+func (c *MockSocketStopNotifyCall) Do(f func() bool) *MockSocketStopNotifyCall {
+	c.Call = c.Call.Do(f)
+	return c
+}
+
+// DoAndReturn rewrite *gomock.Call.DoAndReturn
+func (c *MockSocketStopNotifyCall) DoAndReturn(f func() bool) *MockSocketStopNotifyCall {
 	c.Call = c.Call.DoAndReturn(f)
 	return c
 }

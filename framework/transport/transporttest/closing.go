@@ -59,12 +59,12 @@ func testListenerClose(w *world) {
 	t := w.t
 	l, c, cs, ss := w.pair()
 	addr := l.Addr()
-	pending := w.goErr(func() error { _, err := l.Accept(w.ctx); return err })
+	pending := w.goErr(func() error { _, err := w.accept(l).Accept(w.ctx); return err })
 	w.settle()
 
 	require.NoError(t, l.Close())
 	require.ErrorIs(t, <-pending, transport.ErrClosed, "pending Accept")
-	_, err := l.Accept(w.ctx)
+	_, err := w.accept(l).Accept(w.ctx)
 	require.ErrorIs(t, err, transport.ErrClosed, "Accept after Close")
 
 	l2, err := w.listenT.Listen(addr)
@@ -77,13 +77,13 @@ func testListenerClose(w *world) {
 	require.NoError(t, ss.Send(w.ctx, numbered(2, 0)))
 	require.NoError(t, recvN(w.ctx, cs, 2, 1, false), "accepted stream, server to client")
 
-	ns, err := c.NewStream(w.ctx)
+	ns, err := c.NewStream(w.ctx, nil)
 	if err == nil { // a transport may learn of the refusal only later
 		t.Cleanup(func() { ns.Close() })
 		_, err = ns.Recv(w.ctx)
 	}
 	require.ErrorIs(t, err, transport.ErrRefused, "new stream on a connection to a closed listener")
-	_, err = l2.Accept(w.shortCtx())
+	_, err = w.accept(l2).Accept(w.shortCtx())
 	require.ErrorIs(t, err, context.DeadlineExceeded, "the old connection must not reach the new listener")
 
 	c2 := w.dial(l2)
@@ -103,7 +103,7 @@ func testUnacceptedRefused(w *world) {
 	c := w.dial(l)
 	var socks []transport.Socket
 	for range 3 {
-		cs, err := c.NewStream(w.ctx)
+		cs, err := c.NewStream(w.ctx, nil)
 		require.NoError(t, err)
 		t.Cleanup(func() { cs.Close() })
 		socks = append(socks, cs)
@@ -139,7 +139,7 @@ func testConnCloseResets(w *world) {
 	requireClosedOrReset(t, <-cliPending, "pending Recv, client side")
 	require.ErrorIs(t, ss.Send(w.shortCtx(), numbered(2, 0)), transport.ErrReset, "Send, server side")
 	requireClosedOrReset(t, cs.Send(w.ctx, numbered(1, 1)), "Send, client side")
-	_, err := c.NewStream(w.ctx)
+	_, err := c.NewStream(w.ctx, nil)
 	require.ErrorIs(t, err, transport.ErrClosed, "NewStream after Close")
 
 	require.NoError(t, ocs.Send(w.ctx, numbered(3, 0)))

@@ -44,26 +44,6 @@ func testContextRecv(w *world) {
 	require.NoError(t, recvN(w.ctx, cs, 2, 1, false))
 }
 
-// testContextAccept: Accept ends with the ctx's error and the listener
-// stays usable.
-func testContextAccept(w *world) {
-	t := w.t
-	l := w.listen()
-	_, err := l.Accept(w.shortCtx())
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-
-	ctx, cancel := context.WithCancel(w.ctx)
-	pending := w.goErr(func() error { _, err := l.Accept(ctx); return err })
-	w.settle()
-	cancel()
-	require.ErrorIs(t, <-pending, context.Canceled)
-
-	c := w.dial(l)
-	cs, ss := w.stream(l, c)
-	require.NoError(t, cs.Send(w.ctx, numbered(1, 0)))
-	require.NoError(t, recvN(w.ctx, ss, 1, 1, false))
-}
-
 // testContextSend: Send blocks once the peer stops reading, until its ctx
 // ends.
 func testContextSend(w *world) {

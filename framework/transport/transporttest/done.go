@@ -2,22 +2,17 @@ package transporttest
 
 import (
 	"github.com/stretchr/testify/require"
-
-	"github.com/microsim/microsim/framework/transport"
 )
 
-// testDoner checks the optional transport.Doner of a Conn, when the
-// transport has it: Done stays open while the connection works and is
+// testDone checks Conn.Done: it stays open while the connection works and is
 // closed once it is closed, and one connection's end is not another's.
-func testDoner(w *world) {
+func testDone(w *world) {
 	t := w.t
 	l, c, cs, ss := w.pair()
-	done := transport.ConnDone(c)
-	if done == nil {
-		t.Skip("the connection does not implement transport.Doner")
-	}
+	done := c.Done()
+	require.NotNil(t, done)
 	other := w.dial(l)
-	otherDone := transport.ConnDone(other)
+	otherDone := other.Done()
 	require.NotNil(t, otherDone)
 
 	require.NoError(t, cs.Send(w.ctx, numbered(1, 0)))

@@ -10,7 +10,7 @@ import (
 	"github.com/microsim/microsim/framework/transport"
 )
 
-// notified records the calls of a RecvNotifier's callback.
+// notified records the calls of a NotifyRecv's callback.
 type notified struct {
 	ch chan error
 }
@@ -43,18 +43,15 @@ func (n *notified) none(w *world, what string) {
 	}
 }
 
-// testRecvNotifier checks the optional transport.RecvNotifier of the
-// accepted (server) socket, when the transport has it: the callback fires
+// testNotifyRecv checks NotifyRecv and StopNotify of the accepted
+// (server) socket: the callback fires
 // once for a message, the peer's CloseSend or Close, or a broken
 // connection, at once when the event already happened, never for a local
 // Close, and not after StopNotify.
-func testRecvNotifier(w *world) {
+func testNotifyRecv(w *world) {
 	t := w.t
 	l, c, cs, ss := w.pair()
-	rn, ok := ss.(transport.RecvNotifier)
-	if !ok {
-		t.Skip("the socket does not implement transport.RecvNotifier")
-	}
+	rn := ss
 
 	// A message: the callback gets nil, once; Recv then has the message.
 	n := newNotified()
@@ -90,7 +87,7 @@ func testRecvNotifier(w *world) {
 
 	// The peer's Close.
 	cs2, ss2 := w.stream(l, c)
-	rn2 := ss2.(transport.RecvNotifier)
+	rn2 := ss2
 	n = newNotified()
 	rn2.NotifyRecv(n.f)
 	require.NoError(t, cs2.Close())
@@ -98,7 +95,7 @@ func testRecvNotifier(w *world) {
 
 	// A local Close does not count.
 	_, ss3 := w.stream(l, c)
-	rn3 := ss3.(transport.RecvNotifier)
+	rn3 := ss3
 	n = newNotified()
 	rn3.NotifyRecv(n.f)
 	require.NoError(t, ss3.Close())
@@ -107,7 +104,7 @@ func testRecvNotifier(w *world) {
 
 	// A broken connection.
 	_, ss4 := w.stream(l, c)
-	rn4 := ss4.(transport.RecvNotifier)
+	rn4 := ss4
 	n = newNotified()
 	rn4.NotifyRecv(n.f)
 	require.NoError(t, c.Close())

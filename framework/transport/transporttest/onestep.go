@@ -8,24 +8,18 @@ import (
 	"github.com/microsim/microsim/framework/transport"
 )
 
-// testStreamSender checks the optional transport.StreamSender of a Conn,
-// when the transport has it: the stream reaches Accept with its first
-// message; a message over the limit leaves an open, usable stream; a
+// testNewStreamFirst checks NewStream with a first message: the stream
+// reaches the server with its first message; a message over the limit leaves an open, usable stream; a
 // closed connection opens nothing.
-func testStreamSender(w *world) {
+func testNewStreamFirst(w *world) {
 	t := w.t
 	l := w.listen()
 	c := w.dial(l)
-	sender, ok := c.(transport.StreamSender)
-	if !ok {
-		t.Skip("the connection does not implement transport.StreamSender")
-	}
-
-	cs, err := sender.NewStreamSend(w.ctx, numbered(1, 0))
+	cs, err := c.NewStream(w.ctx, numbered(1, 0))
 	require.NoError(t, err)
 	require.NotNil(t, cs)
 	t.Cleanup(func() { cs.Close() })
-	ss, err := l.Accept(w.ctx)
+	ss, err := w.accept(l).Accept(w.ctx)
 	require.NoError(t, err)
 	t.Cleanup(func() { ss.Close() })
 	recvSeq(w, ss, 1, 0)
@@ -38,12 +32,12 @@ func testStreamSender(w *world) {
 		big := &transport.Message{Body: make([]byte, max+1)}
 		headed := &transport.Message{Header: map[string]string{"0123456789": "x"}, Body: make([]byte, max-10)}
 		for i, m := range []*transport.Message{big, headed} {
-			cs2, err := sender.NewStreamSend(w.ctx, m)
+			cs2, err := c.NewStream(w.ctx, m)
 			require.ErrorIs(t, err, transport.ErrMessageTooLarge, "message %d", i)
 			require.NotNil(t, cs2, "the stream was opened")
 			t.Cleanup(func() { cs2.Close() })
-			ss2, err := l.Accept(w.ctx)
-			require.NoError(t, err, "the stream reaches Accept")
+			ss2, err := w.accept(l).Accept(w.ctx)
+			require.NoError(t, err, "the stream reaches the server")
 			t.Cleanup(func() { ss2.Close() })
 			require.NoError(t, cs2.Send(w.ctx, numbered(3, i)), "and stays usable")
 			recvSeq(w, ss2, 3, i)
@@ -51,22 +45,18 @@ func testStreamSender(w *world) {
 	}
 
 	require.NoError(t, c.Close())
-	s, err := sender.NewStreamSend(w.ctx, numbered(4, 0))
+	s, err := c.NewStream(w.ctx, numbered(4, 0))
 	require.ErrorIs(t, err, transport.ErrClosed, "after Conn.Close")
 	require.Nil(t, s)
 }
 
-// testSendCloser checks the optional transport.SendCloser of a Socket, when
-// the transport has it: the peer receives the message, then io.EOF, and its
+// testSendClose checks SendClose: the peer receives the message, then io.EOF, and its
 // Send fails; later calls on the closed side fail with ErrClosed; a message
 // over the limit leaves the stream open.
-func testSendCloser(w *world) {
+func testSendClose(w *world) {
 	t := w.t
 	_, _, cs, ss := w.pair()
-	sc, ok := ss.(transport.SendCloser)
-	if !ok {
-		t.Skip("the socket does not implement transport.SendCloser")
-	}
+	sc := ss
 
 	if max := w.s.MaxMessageSize; max > 0 {
 		big := &transport.Message{Body: make([]byte, max+1)}
@@ -81,7 +71,9 @@ func testSendCloser(w *world) {
 	recvSeq(w, cs, 3, 0)
 	_, err := cs.Recv(w.ctx)
 	require.ErrorIs(t, err, io.EOF, "the end of the stream follows the message")
-	require.ErrorIs(t, cs.Send(w.shortCtx(), numbered(2, 1)), transport.ErrClosed, "the peer's Send")
+	if !w.s.DelayedSends {
+		require.ErrorIs(t, cs.Send(w.shortCtx(), numbered(2, 1)), transport.ErrClosed, "the peer's Send")
+	}
 
 	_, err = ss.Recv(w.ctx)
 	require.ErrorIs(t, err, transport.ErrClosed, "Recv on the closed side")

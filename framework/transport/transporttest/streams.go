@@ -162,7 +162,7 @@ func testConcurrentStreams(w *world) {
 	server := &group{w: w}
 	server.Go(func() error {
 		for range streams {
-			ss, err := l.Accept(w.ctx)
+			ss, err := w.accept(l).Accept(w.ctx)
 			if err != nil {
 				return fmt.Errorf("accept: %w", err)
 			}
@@ -188,7 +188,7 @@ func testConcurrentStreams(w *world) {
 	clients := &group{w: w}
 	for id := range streams {
 		clients.Go(func() error {
-			cs, err := c.NewStream(w.ctx)
+			cs, err := c.NewStream(w.ctx, nil)
 			if err != nil {
 				return fmt.Errorf("stream %d: new stream: %w", id, err)
 			}

@@ -4,16 +4,17 @@ import (
 	"maps"
 
 	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/internal/poison"
 )
 
-// Released messages (transport.Releaser). A socket takes back only the
-// message its last Recv returned, once: that is how it knows a message is
-// its own and not yet released (another socket's, one the caller built, a
-// second Release, one released after a later Recv: all ignored). The
-// message's header map and body buffer go to its connection's free pools,
-// from which the copies Send makes on that connection (either way) take
-// them, so that a caller that releases its replies — the client does —
-// saves the copy's allocations of the next message.
+// Lent messages (the package transport's ownership rule). What Recv
+// returns is lent until the reader's next Recv or Close: then the pipe
+// takes it back (reclaimLocked), and its header map and body buffer go to
+// the connection's free pools, from which the copies Send makes on that
+// connection (either way) take them, and the Message itself (unless it is
+// the pipe's inline first one) to the connection's free Messages. Built
+// with microsim_poison, the message is overwritten instead (package
+// internal/poison) and left to the GC.
 
 const (
 	// maxFreeHeader: a larger header map is left to the GC.
@@ -22,41 +23,32 @@ const (
 	maxFreeBody = 64<<10 + 1<<10
 )
 
-var (
-	_ transport.Releaser     = (*socket)(nil)
-	_ transport.BodyReleaser = (*socket)(nil)
-)
+// lendLocked records m as what the reader's Recv returns, taking back what
+// the Recv before returned. Called under p.mu by the reader.
+func (p *pipe) lendLocked(m *transport.Message, c *conn, dir int) {
+	p.reclaimLocked(c, dir)
+	p.last = m
+}
 
-// Release implements transport.Releaser. It does not block.
-func (s *socket) Release(m *transport.Message) {
-	p := s.in()
-	p.mu.Lock()
-	if m == nil || m != p.last {
-		p.mu.Unlock()
+// reclaimLocked takes back what the reader's last Recv returned, if
+// anything: its lease ended. Called under p.mu.
+func (p *pipe) reclaimLocked(c *conn, dir int) {
+	m := p.last
+	if m == nil {
 		return
 	}
 	p.last = nil
-	h, b := m.Header, m.Body
-	m.Header, m.Body = nil, nil
-	p.mu.Unlock()
-	s.st.conn.putFree(h, b, s.inDir())
-}
-
-// ReleaseBody implements transport.BodyReleaser: the body of the message
-// the last Recv returned goes to the free pool; the message and its header
-// stay the caller's (a copy's header map never shares memory with its
-// body). A later Release of m takes back its header map. It does not block.
-func (s *socket) ReleaseBody(m *transport.Message) {
-	p := s.in()
-	p.mu.Lock()
-	if m == nil || m != p.last || m.Body == nil {
-		p.mu.Unlock()
+	if poison.On {
+		poison.Bytes(m.Body)
+		poison.Header(m.Header)
 		return
 	}
-	b := m.Body
-	m.Body = nil
-	p.mu.Unlock()
-	s.st.conn.putFree(nil, b, s.inDir())
+	h, b := m.Header, m.Body
+	*m = transport.Message{}
+	c.putFree(h, b, dir)
+	if m != &p.first {
+		c.freeMsgs.Put(m)
+	}
 }
 
 // bodyBuf carries a free body buffer in a pool (a []byte put there as it
