@@ -183,7 +183,8 @@ func TestStrTable(t *testing.T) {
 		t.Fatalf("%v allocations for a string seen before", n)
 	}
 	long := bytes.Repeat([]byte("x"), maxTableString+1)
-	if unsafe.StringData(tab.get(long)) == unsafe.StringData(tab.get(long)) {
+	first, second := tab.get(long), tab.get(long)
+	if unsafe.StringData(first) == unsafe.StringData(second) {
 		t.Fatal("a string longer than maxTableString was kept")
 	}
 	for i := range maxTableStrings + 10 {
