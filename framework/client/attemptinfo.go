@@ -2,8 +2,10 @@ package client
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/microsim/microsim/framework/registry"
+	"github.com/microsim/microsim/internal/ctxwake"
 )
 
 // AttemptInfo describes one attempt of a call, for attempt wrappers that
@@ -59,12 +61,60 @@ func AttemptFromContext(ctx context.Context) (AttemptInfo, bool) {
 }
 
 // withAttempt returns ctx carrying a, when the client has attempt
-// wrappers to read it; ctx itself otherwise.
-func (c *rpcClient) withAttempt(ctx context.Context, a AttemptInfo) context.Context {
+// wrappers to read it; ctx itself otherwise. The first attempt of a call
+// (r's, claimed once per Request) carries it in a context held by r, so
+// that a call whose first attempt succeeds allocates nothing for it; later
+// and hedged attempts allocate theirs.
+func (c *rpcClient) withAttempt(ctx context.Context, a AttemptInfo, r *Request) context.Context {
 	if len(c.opts.attemptWrappers) == 0 {
 		return ctx
 	}
-	p := new(AttemptInfo) // allocated here, so a itself never escapes
-	*p = a
-	return context.WithValue(ctx, attemptKey{}, p)
+	var ac *attemptCtx
+	if a.Number == 1 && r.firstAttemptClaimed.CompareAndSwap(false, true) {
+		ac = &r.firstAttempt
+	} else {
+		ac = new(attemptCtx)
+	}
+	ac.Context, ac.info = ctx, a
+	return ac
+}
+
+// attemptCtx is the context of an attempt, as attempt wrappers see it:
+// its parent carrying the attempt's AttemptInfo. Compared with
+// context.WithValue it saves two allocations (the value's and the
+// context's are one) and it keeps its parent's ctxwake.Waker: a transport's
+// wait for the reply under a client's default timeout registers a channel
+// with the deadline instead of making the deadline's Done channel.
+type attemptCtx struct {
+	context.Context
+	info AttemptInfo
+}
+
+var _ ctxwake.Waker = (*attemptCtx)(nil)
+
+// Value implements context.Context.
+func (c *attemptCtx) Value(key any) any {
+	if _, ok := key.(attemptKey); ok {
+		return &c.info
+	}
+	return c.Context.Value(key)
+}
+
+// WakeOnEnd implements ctxwake.Waker through the parent, when it is one;
+// it reports false otherwise (the wait then selects on Done).
+func (c *attemptCtx) WakeOnEnd(ch chan struct{}) bool {
+	w, ok := c.Context.(ctxwake.Waker)
+	return ok && w.WakeOnEnd(ch)
+}
+
+// StopWake implements ctxwake.Waker.
+func (c *attemptCtx) StopWake(ch chan struct{}) {
+	if w, ok := c.Context.(ctxwake.Waker); ok {
+		w.StopWake(ch)
+	}
+}
+
+// String describes c as the context package describes its own contexts.
+func (c *attemptCtx) String() string {
+	return fmt.Sprintf("%v.WithValue(client.AttemptInfo{Number: %d, Hedge: %t})", c.Context, c.info.Number, c.info.Hedge)
 }

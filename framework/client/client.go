@@ -64,6 +64,11 @@ type Request struct {
 	// costs no allocation (see timeoutHeader); claimed once per Request.
 	timeoutBuf     [20]byte
 	timeoutClaimed atomic.Bool
+
+	// firstAttempt is the context of the call's first attempt, for attempt
+	// wrappers (see withAttempt); claimed once per Request.
+	firstAttempt        attemptCtx
+	firstAttemptClaimed atomic.Bool
 }
 
 // timeoutHeader formats the Micro-Timeout value of an attempt. The first

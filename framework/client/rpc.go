@@ -293,7 +293,7 @@ func (c *rpcClient) runAttempt(ctx context.Context, a AttemptInfo, r *Request, r
 		defer cancel()
 	}
 	node := a.Node
-	ctx = c.withAttempt(ctx, a)
+	ctx = c.withAttempt(ctx, a, r)
 	c.stats.attempts.Add(1)
 	done := c.begin(r.Service, node)
 	var t0 time.Time
