@@ -219,7 +219,14 @@ func (in *instance) edgeCall(ctx context.Context, c *edgeCall, seq uint64, depth
 		return in.publishStep(ctx, c, seq)
 	}
 	child := mix64(seq ^ c.key)
-	cs := &callState{Context: ctx, seq: child}
+	var call *synthCall
+	var cs *callState
+	if c.goCallee {
+		cs = &callState{Context: ctx, seq: child}
+	} else {
+		call = newSynthCall(ctx, child, depth, true)
+		cs = &call.callState
+	}
 	var cctx context.Context = cs
 	if c.timeout > 0 {
 		var cancel context.CancelFunc
@@ -232,11 +239,7 @@ func (in *instance) edgeCall(ctx context.Context, c *edgeCall, seq uint64, depth
 		var rsp json.RawMessage
 		err = in.caller.cli.Call(cctx, c.service, c.endpoint, scenario.ExpandRequest(c.request, child), &rsp, c.opts...)
 	} else {
-		var body [9]byte
-		binary.LittleEndian.PutUint64(body[:], child)
-		body[8] = byte(min(depth, 255))
-		var rsp []byte
-		err = in.caller.cli.Call(cctx, c.service, c.endpoint, body[:], &rsp, c.opts...)
+		err = in.caller.cli.Call(cctx, c.service, c.endpoint, &call.req, &call.rsp, c.opts...)
 	}
 	// A call that failed once the step had what it needed was cancelled
 	// by the step, not failed by the callee.

@@ -3,7 +3,6 @@ package sim
 import (
 	"cmp"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"math/rand/v2"
 	"sync"
@@ -288,11 +287,9 @@ func callCtx(ctx context.Context) context.Context { return context.WithoutCancel
 
 // call makes one call and records it.
 func (w *world) call(ctx context.Context, wl *workload, k int, seq uint64) {
-	var body [8]byte
-	binary.LittleEndian.PutUint64(body[:], seq)
-	cs := &callState{Context: ctx, seq: seq}
+	call := newSynthCall(ctx, seq, 0, false)
+	cs := &call.callState
 	start := time.Now()
-	var rsp []byte
 	opts := wl.opts
 	if n := wl.spec.Keys; n > 0 {
 		key := "key-" + itoa(int(mix64(seq)%uint64(n)))
@@ -309,7 +306,7 @@ func (w *world) call(ctx context.Context, wl *workload, k int, seq uint64) {
 		var out json.RawMessage
 		err = wl.cli.cli.Call(cs, wl.spec.Service, wl.eps[k], scenario.ExpandRequest(wl.request, seq), &out, opts...)
 	} else {
-		err = wl.cli.cli.Call(cs, wl.spec.Service, wl.eps[k], body[:], &rsp, opts...)
+		err = wl.cli.cli.Call(cs, wl.spec.Service, wl.eps[k], &call.req, &call.rsp, opts...)
 	}
 	w.metrics.call(wl.series[k], start, time.Since(start), err, cs.attempts.Load())
 }

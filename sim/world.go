@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"slices"
@@ -379,6 +380,31 @@ type callState struct {
 	context.Context
 	seq      uint64 // the call's sequence number, set before the call
 	attempts atomic.Uint32
+}
+
+// synthCall is the state of one call of a synthetic endpoint, in one
+// allocation: the callState (the call's ctx), the request body (the call's
+// sequence number, then the depth in the call graph) and the reply. The
+// request and reply go to the client as *[]byte (which the bytes codec
+// takes as it takes a []byte), so that neither is boxed into an interface
+// of its own.
+type synthCall struct {
+	callState
+	body     [9]byte
+	req, rsp []byte
+}
+
+// newSynthCall returns the state of a call with sequence number seq under
+// ctx; depth is its depth in the call graph, sent when withDepth.
+func newSynthCall(ctx context.Context, seq uint64, depth int, withDepth bool) *synthCall {
+	sc := &synthCall{callState: callState{Context: ctx, seq: seq}}
+	binary.LittleEndian.PutUint64(sc.body[:], seq)
+	sc.req = sc.body[:8]
+	if withDepth {
+		sc.body[8] = byte(min(depth, 255))
+		sc.req = sc.body[:]
+	}
+	return sc
 }
 
 // Value implements context.Context.
