@@ -172,12 +172,8 @@ func (in *instance) serve(ctx context.Context, b *endpointBehaviour, seq uint64,
 	// in every run of a seed.
 	d += tieBreak(seq)
 	if d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
+		if err := in.w.sleep(ctx, d); err != nil {
+			return err
 		}
 	}
 	if err == nil && len(b.steps) > 0 {

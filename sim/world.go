@@ -57,6 +57,8 @@ type world struct {
 
 	tasks *taskPool // runs the calls of parallel steps
 
+	timers sync.Pool // of stopped *time.Timer: the latency waits of synthetic handlers (sleep)
+
 	obs *Observation // nil: the run is not observed
 }
 
@@ -380,6 +382,29 @@ type callState struct {
 	context.Context
 	seq      uint64 // the call's sequence number, set before the call
 	attempts atomic.Uint32
+}
+
+// sleep waits for d, or until ctx ends (then it returns ctx's error), on
+// a timer from w's pool: a synthetic handler's latency costs no timer of
+// its own.
+func (w *world) sleep(ctx context.Context, d time.Duration) error {
+	t, _ := w.timers.Get().(*time.Timer)
+	if t == nil {
+		t = time.NewTimer(d)
+	} else {
+		// Since Go 1.23 a stopped or fired timer's channel holds no stale
+		// value, so Reset starts a clean wait.
+		t.Reset(d)
+	}
+	select {
+	case <-t.C:
+		w.timers.Put(t)
+		return nil
+	case <-ctx.Done():
+		t.Stop()
+		w.timers.Put(t)
+		return ctx.Err()
+	}
 }
 
 // synthCall is the state of one call of a synthetic endpoint, in one
