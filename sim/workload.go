@@ -283,7 +283,26 @@ func (w *world) closedLoop(ctx context.Context, wl *workload, r *rand.Rand, seq 
 // ctx that can never be cancelled: with no deadline of the caller's, it
 // takes its default-timeout fast path (one allocation instead of a
 // context.WithTimeout).
-func callCtx(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+//
+// It is not context.WithoutCancel's ctx, whose Value boxes a copy of the
+// ctx on every lookup (an allocation per call: the client looks up the
+// call's metadata), but a pointer that forwards the lookup. Unlike
+// WithoutCancel's, it does not hide ctx's cancellation from context.Cause
+// asked of a ctx below it that ended on its own: as the run's ctx ends
+// only after every call returned, the cause found there is always nil
+// while a call runs, and Cause returns the ctx's own error, as it would
+// under WithoutCancel.
+func callCtx(ctx context.Context) context.Context { return &detachedCtx{parent: ctx} }
+
+// detachedCtx is callCtx's ctx: parent's values, never cancelled, no
+// deadline.
+type detachedCtx struct{ parent context.Context }
+
+func (*detachedCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (*detachedCtx) Done() <-chan struct{}       { return nil }
+func (*detachedCtx) Err() error                  { return nil }
+func (c *detachedCtx) Value(key any) any         { return c.parent.Value(key) }
+func (c *detachedCtx) String() string            { return "sim.callCtx" }
 
 // call makes one call and records it.
 func (w *world) call(ctx context.Context, wl *workload, k int, seq uint64) {
