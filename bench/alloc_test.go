@@ -23,7 +23,7 @@ func TestCallAllocations(t *testing.T) {
 		world func(testing.TB) *echoWorld
 		max   float64
 	}{
-		{"tcp", newTCPWorld, 10},
+		{"tcp", newTCPWorld, 6},
 		{"memory", newMemoryWorld, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -45,7 +45,8 @@ func compareScenario() *scenario.Scenario {
 //   - p50 latency: within 20% + 2ms (TCP adds loopback round trips and
 //     real timer overshoot to the 20ms handlers);
 //   - traffic share of every instance: within 3 percentage points;
-//   - the fault timeline: the same events, within 100ms.
+//   - the fault timeline: the same events, within 250ms (real timers on
+//     a loaded machine run late).
 func TestTCPAgreesWithSim(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs 3s in real time over TCP")
@@ -71,8 +72,8 @@ func TestTCPAgreesWithSim(t *testing.T) {
 	}
 	require.Len(t, real.Faults, 1)
 	assert.Equal(t, virtual.Faults[0].Target, real.Faults[0].Target)
-	assert.InDelta(t, virtual.Faults[0].StartSeconds, real.Faults[0].StartSeconds, 0.1)
-	assert.InDelta(t, virtual.Faults[0].EndSeconds, real.Faults[0].EndSeconds, 0.1)
+	assert.InDelta(t, virtual.Faults[0].StartSeconds, real.Faults[0].StartSeconds, 0.25)
+	assert.InDelta(t, virtual.Faults[0].EndSeconds, real.Faults[0].EndSeconds, 0.25)
 	assert.GreaterOrEqual(t, real.WallSeconds, 3.0, "real time")
 	assert.InDelta(t, 3, real.VirtualSeconds, 0.5)
 }
