@@ -59,9 +59,10 @@ type ejectionWatch struct {
 
 func (e *ejectionWatch) sample(w *world) {
 	for _, name := range w.order {
-		sr, ok := w.clients[name].sel.(selector.StatsReporter)
-		if !ok {
-			continue
+		c := w.clients[name]
+		sr, ok := c.sel.(selector.StatsReporter)
+		if !ok || !c.ejects {
+			continue // no outlier detection: nothing to eject (nor to sort per window)
 		}
 		for _, s := range w.sc.Topology.Services {
 			for _, n := range sr.Stats(s.Name) {

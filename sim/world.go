@@ -69,6 +69,9 @@ type simClient struct {
 	host *memory.Host
 	sel  selector.Selector
 	cli  client.Client
+	// ejects: the selector detects outliers (only then can it eject a
+	// node, and only then are its statistics sampled for ejections).
+	ejects bool
 }
 
 // build creates the network, starts every instance and every client. It
@@ -316,7 +319,7 @@ func (w *world) buildClient(name string, c *scenario.Client, zone, prefix string
 		_ = sel.Close()
 		return nil, err
 	}
-	return &simClient{name: name, zone: zone, host: host, sel: sel, cli: cli}, nil
+	return &simClient{name: name, zone: zone, host: host, sel: sel, cli: cli, ejects: c.Selector.Outlier != nil}, nil
 }
 
 // retryPolicy is the client's retry policy: client.DefaultPolicy with
