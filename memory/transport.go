@@ -8,17 +8,20 @@ package memory
 // pseudo address "clienthost:port" from the same counter, which is what the
 // server side of its streams reports as RemoteAddr.
 //
-// A listener's Serve runs a pool of goroutines (internal/workpool) that
-// take the opened streams and call the server's function; nothing else
-// here starts a goroutine, but for the context.AfterFunc that wakes the
-// parked takers once a ctx they wait with ends. A stream holds a bounded
+// The listeners' Serve functions run on one pool of goroutines per network
+// (transport_serve.go): an opened stream goes to the goroutine that waited
+// last, or a new one when none waits; nothing else here starts a
+// goroutine, but for the context.AfterFunc that wakes the parked takers of
+// a listener nobody serves (tests take its streams one at a time) once a
+// ctx they wait with ends. A stream holds a bounded
 // queue of copied *transport.Message each way (WithStreamBuffer messages
 // each) behind a mutex, and the copy of the first message each way (so a
 // unary call's request and reply need no Message of their own). Streams
 // come from slabs (internal/slab: one allocation per sixteen streams) and
 // are never reused, so a socket used after Close stays closed. A listener
-// is a bounded queue of opened streams (WithAcceptBacklog) and a stack of
-// parked takers, to which an opener hands its stream directly. A call
+// nobody serves yet is a bounded queue of opened streams
+// (WithAcceptBacklog) and a stack of parked takers, to which an opener
+// hands its stream directly. A call
 // that must wait selects on a wake channel of its stream (taken the first
 // time one waits from the connection's spares, to which a stream whose
 // two sides are closed gives them back) and its ctx; every event that can
@@ -78,6 +81,8 @@ type transportState struct {
 
 	// free keeps what messages whose lease ended used (transport_lease.go).
 	free freeLists
+	// serve runs the listeners' Serve functions (transport_serve.go).
+	serve servePool
 }
 
 func newTransportState(n *Network) *transportState {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/microsim/microsim/framework/transport"
 	"github.com/microsim/microsim/internal/slab"
-	"github.com/microsim/microsim/internal/workpool"
 )
 
 // listener is a transport.Listener: a bounded FIFO of opened streams
@@ -50,6 +49,15 @@ type listener struct {
 	watchedDone <-chan struct{}
 	unwatch     func() bool
 
+	// handle is Serve's function, set (under mu) once Serve began and the
+	// listener is open: from then on push hands every stream to the
+	// network's serving goroutines instead of queueing it. inFlight counts
+	// the streams handed over whose handle call has not returned; it is
+	// added to under mu while the listener is open, so that Serve may wait
+	// for it once done is closed.
+	handle   func(transport.Socket)
+	inFlight sync.WaitGroup
+
 	// acceptors keeps acceptors, with empty channels, between accepts; it
 	// is the listener's own because a channel made in a testing/synctest
 	// bubble must not be used outside it.
@@ -71,19 +79,37 @@ func newListener(st *transportState, h *Host, addr string) *listener {
 	}
 }
 
-// Serve implements transport.Listener: a pool of goroutines
-// (internal/workpool) takes the streams clients open, oldest first, and
-// calls handle with each. Streams of connections that were closed or
-// reset while they waited are dropped. It returns once the listener is
-// closed and every handle call returned.
+// Serve implements transport.Listener: the network's serving goroutines
+// (servePool) call handle with each stream clients open, streams queued
+// before Serve first, oldest first. Streams of connections that were
+// closed or reset before a goroutine took them are dropped. It returns
+// once the listener is closed and every handle call returned.
 func (l *listener) Serve(handle func(transport.Socket)) error {
 	if l.serving.Swap(true) {
 		return fmt.Errorf("memory: serve on %s: already serving", l.addr)
 	}
-	workpool.Run(func() (transport.Socket, bool) {
-		s, err := l.accept(context.Background())
-		return s, err == nil
-	}, handle)
+	pool := &l.st.serve
+	pool.begin()
+	l.mu.Lock()
+	if !l.closed.Load() {
+		l.handle = handle
+		queued := l.pending[l.head:]
+		l.pending, l.head = nil, 0
+		l.inFlight.Add(len(queued))
+		if len(queued) > 0 && l.roomWaiters > 0 {
+			close(l.room)
+			l.room = make(chan struct{})
+		}
+		l.mu.Unlock()
+		for _, s := range queued {
+			pool.dispatch(l, s)
+		}
+	} else {
+		l.mu.Unlock()
+	}
+	<-l.done
+	l.inFlight.Wait()
+	pool.end()
 	return l.errClosed()
 }
 
@@ -233,6 +259,12 @@ func (l *listener) push(ctx context.Context, s *stream) error {
 		if l.closed.Load() {
 			l.mu.Unlock()
 			return c.newStreamErr()
+		}
+		if l.handle != nil {
+			l.inFlight.Add(1)
+			l.mu.Unlock()
+			l.st.serve.dispatch(l, s)
+			return nil
 		}
 		if n := len(l.parked); n > 0 {
 			a := l.parked[n-1]

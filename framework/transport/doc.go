@@ -93,7 +93,8 @@
 // into a pooled buffer and header map, taken back the same way; header
 // strings come from a per-connection table, so they never share the
 // buffer. Neither starts a goroutine per stream: a listener's Serve runs
-// a pool of goroutines (internal/workpool), and TCP serves a stream that
+// a pool of goroutines (TCP's per listener, internal/workpool; memory's one
+// per network, shared by its listeners), and TCP serves a stream that
 // arrives alone on its connection on the goroutine that read it.
 package transport
 
