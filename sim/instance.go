@@ -221,6 +221,7 @@ func (in *instance) newServer(ctx context.Context, tr transport.Transport, extra
 		server.WithMetadata(in.meta),
 		server.WithRegisterTTL(ttl),
 		server.WithRegisterInterval(hb),
+		server.WithHeartbeater(in.w.beats),
 		server.WithMaxConcurrent(in.w.capacity[in.service]),
 	}
 	opts = append(opts, in.w.obs.serverOptions()...)

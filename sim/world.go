@@ -17,6 +17,7 @@ import (
 	"github.com/microsim/microsim/framework/codec"
 	fwerrors "github.com/microsim/microsim/framework/errors"
 	"github.com/microsim/microsim/framework/selector"
+	"github.com/microsim/microsim/framework/server"
 	"github.com/microsim/microsim/framework/transport"
 	"github.com/microsim/microsim/memory"
 	"github.com/microsim/microsim/sim/scenario"
@@ -31,6 +32,7 @@ type world struct {
 	window   time.Duration
 	metrics  *metrics
 	capacity map[string]int
+	beats    *server.Heartbeater // runs every instance's heartbeat
 
 	instances []*instance
 	services  map[string]*scenario.Service // the scenario's, by name
@@ -134,7 +136,7 @@ func newWorld(sc *scenario.Scenario, seed uint64) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &world{sc: sc, seed: seed, net: net, capacity: map[string]int{}, tasks: newTaskPool(),
+	w := &world{sc: sc, seed: seed, net: net, capacity: map[string]int{}, tasks: newTaskPool(), beats: server.NewHeartbeater(),
 		byAddr: map[string]*instance{}, byName: map[string]*instance{}, clients: map[string]*simClient{}}
 	w.window = sc.Window.Std()
 	if w.window == 0 {

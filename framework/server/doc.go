@@ -26,10 +26,12 @@
 // and starts serving: one goroutine runs the listener's Serve, which
 // hands each stream to the server on a goroutine the transport picks (the
 // one that read it, or one of a pool that outlives each request, so a busy
-// server starts no goroutine per request); and one goroutine re-registers the
-// node every register interval (a heartbeat), so that a node whose host
+// server starts no goroutine per request); and it re-registers the node
+// every register interval (a heartbeat), so that a node whose host
 // crashed expires from the registry and a node whose registry recovered
-// comes back. Stop drains: it
+// comes back. A timer runs the beats, on a goroutine only while one runs;
+// servers that share a Heartbeater (WithHeartbeater) share its timer, and
+// the beats due at one instant run on one goroutine. Stop drains: it
 // deregisters the node (within a quarter of its ctx's budget), closes the
 // listener, waits for in-flight requests (until a tenth of the budget
 // before its deadline; the rest are cancelled with cause ErrCallAbandoned

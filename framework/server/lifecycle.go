@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/microsim/microsim/framework/broker"
 	"github.com/microsim/microsim/framework/metadata"
@@ -124,43 +123,6 @@ func (s *server) start(ctx context.Context, subs []*subscriber) (*running, error
 	}
 	s.opts.log.Info("server: started", "service", s.name, "addr", r.addr, "node", svc.Nodes[0].ID)
 	return r, nil
-}
-
-// heartbeat registers the node again every register interval until Stop.
-// Failures are logged and the next tick tries again. When the accept loop
-// failed on its own, the node can no longer serve: the heartbeat
-// deregisters it once and ends.
-func (s *server) heartbeat(r *running) {
-	defer close(r.hbDone)
-	ctx := r.hbCtx
-
-	t := time.NewTicker(s.opts.interval)
-	defer t.Stop()
-	failing := false
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-r.acceptFailed:
-			dctx, dcancel := context.WithTimeout(ctx, s.opts.interval)
-			err := s.reg.Deregister(dctx, r.svc)
-			dcancel()
-			s.opts.log.Warn("server: listener failed; node deregistered", "service", s.name, "node", r.svc.Nodes[0].ID, "err", err)
-			return
-		case <-t.C:
-		}
-		rctx, rcancel := context.WithTimeout(ctx, s.opts.interval)
-		err := s.reg.Register(rctx, r.svc, registry.WithTTL(s.opts.ttl))
-		rcancel()
-		switch {
-		case err != nil && ctx.Err() == nil:
-			failing = true
-			s.opts.log.Warn("server: heartbeat failed", "service", s.name, "node", r.svc.Nodes[0].ID, "err", err)
-		case err == nil && failing:
-			failing = false
-			s.opts.log.Info("server: heartbeat recovered", "service", s.name, "node", r.svc.Nodes[0].ID)
-		}
-	}
 }
 
 // Stop implements Server.

@@ -35,6 +35,7 @@ type options struct {
 	sWrappers   []SubscriberWrapper
 	maxInFlight int
 	log         *slog.Logger
+	heartbeater *Heartbeater // nil: the server's own
 }
 
 func newOptions(opts []Option) (options, error) {
@@ -203,6 +204,19 @@ func WithLogger(l *slog.Logger) Option {
 			return fmt.Errorf("WithLogger: nil logger")
 		}
 		o.log = l
+		return nil
+	}
+}
+
+// WithHeartbeater makes the server's heartbeat run on h, which may run
+// those of many servers (see Heartbeater); default: a Heartbeater of the
+// server's own.
+func WithHeartbeater(h *Heartbeater) Option {
+	return func(o *options) error {
+		if h == nil {
+			return fmt.Errorf("WithHeartbeater: nil heartbeater")
+		}
+		o.heartbeater = h
 		return nil
 	}
 }

@@ -47,6 +47,7 @@ func TestNewRejectsBadArguments(t *testing.T) {
 		{name: "nil subscriber wrapper", svc: "greeter", opts: []server.Option{server.WithSubscriberWrapper(nil)}, want: []string{"WithSubscriberWrapper"}},
 		{name: "negative max concurrent", svc: "greeter", opts: []server.Option{server.WithMaxConcurrent(-1)}, want: []string{"WithMaxConcurrent", "-1"}},
 		{name: "nil logger", svc: "greeter", opts: []server.Option{server.WithLogger(nil)}, want: []string{"WithLogger"}},
+		{name: "nil heartbeater", svc: "greeter", opts: []server.Option{server.WithHeartbeater(nil)}, want: []string{"WithHeartbeater"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

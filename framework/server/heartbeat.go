@@ -1,0 +1,377 @@
+package server
+
+import (
+	"container/heap"
+	"context"
+	"sync"
+	"time"
+
+	"github.com/microsim/microsim/framework/registry"
+)
+
+// Heartbeater runs the heartbeats of servers: it registers each server's
+// node again every register interval, on the phase of the server's start.
+// A server without WithHeartbeater has its own; servers that share one
+// (WithHeartbeater), for example the many servers of a simulated world,
+// share one timer, and the beats due at one instant run one after the
+// other on one goroutine, whose stack stays grown, instead of each waking
+// a goroutine of its own.
+//
+// A beat is bounded by its server's interval: the server's next tick ends
+// a beat still running (a registry call that hangs, for example on a
+// paused host) and its next beat starts as soon as the hung one returned.
+// A beat that hangs does not hold up the beats due after it: a watchdog
+// starts another goroutine for them when the one running beats makes no
+// progress. In a testing/synctest bubble it does so as soon as every
+// goroutine of the bubble waits (1ns of virtual time after the beat that
+// hangs began), in real time after at most ~0.5ms.
+//
+// A Heartbeater holds no goroutine while no beat runs; it needs no
+// closing. It serves servers of one synctest bubble (or of none).
+type Heartbeater struct {
+	mu      sync.Mutex
+	sched   beatHeap // the running servers' heartbeats by their next tick
+	seq     uint64   // adds, to order the beats of one instant
+	tick    *time.Timer
+	tickAt  time.Time // when tick fires; zero when it is stopped
+	due     []*beats  // beats to run, in order; due[head:] are pending
+	head    int
+	runners int    // goroutines running due beats
+	started uint64 // beats started, the watchdog's measure of progress
+
+	wd      *time.Timer
+	wdArmed bool
+	wdFirst bool      // the first check since the watchdog was armed
+	wdAt    time.Time // when it was armed
+	wdSeen  uint64    // started when it was armed
+}
+
+// NewHeartbeater returns a Heartbeater for WithHeartbeater.
+func NewHeartbeater() *Heartbeater { return &Heartbeater{} }
+
+// The watchdog's checks. The first, wdFirst, comes 1ns after the beats
+// queued up behind a running one: a virtual clock (testing/synctest) only
+// gets there once every goroutine of the bubble waits, so that the runner
+// is blocked; a real clock gets there at once, and the runner is given
+// wdReal between checks to start another beat.
+const (
+	wdFirst = time.Nanosecond
+	wdReal  = 200 * time.Microsecond
+)
+
+// beats is one running server's heartbeat. Its fields but failing are
+// guarded by the Heartbeater's mu.
+type beats struct {
+	h *Heartbeater
+	s *server
+	r *running
+
+	next    time.Time // the next tick
+	idx     int       // index in h.sched; -1 once removed
+	seq     uint64
+	stopped bool
+	queued  bool          // in h.due
+	running bool          // a beat is in Register
+	late    bool          // a tick came while a beat ran: another beat follows it at once
+	ctx     *beatCtx      // the beat's ctx; reused until it is cancelled
+	idle    chan struct{} // set by stop while a beat runs; closed when it returns
+	failing bool          // the last beat failed; touched by the beat running only
+}
+
+// heartbeat registers the node again every register interval until Stop.
+// Failures are logged and the next beat tries again. When the accept loop
+// failed on its own, the node can no longer serve: the heartbeat
+// deregisters it once and ends. It returns once no beat runs and none will.
+func (s *server) heartbeat(r *running) {
+	defer close(r.hbDone)
+	h := s.opts.heartbeater
+	if h == nil {
+		h = NewHeartbeater()
+	}
+	b := h.add(s, r)
+	failed := false
+	select {
+	case <-r.hbCtx.Done():
+	case <-r.acceptFailed:
+		failed = true
+	}
+	h.remove(b)
+	if failed {
+		dctx, dcancel := context.WithTimeout(r.hbCtx, s.opts.interval)
+		err := s.reg.Deregister(dctx, r.svc)
+		dcancel()
+		s.opts.log.Warn("server: listener failed; node deregistered", "service", s.name, "node", r.svc.Nodes[0].ID, "err", err)
+	}
+}
+
+// add schedules the heartbeat of a started server: its first beat one
+// interval from now.
+func (h *Heartbeater) add(s *server, r *running) *beats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seq++
+	b := &beats{h: h, s: s, r: r, next: time.Now().Add(s.opts.interval), seq: h.seq}
+	heap.Push(&h.sched, b)
+	h.armTick()
+	return b
+}
+
+// remove stops b's heartbeat: it cancels the beat running, if any, and
+// waits for it. From its return no beat of b runs.
+func (h *Heartbeater) remove(b *beats) {
+	h.mu.Lock()
+	b.stopped = true
+	if b.idx >= 0 {
+		heap.Remove(&h.sched, b.idx)
+		h.armTick()
+	}
+	var idle chan struct{}
+	if b.running {
+		b.ctx.cancel(context.Canceled)
+		idle = make(chan struct{})
+		b.idle = idle
+	}
+	h.mu.Unlock()
+	if idle != nil {
+		<-idle
+	}
+}
+
+// armTick sets the timer to the earliest tick, or stops it when no
+// heartbeat is scheduled. Called under h.mu.
+func (h *Heartbeater) armTick() {
+	if len(h.sched) == 0 {
+		if h.tick != nil && !h.tickAt.IsZero() {
+			h.tick.Stop()
+			h.tickAt = time.Time{}
+		}
+		return
+	}
+	at := h.sched[0].next
+	if at.Equal(h.tickAt) {
+		return
+	}
+	h.tickAt = at
+	d := time.Until(at)
+	if h.tick == nil {
+		h.tick = time.AfterFunc(d, h.onTick)
+	} else {
+		h.tick.Reset(d)
+	}
+}
+
+// onTick is the timer's function: it queues the beats now due, ends the
+// beats still running from the tick before, and runs the queue.
+func (h *Heartbeater) onTick() {
+	h.mu.Lock()
+	now := time.Now()
+	for len(h.sched) > 0 && !h.sched[0].next.After(now) {
+		b := h.sched[0]
+		// Like a Ticker, the phase is kept and ticks missed are dropped.
+		for !b.next.After(now) {
+			b.next = b.next.Add(b.s.opts.interval)
+		}
+		heap.Fix(&h.sched, 0)
+		switch {
+		case b.running:
+			// Its beat's bound (this tick) has come.
+			b.ctx.cancel(context.DeadlineExceeded)
+			b.late = true
+		case !b.queued:
+			b.queued = true
+			h.due = append(h.due, b)
+		}
+	}
+	h.tickAt = time.Time{}
+	h.armTick()
+	if h.head == len(h.due) {
+		h.mu.Unlock()
+		return
+	}
+	// The timer's goroutine runs the queue, even if another goroutine
+	// does: that one may be blocked.
+	h.runners++
+	h.runLocked()
+}
+
+// runLocked runs the queued beats until none is left; it is called under
+// h.mu, with h.runners counting the caller, and unlocks it.
+func (h *Heartbeater) runLocked() {
+	for h.head < len(h.due) {
+		b := h.due[h.head]
+		h.due[h.head] = nil
+		h.head++
+		b.queued = false
+		if b.stopped {
+			continue
+		}
+		if h.head < len(h.due) {
+			h.armWatchdog()
+		}
+		b.running = true
+		for {
+			h.started++
+			c := b.beatCtx()
+			h.mu.Unlock()
+			b.beat(c)
+			h.mu.Lock()
+			if !b.late || b.stopped {
+				break
+			}
+			b.late = false
+		}
+		b.running = false
+		if b.idle != nil {
+			close(b.idle)
+			b.idle = nil
+		}
+	}
+	h.due, h.head = h.due[:0], 0
+	h.runners--
+	if h.wdArmed {
+		h.wd.Stop()
+		h.wdArmed = false
+	}
+	h.mu.Unlock()
+}
+
+// armWatchdog makes sure that the beats queued run even if the goroutines
+// running beats are blocked. Called under h.mu.
+func (h *Heartbeater) armWatchdog() {
+	if h.wdArmed {
+		return
+	}
+	h.wdArmed, h.wdFirst = true, true
+	h.wdAt, h.wdSeen = time.Now(), h.started
+	if h.wd == nil {
+		h.wd = time.AfterFunc(wdFirst, h.onWatchdog)
+	} else {
+		h.wd.Reset(wdFirst)
+	}
+}
+
+// onWatchdog is the watchdog timer's function: while beats are queued, it
+// starts a goroutine to run them when the runners are blocked.
+func (h *Heartbeater) onWatchdog() {
+	h.mu.Lock()
+	if !h.wdArmed || h.head == len(h.due) {
+		h.mu.Unlock()
+		return
+	}
+	first := h.wdFirst
+	// A virtual clock reaches exactly wdFirst only once the bubble's
+	// goroutines all wait.
+	virtual := first && time.Since(h.wdAt) == wdFirst
+	if !virtual && (first || h.started != h.wdSeen) {
+		// Real time: the runners are given wdReal to make progress.
+		h.wdFirst, h.wdSeen = false, h.started
+		h.wd.Reset(wdReal)
+		h.mu.Unlock()
+		return
+	}
+	h.wdArmed = false
+	h.runners++
+	h.runLocked()
+}
+
+// beatCtx returns the ctx of b's next beat, ending at the next tick: the
+// previous beat's unless it was cancelled. Called under h.mu.
+func (b *beats) beatCtx() *beatCtx {
+	if b.ctx == nil || b.ctx.Err() != nil {
+		b.ctx = &beatCtx{Context: b.r.hbCtx}
+	}
+	b.ctx.deadline = b.next
+	return b.ctx
+}
+
+// beat registers the node again and logs a failure, and the recovery
+// after one.
+func (b *beats) beat(c *beatCtx) {
+	s, r := b.s, b.r
+	err := s.reg.Register(c, r.svc, registry.WithTTL(s.opts.ttl))
+	switch {
+	case err != nil && r.hbCtx.Err() == nil:
+		b.failing = true
+		s.opts.log.Warn("server: heartbeat failed", "service", s.name, "node", r.svc.Nodes[0].ID, "err", err)
+	case err == nil && b.failing:
+		b.failing = false
+		s.opts.log.Info("server: heartbeat recovered", "service", s.name, "node", r.svc.Nodes[0].ID)
+	}
+}
+
+// beatHeap orders heartbeats by their next tick, then by when they were
+// added.
+type beatHeap []*beats
+
+func (q beatHeap) Len() int { return len(q) }
+func (q beatHeap) Less(i, j int) bool {
+	if !q[i].next.Equal(q[j].next) {
+		return q[i].next.Before(q[j].next)
+	}
+	return q[i].seq < q[j].seq
+}
+func (q beatHeap) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].idx, q[j].idx = i, j
+}
+func (q *beatHeap) Push(x any) {
+	b := x.(*beats)
+	b.idx = len(*q)
+	*q = append(*q, b)
+}
+func (q *beatHeap) Pop() any {
+	old := *q
+	b := old[len(old)-1]
+	old[len(old)-1] = nil
+	b.idx = -1
+	*q = old[:len(old)-1]
+	return b
+}
+
+// beatCtx is a beat's ctx: the heartbeat's values, the beat's deadline
+// (the server's next tick), and done when the heartbeat cancels it (at
+// that tick, or when the server stops). Unlike a context.WithTimeout per
+// beat it needs no timer of its own and, as long as no beat overran, no
+// allocation.
+type beatCtx struct {
+	context.Context // the heartbeat's ctx, for its values
+
+	deadline time.Time // written under Heartbeater.mu between beats
+
+	mu   sync.Mutex
+	done chan struct{} // made on demand
+	err  error
+}
+
+func (c *beatCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+
+func (c *beatCtx) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.err != nil {
+			close(c.done)
+		}
+	}
+	return c.done
+}
+
+func (c *beatCtx) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// cancel ends the ctx with err unless it has ended.
+func (c *beatCtx) cancel(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return
+	}
+	c.err = err
+	if c.done != nil {
+		close(c.done)
+	}
+}
