@@ -62,9 +62,10 @@ const (
 // beats is one running server's heartbeat. Its fields but failing are
 // guarded by the Heartbeater's mu.
 type beats struct {
-	h *Heartbeater
-	s *server
-	r *running
+	h   *Heartbeater
+	s   *server
+	r   *running
+	ttl []registry.RegisterOption // made once: a beat allocates nothing
 
 	next    time.Time // the next tick
 	idx     int       // index in h.sched; -1 once removed
@@ -110,7 +111,8 @@ func (h *Heartbeater) add(s *server, r *running) *beats {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.seq++
-	b := &beats{h: h, s: s, r: r, next: time.Now().Add(s.opts.interval), seq: h.seq}
+	b := &beats{h: h, s: s, r: r, ttl: []registry.RegisterOption{registry.WithTTL(s.opts.ttl)},
+		next: time.Now().Add(s.opts.interval), seq: h.seq}
 	heap.Push(&h.sched, b)
 	h.armTick()
 	return b
@@ -288,7 +290,7 @@ func (b *beats) beatCtx() *beatCtx {
 // after one.
 func (b *beats) beat(c *beatCtx) {
 	s, r := b.s, b.r
-	err := s.reg.Register(c, r.svc, registry.WithTTL(s.opts.ttl))
+	err := s.reg.Register(c, r.svc, b.ttl...)
 	switch {
 	case err != nil && r.hbCtx.Err() == nil:
 		b.failing = true
