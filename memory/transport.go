@@ -33,7 +33,7 @@ package memory
 //
 // Received messages follow the package transport's lease: Send copies the
 // message into the receiver's queue, in a header map and body buffer from
-// the network's free lists, and the receiver's next Recv or Close gives
+// the connection's free pools, and the receiver's next Recv or Close gives
 // them back (transport_lease.go); the strings of a header are the
 // sender's, which nobody writes. Built with microsim_poison, a message
 // whose lease ended is overwritten instead.
@@ -79,8 +79,6 @@ type transportState struct {
 	conns     map[*conn]struct{}
 	nextPort  map[string]int // by host name
 
-	// free keeps what messages whose lease ended used (transport_lease.go).
-	free freeLists
 	// serve runs the listeners' Serve functions (transport_serve.go).
 	serve servePool
 }

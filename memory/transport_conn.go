@@ -370,8 +370,15 @@ type conn struct {
 	made   []chan struct{} // every wake channel made: a reset sends each a token
 	woken  bool            // the reset sent its tokens: a channel taken later gets one at once
 
-	// free is the network's free lists (transport_lease.go).
-	free *freeLists
+	// Of messages whose lease ended (transport_lease.go): header maps and
+	// body buffers, each in a bodyBuf (bodyBufs keeps the empty bodyBufs),
+	// and the Messages themselves. Pools, not lists under a lock: every
+	// stream of the connection takes from them and gives back, from every
+	// processor.
+	freeHeaders [2]sync.Pool // by direction (dirUp, dirDown): the same kind of message comes back
+	freeBodies  sync.Pool
+	bodyBufs    sync.Pool
+	freeMsgs    sync.Pool
 
 	// streams makes the connection's streams (newStream).
 	streams slab.Source[stream]
@@ -437,7 +444,7 @@ func (c *conn) wakeWaits() {
 
 func newConn(from *Host, l *listener, local string) *conn {
 	cfg := &l.st.net.cfg
-	return &conn{from: from, l: l, local: local, free: &l.st.free, maxMsg: cfg.maxMessageSize, streamBuf: cfg.streamBuffer, done: make(chan struct{})}
+	return &conn{from: from, l: l, local: local, maxMsg: cfg.maxMessageSize, streamBuf: cfg.streamBuffer, done: make(chan struct{})}
 }
 
 // NewStream opens a stream and queues it for the listener's Serve, with

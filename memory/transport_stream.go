@@ -233,30 +233,30 @@ func (s *socket) Send(ctx context.Context, m *transport.Message) error {
 // reuse m, its header map and its body once Send returned, and m's size
 // (transport.Message.Size), counted while copying. The first message of
 // the pipe is copied into p.first; later ones into a new Message. A nil
-// header or body stays nil, as on a network transport. Free header maps,
-// bodies and Messages of the network are used (transport_lease.go). Only the writer calls
+// header or body stays nil, as on a network transport. Free header maps
+// and bodies of cn are used (transport_release.go). Only the writer calls
 // it (Send, or open before anyone sees the stream).
 func (p *pipe) copyOf(m *transport.Message, cn *conn, dir int) (*transport.Message, int) {
-	inline := !p.firstUsed
-	h, b, c, size := cn.free.copy(m.Header, m.Body, !inline, dir)
-	if inline {
+	var c *transport.Message
+	if !p.firstUsed {
 		p.firstUsed = true
 		c = &p.first
+	} else if c, _ = cn.freeMsgs.Get().(*transport.Message); c == nil {
+		c = new(transport.Message)
 	}
-	c.Header, c.Body = h, b
+	var size int
+	c.Header, c.Body, size = cn.copyFree(m.Header, m.Body, dir)
 	return c, size
 }
 
 // discard gives back a copy from copyOf that is not queued after all.
 // Only the writer calls it.
 func (p *pipe) discard(c *transport.Message, cn *conn, dir int) {
-	h, b := c.Header, c.Body
+	cn.putFree(c.Header, c.Body, dir)
 	*c = transport.Message{}
 	if c == &p.first {
 		p.firstUsed = false
-		c = nil
 	}
-	cn.free.put(h, b, c, dir)
 }
 
 func (s *socket) errTooLarge(size int) error {
