@@ -2,7 +2,6 @@ package sim
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -228,11 +227,8 @@ func (b *tcpBackend) close(w *world) {
 	}
 	b.servers, b.clients = map[*instance]*tcp.Transport{}, nil
 	b.mu.Unlock()
-	var errs []error
 	for _, tr := range trs {
-		errs = append(errs, tr.Close())
+		_ = tr.Close()
 	}
-	errs = append(errs, w.closeInjector())
-	_ = errors.Join(errs...)
-	_ = w.net.Close()
+	w.closeNetwork()
 }

@@ -465,6 +465,12 @@ func (w *world) recordAttempt(next client.AttemptFunc) client.AttemptFunc {
 // every goroutine they started.
 func (w *world) close() {
 	w.stopAll()
+	w.closeNetwork()
+}
+
+// closeNetwork closes the injector and the in-memory network, once
+// nothing runs on them any more (stopAll, and the backend's transports).
+func (w *world) closeNetwork() {
 	_ = w.closeInjector()
 	_ = w.net.Close()
 }
