@@ -19,6 +19,7 @@ import (
 	"github.com/microsim/microsim/framework/selector"
 	"github.com/microsim/microsim/framework/server"
 	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/internal/ctxwake"
 	"github.com/microsim/microsim/memory"
 	"github.com/microsim/microsim/sim/scenario"
 )
@@ -59,7 +60,7 @@ type world struct {
 
 	tasks *taskPool // runs the calls of parallel steps
 
-	timers sync.Pool // of stopped *time.Timer: the latency waits of synthetic handlers (sleep)
+	sleepers sync.Pool // of idle *ctxwake.Sleeper: the latency waits of synthetic handlers (sleep)
 
 	obs *Observation // nil: the run is not observed
 }
@@ -390,26 +391,17 @@ type callState struct {
 }
 
 // sleep waits for d, or until ctx ends (then it returns ctx's error), on
-// a timer from w's pool: a synthetic handler's latency costs no timer of
-// its own.
+// a Sleeper from w's pool: a synthetic handler's latency costs no timer of
+// its own, and a server's handler ctx is not built for it (the Sleeper
+// is woken by its cancellation and minds its deadline itself).
 func (w *world) sleep(ctx context.Context, d time.Duration) error {
-	t, _ := w.timers.Get().(*time.Timer)
-	if t == nil {
-		t = time.NewTimer(d)
-	} else {
-		// Since Go 1.23 a stopped or fired timer's channel holds no stale
-		// value, so Reset starts a clean wait.
-		t.Reset(d)
+	s, _ := w.sleepers.Get().(*ctxwake.Sleeper)
+	if s == nil {
+		s = new(ctxwake.Sleeper)
 	}
-	select {
-	case <-t.C:
-		w.timers.Put(t)
-		return nil
-	case <-ctx.Done():
-		t.Stop()
-		w.timers.Put(t)
-		return ctx.Err()
-	}
+	err := s.Sleep(ctx, d)
+	w.sleepers.Put(s)
+	return err
 }
 
 // synthCall is the state of one call of a synthetic endpoint, in one

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -9,24 +10,33 @@ import (
 
 	"github.com/microsim/microsim/framework/metadata"
 	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/internal/ctxwake"
 )
 
 // handlerCtx is the ctx a handler gets. It is built the first time it is
-// asked anything but its deadline (Done, Err, Value — through which
-// context.Cause, metadata and derived contexts look): a cancellable root
-// over the server's running ctx (running.hbase), then the request's
-// deadline (context.WithDeadline, computed when the request arrived), then
-// the request's metadata. Until then nobody could tell a difference, so a
-// handler that never looks at its ctx costs no context chain and no timer.
+// asked for its Done channel or a Value (through which context.Cause,
+// metadata and derived contexts look): a cancellable root over the
+// server's running ctx (running.hbase, which is never cancelled), then the
+// request's deadline (context.WithDeadline, computed when the request
+// arrived), then the request's metadata. Until then nobody could tell a
+// difference, so a handler that never looks at its ctx costs no context
+// chain and no timer. Deadline and Err need no build: Err reports the
+// cancellation recorded so far, or the deadline once it has passed.
 //
 // The ctx is cancelled when the handler has returned (end), when Stop
 // abandons the call (abandon), and — for a unary handler — with cause
 // ErrCallerGone when the caller ends the stream while the handler runs, so
 // abandoned work stops instead of running to completion. In the unary
 // protocol nothing follows the request, so anything that would end a Recv
-// is the caller going away. That watch is armed when the ctx is built: a
-// callback of the socket (Socket.NotifyRecv), no goroutine. A
-// cancellation that comes before the ctx is built is applied when it is.
+// is the caller going away. That watch is armed when the ctx is built, or
+// when a waiter registers (WakeOnCancel): a callback of the socket
+// (Socket.NotifyRecv), no goroutine. Every cancellation goes through
+// cancelWith, which records its cause (applied when the ctx is built, if
+// it is not yet), cancels the built ctx and wakes a registered waiter.
+//
+// It is a ctxwake.CancelWaker: a handler that sleeps (ctxwake.Sleeper, as
+// the simulator's synthetic endpoints do) waits on its own timer and
+// channel, and the ctx is never built.
 type handlerCtx struct {
 	base     context.Context // running.hbase
 	deadline time.Time
@@ -36,15 +46,25 @@ type handlerCtx struct {
 	watch bool             // unary: watch for the caller going away
 	sock  transport.Socket // watched
 
-	built  atomic.Bool // ctx is set
-	mu     sync.Mutex  // guards what follows, and serialises build with the rest
-	ctx    context.Context
-	cancel context.CancelCauseFunc // the root's
-	stop   context.CancelFunc      // the deadline's; nil without one
-	ended  bool                    // the handler returned
-	cut    bool                    // Stop abandoned the call
-	armed  bool                    // NotifyRecv was called on sock
+	built atomic.Bool // ctx is set
+	mu    sync.Mutex  // guards what follows, and serialises build, end and WakeOnCancel
+	ctx   context.Context
+	stop  context.CancelFunc // the deadline's; nil without one
+	ended bool               // the handler returned
+	armed bool               // NotifyRecv was called on sock
+
+	// wmu guards what a cancellation sets. The socket's callback (gone)
+	// takes it, not mu: end holds mu while StopNotify waits for a running
+	// callback.
+	wmu    sync.Mutex
+	cancel context.CancelCauseFunc // the root's, once built
+	cause  error                   // the first cancellation's cause (errExpired: the deadline had passed)
+	wake   chan struct{}           // WakeOnCancel's
 }
+
+// errExpired records a cancellation that came after the deadline had
+// passed: the ctx ended by its deadline (Err: context.DeadlineExceeded).
+var errExpired = errors.New("server: handler ctx: deadline passed")
 
 // newHandlerCtx returns the handler ctx of a request over base, with the
 // given timeout (when hasTimeout) and headers, on sock.
@@ -71,7 +91,26 @@ func (h *handlerCtx) Deadline() (time.Time, bool) { return h.deadline, h.hasDL }
 
 func (h *handlerCtx) Done() <-chan struct{} { return h.use().Done() }
 
-func (h *handlerCtx) Err() error { return h.use().Err() }
+// Err is the built ctx's, or, before it is built, context.Canceled once a
+// cancellation was recorded and context.DeadlineExceeded once the
+// deadline passed: what the built ctx would say.
+func (h *handlerCtx) Err() error {
+	if h.built.Load() {
+		return h.ctx.Err()
+	}
+	h.wmu.Lock()
+	cause := h.cause
+	h.wmu.Unlock()
+	switch {
+	case cause == errExpired:
+		return context.DeadlineExceeded
+	case cause != nil:
+		return context.Canceled
+	case h.hasDL && !time.Now().Before(h.deadline):
+		return context.DeadlineExceeded
+	}
+	return nil
+}
 
 func (h *handlerCtx) Value(key any) any { return h.use().Value(key) }
 
@@ -88,7 +127,16 @@ func (h *handlerCtx) use() context.Context {
 		return h.ctx
 	}
 	ctx, cancel := context.WithCancelCause(h.base)
+	h.wmu.Lock()
 	h.cancel = cancel
+	cause := h.cause
+	h.wmu.Unlock()
+	// A cancellation recorded before the deadline passed is applied
+	// before the deadline ctx is made, which then inherits it: Err keeps
+	// what it said before the build.
+	if cause != nil && cause != errExpired {
+		cancel(cause)
+	}
 	if h.hasDL {
 		ctx, h.stop = context.WithDeadline(ctx, h.deadline)
 	}
@@ -98,12 +146,7 @@ func (h *handlerCtx) use() context.Context {
 	}
 	h.ctx = ctx
 	h.built.Store(true)
-	switch {
-	case h.cut:
-		h.cancel(ErrCallAbandoned)
-	case h.ended:
-		h.cancel(nil)
-	case h.watch:
+	if cause == nil && h.watch && !h.armed && !h.ended {
 		h.arm()
 	}
 	return ctx
@@ -116,9 +159,65 @@ func (h *handlerCtx) arm() {
 }
 
 // gone cancels the handler: its caller went away (err is what Recv saw).
-// It runs only once the ctx is built (the watch is armed then).
 func (h *handlerCtx) gone(err error) {
-	h.cancel(fmt.Errorf("%w (%v)", ErrCallerGone, err))
+	h.cancelWith(fmt.Errorf("%w (%v)", ErrCallerGone, err))
+}
+
+// cancelWith cancels the ctx with cause, unless it was cancelled before:
+// the built ctx now, an unbuilt one when it is built (a cancellation after
+// the deadline is recorded as the deadline's). A registered waiter gets
+// its token. It does not block.
+func (h *handlerCtx) cancelWith(cause error) {
+	h.wmu.Lock()
+	if h.cause == nil {
+		if h.cancel == nil && h.hasDL && !time.Now().Before(h.deadline) {
+			cause = errExpired
+		}
+		h.cause = cause
+	}
+	cancel := h.cancel
+	if h.wake != nil {
+		select {
+		case h.wake <- struct{}{}:
+		default:
+		}
+		h.wake = nil
+	}
+	h.wmu.Unlock()
+	if cancel != nil && cause != errExpired {
+		cancel(cause)
+	}
+}
+
+var _ ctxwake.CancelWaker = (*handlerCtx)(nil)
+
+// WakeOnCancel implements ctxwake.CancelWaker. It arms the caller-gone
+// watch, as building the ctx would.
+func (h *handlerCtx) WakeOnCancel(ch chan struct{}) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.ended {
+		return false
+	}
+	h.wmu.Lock()
+	ok := h.cause == nil && h.wake == nil
+	if ok {
+		h.wake = ch
+	}
+	h.wmu.Unlock()
+	if ok && h.watch && !h.armed {
+		h.arm()
+	}
+	return ok
+}
+
+// StopWake implements ctxwake.CancelWaker.
+func (h *handlerCtx) StopWake(ch chan struct{}) {
+	h.wmu.Lock()
+	if h.wake == ch {
+		h.wake = nil
+	}
+	h.wmu.Unlock()
 }
 
 // end is called once the handler returned, and again when the call is
@@ -136,24 +235,16 @@ func (h *handlerCtx) end() {
 		h.sock.StopNotify()
 	}
 	h.sock = nil // nothing touches it once ended; the server may free it
-	cancel, stop := h.cancel, h.stop
+	stop := h.stop
 	h.mu.Unlock()
-	if cancel != nil {
-		cancel(nil)
-		if stop != nil {
-			stop()
-		}
+	h.cancelWith(context.Canceled)
+	if stop != nil {
+		stop()
 	}
 }
 
 // abandon cancels the ctx of a call Stop gives up on (now, or when it is
 // built). It does not block.
 func (h *handlerCtx) abandon() {
-	h.mu.Lock()
-	h.cut = true
-	cancel := h.cancel
-	h.mu.Unlock()
-	if cancel != nil {
-		cancel(ErrCallAbandoned)
-	}
+	h.cancelWith(ErrCallAbandoned)
 }

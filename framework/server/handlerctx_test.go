@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -97,18 +98,83 @@ func TestHandlerCtxIsLazy(t *testing.T) {
 }
 
 func TestHandlerCtxDeadline(t *testing.T) {
-	timeout := 20 * time.Millisecond
-	h := newTestHandlerCtx(&notifySocket{fakeSocket: fakeSocket{end: make(chan struct{})}}, timeout, true, nil, false)
-	select {
-	case <-h.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("the deadline did not cancel the ctx")
-	}
-	assert.ErrorIs(t, h.Err(), context.DeadlineExceeded)
-	child, cancel := context.WithCancel(h)
-	defer cancel()
-	assert.ErrorIs(t, child.Err(), context.DeadlineExceeded, "a child sees DeadlineExceeded")
+	synctest.Test(t, func(t *testing.T) {
+		timeout := 20 * time.Millisecond
+		h := newTestHandlerCtx(&notifySocket{fakeSocket: fakeSocket{end: make(chan struct{})}}, timeout, true, nil, false)
+		start := time.Now()
+		<-h.Done()
+		assert.Equal(t, timeout, time.Since(start))
+		assert.ErrorIs(t, h.Err(), context.DeadlineExceeded)
+		child, cancel := context.WithCancel(h)
+		defer cancel()
+		assert.ErrorIs(t, child.Err(), context.DeadlineExceeded, "a child sees DeadlineExceeded")
+		h.end()
+	})
+}
+
+// TestHandlerCtxUnbuiltErr: before the ctx is built, Err says what the
+// built ctx would: nil, DeadlineExceeded once the deadline passed (also
+// when the handler returns after it), Canceled once cancelled before it.
+func TestHandlerCtxUnbuiltErr(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sock := func() *notifySocket { return &notifySocket{fakeSocket: fakeSocket{end: make(chan struct{})}} }
+		h := newTestHandlerCtx(sock(), time.Second, true, nil, true)
+		assert.NoError(t, h.Err())
+		time.Sleep(time.Second)
+		assert.ErrorIs(t, h.Err(), context.DeadlineExceeded)
+		h.end() // after the deadline
+		assert.ErrorIs(t, h.Err(), context.DeadlineExceeded)
+		assert.False(t, h.built.Load())
+		assert.ErrorIs(t, context.Cause(h), context.DeadlineExceeded, "built now: ended by its deadline")
+		assert.ErrorIs(t, h.Err(), context.DeadlineExceeded)
+
+		h = newTestHandlerCtx(sock(), time.Second, true, nil, true)
+		h.end() // before the deadline
+		time.Sleep(2 * time.Second)
+		assert.ErrorIs(t, h.Err(), context.Canceled)
+		assert.ErrorIs(t, context.Cause(h), context.Canceled)
+	})
+}
+
+// TestHandlerCtxWakeOnCancel: a waiter registered through WakeOnCancel
+// arms the caller-gone watch without building the ctx and gets its token
+// when the caller goes away, or when Stop abandons the call; the cause is
+// there once the ctx is built.
+func TestHandlerCtxWakeOnCancel(t *testing.T) {
+	ns := &notifySocket{fakeSocket: fakeSocket{end: make(chan struct{})}}
+	h := newTestHandlerCtx(ns, time.Minute, true, nil, true)
+	ch := make(chan struct{}, 1)
+	require.True(t, h.WakeOnCancel(ch))
+	assert.False(t, h.WakeOnCancel(make(chan struct{}, 1)), "one waiter at a time")
+	ns.mu.Lock()
+	assert.NotNil(t, ns.f, "the watch is armed")
+	ns.mu.Unlock()
+	assert.False(t, h.built.Load())
+	ns.fire(io.EOF)
+	require.Len(t, ch, 1, "the waiter got its token")
+	h.StopWake(ch)
+	assert.ErrorIs(t, h.Err(), context.Canceled)
+	assert.False(t, h.built.Load(), "still not built")
+	assert.ErrorIs(t, context.Cause(h), ErrCallerGone)
+	assert.False(t, h.WakeOnCancel(ch), "cancelled already")
 	h.end()
+
+	h = newTestHandlerCtx(&notifySocket{fakeSocket: fakeSocket{end: make(chan struct{})}}, 0, false, nil, false)
+	ch = make(chan struct{}, 1)
+	require.True(t, h.WakeOnCancel(ch))
+	h.StopWake(ch)
+	h.abandon()
+	assert.Empty(t, ch, "no token once StopWake returned")
+	require.True(t, h.Err() != nil)
+
+	h = newTestHandlerCtx(&notifySocket{fakeSocket: fakeSocket{end: make(chan struct{})}}, 0, false, nil, false)
+	_ = h.Done() // built: the waiter is woken all the same
+	require.True(t, h.WakeOnCancel(ch))
+	h.abandon()
+	require.Len(t, ch, 1)
+	assert.ErrorIs(t, context.Cause(h), ErrCallAbandoned)
+	h.end()
+	assert.False(t, h.WakeOnCancel(make(chan struct{}, 1)), "ended")
 }
 
 func TestHandlerCtxCallerGone(t *testing.T) {
@@ -128,7 +194,10 @@ func TestHandlerCtxCallerGone(t *testing.T) {
 func TestHandlerCtxEndStopsTheWatch(t *testing.T) {
 	ns := &notifySocket{fakeSocket: fakeSocket{end: make(chan struct{})}}
 	h := newTestHandlerCtx(ns, 0, false, nil, true)
-	_ = h.Err() // arms
+	_ = h.Done() // arms
+	ns.mu.Lock()
+	assert.NotNil(t, ns.f, "building the ctx armed the watch")
+	ns.mu.Unlock()
 	h.end()
 	ns.mu.Lock()
 	assert.Nil(t, ns.f, "StopNotify was called")

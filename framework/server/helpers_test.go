@@ -19,6 +19,7 @@ import (
 	"github.com/microsim/microsim/framework/registry"
 	"github.com/microsim/microsim/framework/server"
 	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/internal/ctxwake"
 	"github.com/microsim/microsim/memory"
 )
 
@@ -45,6 +46,20 @@ type Greeter struct {
 	calls int
 	// seen receives what every Inspect call saw.
 	seen chan inspection
+	naps []nap // what every Nap call saw
+}
+
+// nap is what Nap saw of its ctx once its sleep ended.
+type nap struct {
+	ok, built bool // it was a handler ctx; it was built
+	err       error
+}
+
+// napsSeen returns what the Nap calls saw so far.
+func (g *Greeter) napsSeen() []nap {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]nap(nil), g.naps...)
 }
 
 // inspection is what Inspect saw of its ctx.
@@ -71,6 +86,24 @@ func (g *Greeter) Sleep(ctx context.Context, req *SleepRequest, rsp *SleepReply)
 	case <-time.After(req.Delay):
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+	rsp.Slept = time.Since(start)
+	return nil
+}
+
+// Nap is Sleep on a ctxwake.Sleeper, as the simulator's synthetic
+// endpoints sleep: its ctx is woken by a cancellation without being built
+// (built tells whether it was, afterwards).
+func (g *Greeter) Nap(ctx context.Context, req *SleepRequest, rsp *SleepReply) error {
+	start := time.Now()
+	var s ctxwake.Sleeper
+	err := s.Sleep(ctx, req.Delay)
+	built, ok := server.HandlerCtxBuilt(ctx)
+	g.mu.Lock()
+	g.naps = append(g.naps, nap{ok: ok, built: built, err: err})
+	g.mu.Unlock()
+	if err != nil {
+		return err
 	}
 	rsp.Slept = time.Since(start)
 	return nil

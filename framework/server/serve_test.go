@@ -89,7 +89,7 @@ func TestRegisteredNode(t *testing.T) {
 		assert.Equal(t, "wrapperspb.StringValue", eps["Text.Upper"].Request)
 		assert.Equal(t, []*registry.Field{{Name: "value", Shape: registry.Shape{Type: "string"}}}, eps["Text.Upper"].RequestShape.Fields,
 			"a protobuf message is described through its descriptor")
-		assert.Len(t, eps, 9)
+		assert.Len(t, eps, 10)
 	})
 }
 
@@ -356,26 +356,72 @@ func TestDialAfterStopIsRefused(t *testing.T) {
 }
 
 func TestCallerGoneCancelsHandler(t *testing.T) {
+	// Sleep waits on its ctx's Done channel; Nap on a ctxwake.Sleeper,
+	// which is woken without the ctx being built.
+	for _, endpoint := range []string{"Greeter.Sleep", "Greeter.Nap"} {
+		t.Run(endpoint, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := newWorld(t)
+				g := &Greeter{}
+				s := w.started(t, g)
+				c := w.dial(t, s.Addr())
+
+				sock, err := c.conn.NewStream(t.Context(), nil)
+				require.NoError(t, err)
+				m := &transport.Message{Header: c.request(t.Context(), "greeter", endpoint), Body: []byte(`{"delay":60000000000}`)}
+				require.NoError(t, sock.Send(t.Context(), m))
+				time.Sleep(time.Second) // the handler is sleeping its 60 s
+				synctest.Wait()
+				start := time.Now()
+				require.NoError(t, sock.Close()) // the caller gives up
+
+				// Stop drains in-flight calls: it returns at once only because the
+				// abandoned handler was cancelled instead of sleeping on.
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				require.NoError(t, s.Stop(ctx))
+				assert.Zero(t, time.Since(start), "the abandoned handler ended at once, not after its 60 s")
+				if endpoint == "Greeter.Nap" {
+					require.Equal(t, []nap{{ok: true, built: false, err: context.Canceled}}, g.napsSeen(),
+						"the nap was cut short by the caller's leaving, and the ctx was never built")
+				}
+			})
+		})
+	}
+}
+
+// TestNapEndsAtTheDeadline: a handler sleeping on a ctxwake.Sleeper wakes
+// at the request's deadline, with DeadlineExceeded (sent to the caller as
+// such), and one that sleeps less than its deadline sleeps exactly its
+// time; neither builds its ctx.
+func TestNapEndsAtTheDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t)
-		s := w.started(t, &Greeter{})
+		g := &Greeter{}
+		s := w.started(t, g)
 		c := w.dial(t, s.Addr())
 
-		sock, err := c.conn.NewStream(t.Context(), nil)
-		require.NoError(t, err)
-		m := &transport.Message{Header: c.request(t.Context(), "greeter", "Greeter.Sleep"), Body: []byte(`{"delay":60000000000}`)}
-		require.NoError(t, sock.Send(t.Context(), m))
-		time.Sleep(time.Second) // the handler is sleeping its 60 s
-		synctest.Wait()
 		start := time.Now()
-		require.NoError(t, sock.Close()) // the caller gives up
-
-		// Stop drains in-flight calls: it returns at once only because the
-		// abandoned handler was cancelled instead of sleeping on.
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 		defer cancel()
-		require.NoError(t, s.Stop(ctx))
-		assert.Zero(t, time.Since(start), "the abandoned handler ended at once, not after its 60 s")
+		m := &transport.Message{Header: c.request(ctx, "greeter", "Greeter.Nap"), Body: []byte(`{"delay":5000000000}`)}
+		reply, err := c.roundTrip(t.Context(), m) // the client itself waits longer
+		require.NoError(t, err)
+		e := errors.FromHeader(reply.Header)
+		require.NotNil(t, e)
+		assert.Equal(t, errors.DeadlineExceeded, e.Code)
+		assert.Contains(t, e.Detail, "Greeter.Nap")
+		assert.Equal(t, 2*time.Second, time.Since(start))
+
+		start = time.Now()
+		ctx, cancel = context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		var rsp SleepReply
+		require.NoError(t, c.call(ctx, "greeter", "Greeter.Nap", &SleepRequest{Delay: 300 * time.Millisecond}, &rsp))
+		assert.Equal(t, 300*time.Millisecond, rsp.Slept)
+		assert.Equal(t, 300*time.Millisecond, time.Since(start))
+
+		require.Equal(t, []nap{{ok: true, err: context.DeadlineExceeded}, {ok: true}}, g.napsSeen())
 	})
 }
 

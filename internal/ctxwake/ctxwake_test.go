@@ -114,3 +114,116 @@ func TestWaitFallsBack(t *testing.T) {
 		assert.Equal(t, 0, c.regs)
 	})
 }
+
+// cancelCtx is a minimal CancelWaker over a cancellable context, whose
+// Done channel a Sleeper must never ask for.
+type cancelCtx struct {
+	context.Context
+	mu    sync.Mutex
+	ch    chan struct{}
+	ended bool
+	regs  int
+}
+
+func (c *cancelCtx) WakeOnCancel(ch chan struct{}) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ch != nil || c.ended {
+		return false
+	}
+	c.ch = ch
+	c.regs++
+	return true
+}
+
+func (c *cancelCtx) StopWake(ch chan struct{}) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ch == ch {
+		c.ch = nil
+	}
+}
+
+func (c *cancelCtx) Done() <-chan struct{} { panic("Sleep selected on Done of a CancelWaker") }
+
+func (c *cancelCtx) end(cancel context.CancelFunc) {
+	cancel()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ended = true
+	if c.ch != nil {
+		select {
+		case c.ch <- struct{}{}:
+		default:
+		}
+		c.ch = nil
+	}
+}
+
+// TestSleeper: a Sleeper waits exactly its duration, or until the
+// context's deadline (DeadlineExceeded) or cancellation (the context's
+// error) when either comes first, through a CancelWaker's channel or any
+// other context's Done; a cut-short sleep leaves nothing behind that
+// would end the next one early.
+func TestSleeper(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var s ctxwake.Sleeper
+		slept := func(ctx context.Context, d time.Duration) (time.Duration, error) {
+			start := time.Now()
+			err := s.Sleep(ctx, d)
+			return time.Since(start), err
+		}
+
+		// Through a CancelWaker: the whole duration.
+		parent, cancel := context.WithCancel(context.Background())
+		c := &cancelCtx{Context: parent}
+		took, err := slept(c, 3*time.Second)
+		assert.NoError(t, err)
+		assert.Equal(t, 3*time.Second, took)
+
+		// Cancelled after 1s of 5.
+		go func() {
+			time.Sleep(time.Second)
+			c.end(cancel)
+		}()
+		took, err = slept(c, 5*time.Second)
+		assert.ErrorIs(t, err, context.Canceled)
+		assert.Equal(t, time.Second, took)
+		assert.Equal(t, 2, c.regs)
+
+		// The next sleep is not cut short by what the last one left.
+		parent, cancel = context.WithCancel(context.Background())
+		defer cancel()
+		c = &cancelCtx{Context: parent}
+		took, err = slept(c, 2*time.Second)
+		assert.NoError(t, err)
+		assert.Equal(t, 2*time.Second, took)
+
+		// A deadline before the end of the sleep: DeadlineExceeded at the
+		// deadline, with no timer of the context's.
+		dl, cancelDL := context.WithDeadline(context.Background(), time.Now().Add(1500*time.Millisecond))
+		defer cancelDL()
+		c = &cancelCtx{Context: dl}
+		took, err = slept(c, 4*time.Second)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, 1500*time.Millisecond, took)
+
+		// Any other context: its Done channel.
+		plain, cancelPlain := context.WithCancel(context.Background())
+		go func() {
+			time.Sleep(700 * time.Millisecond)
+			cancelPlain()
+		}()
+		took, err = slept(plain, time.Hour)
+		assert.ErrorIs(t, err, context.Canceled)
+		assert.Equal(t, 700*time.Millisecond, took)
+		took, err = slept(context.Background(), 250*time.Millisecond)
+		assert.NoError(t, err)
+		assert.Equal(t, 250*time.Millisecond, took)
+
+		// An ended context: its error at once.
+		took, err = slept(plain, time.Second)
+		assert.ErrorIs(t, err, context.Canceled)
+		assert.Zero(t, took)
+	})
+}
