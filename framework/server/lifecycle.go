@@ -42,10 +42,18 @@ type running struct {
 	served       chan struct{} // closed when Serve returned: every stream was served
 	failed       bool          // Serve returned without Stop; guarded by server.mu
 
-	// slots keeps the call state of finished calls for reuse
-	// (newCallSlot); the server's own, never shared.
+	// free and slots keep the call state of finished calls for reuse
+	// (newCallSlot); the server's own, never shared. free, guarded by
+	// server.mu (which a call takes anyway to register), holds the last
+	// maxFreeSlots and is not emptied by the GC, so that a server called
+	// now and then (one of many in a simulated world) reuses a slot
+	// instead of making one; slots takes the rest, under load.
+	free  []*callSlot
 	slots sync.Pool
 }
+
+// maxFreeSlots bounds running.free.
+const maxFreeSlots = 8
 
 // Start implements Server.
 func (s *server) Start(ctx context.Context) error {

@@ -87,15 +87,21 @@ func (s *server) serveLoop(r *running) {
 // waits for the call, or the call is refused (Unavailable: nothing ran,
 // the client may retry elsewhere).
 func (s *server) handleStream(r *running, sock transport.Socket) {
-	slot := r.slots.Get().(*callSlot)
-	c := &slot.c
 	s.mu.Lock()
 	if r.stopping.Load() || r.failed {
 		s.mu.Unlock()
-		r.slots.Put(slot)
 		s.refuseStopping(r.base, sock)
 		return
 	}
+	var slot *callSlot
+	if n := len(r.free); n > 0 {
+		slot = r.free[n-1]
+		r.free[n-1] = nil
+		r.free = r.free[:n-1]
+	} else {
+		slot = r.slots.Get().(*callSlot)
+	}
+	c := &slot.c
 	s.admitLocked(c, sock)
 	s.mu.Unlock()
 	if c.refusal {
@@ -106,14 +112,21 @@ func (s *server) handleStream(r *running, sock transport.Socket) {
 	c.end()
 	s.mu.Lock()
 	s.forgetLocked(c)
+	if len(r.free) < maxFreeSlots {
+		r.free = append(r.free, slot)
+		slot = nil
+	}
 	s.mu.Unlock()
-	r.slots.Put(slot)
+	if slot != nil {
+		r.slots.Put(slot)
+	}
 }
 
 // serving is a call slot's reusable state.
 type serving struct {
 	reply  transport.Message // the unary reply; Send copies it
 	header map[string]string
+	ct     string // header's content type
 	buf    []byte // the reply's encoding, when the codec is a codec.Appender
 }
 
@@ -369,11 +382,14 @@ func (s *server) serveUnary(ctx context.Context, hctx *handlerCtx, w *serving, c
 		return
 	}
 	// The slot's reply header holds only the content type (Send copies
-	// it): setting the key replaces the last reply's, no clear needed.
-	if w.header == nil {
-		w.header = make(map[string]string, 1)
+	// it): set when it differs from the last reply's, no clear needed.
+	if ct := cd.ContentType(); w.header == nil || ct != w.ct {
+		if w.header == nil {
+			w.header = make(map[string]string, 1)
+		}
+		w.header[wire.ContentType] = ct
+		w.ct = ct
 	}
-	w.header[wire.ContentType] = cd.ContentType()
 	w.reply = transport.Message{Header: w.header, Body: b}
 	// The reply ends the call: the stream's end leaves in the same write
 	// (the call's final Close is then a no-op).
