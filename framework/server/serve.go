@@ -128,6 +128,18 @@ type serving struct {
 	header map[string]string
 	ct     string // header's content type
 	buf    []byte // the reply's encoding, when the codec is a codec.Appender
+	last   lastRoute
+}
+
+// lastRoute is what route found for the slot's last request: the next
+// request through the slot most likely names the same endpoint and
+// content type, which are then found without a map lookup (the server's
+// endpoints are fixed once it has started, its codecs from the start).
+type lastRoute struct {
+	endpoint string
+	ep       *endpoint
+	ct       string
+	cd       codec.Codec
 }
 
 // maxKeptBuf bounds the encoding buffer a slot keeps between requests:
@@ -231,7 +243,7 @@ func (s *server) serve(r *running, w *serving, c *call) {
 		s.opts.log.Debug("server: stream ended before a request arrived", "service", s.name, "remote", c.sock.RemoteAddr(), "err", err)
 		return
 	}
-	rt, e := s.route(m)
+	rt, e := s.route(m, &w.last)
 	if e != nil {
 		s.replyError(ctx, c, e)
 		return
@@ -313,15 +325,18 @@ type routed struct {
 // route checks the request headers: the endpoint, the content type and the
 // timeout. It counts the distinct reserved headers it found, so that
 // hasMetadata need not look at each header when there are no others.
-func (s *server) route(m *transport.Message) (rt routed, e *errors.Error) {
+func (s *server) route(m *transport.Message, last *lastRoute) (rt routed, e *errors.Error) {
 	h := m.Header
 	svc, name := h[wire.Service], h[wire.Endpoint]
 	if svc != s.name {
 		return rt, errors.NewNotFound(s.name, "service %q is not served here (this is %q; endpoint %q)", svc, s.name, name)
 	}
-	ep := s.endpoints[name]
-	if ep == nil {
-		return rt, errors.NewNotFound(s.name, "endpoint %q not found on service %q", name, s.name)
+	ep := last.ep
+	if ep == nil || name != last.endpoint {
+		if ep = s.endpoints[name]; ep == nil {
+			return rt, errors.NewNotFound(s.name, "endpoint %q not found on service %q", name, s.name)
+		}
+		last.endpoint, last.ep = name, ep
 	}
 	// The service's name and a registered endpoint's are not empty: both
 	// headers are present.
@@ -331,9 +346,13 @@ func (s *server) route(m *transport.Message) (rt routed, e *errors.Error) {
 		return rt, errors.NewBadRequest(s.name, "endpoint %s is unary; it cannot be called as a stream", name)
 	}
 	ct, hasCT := h[wire.ContentType]
-	cd, err := s.opts.codecs.Lookup(ct)
-	if err != nil {
-		return rt, errors.NewBadRequest(s.name, "request to %s: %v", name, err)
+	cd := last.cd
+	if cd == nil || ct != last.ct {
+		var err error
+		if cd, err = s.opts.codecs.Lookup(ct); err != nil {
+			return rt, errors.NewBadRequest(s.name, "request to %s: %v", name, err)
+		}
+		last.ct, last.cd = ct, cd
 	}
 	rt.ep, rt.cd, rt.ct = ep, cd, ct
 	rt.reserved += count(hasOpen) + count(hasCT)

@@ -55,6 +55,36 @@ func TestUnaryProto(t *testing.T) {
 	})
 }
 
+// TestEachRequestIsRouted: requests one after another (through the same
+// reused call slot, which remembers the last route) reach the endpoint and
+// codec each names, whatever the one before named or failed on.
+func TestEachRequestIsRouted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t)
+		s := w.server(t, &Greeter{})
+		require.NoError(t, s.HandleFunc("Text.Upper", func(ctx context.Context, req *wrapperspb.StringValue, rsp *wrapperspb.StringValue) error {
+			rsp.Value = strings.ToUpper(req.GetValue())
+			return nil
+		}))
+		require.NoError(t, s.Start(t.Context()))
+		js, pb := w.dial(t, s.Addr()), w.dial(t, s.Addr())
+		pb.codec = codec.Proto()
+		for i := range 3 {
+			var hello HelloReply
+			require.NoError(t, js.call(t.Context(), "greeter", "Greeter.Hello", &HelloRequest{Name: "ana"}, &hello), "round %d", i)
+			assert.Equal(t, "hello ana", hello.Greeting)
+
+			upper := &wrapperspb.StringValue{}
+			require.NoError(t, pb.call(t.Context(), "greeter", "Text.Upper", wrapperspb.String("abc"), upper), "round %d", i)
+			assert.Equal(t, "ABC", upper.GetValue())
+
+			assert.Equal(t, errors.NotFound, code(t, js.call(t.Context(), "greeter", "Greeter.Missing", &HelloRequest{}, &hello)))
+			assert.Equal(t, errors.BadRequest, code(t, pb.call(t.Context(), "greeter", "Greeter.Hello", wrapperspb.String("x"), upper)),
+				"Greeter.Hello's JSON request sent as proto")
+		}
+	})
+}
+
 func TestRegisteredNode(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		w := newWorld(t)
