@@ -15,7 +15,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"maps"
 	"reflect"
 	"slices"
 	"sync"
@@ -31,12 +30,18 @@ type registryState struct {
 	services map[string]map[string]*regNode // service name -> node ID -> node
 	watchers map[*regWatcher]struct{}
 	seq      uint64 // counts node writes; orders them
+	// opts are the options of the Register running, applied under mu:
+	// given to the options (functions), a RegisterOptions of Register's
+	// own would escape to the heap, an allocation per heartbeat.
+	opts registry.RegisterOptions
 }
 
 // regNode is one registered node.
 type regNode struct {
 	// svc is the node's own copy of its service holding exactly this node.
 	svc *registry.Service
+	// seen is svc laid out for heartbeats to be compared with.
+	seen regSeen
 	// seq is the registry's write counter when the node was last
 	// registered; the latest node of a version gives the version its
 	// metadata and endpoints.
@@ -78,19 +83,28 @@ func (s *registryState) close() {
 
 var errRegistryClosed = fmt.Errorf("%w: network closed", registry.ErrUnavailable)
 
-// register adds or refreshes the nodes of svc. A heartbeat (the same
-// one-node registration again) is told from the stored copy before
-// anything else and costs no validation, copy or allocation: the stored
-// copy was validated, so an equal svc is valid.
-func (s *registryState) register(svc *registry.Service, ttl time.Duration) error {
+// register adds or refreshes the nodes of svc with opts. A heartbeat
+// (the same one-node registration again) is told from the stored
+// registration before anything else and costs no validation, copy or
+// allocation: the stored registration was validated, so an equal svc is
+// valid.
+func (s *registryState) register(svc *registry.Service, opts []registry.RegisterOption) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.opts = registry.RegisterOptions{}
+	for _, opt := range opts {
+		opt(&s.opts)
+	}
+	ttl := s.opts.TTL
+	if ttl < 0 {
+		return fmt.Errorf("%w: negative TTL %v", registry.ErrInvalid, ttl)
+	}
 	if s.closed {
 		return errRegistryClosed
 	}
 	if ttl > 0 && svc != nil && len(svc.Nodes) == 1 && svc.Nodes[0] != nil {
 		n := svc.Nodes[0]
-		if e := s.services[svc.Name][n.ID]; e != nil && e.timer != nil && sameRegistration(e.svc, svc, n) {
+		if e := s.services[svc.Name][n.ID]; e != nil && e.timer != nil && e.seen.same(svc, n) {
 			s.seq++
 			if s.refreshLocked(e, ttl) {
 				return nil
@@ -108,7 +122,7 @@ func (s *registryState) register(svc *registry.Service, ttl time.Duration) error
 	for _, n := range svc.Nodes {
 		s.seq++
 		e, ok := nodes[n.ID]
-		if ok && ttl > 0 && e.timer != nil && sameRegistration(e.svc, svc, n) && s.refreshLocked(e, ttl) {
+		if ok && ttl > 0 && e.timer != nil && e.seen.same(svc, n) && s.refreshLocked(e, ttl) {
 			continue
 		}
 		one := svc.CopyWithoutNodes()
@@ -122,6 +136,7 @@ func (s *registryState) register(svc *registry.Service, ttl time.Duration) error
 			s.emitLocked(registry.Update, one)
 		}
 		e.svc, e.seq = one, s.seq
+		e.seen.set(one)
 		e.gen++
 		if e.timer != nil {
 			e.timer.Stop()
@@ -280,14 +295,7 @@ func (r *hostRegistry) Register(ctx context.Context, s *registry.Service, opts .
 	if err := r.check(ctx); err != nil {
 		return err
 	}
-	var o registry.RegisterOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.TTL < 0 {
-		return fmt.Errorf("%w: negative TTL %v", registry.ErrInvalid, o.TTL)
-	}
-	return r.s.register(s, o.TTL)
+	return r.s.register(s, opts)
 }
 
 // Deregister removes the nodes of s that are registered, by (s.Name, node
@@ -333,28 +341,4 @@ func (r *hostRegistry) Watch(ctx context.Context, opts ...registry.WatchOption) 
 		opt(&o)
 	}
 	return r.s.watch(r.h, o.Service)
-}
-
-// sameRegistration reports whether cur (a one-node registration of the
-// registry's) equals svc registering node n, without copying either.
-func sameRegistration(cur, svc *registry.Service, n *registry.Node) bool {
-	if cur == nil || len(cur.Nodes) != 1 || cur.Name != svc.Name || cur.Version != svc.Version ||
-		!maps.Equal(cur.Metadata, svc.Metadata) || len(cur.Endpoints) != len(svc.Endpoints) {
-		return false
-	}
-	c := cur.Nodes[0]
-	if c == nil || n == nil || c.ID != n.ID || c.Address != n.Address || !maps.Equal(c.Metadata, n.Metadata) {
-		return false
-	}
-	for i, e := range svc.Endpoints {
-		ce := cur.Endpoints[i]
-		if (e == nil) != (ce == nil) {
-			return false
-		}
-		if e != nil && (ce.Name != e.Name || ce.Request != e.Request || ce.Response != e.Response || !maps.Equal(ce.Metadata, e.Metadata) ||
-			!ce.RequestShape.Equal(e.RequestShape) || !ce.ResponseShape.Equal(e.ResponseShape)) {
-			return false
-		}
-	}
-	return true
 }

@@ -37,12 +37,12 @@ func BenchmarkRegistryHeartbeat(b *testing.B) {
 				}
 			}
 			order := rand.New(rand.NewPCG(1, 2)).Perm(n)
-			ttl := registry.WithTTL(time.Hour)
+			ttl := []registry.RegisterOption{registry.WithTTL(time.Hour)}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := range b.N {
 				k := order[i%n]
-				if err := regs[k].Register(ctx, svcs[k], ttl); err != nil {
+				if err := regs[k].Register(ctx, svcs[k], ttl...); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -316,3 +316,76 @@ func TestRegistryIsolation(t *testing.T) {
 		requireNoEvent(t, w2)
 	})
 }
+
+// A heartbeat is told from a change however the caller changed its
+// Service: each field changed in place in the very Service registered
+// before makes an Update that carries it, and registering it again
+// unchanged makes none. A nil map or endpoint list and an empty one are
+// the same registration.
+func TestRegistryHeartbeatSeesChangesInPlace(t *testing.T) {
+	changes := map[string]func(s *registry.Service){
+		"version":              func(s *registry.Service) { s.Version = "2" },
+		"service metadata":     func(s *registry.Service) { s.Metadata["team"] = "y" },
+		"service metadata key": func(s *registry.Service) { delete(s.Metadata, "team"); s.Metadata["owner"] = "x" },
+		"address":              func(s *registry.Service) { s.Nodes[0].Address = "a:2" },
+		"node metadata":        func(s *registry.Service) { s.Nodes[0].Metadata["zone"] = "y" },
+		"node metadata added":  func(s *registry.Service) { s.Nodes[0].Metadata["hot"] = "1" },
+		"endpoint name":        func(s *registry.Service) { s.Endpoints[0].Name = "G.Bye" },
+		"endpoint request":     func(s *registry.Service) { s.Endpoints[0].Request = "Other" },
+		"endpoint response":    func(s *registry.Service) { s.Endpoints[0].Response = "Other" },
+		"endpoint metadata":    func(s *registry.Service) { s.Endpoints[1].Metadata["stream"] = "false" },
+		"endpoint nil":         func(s *registry.Service) { s.Endpoints[1] = nil },
+		"endpoint added":       func(s *registry.Service) { s.Endpoints = append(s.Endpoints, &registry.Endpoint{Name: "G.New"}) },
+		"endpoint removed":     func(s *registry.Service) { s.Endpoints = s.Endpoints[:1] },
+		"shape field":          func(s *registry.Service) { s.Endpoints[0].RequestShape.Fields[0].Type = "integer" },
+		"shape added":          func(s *registry.Service) { s.Endpoints[1].ResponseShape = &registry.Shape{Type: "string"} },
+	}
+	for name, change := range changes {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := memory.MustNetwork()
+				defer n.Close()
+				ctx, r := t.Context(), n.Host("a").Registry()
+				w, err := r.Watch(ctx)
+				require.NoError(t, err)
+				defer w.Stop()
+				svc := &registry.Service{Name: "greeter", Version: "1", Metadata: map[string]string{"team": "x"},
+					Endpoints: []*registry.Endpoint{
+						{Name: "G.Hello", Request: "Req", Response: "Rsp", RequestShape: &registry.Shape{Type: "object",
+							Fields: []*registry.Field{{Name: "name", Shape: registry.Shape{Type: "string"}}}}},
+						{Name: "G.Stream", Metadata: map[string]string{"stream": "true"}}},
+					Nodes: []*registry.Node{{ID: "a-1", Address: "a:1", Metadata: map[string]string{"zone": "z"}}}}
+				ttl := registry.WithTTL(3 * time.Second)
+				require.NoError(t, r.Register(ctx, svc, ttl))
+				require.Equal(t, registry.Create, nextEvent(t, w).Type)
+				require.NoError(t, r.Register(ctx, svc, ttl))
+				requireNoEvent(t, w)
+
+				change(svc)
+				require.NoError(t, r.Register(ctx, svc, ttl))
+				ev := nextEvent(t, w)
+				require.Equal(t, registry.Update, ev.Type)
+				require.Equal(t, svc, ev.Service)
+				require.NoError(t, r.Register(ctx, svc, ttl))
+				requireNoEvent(t, w)
+			})
+		})
+	}
+	t.Run("nil and empty", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			n := memory.MustNetwork()
+			defer n.Close()
+			ctx, r := t.Context(), n.Host("a").Registry()
+			w, err := r.Watch(ctx)
+			require.NoError(t, err)
+			defer w.Stop()
+			svc := &registry.Service{Name: "greeter", Nodes: []*registry.Node{{ID: "a-1", Address: "a:1"}}}
+			ttl := registry.WithTTL(3 * time.Second)
+			require.NoError(t, r.Register(ctx, svc, ttl))
+			require.Equal(t, registry.Create, nextEvent(t, w).Type)
+			svc.Metadata, svc.Nodes[0].Metadata, svc.Endpoints = map[string]string{}, map[string]string{}, []*registry.Endpoint{}
+			require.NoError(t, r.Register(ctx, svc, ttl))
+			requireNoEvent(t, w)
+		})
+	})
+}

@@ -1,9 +1,9 @@
 package server
 
 import (
-	"container/heap"
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/microsim/microsim/framework/registry"
@@ -30,8 +30,10 @@ import (
 // closing. It serves servers of one synctest bubble (or of none).
 type Heartbeater struct {
 	mu      sync.Mutex
-	sched   beatHeap // the running servers' heartbeats by their next tick
-	seq     uint64   // adds, to order the beats of one instant
+	sched   beatHeap  // the running servers' heartbeats by their next tick, and removed ones' until it comes
+	live    int       // running servers' heartbeats in sched
+	epoch   time.Time // the first add: the origin of beatAt.at
+	seq     uint64    // adds, to order the beats of one instant
 	tick    *time.Timer
 	tickAt  time.Time // when tick fires; zero when it is stopped
 	due     []*beats  // beats to run, in order; due[head:] are pending
@@ -60,16 +62,19 @@ const (
 )
 
 // beats is one running server's heartbeat. Its fields but failing are
-// guarded by the Heartbeater's mu.
+// guarded by the Heartbeater's mu. What a beat needs of its server is
+// copied here: a beat comes once a second, when the server's data is out
+// of the CPU's cache.
 type beats struct {
-	h   *Heartbeater
-	s   *server
-	r   *running
-	ttl []registry.RegisterOption // made once: a beat allocates nothing
+	h        *Heartbeater
+	s        *server
+	r        *running
+	reg      registry.Registry
+	svc      *registry.Service
+	interval time.Duration
+	ttl      []registry.RegisterOption // made once: a beat allocates nothing
 
 	next    time.Time // the next tick
-	idx     int       // index in h.sched; -1 once removed
-	seq     uint64
 	stopped bool
 	queued  bool          // in h.due
 	running bool          // a beat is in Register
@@ -111,20 +116,30 @@ func (h *Heartbeater) add(s *server, r *running) *beats {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.seq++
-	b := &beats{h: h, s: s, r: r, ttl: []registry.RegisterOption{registry.WithTTL(s.opts.ttl)},
-		next: time.Now().Add(s.opts.interval), seq: h.seq}
-	heap.Push(&h.sched, b)
+	b := &beats{h: h, s: s, r: r, reg: s.reg, svc: r.svc, interval: s.opts.interval,
+		ttl: []registry.RegisterOption{registry.WithTTL(s.opts.ttl)}, next: time.Now().Add(s.opts.interval)}
+	if h.epoch.IsZero() {
+		h.epoch = b.next
+	}
+	h.live++
+	h.sched.push(beatAt{at: h.at(b.next), seq: h.seq, b: b})
 	h.armTick()
 	return b
 }
 
+// at is t on the scale of beatAt.at.
+func (h *Heartbeater) at(t time.Time) int64 { return int64(t.Sub(h.epoch)) }
+
 // remove stops b's heartbeat: it cancels the beat running, if any, and
-// waits for it. From its return no beat of b runs.
+// waits for it. From its return no beat of b runs. Its entry in h.sched is
+// dropped when it comes up (within an interval), or at once when no
+// heartbeat is left, which stops the timer.
 func (h *Heartbeater) remove(b *beats) {
 	h.mu.Lock()
 	b.stopped = true
-	if b.idx >= 0 {
-		heap.Remove(&h.sched, b.idx)
+	if h.live--; h.live == 0 {
+		clear(h.sched)
+		h.sched = h.sched[:0]
 		h.armTick()
 	}
 	var idle chan struct{}
@@ -149,7 +164,7 @@ func (h *Heartbeater) armTick() {
 		}
 		return
 	}
-	at := h.sched[0].next
+	at := h.sched[0].b.next
 	if at.Equal(h.tickAt) {
 		return
 	}
@@ -167,13 +182,18 @@ func (h *Heartbeater) armTick() {
 func (h *Heartbeater) onTick() {
 	h.mu.Lock()
 	now := time.Now()
-	for len(h.sched) > 0 && !h.sched[0].next.After(now) {
-		b := h.sched[0]
+	for len(h.sched) > 0 && !h.sched[0].b.next.After(now) {
+		b := h.sched[0].b
+		if b.stopped {
+			h.sched.pop()
+			continue
+		}
 		// Like a Ticker, the phase is kept and ticks missed are dropped.
 		for !b.next.After(now) {
-			b.next = b.next.Add(b.s.opts.interval)
+			b.next = b.next.Add(b.interval)
 		}
-		heap.Fix(&h.sched, 0)
+		h.sched[0].at = h.at(b.next)
+		h.sched.down(0)
 		switch {
 		case b.running:
 			// Its beat's bound (this tick) has come.
@@ -289,8 +309,8 @@ func (b *beats) beatCtx() *beatCtx {
 // beat registers the node again and logs a failure, and the recovery
 // after one.
 func (b *beats) beat(c *beatCtx) {
+	err := b.reg.Register(c, b.svc, b.ttl...)
 	s, r := b.s, b.r
-	err := s.reg.Register(c, r.svc, b.ttl...)
 	switch {
 	case err != nil && r.hbCtx.Err() == nil:
 		b.failing = true
@@ -301,33 +321,61 @@ func (b *beats) beat(c *beatCtx) {
 	}
 }
 
-// beatHeap orders heartbeats by their next tick, then by when they were
-// added.
-type beatHeap []*beats
+// beatAt is a heartbeat in the schedule: the time of its next tick (its
+// beats' next, in nanoseconds since the Heartbeater's epoch) and its
+// order of adding, held in the heap's array so that ordering the
+// schedule touches no beats.
+type beatAt struct {
+	at  int64
+	seq uint64
+	b   *beats
+}
 
-func (q beatHeap) Len() int { return len(q) }
-func (q beatHeap) Less(i, j int) bool {
-	if !q[i].next.Equal(q[j].next) {
-		return q[i].next.Before(q[j].next)
+func (x *beatAt) before(y *beatAt) bool { return x.at < y.at || x.at == y.at && x.seq < y.seq }
+
+// beatHeap orders heartbeats by their next tick, then by when they were
+// added: a binary min-heap.
+type beatHeap []beatAt
+
+func (q *beatHeap) push(x beatAt) {
+	*q = append(*q, x)
+	h := *q
+	for i := len(h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !h[i].before(&h[p]) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
 	}
-	return q[i].seq < q[j].seq
 }
-func (q beatHeap) Swap(i, j int) {
-	q[i], q[j] = q[j], q[i]
-	q[i].idx, q[j].idx = i, j
+
+// pop removes the first heartbeat.
+func (q *beatHeap) pop() {
+	h := *q
+	n := len(h) - 1
+	h[0] = h[n]
+	h[n] = beatAt{}
+	*q = h[:n]
+	q.down(0)
 }
-func (q *beatHeap) Push(x any) {
-	b := x.(*beats)
-	b.idx = len(*q)
-	*q = append(*q, b)
-}
-func (q *beatHeap) Pop() any {
-	old := *q
-	b := old[len(old)-1]
-	old[len(old)-1] = nil
-	b.idx = -1
-	*q = old[:len(old)-1]
-	return b
+
+// down moves the heartbeat at i, whose tick moved later, to its place.
+func (q beatHeap) down(i int) {
+	for {
+		c := 2*i + 1
+		if c >= len(q) {
+			return
+		}
+		if r := c + 1; r < len(q) && q[r].before(&q[c]) {
+			c = r
+		}
+		if !q[c].before(&q[i]) {
+			return
+		}
+		q[i], q[c] = q[c], q[i]
+		i = c
+	}
 }
 
 // beatCtx is a beat's ctx: the heartbeat's values, the beat's deadline
@@ -339,6 +387,8 @@ type beatCtx struct {
 	context.Context // the heartbeat's ctx, for its values
 
 	deadline time.Time // written under Heartbeater.mu between beats
+
+	ended atomic.Bool // err is set: Err, read on every beat, takes no lock until then
 
 	mu   sync.Mutex
 	done chan struct{} // made on demand
@@ -360,6 +410,9 @@ func (c *beatCtx) Done() <-chan struct{} {
 }
 
 func (c *beatCtx) Err() error {
+	if !c.ended.Load() {
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.err
@@ -373,6 +426,7 @@ func (c *beatCtx) cancel(err error) {
 		return
 	}
 	c.err = err
+	c.ended.Store(true)
 	if c.done != nil {
 		close(c.done)
 	}
