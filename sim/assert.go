@@ -239,7 +239,7 @@ func (w *world) checkShare(c *scenario.TrafficShareCheck, faults []*faultRun) As
 		}
 		var n uint64
 		for k := sp.from; k < sp.to; k++ {
-			n += uint64(w.metrics.inst[in.id].win[k].attempts)
+			n += w.metrics.instWindow(in.id, k)
 		}
 		total += n
 		if (c.Instance != "" && in.name == c.Instance) || (c.Zone != "" && in.zone == c.Zone) {

@@ -85,7 +85,7 @@ func (w *world) checkAmplification(c *scenario.AmplificationCheck, faults []*fau
 			continue
 		}
 		for k := sp.from; k < sp.to; k++ {
-			attempts += uint64(w.metrics.inst[in.id].win[k].attempts)
+			attempts += w.metrics.instWindow(in.id, k)
 		}
 	}
 	r := AssertionResult{Unit: "count", Expected: rangeText(c.Min, c.Max, "%.3f")}

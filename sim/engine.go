@@ -84,9 +84,7 @@ func simulate(sc *scenario.Scenario, opts ...RunOption) (*Report, error) {
 	t0 := time.Now()
 	cfg.obs.start(t0)
 	w.metrics = newMetrics(t0, w.window, runLen, w.maxCallTime())
-	for range w.instances {
-		w.metrics.addInstance()
-	}
+	w.metrics.addInstances(len(w.instances))
 	w.bindEdges()
 	w.bindStreams()
 	closeEntrance := func() {}

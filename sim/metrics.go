@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math"
 	"sync"
 	"time"
 
@@ -35,7 +36,7 @@ type metrics struct {
 
 	mu     sync.Mutex
 	series []*seriesStats
-	inst   []*instStats
+	inst   instStats
 	// edges are the calls services make to other services' endpoints
 	// (workload is the caller, endpoint "service/Endpoint"), by edgeIdx.
 	edges   []*seriesStats
@@ -63,14 +64,31 @@ type winStats struct {
 	hist                *hdr.Histogram // allocated on the window's first call
 }
 
-// instStats are the attempts that went to one instance.
+// instStats are the attempts that went to each instance, by instance id,
+// in flat arrays rather than in a structure of each instance's own: in a
+// world of 1,000 instances an instance's data is out of the CPU's cache
+// by its next attempt. An attempt counts in its window's row, which the
+// attempts of every instance share (so it stays in the cache), and adds
+// its latency to pending; the latencies pending are counted into the
+// instances' histograms a batch at a time, which lets the CPU fetch the
+// counters of many attempts at once where counting each attempt on its
+// own would wait for its counter.
 type instStats struct {
-	attempts, failures uint64
-	hist               *hdr.Histogram
-	win                []instWin
+	n        int
+	win      []uint32   // attempts of instance id in window k: win[k*n+id]
+	failures []uint64   // failed attempts by instance
+	hist     [][]uint32 // latency counts by instance, in hdr's buckets (histLayout); nil until its first attempt
+	// spill counts what a full uint32 counter of hist could not.
+	spill   map[instBucket]uint64
+	pending []instBucket // latencies not yet counted in hist
+	layout  histLayout
 }
 
-type instWin struct{ attempts, failures uint32 }
+// instBucket is a counter of an instance's histogram: id's counter idx.
+type instBucket struct{ id, idx uint32 }
+
+// instBatch is how many latencies wait in instStats.pending.
+const instBatch = 1024
 
 func newMetrics(t0 time.Time, window, length, highest time.Duration) *metrics {
 	nwin := int((length + window - 1) / window)
@@ -87,11 +105,14 @@ func (m *metrics) addSeries(workload, endpoint, client string) int {
 	return len(m.series) - 1
 }
 
-// addInstance registers an instance; ids follow the order of calls. Its
-// attempt histogram keeps 2 significant digits (~20 KiB where 3 take
-// ~110 KiB): a world of 1,000 instances holds 1,000 of them.
-func (m *metrics) addInstance() {
-	m.inst = append(m.inst, &instStats{hist: hdr.New(1, m.highest, windowHistDigits), win: make([]instWin, m.nwin)})
+// addInstances registers n instances, with ids 0 to n-1, before the
+// first attempt. An instance's attempt histogram keeps 2 significant
+// digits in uint32 counters (~8 KiB where an hdr.Histogram of 3 digits
+// takes ~110 KiB), made at its first attempt: a world of 1,000 instances
+// holds up to 1,000 of them.
+func (m *metrics) addInstances(n int) {
+	m.inst = instStats{n: n, win: make([]uint32, m.nwin*n), failures: make([]uint64, n), hist: make([][]uint32, n),
+		pending: make([]instBucket, 0, instBatch), layout: newHistLayout(m.highest, windowHistDigits)}
 }
 
 // windowOf is the index of the window holding t, clamped to the run.
@@ -214,18 +235,89 @@ func (m *metrics) add(s *seriesStats, x callSample, attempts uint32) {
 // attempt records one attempt on instance id. It does not block.
 func (m *metrics) attempt(id int, start time.Time, latency time.Duration, failed bool) {
 	w := m.windowOf(start)
-	us := m.micros(latency)
+	idx := m.inst.layout.index(m.micros(latency))
 	m.mu.Lock()
-	s := m.inst[id]
-	s.attempts++
-	s.win[w].attempts++
+	s := &m.inst
+	s.win[w*s.n+id]++
 	if failed {
-		s.failures++
-		s.win[w].failures++
+		s.failures[id]++
 	}
-	_ = s.hist.RecordValue(us)
+	s.pending = append(s.pending, instBucket{uint32(id), uint32(idx)})
+	if len(s.pending) == instBatch {
+		s.countPending()
+	}
 	m.mu.Unlock()
 }
+
+// countPending counts the pending latencies into the histograms; m.mu is
+// held.
+func (s *instStats) countPending() {
+	for _, b := range s.pending {
+		h := s.hist[b.id]
+		if h == nil {
+			h = make([]uint32, s.layout.counts)
+			s.hist[b.id] = h
+		}
+		if int(b.idx) >= len(h) {
+			continue // as hdr.Histogram.RecordValue: too large (micros clamps it: none is)
+		}
+		if h[b.idx] < math.MaxUint32 {
+			h[b.idx]++
+		} else {
+			if s.spill == nil {
+				s.spill = map[instBucket]uint64{}
+			}
+			s.spill[b]++
+		}
+	}
+	s.pending = s.pending[:0]
+}
+
+// instWindow returns the attempts of instance id in window k.
+func (m *metrics) instWindow(id, k int) uint64 { return uint64(m.inst.win[k*m.inst.n+id]) }
+
+// instAttempts returns the attempts of instance id over the run.
+func (m *metrics) instAttempts(id int) uint64 {
+	var n uint64
+	for k := range m.nwin {
+		n += m.instWindow(id, k)
+	}
+	return n
+}
+
+// instFailures returns the failed attempts of instance id.
+func (m *metrics) instFailures(id int) uint64 { return m.inst.failures[id] }
+
+// instHistogram returns the latency histogram of instance id's attempts
+// (nil when it had none), as if every attempt had been recorded in an
+// hdr.Histogram of windowHistDigits. It fills h, made by newInstHistogram
+// and reused from one instance to the next: a report of 1,000 instances
+// makes one histogram, not 1,000.
+func (m *metrics) instHistogram(id int, h *hdr.Histogram) *hdr.Histogram {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := &m.inst
+	s.countPending()
+	counts := s.hist[id]
+	if counts == nil {
+		return nil
+	}
+	h.Reset()
+	for i, c := range counts {
+		if c > 0 {
+			_ = h.RecordValues(s.layout.value(i), int64(c))
+		}
+	}
+	for b, c := range s.spill {
+		if int(b.id) == id {
+			_ = h.RecordValues(s.layout.value(int(b.idx)), int64(c))
+		}
+	}
+	return h
+}
+
+// newInstHistogram returns a histogram for instHistogram.
+func (m *metrics) newInstHistogram() *hdr.Histogram { return hdr.New(1, m.highest, windowHistDigits) }
 
 // query selects series and a window range for the report and assertions.
 // It is used only after the run, with no recording going on.

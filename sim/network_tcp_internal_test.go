@@ -23,9 +23,7 @@ func tcpWorld(t *testing.T, sc *scenario.Scenario) (*tcpBackend, *world, func() 
 	require.NoError(t, err)
 	t.Cleanup(func() { b.close(w) })
 	w.metrics = newMetrics(time.Now(), time.Second, time.Minute, 10*time.Second)
-	for range w.instances {
-		w.metrics.addInstance()
-	}
+	w.metrics.addInstances(len(w.instances))
 	seq := uint64(0)
 	call := func() error {
 		seq++
@@ -67,14 +65,14 @@ func TestTCPPartition(t *testing.T) {
 	for range 4 {
 		require.NoError(t, call())
 	}
-	before := w.metrics.inst[1].attempts
+	before := w.metrics.instAttempts(1)
 	assert.Positive(t, before, "zone b served before the partition")
 	require.NoError(t, f.Start(t.Context()))
 	for range 6 {
 		require.NoError(t, call(), "refused on zone b, retried on zone a")
 	}
 	assert.Positive(t, f.Stats().Counts["refused"])
-	assert.Equal(t, uint64(0), w.metrics.inst[1].attempts-before-w.metrics.inst[1].failures, "nothing served by zone b during the partition")
+	assert.Equal(t, uint64(0), w.metrics.instAttempts(1)-before-w.metrics.instFailures(1), "nothing served by zone b during the partition")
 	require.NoError(t, f.Stop(t.Context()))
 }
 
@@ -91,14 +89,14 @@ func TestTCPCrashRestart(t *testing.T) {
 	for range 6 {
 		require.NoError(t, call(), "the ghost's refusals are retried")
 	}
-	assert.Positive(t, w.metrics.inst[1].failures, "the ghost was still tried")
-	served := w.metrics.inst[1].attempts - w.metrics.inst[1].failures
+	assert.Positive(t, w.metrics.instFailures(1), "the ghost was still tried")
+	served := w.metrics.instAttempts(1) - w.metrics.instFailures(1)
 	require.NoError(t, b.restart(t.Context(), w, in))
 	assert.Equal(t, addr, in.addr, "same port")
 	for range 6 {
 		require.NoError(t, call())
 	}
-	assert.Greater(t, w.metrics.inst[1].attempts-w.metrics.inst[1].failures, served, "served again after the restart")
+	assert.Greater(t, w.metrics.instAttempts(1)-w.metrics.instFailures(1), served, "served again after the restart")
 }
 
 // TestInjectorSpecs: how the schema's link and registry faults map to the

@@ -40,14 +40,15 @@ func (w *world) report(sc *scenario.Scenario, file string, seed uint64, virtual 
 
 	perService := map[string]uint64{}
 	for _, in := range w.instances {
-		perService[in.service] += m.inst[in.id].attempts
+		perService[in.service] += m.instAttempts(in.id)
 	}
+	scratch := m.newInstHistogram()
 	for _, in := range w.instances {
-		st := m.inst[in.id]
-		ir := InstanceReport{Name: in.name, Service: in.service, Zone: in.zone, Attempts: st.attempts, Failures: st.failures,
-			P50: msOf(percentile(st.hist, 50)), P99: msOf(percentile(st.hist, 99))}
+		attempts, hist := m.instAttempts(in.id), m.instHistogram(in.id, scratch)
+		ir := InstanceReport{Name: in.name, Service: in.service, Zone: in.zone, Attempts: attempts, Failures: m.instFailures(in.id),
+			P50: msOf(percentile(hist, 50)), P99: msOf(percentile(hist, 99))}
 		if t := perService[in.service]; t > 0 {
-			ir.Share = float64(st.attempts) / float64(t)
+			ir.Share = float64(attempts) / float64(t)
 		}
 		r.Instances = append(r.Instances, ir)
 	}
@@ -84,7 +85,7 @@ func (w *world) report(sc *scenario.Scenario, file string, seed uint64, virtual 
 			P50: msOf(percentile(a.hist, 50)), P99: msOf(percentile(a.hist, 99))}
 		wr.InstanceAttempts = make([]uint64, len(w.instances))
 		for _, in := range w.instances {
-			wr.InstanceAttempts[in.id] = uint64(m.inst[in.id].win[k].attempts)
+			wr.InstanceAttempts[in.id] = m.instWindow(in.id, k)
 		}
 		r.Windows = append(r.Windows, wr)
 	}

@@ -37,7 +37,7 @@ type world struct {
 
 	instances []*instance
 	services  map[string]*scenario.Service // the scenario's, by name
-	byAddr    map[string]*instance         // fixed once every instance started
+	byAddr    map[string]int               // instance ids by address; fixed once every instance started
 	byName    map[string]*instance
 	clients   map[string]*simClient
 	order     []string // client names in scenario order
@@ -106,7 +106,7 @@ func (w *world) startAll(ctx context.Context, start func(*instance) error, newCl
 		if err := start(in); err != nil {
 			return err
 		}
-		w.byAddr[in.addr] = in
+		w.byAddr[in.addr] = in.id
 		if err := w.addInjectorNode(in.name, faults.NodeInfo{Service: in.service, Zone: in.zone, Labels: in.meta, Addrs: []string{in.addr}}); err != nil {
 			return err
 		}
@@ -138,7 +138,7 @@ func newWorld(sc *scenario.Scenario, seed uint64) (*world, error) {
 		return nil, err
 	}
 	w := &world{sc: sc, seed: seed, net: net, capacity: map[string]int{}, tasks: newTaskPool(), beats: server.NewHeartbeater(),
-		byAddr: map[string]*instance{}, byName: map[string]*instance{}, clients: map[string]*simClient{}}
+		byAddr: map[string]int{}, byName: map[string]*instance{}, clients: map[string]*simClient{}}
 	w.window = sc.Window.Std()
 	if w.window == 0 {
 		w.window = scenario.DefaultWindow
@@ -443,8 +443,8 @@ func (w *world) recordAttempt(next client.AttemptFunc) client.AttemptFunc {
 	return func(ctx context.Context, addr string, req *client.Request, rsp any) error {
 		start := time.Now()
 		err := next(ctx, addr, req, rsp)
-		if in := w.byAddr[addr]; in != nil {
-			w.metrics.attempt(in.id, start, time.Since(start), err != nil)
+		if id, ok := w.byAddr[addr]; ok {
+			w.metrics.attempt(id, start, time.Since(start), err != nil)
 		}
 		if cs, ok := ctx.Value(callKey{}).(*callState); ok {
 			cs.attempts.Add(1)

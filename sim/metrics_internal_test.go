@@ -1,0 +1,92 @@
+package sim
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// An instance's latency histogram, kept in counters of its own, is the
+// very hdr.Histogram that recording its attempts' latencies would make:
+// the same counts in every bucket, so the same percentiles, for every
+// value from 0 to the highest (each bucket's edges, every value up to
+// 2^17, random values) and for highest values of several magnitudes.
+func TestInstanceHistogramIsHdrs(t *testing.T) {
+	for _, highest := range []time.Duration{time.Millisecond, 31 * time.Second, 11 * time.Minute, 100 * time.Hour} {
+		m := newMetrics(time.Unix(0, 0), time.Second, 10*time.Second, highest)
+		m.addInstances(2)
+		want := hdr.New(1, m.highest, windowHistDigits)
+		record := func(us int64) {
+			n := int(1 + us%3)
+			for range n {
+				m.attempt(1, time.Unix(0, 0), time.Duration(us)*time.Microsecond, false)
+				require.NoError(t, want.RecordValue(us))
+			}
+		}
+		for v := range min(int64(1)<<17, m.highest+1) {
+			record(v)
+		}
+		for p := int64(1); p <= m.highest; p *= 2 {
+			for _, v := range []int64{p - 1, p, p + 1} {
+				if v <= m.highest {
+					record(v)
+				}
+			}
+		}
+		r := rand.New(rand.NewPCG(1, 2))
+		for range 10000 {
+			record(r.Int64N(m.highest + 1))
+		}
+		record(m.highest)
+
+		got := m.instHistogram(1, m.newInstHistogram())
+		require.NotNil(t, got)
+		assert.Equal(t, want.Export().Counts, got.Export().Counts, "highest %v", highest)
+		for _, q := range []float64{0, 1, 50, 90, 99, 99.9, 100} {
+			assert.Equal(t, want.ValueAtQuantile(q), got.ValueAtQuantile(q), "highest %v, percentile %v", highest, q)
+		}
+		assert.Nil(t, m.instHistogram(0, m.newInstHistogram()), "an instance without attempts")
+		assert.Equal(t, uint64(want.TotalCount()), m.instAttempts(1))
+	}
+}
+
+// A bucket's counter that is full counts on in the spill: the histogram
+// has every attempt.
+func TestInstanceHistogramSpill(t *testing.T) {
+	m := newMetrics(time.Unix(0, 0), time.Second, 10*time.Second, time.Second)
+	m.addInstances(1)
+	m.attempt(0, time.Unix(0, 0), 5*time.Millisecond, false)
+	m.inst.countPending()
+	idx := m.inst.layout.index(5000)
+	m.inst.hist[0][idx] = math.MaxUint32 - 1
+	for range 3 {
+		m.attempt(0, time.Unix(0, 0), 5*time.Millisecond, true)
+	}
+	m.attempt(0, time.Unix(0, 0), time.Millisecond, false)
+	h := m.instHistogram(0, m.newInstHistogram())
+	assert.Equal(t, int64(math.MaxUint32)+2+1, h.TotalCount())
+	assert.Equal(t, int64(math.MaxUint32)+2, h.Export().Counts[idx])
+	assert.Equal(t, uint64(3), m.instFailures(0))
+}
+
+// The histogram reused from one instance to the next holds the last
+// instance's attempts only.
+func TestInstanceHistogramReused(t *testing.T) {
+	m := newMetrics(time.Unix(0, 0), time.Second, 10*time.Second, time.Second)
+	m.addInstances(2)
+	for i := range 100 {
+		m.attempt(0, time.Unix(0, 0), time.Duration(i)*time.Millisecond, false)
+	}
+	m.attempt(1, time.Unix(0, 0), 7*time.Millisecond, false)
+	h := m.newInstHistogram()
+	require.Equal(t, int64(100), m.instHistogram(0, h).TotalCount())
+	one := m.instHistogram(1, h)
+	assert.Equal(t, int64(1), one.TotalCount())
+	assert.Equal(t, one.ValueAtQuantile(50), one.ValueAtQuantile(100))
+	assert.Equal(t, 7007*time.Microsecond, percentile(one, 50), "7 ms: the highest value of its bucket, 6,976-7,007 µs")
+}
