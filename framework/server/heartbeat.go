@@ -84,30 +84,37 @@ type beats struct {
 	failing bool          // the last beat failed; touched by the beat running only
 }
 
-// heartbeat registers the node again every register interval until Stop.
-// Failures are logged and the next beat tries again. When the accept loop
-// failed on its own, the node can no longer serve: the heartbeat
-// deregisters it once and ends. It returns once no beat runs and none will.
-func (s *server) heartbeat(r *running) {
-	defer close(r.hbDone)
+// startHeartbeat schedules r's heartbeat: the node is registered again
+// every register interval until Stop (stopHeartbeat), on the server's
+// Heartbeater or one of its own. Failures are logged and the next beat
+// tries again. No goroutine waits for the server's end: Stop removes the
+// heartbeat, and so does serveLoop when the listener failed on its own
+// (listenerFailed).
+func (s *server) startHeartbeat(r *running) {
 	h := s.opts.heartbeater
 	if h == nil {
 		h = NewHeartbeater()
 	}
-	b := h.add(s, r)
-	failed := false
-	select {
-	case <-r.hbCtx.Done():
-	case <-r.acceptFailed:
-		failed = true
-	}
-	h.remove(b)
-	if failed {
-		dctx, dcancel := context.WithTimeout(r.hbCtx, s.opts.interval)
-		err := s.reg.Deregister(dctx, r.svc)
-		dcancel()
-		s.opts.log.Warn("server: listener failed; node deregistered", "service", s.name, "node", r.svc.Nodes[0].ID, "err", err)
-	}
+	r.beats = h.add(s, r)
+}
+
+// stopHeartbeat removes r's heartbeat; once it returns no beat runs and
+// none will.
+func (s *server) stopHeartbeat(r *running) {
+	r.beats.h.remove(r.beats)
+}
+
+// listenerFailed ends the heartbeat of a server whose listener failed on
+// its own (not by Stop): the node can no longer serve, so it is
+// deregistered once, within an interval (or until Stop). It closes
+// r.hbDone, for Stop to wait for it.
+func (s *server) listenerFailed(r *running) {
+	defer close(r.hbDone)
+	s.stopHeartbeat(r)
+	dctx, dcancel := context.WithTimeout(r.hbCtx, s.opts.interval)
+	err := s.reg.Deregister(dctx, r.svc)
+	dcancel()
+	s.opts.log.Warn("server: listener failed; node deregistered", "service", s.name, "node", r.svc.Nodes[0].ID, "err", err)
 }
 
 // add schedules the heartbeat of a started server: its first beat one

@@ -36,11 +36,11 @@ type running struct {
 	hbCtx    context.Context
 	hbCancel context.CancelFunc
 
-	stopping     atomic.Bool   // set by Stop before it closes the listener
-	acceptFailed chan struct{} // closed when Serve returned without Stop (serveLoop)
-	hbDone       chan struct{} // closed when the heartbeat returned
-	served       chan struct{} // closed when Serve returned: every stream was served
-	failed       bool          // Serve returned without Stop; guarded by server.mu
+	stopping atomic.Bool   // set by Stop before it closes the listener
+	beats    *beats        // the heartbeat (startHeartbeat)
+	hbDone   chan struct{} // closed once listenerFailed deregistered the node
+	served   chan struct{} // closed when Serve returned: every stream was served
+	failed   bool          // Serve returned without Stop; guarded by server.mu
 
 	// free and slots keep the call state of finished calls for reuse
 	// (newCallSlot); the server's own, never shared. free, guarded by
@@ -83,8 +83,8 @@ func (s *server) Start(ctx context.Context) error {
 		return err
 	}
 	s.run = r
+	s.startHeartbeat(r)
 	go s.serveLoop(r)
-	go s.heartbeat(r)
 	return nil
 }
 
@@ -102,16 +102,15 @@ func (s *server) start(ctx context.Context, subs []*subscriber) (*running, error
 	// The running server's ctx keeps Start's values but not its end.
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r := &running{slots: sync.Pool{New: newCallSlot},
-		addr:         l.Addr(),
-		svc:          svc,
-		l:            l,
-		ctx:          rctx,
-		cancel:       cancel,
-		base:         context.WithoutCancel(rctx),
-		hbase:        metadata.NewContext(context.WithoutCancel(rctx), nil),
-		acceptFailed: make(chan struct{}),
-		hbDone:       make(chan struct{}),
-		served:       make(chan struct{}),
+		addr:   l.Addr(),
+		svc:    svc,
+		l:      l,
+		ctx:    rctx,
+		cancel: cancel,
+		base:   context.WithoutCancel(rctx),
+		hbase:  metadata.NewContext(context.WithoutCancel(rctx), nil),
+		hbDone: make(chan struct{}),
+		served: make(chan struct{}),
 	}
 	r.hbCtx, r.hbCancel = context.WithCancel(rctx)
 	for _, sub := range subs {
@@ -151,9 +150,20 @@ func (s *server) Stop(ctx context.Context) error {
 	var errs []error
 	plan := planStop(ctx)
 	// The heartbeat stops first so that it cannot register the node again.
+	// A listener that failed before stopping was set has its heartbeat
+	// ended by serveLoop (listenerFailed, whose deregistration hbCancel
+	// cuts short); otherwise it is ended here. r.failed is set under s.mu
+	// by serveLoop, which reads stopping in the same critical section.
 	r.stopping.Store(true) // from here an accept failure is expected
 	r.hbCancel()
-	<-r.hbDone
+	s.mu.Lock()
+	failed := r.failed
+	s.mu.Unlock()
+	if failed {
+		<-r.hbDone
+	} else {
+		s.stopHeartbeat(r)
+	}
 	// (1) Deregister, within its share of the budget: clients stop
 	// picking this node.
 	dctx, dcancel := plan.deregister()

@@ -72,6 +72,7 @@ func TestHeartbeatKeepsNodeAliveUntilHostCrashes(t *testing.T) {
 		time.Sleep(10 * time.Second)
 		synctest.Wait()
 		assert.Equal(t, 1, logs.count("accept failed"))
+		assert.Equal(t, 1, logs.count("listener failed; node deregistered"), "the heartbeat ended with the listener")
 		assert.Empty(t, nodeIDs(t, reg))
 
 		// Stop after a crash still ends every goroutine (goleak checks);

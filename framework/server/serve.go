@@ -64,19 +64,19 @@ func newCallSlot() any { return new(callSlot) }
 
 // serveLoop runs the listener's Serve until the listener closes: by Stop,
 // or because it failed (for example because the host crashed), which it
-// logs and signals to the heartbeat through r.acceptFailed. It closes
-// r.served when Serve returned, once every stream it handed over was
-// served.
+// logs before it ends the heartbeat and deregisters the node
+// (listenerFailed). It closes r.served when Serve returned, once every
+// stream it handed over was served.
 func (s *server) serveLoop(r *running) {
-	defer close(r.served)
 	err := r.l.Serve(func(sock transport.Socket) { s.handleStream(r, sock) })
 	s.mu.Lock()
 	failed := !r.stopping.Load()
 	r.failed = failed
 	s.mu.Unlock()
+	close(r.served)
 	if failed {
 		s.opts.log.Error("server: accept failed; no longer serving", "service", s.name, "addr", r.addr, "err", err)
-		close(r.acceptFailed)
+		s.listenerFailed(r)
 	}
 }
 
