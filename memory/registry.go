@@ -8,8 +8,9 @@ package memory
 // the version, metadata and endpoints of the Register call that last wrote
 // it. Events are emitted while the state's mutex is held, so every watcher
 // sees the same total order; they are queued per watcher without bound
-// (registry_watch.go). A node with a TTL has a time.AfterFunc timer, which
-// runs in virtual time inside a testing/synctest bubble.
+// (registry_watch.go). A node with a TTL expires at a time a heartbeat
+// moves; the state keeps one queue of expiries under one timer (which runs
+// in virtual time inside a testing/synctest bubble), not a timer per node.
 
 import (
 	"cmp"
@@ -34,6 +35,13 @@ type registryState struct {
 	// given to the options (functions), a RegisterOptions of Register's
 	// own would escape to the heap, an allocation per heartbeat.
 	opts registry.RegisterOptions
+	// expiry holds an entry for every node with a TTL, at or before the
+	// time it expires; timer fires at the earliest (timerAt). A heartbeat
+	// moves only the node's expires: the entry, when it comes up, is
+	// queued again for the node's new time (expireDue).
+	expiry  expiryQueue
+	timer   *time.Timer
+	timerAt time.Time
 }
 
 // regNode is one registered node.
@@ -46,10 +54,15 @@ type regNode struct {
 	// registered; the latest node of a version gives the version its
 	// metadata and endpoints.
 	seq uint64
-	// timer expires the node; nil without a TTL. gen changes on every
-	// Register, so a timer that fired while being replaced does nothing.
-	timer *time.Timer
-	gen   uint64
+	// expires is when the node expires; zero without a TTL. gen changes
+	// on every Register that is not a heartbeat and on removal, so that
+	// an expiry entry of an earlier registration does nothing.
+	expires time.Time
+	gen     uint64
+	// queued is the time of the node's live entry in the expiry queue: an
+	// entry of another time (a heartbeat with a shorter TTL queued an
+	// earlier one) is stale.
+	queued time.Time
 }
 
 func newRegistryState(_ *Network) *registryState {
@@ -59,20 +72,15 @@ func newRegistryState(_ *Network) *registryState {
 	}
 }
 
-// close stops every TTL timer and every watcher; later calls fail with
+// close stops the expiry timer and every watcher; later calls fail with
 // registry.ErrUnavailable. Called by Network.Close. Idempotent.
 func (s *registryState) close() {
 	s.mu.Lock()
 	s.closed = true
-	for _, nodes := range s.services {
-		for _, n := range nodes {
-			if n.timer != nil {
-				n.timer.Stop()
-				n.timer = nil
-			}
-			n.gen++
-		}
+	if s.timer != nil {
+		s.timer.Stop()
 	}
+	s.expiry = nil
 	ws := s.watchers
 	s.watchers = make(map[*regWatcher]struct{})
 	s.mu.Unlock()
@@ -104,11 +112,10 @@ func (s *registryState) register(svc *registry.Service, opts []registry.Register
 	}
 	if ttl > 0 && svc != nil && len(svc.Nodes) == 1 && svc.Nodes[0] != nil {
 		n := svc.Nodes[0]
-		if e := s.services[svc.Name][n.ID]; e != nil && e.timer != nil && e.seen.same(svc, n) {
+		if e := s.services[svc.Name][n.ID]; e != nil && !e.expires.IsZero() && e.seen.same(svc, n) {
 			s.seq++
-			if s.refreshLocked(e, ttl) {
-				return nil
-			}
+			s.refreshLocked(e, ttl)
+			return nil
 		}
 	}
 	if err := registry.Validate(svc); err != nil {
@@ -122,7 +129,8 @@ func (s *registryState) register(svc *registry.Service, opts []registry.Register
 	for _, n := range svc.Nodes {
 		s.seq++
 		e, ok := nodes[n.ID]
-		if ok && ttl > 0 && e.timer != nil && e.seen.same(svc, n) && s.refreshLocked(e, ttl) {
+		if ok && ttl > 0 && !e.expires.IsZero() && e.seen.same(svc, n) {
+			s.refreshLocked(e, ttl)
 			continue
 		}
 		one := svc.CopyWithoutNodes()
@@ -138,38 +146,77 @@ func (s *registryState) register(svc *registry.Service, opts []registry.Register
 		e.svc, e.seq = one, s.seq
 		e.seen.set(one)
 		e.gen++
-		if e.timer != nil {
-			e.timer.Stop()
-			e.timer = nil
-		}
+		e.expires = time.Time{}
 		if ttl > 0 {
-			name, id, gen := svc.Name, n.ID, e.gen
-			e.timer = time.AfterFunc(ttl, func() { s.expire(name, id, e, gen) })
+			e.expires = time.Now().Add(ttl)
+			s.queueLocked(e)
 		}
 	}
 	return nil
 }
 
 // refreshLocked handles a heartbeat of e, the same registration again:
-// only its expiry moves. Its pending timer is rescheduled in place (its
-// gen stays), so a world of many instances pays no copy and no allocation
-// per heartbeat. A timer that already fired (its expire waits for s.mu)
-// cannot be moved: refreshLocked reports false, and the caller registers
-// e anew with a new gen, which that expire will see.
-func (s *registryState) refreshLocked(e *regNode, ttl time.Duration) bool {
+// only its expiry moves (its gen stays, and its queued entry with it), so
+// a world of many instances pays no copy, allocation or timer per
+// heartbeat.
+func (s *registryState) refreshLocked(e *regNode, ttl time.Duration) {
 	e.seq = s.seq
-	return e.timer.Reset(ttl)
+	e.expires = time.Now().Add(ttl)
+	if e.expires.Before(e.queued) {
+		s.queueLocked(e) // a shorter TTL than before
+	}
 }
 
-// expire removes node id of service name if it is still e at generation gen.
-func (s *registryState) expire(name, id string, e *regNode, gen uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed || s.services[name][id] != e || e.gen != gen {
+// queueLocked adds an expiry entry for e at e.expires and arms the timer
+// if it is the earliest.
+func (s *registryState) queueLocked(e *regNode) {
+	e.queued = e.expires
+	s.expiry.push(expiryEntry{at: e.expires, e: e, gen: e.gen})
+	s.armLocked()
+}
+
+// armLocked sets the timer to the earliest entry, if it is not set to it.
+func (s *registryState) armLocked() {
+	if len(s.expiry) == 0 {
+		return // a timer still set fires for nothing, once
+	}
+	at := s.expiry[0].at
+	if at.Equal(s.timerAt) {
 		return
 	}
-	e.timer = nil
-	s.removeLocked(name, id)
+	s.timerAt = at
+	if s.timer == nil {
+		s.timer = time.AfterFunc(time.Until(at), s.expireDue)
+		return
+	}
+	s.timer.Reset(time.Until(at))
+}
+
+// expireDue removes the nodes whose time has come and queues again those
+// whose time a heartbeat moved.
+func (s *registryState) expireDue() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	now := time.Now()
+	s.timerAt = time.Time{}
+	for len(s.expiry) > 0 && !s.expiry[0].at.After(now) {
+		x := s.expiry.pop()
+		e := x.e
+		switch {
+		case x.gen != e.gen || !x.at.Equal(e.queued):
+			// Registered anew or queued earlier (with an entry of its
+			// own), or removed.
+		case e.expires.After(now):
+			e.queued = e.expires
+			s.expiry.push(expiryEntry{at: e.expires, e: e, gen: e.gen})
+		default:
+			s.removeLocked(e.svc.Name, e.svc.Nodes[0].ID)
+		}
+	}
+	s.armLocked()
 }
 
 // deregister removes the nodes of svc that are registered.
@@ -194,11 +241,8 @@ func (s *registryState) removeLocked(name, id string) {
 	if !ok {
 		return
 	}
-	if e.timer != nil {
-		e.timer.Stop()
-		e.timer = nil
-	}
 	e.gen++
+	e.expires = time.Time{}
 	delete(nodes, id)
 	if len(nodes) == 0 {
 		delete(s.services, name)
@@ -341,4 +385,53 @@ func (r *hostRegistry) Watch(ctx context.Context, opts ...registry.WatchOption) 
 		opt(&o)
 	}
 	return r.s.watch(r.h, o.Service)
+}
+
+// expiryEntry says that node e, registered at generation gen, expires at
+// or after at.
+type expiryEntry struct {
+	at  time.Time
+	e   *regNode
+	gen uint64
+}
+
+// expiryQueue is a binary min-heap of expiry entries by time.
+type expiryQueue []expiryEntry
+
+func (q *expiryQueue) push(x expiryEntry) {
+	*q = append(*q, x)
+	h := *q
+	for i := len(h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !h[i].at.Before(h[p].at) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+}
+
+func (q *expiryQueue) pop() expiryEntry {
+	h := *q
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h[last] = expiryEntry{}
+	h = h[:last]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < len(h) && h[l].at.Before(h[m].at) {
+			m = l
+		}
+		if r := l + 1; r < len(h) && h[r].at.Before(h[m].at) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+	*q = h
+	return top
 }

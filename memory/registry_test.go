@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/microsim/microsim/framework/registry"
@@ -388,4 +389,81 @@ func TestRegistryHeartbeatSeesChangesInPlace(t *testing.T) {
 			requireNoEvent(t, w)
 		})
 	})
+}
+
+// TestRegistryExpiresEachNodeOnTime: nodes whose heartbeats stop at
+// different times each expire exactly one TTL after their last
+// registration, whatever the others do: a heartbeat with a longer TTL
+// keeps its node longer, one with a shorter TTL lets it go sooner, a
+// changed registration starts its TTL again, and a node registered
+// without a TTL stays.
+func TestRegistryExpiresEachNodeOnTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memory.MustNetwork()
+		defer n.Close()
+		ctx := t.Context()
+		r := n.Host("h").Registry()
+		w, err := r.Watch(ctx)
+		require.NoError(t, err)
+		defer w.Stop()
+
+		start := time.Now()
+		const nodes = 40
+		ttl := 3 * time.Second
+		gone := make(map[string]time.Duration)
+		want := make(map[string]time.Duration)
+		// Node i beats every second until second i/4, with the TTL of 3s;
+		// the last beat sets the TTL the node then expires by.
+		for sec := 0; sec <= nodes/4; sec++ {
+			for i := range nodes {
+				if sec > i/4 {
+					continue
+				}
+				id := fmt.Sprintf("n%02d", i)
+				last := ttl
+				if sec == i/4 {
+					last = []time.Duration{ttl, 5 * time.Second, time.Second, ttl}[i%4]
+				}
+				svc := regService("svc", "1.0", id)
+				if sec == i/4 && i%4 == 3 {
+					svc.Nodes[0].Metadata = map[string]string{"changed": "yes"} // an Update, its TTL anew
+				}
+				require.NoError(t, r.Register(ctx, svc, registry.WithTTL(last)))
+				want[id] = time.Since(start) + last
+			}
+			require.NoError(t, r.Register(ctx, regService("svc", "1.0", "forever")))
+			// Collect the expiries of this second.
+			for range 10 {
+				time.Sleep(100 * time.Millisecond)
+				synctest.Wait()
+				drainDeletes(t, w, start, gone)
+			}
+		}
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		drainDeletes(t, w, start, gone)
+		assert.Equal(t, want, gone, "each node expired exactly at its last registration plus its TTL")
+		services, err := r.GetService(ctx, "svc")
+		require.NoError(t, err)
+		require.Len(t, services, 1)
+		require.Len(t, services[0].Nodes, 1)
+		assert.Equal(t, "forever", services[0].Nodes[0].ID)
+	})
+}
+
+// drainDeletes records, for each Delete queued on w, when it came (since
+// start) by node ID.
+func drainDeletes(t *testing.T, w registry.Watcher, start time.Time, gone map[string]time.Duration) {
+	t.Helper()
+	for {
+		ctx, cancel := context.WithTimeout(t.Context(), time.Nanosecond)
+		ev, err := w.Next(ctx)
+		cancel()
+		if err != nil {
+			return
+		}
+		if ev.Type == registry.Delete {
+			gone[ev.Service.Nodes[0].ID] = ev.Timestamp.Sub(start)
+		}
+	}
 }
