@@ -32,9 +32,10 @@ package memory
 // Header or Body nil, as the TCP transport does.
 //
 // Received messages follow the package transport's lease: Send copies the
-// message into the receiver's queue, in a header map and body buffer from
-// the connection's free pools, and the receiver's next Recv or Close gives
-// them back (transport_lease.go); the strings of a header are the
+// message into the receiver's queue, in a Message, header map and body
+// buffer the connection got back earlier (from its spare slot for that
+// direction, else its free pools), and the receiver's next Recv or Close
+// gives them back (transport_lease.go); the strings of a header are the
 // sender's, which nobody writes. Built with microsim_poison, a message
 // whose lease ended is overwritten instead.
 //

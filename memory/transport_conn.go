@@ -350,11 +350,27 @@ func (l *listener) errClosed() error {
 // It owns no goroutine; a reset closes done and wakes every stream that
 // waits (wakeWaits).
 type conn struct {
+	// slots are the connection's spare slots by direction (dirUp,
+	// dirDown; transport_lease.go), first in the struct: a conn, of more
+	// than 512 bytes, is in a size class of whole cache lines and starts
+	// on one, so each slot has a line of its own, which the copies and
+	// releases of its direction write (on the processors of both ends),
+	// and shares none with the fields below, which every message reads
+	// (TestSpareSlotsOwnCacheLines).
+	slots [2]spareSlot
+
 	from      *Host
 	l         *listener
 	local     string // the dialling side's pseudo address
 	maxMsg    int    // the network's message size limit
 	streamBuf int    // the network's stream buffer: messages a pipe queues before Send blocks
+	// pooled is set once a copy found its spare slot empty (the
+	// connection carries several messages a way at once): copies then
+	// leave the slots alone, whose cache lines the processors would pass
+	// to and fro, and use the pools, which keep free memory by processor,
+	// until a pool has nothing to give (the GC emptied it: the connection
+	// was quiet). Read by every copy, written seldom.
+	pooled atomic.Bool
 
 	once      sync.Once
 	done      chan struct{} // closed when the connection is closed or reset
@@ -444,7 +460,12 @@ func (c *conn) wakeWaits() {
 
 func newConn(from *Host, l *listener, local string) *conn {
 	cfg := &l.st.net.cfg
-	return &conn{from: from, l: l, local: local, maxMsg: cfg.maxMessageSize, streamBuf: cfg.streamBuffer, done: make(chan struct{})}
+	c := &conn{from: from, l: l, local: local, maxMsg: cfg.maxMessageSize, streamBuf: cfg.streamBuffer, done: make(chan struct{})}
+	for dir := range c.slots {
+		sp := &c.slots[dir]
+		sp.msg.Store(&sp.seed)
+	}
+	return c
 }
 
 // NewStream opens a stream and queues it for the listener's Serve, with

@@ -14,3 +14,22 @@ func TestStreamSizeClass(t *testing.T) {
 		t.Errorf("stream is %d bytes, over the 352-byte size class", n)
 	}
 }
+
+// TestSpareSlotsOwnCacheLines: a conn's spare slots (transport_lease.go)
+// are a cache line each at its start, which is on a line when the conn is
+// over 512 bytes (the runtime's size classes from 512 on are whole
+// 64-byte lines). Otherwise a slot shares its line with the other
+// direction's or with fields every message reads, and the processors of a
+// call's two ends pass it to and fro.
+func TestSpareSlotsOwnCacheLines(t *testing.T) {
+	var c conn
+	if off := unsafe.Offsetof(c.slots); off != 0 {
+		t.Errorf("the slots are at offset %d of a conn, not at its start", off)
+	}
+	if n := unsafe.Sizeof(spareSlot{}); n != 64 {
+		t.Errorf("a spare slot is %d bytes, not a 64-byte cache line", n)
+	}
+	if n := unsafe.Sizeof(c); n <= 512 && unsafe.Sizeof(uintptr(0)) == 8 {
+		t.Errorf("a conn is %d bytes: its size class may not be whole cache lines", n)
+	}
+}
