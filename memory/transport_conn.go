@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 
 	"github.com/microsim/microsim/framework/transport"
-	"github.com/microsim/microsim/internal/slab"
 )
 
 // listener is a transport.Listener: a bounded FIFO of opened streams
@@ -395,9 +394,6 @@ type conn struct {
 	freeBodies  sync.Pool
 	bodyBufs    sync.Pool
 	freeMsgs    sync.Pool
-
-	// streams makes the connection's streams (newStream).
-	streams slab.Source[stream]
 }
 
 // takeWake returns an empty wake channel (cap 1): a spare one, or a new

@@ -81,12 +81,12 @@ func (p *pipe) wakeAll() {
 // queued is how many messages wait in p. Called under p.mu.
 func (p *pipe) queued() int { return len(p.q) - int(p.head) }
 
-// newStream returns a new stream of c. Streams come from the
-// connection's slab source: one allocation per slab.Size streams, and a
-// stream is never reused, so a socket used after Close finds itself
-// closed (ErrClosed), never another stream.
+// newStream returns a new stream of c. Streams come from the network's
+// slab source (transportState.streams): one allocation per slab.Size
+// streams, and a stream is never reused, so a socket used after Close
+// finds itself closed (ErrClosed), never another stream.
 func newStream(c *conn) *stream {
-	s := c.streams.New()
+	s := c.l.st.streams.New()
 	s.conn = c
 	s.up.q, s.down.q = s.up.q0[:0], s.down.q0[:0]
 	s.client = socket{st: s}
