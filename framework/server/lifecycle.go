@@ -42,14 +42,17 @@ type running struct {
 	served   chan struct{} // closed when Serve returned: every stream was served
 	failed   bool          // Serve returned without Stop; guarded by server.mu
 
-	// free and slots keep the call state of finished calls for reuse
-	// (newCallSlot); the server's own, never shared. free, guarded by
-	// server.mu (which a call takes anyway to register), holds the last
-	// maxFreeSlots and is not emptied by the GC, so that a server called
-	// now and then (one of many in a simulated world) reuses a slot
-	// instead of making one; slots takes the rest, under load.
-	free  []*callSlot
+	// slots and free keep the call state of finished calls for reuse; the
+	// server's own, never shared. A call takes one from slots (per P,
+	// emptied by the GC) or else from free; a finished call goes back to
+	// free while it holds fewer than maxFreeSlots (under server.mu, which
+	// the call takes anyway), else to slots. On a busy server free stays
+	// full and still, and the slots cycle through the pool; a server
+	// called now and then (one of many in a simulated world) finds its
+	// pool emptied by the GC and reuses a slot from free instead of
+	// making one.
 	slots sync.Pool
+	free  []*callSlot
 }
 
 // maxFreeSlots bounds running.free.
@@ -101,7 +104,7 @@ func (s *server) start(ctx context.Context, subs []*subscriber) (*running, error
 	}
 	// The running server's ctx keeps Start's values but not its end.
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r := &running{slots: sync.Pool{New: newCallSlot},
+	r := &running{
 		addr:   l.Addr(),
 		svc:    svc,
 		l:      l,

@@ -58,10 +58,6 @@ type callSlot struct {
 	w serving
 }
 
-// newCallSlot makes a callSlot; a server's running keeps a pool of them,
-// never shared with another server.
-func newCallSlot() any { return new(callSlot) }
-
 // serveLoop runs the listener's Serve until the listener closes: by Stop,
 // or because it failed (for example because the host crashed), which it
 // logs before it ends the heartbeat and deregisters the node
@@ -87,19 +83,26 @@ func (s *server) serveLoop(r *running) {
 // waits for the call, or the call is refused (Unavailable: nothing ran,
 // the client may retry elsewhere).
 func (s *server) handleStream(r *running, sock transport.Socket) {
+	// A slot from the pool first: on a busy server it is one this P used
+	// last, still in its cache.
+	slot, _ := r.slots.Get().(*callSlot)
 	s.mu.Lock()
 	if r.stopping.Load() || r.failed {
 		s.mu.Unlock()
+		if slot != nil {
+			r.slots.Put(slot)
+		}
 		s.refuseStopping(r.base, sock)
 		return
 	}
-	var slot *callSlot
-	if n := len(r.free); n > 0 {
-		slot = r.free[n-1]
-		r.free[n-1] = nil
-		r.free = r.free[:n-1]
-	} else {
-		slot = r.slots.Get().(*callSlot)
+	if slot == nil {
+		if n := len(r.free); n > 0 {
+			slot = r.free[n-1]
+			r.free[n-1] = nil
+			r.free = r.free[:n-1]
+		} else {
+			slot = new(callSlot)
+		}
 	}
 	c := &slot.c
 	s.admitLocked(c, sock)
