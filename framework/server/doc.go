@@ -67,9 +67,12 @@
 // Micro-Timeout) and is cancelled when the handler returns, when Stop
 // abandons the call, and, for a unary call, with cause ErrCallerGone when
 // the caller ends the stream first. It is built the first time the handler
-// (or a wrapper) asks it anything but its deadline, so a handler that never
-// looks at it costs no context chain or timer; the caller-gone watch is a
-// callback of the socket (NotifyRecv), no goroutine. A unary endpoint
+// (or a wrapper) asks it for its Done channel or a value, so a handler that
+// never does costs no context chain or timer; Deadline and Err need no
+// build. A handler that waits with a ctxwake.Sleeper (internal: the
+// simulator's synthetic endpoints do) is woken by the ctx's cancellation
+// without building it either. The caller-gone watch is a callback of the
+// socket (NotifyRecv), no goroutine. A unary endpoint
 // registered with HandleFunc(name, Unary(fn)) is called through a closure
 // typed at compile time, with no reflection per call; one registered
 // reflectively (Handle, HandleFunc of a plain function) goes through
