@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/microsim/microsim/framework/registry"
+	"github.com/microsim/microsim/internal/minheap"
 )
 
 // registryState is the registry all hosts of a Network share.
@@ -395,43 +396,15 @@ type expiryEntry struct {
 	gen uint64
 }
 
-// expiryQueue is a binary min-heap of expiry entries by time.
+func (x *expiryEntry) before(y *expiryEntry) bool { return x.at.Before(y.at) }
+
+// expiryQueue is a binary min-heap of expiry entries by time (package
+// minheap).
 type expiryQueue []expiryEntry
 
-func (q *expiryQueue) push(x expiryEntry) {
-	*q = append(*q, x)
-	h := *q
-	for i := len(h) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !h[i].at.Before(h[p].at) {
-			break
-		}
-		h[i], h[p] = h[p], h[i]
-		i = p
-	}
-}
+func (q *expiryQueue) push(x expiryEntry) { *q = minheap.Push(*q, x, (*expiryEntry).before) }
 
-func (q *expiryQueue) pop() expiryEntry {
-	h := *q
-	top := h[0]
-	last := len(h) - 1
-	h[0] = h[last]
-	h[last] = expiryEntry{}
-	h = h[:last]
-	for i := 0; ; {
-		l, m := 2*i+1, i
-		if l < len(h) && h[l].at.Before(h[m].at) {
-			m = l
-		}
-		if r := l + 1; r < len(h) && h[r].at.Before(h[m].at) {
-			m = r
-		}
-		if m == i {
-			break
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
-	*q = h
-	return top
+func (q *expiryQueue) pop() (x expiryEntry) {
+	*q, x = minheap.Pop(*q, (*expiryEntry).before)
+	return x
 }

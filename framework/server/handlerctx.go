@@ -106,11 +106,14 @@ func (h *handlerCtx) Err() error {
 		return context.DeadlineExceeded
 	case cause != nil:
 		return context.Canceled
-	case h.hasDL && !time.Now().Before(h.deadline):
+	case h.pastDeadline():
 		return context.DeadlineExceeded
 	}
 	return nil
 }
+
+// pastDeadline reports whether the request has a deadline and it has come.
+func (h *handlerCtx) pastDeadline() bool { return h.hasDL && !time.Now().Before(h.deadline) }
 
 func (h *handlerCtx) Value(key any) any { return h.use().Value(key) }
 
@@ -170,7 +173,7 @@ func (h *handlerCtx) gone(err error) {
 func (h *handlerCtx) cancelWith(cause error) {
 	h.wmu.Lock()
 	if h.cause == nil {
-		if h.cancel == nil && h.hasDL && !time.Now().Before(h.deadline) {
+		if h.cancel == nil && h.pastDeadline() {
 			cause = errExpired
 		}
 		h.cause = cause

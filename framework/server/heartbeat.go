@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/microsim/microsim/framework/registry"
+	"github.com/microsim/microsim/internal/minheap"
 )
 
 // Heartbeater runs the heartbeats of servers: it registers each server's
@@ -341,49 +342,16 @@ type beatAt struct {
 func (x *beatAt) before(y *beatAt) bool { return x.at < y.at || x.at == y.at && x.seq < y.seq }
 
 // beatHeap orders heartbeats by their next tick, then by when they were
-// added: a binary min-heap.
+// added: a binary min-heap (package minheap).
 type beatHeap []beatAt
 
-func (q *beatHeap) push(x beatAt) {
-	*q = append(*q, x)
-	h := *q
-	for i := len(h) - 1; i > 0; {
-		p := (i - 1) / 2
-		if !h[i].before(&h[p]) {
-			break
-		}
-		h[i], h[p] = h[p], h[i]
-		i = p
-	}
-}
+func (q *beatHeap) push(x beatAt) { *q = minheap.Push(*q, x, (*beatAt).before) }
 
 // pop removes the first heartbeat.
-func (q *beatHeap) pop() {
-	h := *q
-	n := len(h) - 1
-	h[0] = h[n]
-	h[n] = beatAt{}
-	*q = h[:n]
-	q.down(0)
-}
+func (q *beatHeap) pop() { *q, _ = minheap.Pop(*q, (*beatAt).before) }
 
 // down moves the heartbeat at i, whose tick moved later, to its place.
-func (q beatHeap) down(i int) {
-	for {
-		c := 2*i + 1
-		if c >= len(q) {
-			return
-		}
-		if r := c + 1; r < len(q) && q[r].before(&q[c]) {
-			c = r
-		}
-		if !q[c].before(&q[i]) {
-			return
-		}
-		q[i], q[c] = q[c], q[i]
-		i = c
-	}
-}
+func (q beatHeap) down(i int) { minheap.Down(q, i, (*beatAt).before) }
 
 // beatCtx is a beat's ctx: the heartbeat's values, the beat's deadline
 // (the server's next tick), and done when the heartbeat cancels it (at
