@@ -13,8 +13,8 @@ import (
 	"github.com/microsim/microsim/internal/ctxwake"
 )
 
-// wakeCtx is a minimal Waker over a cancellable context: cancel sends the
-// registered channel its token.
+// wakeCtx is a minimal Waker and CancelWaker over a cancellable context:
+// end sends the registered channel its token.
 type wakeCtx struct {
 	context.Context
 	mu      sync.Mutex
@@ -44,8 +44,12 @@ func (c *wakeCtx) StopWake(ch chan struct{}) {
 	}
 }
 
-// Done is never used by Wait on a Waker: it fails the test if it is.
-func (c *wakeCtx) Done() <-chan struct{} { panic("Wait selected on Done of a Waker") }
+// WakeOnCancel is WakeOnEnd: the contexts of these tests end only by end.
+func (c *wakeCtx) WakeOnCancel(ch chan struct{}) bool { return c.WakeOnEnd(ch) }
+
+// Done is never used by Wait or Sleep on a wakeCtx: it fails the test if
+// it is.
+func (c *wakeCtx) Done() <-chan struct{} { panic("a wait selected on Done of a wakeCtx") }
 
 func (c *wakeCtx) end(cancel context.CancelFunc) {
 	cancel()
@@ -115,51 +119,6 @@ func TestWaitFallsBack(t *testing.T) {
 	})
 }
 
-// cancelCtx is a minimal CancelWaker over a cancellable context, whose
-// Done channel a Sleeper must never ask for.
-type cancelCtx struct {
-	context.Context
-	mu    sync.Mutex
-	ch    chan struct{}
-	ended bool
-	regs  int
-}
-
-func (c *cancelCtx) WakeOnCancel(ch chan struct{}) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ch != nil || c.ended {
-		return false
-	}
-	c.ch = ch
-	c.regs++
-	return true
-}
-
-func (c *cancelCtx) StopWake(ch chan struct{}) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.ch == ch {
-		c.ch = nil
-	}
-}
-
-func (c *cancelCtx) Done() <-chan struct{} { panic("Sleep selected on Done of a CancelWaker") }
-
-func (c *cancelCtx) end(cancel context.CancelFunc) {
-	cancel()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.ended = true
-	if c.ch != nil {
-		select {
-		case c.ch <- struct{}{}:
-		default:
-		}
-		c.ch = nil
-	}
-}
-
 // TestSleeper: a Sleeper waits exactly its duration, or until the
 // context's deadline (DeadlineExceeded) or cancellation (the context's
 // error) when either comes first, through a CancelWaker's channel or any
@@ -176,7 +135,7 @@ func TestSleeper(t *testing.T) {
 
 		// Through a CancelWaker: the whole duration.
 		parent, cancel := context.WithCancel(context.Background())
-		c := &cancelCtx{Context: parent}
+		c := &wakeCtx{Context: parent}
 		took, err := slept(c, 3*time.Second)
 		assert.NoError(t, err)
 		assert.Equal(t, 3*time.Second, took)
@@ -194,7 +153,7 @@ func TestSleeper(t *testing.T) {
 		// The next sleep is not cut short by what the last one left.
 		parent, cancel = context.WithCancel(context.Background())
 		defer cancel()
-		c = &cancelCtx{Context: parent}
+		c = &wakeCtx{Context: parent}
 		took, err = slept(c, 2*time.Second)
 		assert.NoError(t, err)
 		assert.Equal(t, 2*time.Second, took)
@@ -203,7 +162,7 @@ func TestSleeper(t *testing.T) {
 		// deadline, with no timer of the context's.
 		dl, cancelDL := context.WithDeadline(context.Background(), time.Now().Add(1500*time.Millisecond))
 		defer cancelDL()
-		c = &cancelCtx{Context: dl}
+		c = &wakeCtx{Context: dl}
 		took, err = slept(c, 4*time.Second)
 		assert.ErrorIs(t, err, context.DeadlineExceeded)
 		assert.Equal(t, 1500*time.Millisecond, took)
