@@ -55,14 +55,14 @@ type regNode struct {
 	// registered; the latest node of a version gives the version its
 	// metadata and endpoints.
 	seq uint64
-	// expires is when the node expires; zero without a TTL. gen changes
-	// on every Register that is not a heartbeat and on removal, so that
-	// an expiry entry of an earlier registration does nothing.
+	// expires is when the node expires; zero without a TTL.
 	expires time.Time
-	gen     uint64
-	// queued is the time of the node's live entry in the expiry queue: an
-	// entry of another time (a heartbeat with a shorter TTL queued an
-	// earlier one) is stale.
+	// queued is the time of the node's live entry in the expiry queue;
+	// zero when it has none (no TTL, or removed). An entry of another time
+	// is stale: one of an earlier registration, or one a heartbeat with a
+	// shorter TTL replaced by an earlier one. Two entries of one time
+	// (registered anew at the instant of the last) come up together, and
+	// the second finds the first handled the node.
 	queued time.Time
 }
 
@@ -146,8 +146,7 @@ func (s *registryState) register(svc *registry.Service, opts []registry.Register
 		}
 		e.svc, e.seq = one, s.seq
 		e.seen.set(one)
-		e.gen++
-		e.expires = time.Time{}
+		e.expires, e.queued = time.Time{}, time.Time{}
 		if ttl > 0 {
 			e.expires = time.Now().Add(ttl)
 			s.queueLocked(e)
@@ -157,7 +156,7 @@ func (s *registryState) register(svc *registry.Service, opts []registry.Register
 }
 
 // refreshLocked handles a heartbeat of e, the same registration again:
-// only its expiry moves (its gen stays, and its queued entry with it), so
+// only its expiry moves (its queued entry stays), so
 // a world of many instances pays no copy, allocation or timer per
 // heartbeat.
 func (s *registryState) refreshLocked(e *regNode, ttl time.Duration) {
@@ -172,7 +171,7 @@ func (s *registryState) refreshLocked(e *regNode, ttl time.Duration) {
 // if it is the earliest.
 func (s *registryState) queueLocked(e *regNode) {
 	e.queued = e.expires
-	s.expiry.push(expiryEntry{at: e.expires, e: e, gen: e.gen})
+	s.expiry.push(expiryEntry{at: e.expires, e: e})
 	s.armLocked()
 }
 
@@ -207,12 +206,12 @@ func (s *registryState) expireDue() {
 		x := s.expiry.pop()
 		e := x.e
 		switch {
-		case x.gen != e.gen || !x.at.Equal(e.queued):
+		case !x.at.Equal(e.queued):
 			// Registered anew or queued earlier (with an entry of its
 			// own), or removed.
 		case e.expires.After(now):
 			e.queued = e.expires
-			s.expiry.push(expiryEntry{at: e.expires, e: e, gen: e.gen})
+			s.expiry.push(expiryEntry{at: e.expires, e: e})
 		default:
 			s.removeLocked(e.svc.Name, e.svc.Nodes[0].ID)
 		}
@@ -242,8 +241,7 @@ func (s *registryState) removeLocked(name, id string) {
 	if !ok {
 		return
 	}
-	e.gen++
-	e.expires = time.Time{}
+	e.expires, e.queued = time.Time{}, time.Time{}
 	delete(nodes, id)
 	if len(nodes) == 0 {
 		delete(s.services, name)
@@ -388,12 +386,11 @@ func (r *hostRegistry) Watch(ctx context.Context, opts ...registry.WatchOption) 
 	return r.s.watch(r.h, o.Service)
 }
 
-// expiryEntry says that node e, registered at generation gen, expires at
-// or after at.
+// expiryEntry says that node e expires at or after at, unless the entry
+// is stale (regNode.queued).
 type expiryEntry struct {
-	at  time.Time
-	e   *regNode
-	gen uint64
+	at time.Time
+	e  *regNode
 }
 
 func (x *expiryEntry) before(y *expiryEntry) bool { return x.at.Before(y.at) }

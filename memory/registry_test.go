@@ -467,3 +467,49 @@ func drainDeletes(t *testing.T, w registry.Watcher, start time.Time, gone map[st
 		}
 	}
 }
+
+// TestRegistryExpiryFollowsTheLastRegistration: a node registered with a
+// TTL and then again, changed, without one stays; a node registered
+// again, changed, at the very instant of its first registration (two
+// expiry entries of one time) expires once, one TTL later; a node
+// removed and registered anew is not expired by its first
+// registration's TTL.
+func TestRegistryExpiryFollowsTheLastRegistration(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memory.MustNetwork()
+		defer n.Close()
+		ctx := t.Context()
+		r := n.Host("h").Registry()
+		w, err := r.Watch(ctx)
+		require.NoError(t, err)
+		defer w.Stop()
+		ttl := registry.WithTTL(3 * time.Second)
+		changed := func(id string) *registry.Service {
+			s := regService("svc", "1.0", id)
+			s.Nodes[0].Metadata = map[string]string{"changed": "yes"}
+			return s
+		}
+
+		start := time.Now()
+		require.NoError(t, r.Register(ctx, regService("svc", "1.0", "kept"), ttl))
+		require.NoError(t, r.Register(ctx, regService("svc", "1.0", "twice"), ttl))
+		require.NoError(t, r.Register(ctx, changed("twice"), ttl))
+		require.NoError(t, r.Register(ctx, regService("svc", "1.0", "reborn"), ttl))
+		time.Sleep(time.Second)
+		require.NoError(t, r.Register(ctx, changed("kept"))) // no TTL now
+		require.NoError(t, r.Deregister(ctx, regService("svc", "1.0", "reborn")))
+		require.NoError(t, r.Register(ctx, regService("svc", "1.0", "reborn"), registry.WithTTL(10*time.Second)))
+		reborn := time.Since(start)
+
+		gone := make(map[string]time.Duration)
+		time.Sleep(20 * time.Second)
+		synctest.Wait()
+		drainDeletes(t, w, start, gone)
+		assert.Equal(t, map[string]time.Duration{"twice": 3 * time.Second, "reborn": reborn + 10*time.Second}, gone)
+		services, err := r.GetService(ctx, "svc")
+		require.NoError(t, err)
+		require.Len(t, services, 1)
+		require.Len(t, services[0].Nodes, 1)
+		assert.Equal(t, "kept", services[0].Nodes[0].ID)
+	})
+}
