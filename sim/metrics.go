@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -73,14 +74,26 @@ type winStats struct {
 // instances' histograms a batch at a time, which lets the CPU fetch the
 // counters of many attempts at once where counting each attempt on its
 // own would wait for its counter.
+//
+// An instance's latency counters, in hdr's buckets (histLayout), are
+// kept in pages of histPage counters, made at the first latency that
+// counts in them: an instance's latencies fall in a few pages of the
+// ~36 of a histogram, so that a world of 1,000 instances holds a few
+// pages of each rather than 1,000 whole histograms (9 MB) that its
+// first minute has to clear and the CPU's cache to hold.
 type instStats struct {
 	n        int
-	win      []uint32   // attempts of instance id in window k: win[k*n+id]
-	failures []uint64   // failed attempts by instance
-	hist     [][]uint32 // latency counts by instance, in hdr's buckets (histLayout); nil until its first attempt
-	// spill counts what a full uint32 counter of hist could not.
+	win      []uint32 // attempts of instance id in window k: win[k*n+id]
+	failures []uint64 // failed attempts by instance
+	// page is the page of instance id's counters from p*histPage on:
+	// page[id*perHist+p] is 0 if none was made, else 1 + its index in
+	// pages.
+	page    []int32
+	perHist int      // pages of a histogram
+	pages   []uint32 // the pages, one after another
+	// spill counts what a full uint32 counter could not.
 	spill   map[instBucket]uint64
-	pending []instBucket // latencies not yet counted in hist
+	pending []instBucket // latencies not yet counted
 	layout  histLayout
 }
 
@@ -105,14 +118,22 @@ func (m *metrics) addSeries(workload, endpoint, client string) int {
 	return len(m.series) - 1
 }
 
+// histPage is the number of counters in a page of an instance's
+// histogram, in four cache lines: half the counters of a bucket of two
+// significant digits (a bucket counts the values from 2^k*128 to
+// 2^k*256 in 128 steps of 2^k).
+const histPage = 64
+
 // addInstances registers n instances, with ids 0 to n-1, before the
 // first attempt. An instance's attempt histogram keeps 2 significant
-// digits in uint32 counters (~8 KiB where an hdr.Histogram of 3 digits
-// takes ~110 KiB), made at its first attempt: a world of 1,000 instances
-// holds up to 1,000 of them.
+// digits in uint32 counters (~9 KiB whole, where an hdr.Histogram of 3
+// digits takes ~110 KiB), in pages made as its latencies need them.
 func (m *metrics) addInstances(n int) {
-	m.inst = instStats{n: n, win: make([]uint32, m.nwin*n), failures: make([]uint64, n), hist: make([][]uint32, n),
-		pending: make([]instBucket, 0, instBatch), layout: newHistLayout(m.highest, windowHistDigits)}
+	layout := newHistLayout(m.highest, windowHistDigits)
+	per := (layout.counts + histPage - 1) / histPage
+	m.inst = instStats{n: n, win: make([]uint32, m.nwin*n), failures: make([]uint64, n),
+		page: make([]int32, n*per), perHist: per,
+		pending: make([]instBucket, 0, instBatch), layout: layout}
 }
 
 // windowOf is the index of the window holding t, clamped to the run.
@@ -253,16 +274,12 @@ func (m *metrics) attempt(id int, start time.Time, latency time.Duration, failed
 // held.
 func (s *instStats) countPending() {
 	for _, b := range s.pending {
-		h := s.hist[b.id]
-		if h == nil {
-			h = make([]uint32, s.layout.counts)
-			s.hist[b.id] = h
-		}
-		if int(b.idx) >= len(h) {
+		if int(b.idx) >= s.layout.counts {
 			continue // as hdr.Histogram.RecordValue: too large (micros clamps it: none is)
 		}
-		if h[b.idx] < math.MaxUint32 {
-			h[b.idx]++
+		c := s.counter(int(b.id), int(b.idx))
+		if *c < math.MaxUint32 {
+			*c++
 		} else {
 			if s.spill == nil {
 				s.spill = map[instBucket]uint64{}
@@ -271,6 +288,17 @@ func (s *instStats) countPending() {
 		}
 	}
 	s.pending = s.pending[:0]
+}
+
+// counter returns instance id's counter idx, making its page if it has
+// none.
+func (s *instStats) counter(id, idx int) *uint32 {
+	slot := &s.page[id*s.perHist+idx/histPage]
+	if *slot == 0 {
+		s.pages = append(s.pages, make([]uint32, histPage)...)
+		*slot = int32(len(s.pages) / histPage)
+	}
+	return &s.pages[int(*slot-1)*histPage+idx%histPage]
 }
 
 // instWindow returns the attempts of instance id in window k.
@@ -298,14 +326,19 @@ func (m *metrics) instHistogram(id int, h *hdr.Histogram) *hdr.Histogram {
 	defer m.mu.Unlock()
 	s := &m.inst
 	s.countPending()
-	counts := s.hist[id]
-	if counts == nil {
+	pages := s.page[id*s.perHist : (id+1)*s.perHist]
+	if !slices.ContainsFunc(pages, func(p int32) bool { return p != 0 }) {
 		return nil
 	}
 	h.Reset()
-	for i, c := range counts {
-		if c > 0 {
-			_ = h.RecordValues(s.layout.value(i), int64(c))
+	for p, slot := range pages {
+		if slot == 0 {
+			continue
+		}
+		for i, c := range s.pages[int(slot-1)*histPage : int(slot)*histPage] {
+			if c > 0 {
+				_ = h.RecordValues(s.layout.value(p*histPage+i), int64(c))
+			}
 		}
 	}
 	for b, c := range s.spill {

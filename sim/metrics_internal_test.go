@@ -63,7 +63,7 @@ func TestInstanceHistogramSpill(t *testing.T) {
 	m.attempt(0, time.Unix(0, 0), 5*time.Millisecond, false)
 	m.inst.countPending()
 	idx := m.inst.layout.index(5000)
-	m.inst.hist[0][idx] = math.MaxUint32 - 1
+	*m.inst.counter(0, idx) = math.MaxUint32 - 1
 	for range 3 {
 		m.attempt(0, time.Unix(0, 0), 5*time.Millisecond, true)
 	}
@@ -89,4 +89,23 @@ func TestInstanceHistogramReused(t *testing.T) {
 	assert.Equal(t, int64(1), one.TotalCount())
 	assert.Equal(t, one.ValueAtQuantile(50), one.ValueAtQuantile(100))
 	assert.Equal(t, 7007*time.Microsecond, percentile(one, 50), "7 ms: the highest value of its bucket, 6,976-7,007 µs")
+}
+
+// An instance's counters are made a page at a time, as its latencies
+// need them: latencies within one page's counters make one page, and a
+// latency elsewhere makes one more.
+func TestInstanceHistogramPages(t *testing.T) {
+	m := newMetrics(time.Unix(0, 0), time.Second, 10*time.Second, time.Minute)
+	m.addInstances(3)
+	for i := range histPage { // 4,096 to 6,112 µs, 32 µs apart: the counters of one page
+		m.attempt(1, time.Unix(0, 0), time.Duration(4096+32*i)*time.Microsecond, false)
+	}
+	m.inst.countPending()
+	assert.Equal(t, 1, len(m.inst.pages)/histPage, "pages after the latencies of one page")
+	m.attempt(2, time.Unix(0, 0), 30*time.Second, false)
+	m.attempt(1, time.Unix(0, 0), 5*time.Second, false)
+	h := m.instHistogram(1, m.newInstHistogram())
+	assert.Equal(t, 3, len(m.inst.pages)/histPage)
+	assert.Equal(t, int64(65), h.TotalCount())
+	assert.Nil(t, m.instHistogram(0, m.newInstHistogram()))
 }
