@@ -30,6 +30,11 @@ type registryState struct {
 	mu       sync.Mutex
 	closed   bool
 	services map[string]map[string]*regNode // service name -> node ID -> node
+	// renewals holds each one-node registration by the *Service it was
+	// registered from, for a renewal (registry.Renewal) of that very
+	// value to find its node without the lookups by name and ID and the
+	// comparison of a heartbeat.
+	renewals map[*registry.Service]*regNode
 	watchers map[*regWatcher]struct{}
 	seq      uint64 // counts node writes; orders them
 	// opts are the options of the Register running, applied under mu:
@@ -51,6 +56,9 @@ type regNode struct {
 	svc *registry.Service
 	// seen is svc laid out for heartbeats to be compared with.
 	seen regSeen
+	// from is the *Service the node was last registered from, its key in
+	// renewals; nil if that registration held other nodes too.
+	from *registry.Service
 	// seq is the registry's write counter when the node was last
 	// registered; the latest node of a version gives the version its
 	// metadata and endpoints.
@@ -69,6 +77,7 @@ type regNode struct {
 func newRegistryState(_ *Network) *registryState {
 	return &registryState{
 		services: make(map[string]map[string]*regNode),
+		renewals: make(map[*registry.Service]*regNode),
 		watchers: make(map[*regWatcher]struct{}),
 	}
 }
@@ -96,7 +105,8 @@ var errRegistryClosed = fmt.Errorf("%w: network closed", registry.ErrUnavailable
 // (the same one-node registration again) is told from the stored
 // registration before anything else and costs no validation, copy or
 // allocation: the stored registration was validated, so an equal svc is
-// valid.
+// valid. A renewal of the *Service a node was registered from is taken
+// at its word: it is not compared.
 func (s *registryState) register(svc *registry.Service, opts []registry.RegisterOption) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -113,6 +123,11 @@ func (s *registryState) register(svc *registry.Service, opts []registry.Register
 	}
 	if ttl > 0 && svc != nil && len(svc.Nodes) == 1 && svc.Nodes[0] != nil {
 		n := svc.Nodes[0]
+		if e := s.renewals[svc]; s.opts.Renewal && e != nil && !e.expires.IsZero() && e.seen.id == n.ID {
+			s.seq++
+			s.refreshLocked(e, ttl)
+			return nil
+		}
 		if e := s.services[svc.Name][n.ID]; e != nil && !e.expires.IsZero() && e.seen.same(svc, n) {
 			s.seq++
 			s.refreshLocked(e, ttl)
@@ -146,6 +161,7 @@ func (s *registryState) register(svc *registry.Service, opts []registry.Register
 		}
 		e.svc, e.seq = one, s.seq
 		e.seen.set(one)
+		s.keepFromLocked(e, svc)
 		e.expires, e.queued = time.Time{}, time.Time{}
 		if ttl > 0 {
 			e.expires = time.Now().Add(ttl)
@@ -153,6 +169,22 @@ func (s *registryState) register(svc *registry.Service, opts []registry.Register
 		}
 	}
 	return nil
+}
+
+// keepFromLocked records that e was last registered from svc, which a
+// renewal is to name (nil: none may).
+func (s *registryState) keepFromLocked(e *regNode, svc *registry.Service) {
+	if e.from != nil {
+		delete(s.renewals, e.from)
+		e.from = nil
+	}
+	if svc != nil && len(svc.Nodes) == 1 {
+		if old := s.renewals[svc]; old != nil {
+			old.from = nil // one value registered as another node since
+		}
+		e.from = svc
+		s.renewals[svc] = e
+	}
 }
 
 // refreshLocked handles a heartbeat of e, the same registration again:
@@ -242,6 +274,7 @@ func (s *registryState) removeLocked(name, id string) {
 		return
 	}
 	e.expires, e.queued = time.Time{}, time.Time{}
+	s.keepFromLocked(e, nil)
 	delete(nodes, id)
 	if len(nodes) == 0 {
 		delete(s.services, name)

@@ -513,3 +513,65 @@ func TestRegistryExpiryFollowsTheLastRegistration(t *testing.T) {
 		assert.Equal(t, "kept", services[0].Nodes[0].ID)
 	})
 }
+
+// A renewal (registry.Renewal) of the *Service a node was registered
+// from moves only its expiry: the node lives on one TTL after each
+// renewal, with no event. A renewal the registry cannot match to that
+// value is a registration in full: a node that expired is created again,
+// and another value with a change makes an Update. A renewal is taken at
+// its word: a change made in place to the value it names goes unseen
+// until the value is registered without Renewal.
+func TestRegistryRenewal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memory.MustNetwork()
+		defer n.Close()
+		ctx := t.Context()
+		r := n.Host("h").Registry()
+		w, err := r.Watch(ctx)
+		require.NoError(t, err)
+		defer w.Stop()
+		renew := []registry.RegisterOption{registry.WithTTL(3 * time.Second), registry.Renewal()}
+		start := time.Now()
+
+		svc := regService("svc", "1.0", "a")
+		require.NoError(t, r.Register(ctx, svc, renew[0]))
+		require.Equal(t, registry.Create, nextEvent(t, w).Type)
+		for range 5 {
+			time.Sleep(2 * time.Second)
+			require.NoError(t, r.Register(ctx, svc, renew...))
+		}
+		requireNoEvent(t, w)
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		ev := nextEvent(t, w)
+		require.Equal(t, registry.Delete, ev.Type)
+		assert.Equal(t, 13*time.Second, ev.Timestamp.Sub(start), "expired one TTL after the last renewal")
+
+		require.NoError(t, r.Register(ctx, svc, renew...))
+		assert.Equal(t, registry.Create, nextEvent(t, w).Type, "a renewal of an expired node registers it")
+
+		other := regService("svc", "1.0", "a")
+		other.Nodes[0].Metadata = map[string]string{"zone": "b"}
+		require.NoError(t, r.Register(ctx, other, renew...))
+		ev = nextEvent(t, w)
+		require.Equal(t, registry.Update, ev.Type, "a renewal from another value with a change")
+		assert.Equal(t, "b", ev.Service.Nodes[0].Metadata["zone"])
+		require.NoError(t, r.Register(ctx, svc, renew...))
+		ev = nextEvent(t, w)
+		require.Equal(t, registry.Update, ev.Type, "the old value is compared, not trusted, once another was registered")
+		assert.Empty(t, ev.Service.Nodes[0].Metadata)
+
+		svc.Nodes[0].Metadata = map[string]string{"zone": "c"}
+		require.NoError(t, r.Register(ctx, svc, renew...))
+		requireNoEvent(t, w)
+		require.NoError(t, r.Register(ctx, svc, renew[0]))
+		ev = nextEvent(t, w)
+		require.Equal(t, registry.Update, ev.Type, "the change, registered without Renewal")
+		assert.Equal(t, "c", ev.Service.Nodes[0].Metadata["zone"])
+
+		require.NoError(t, r.Deregister(ctx, svc))
+		require.Equal(t, registry.Delete, nextEvent(t, w).Type)
+		require.NoError(t, r.Register(ctx, svc, renew...))
+		require.Equal(t, registry.Create, nextEvent(t, w).Type, "a renewal after a deregistration")
+	})
+}

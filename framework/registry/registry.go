@@ -107,6 +107,9 @@ type Watcher interface {
 type RegisterOptions struct {
 	// TTL after which a node that was not registered again expires; 0 never expires.
 	TTL time.Duration
+	// Renewal says the registration repeats the caller's last one (see
+	// Renewal).
+	Renewal bool
 }
 
 // RegisterOption sets a RegisterOptions field.
@@ -114,6 +117,15 @@ type RegisterOption func(*RegisterOptions)
 
 // WithTTL sets the registration's TTL.
 func WithTTL(d time.Duration) RegisterOption { return func(o *RegisterOptions) { o.TTL = d } }
+
+// Renewal marks a registration as a renewal, such as a heartbeat: the
+// caller registers again the very *Service it registered last, not
+// changed since. A registry may then only move the nodes' expiry, without
+// comparing the registration with the one it holds; it registers the
+// service in full when it does not hold the nodes from that *Service
+// (they expired, or were registered from another value). A caller that
+// changes its service registers it without Renewal.
+func Renewal() RegisterOption { return func(o *RegisterOptions) { o.Renewal = true } }
 
 // WatchOptions are the options of Watch.
 type WatchOptions struct {

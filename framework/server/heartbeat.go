@@ -73,7 +73,7 @@ type beats struct {
 	reg      registry.Registry
 	svc      *registry.Service
 	interval time.Duration
-	ttl      []registry.RegisterOption // made once: a beat allocates nothing
+	ttl      []registry.RegisterOption // the TTL and Renewal, made once: a beat allocates nothing
 
 	next    time.Time // the next tick
 	stopped bool
@@ -125,7 +125,7 @@ func (h *Heartbeater) add(s *server, r *running) *beats {
 	defer h.mu.Unlock()
 	h.seq++
 	b := &beats{h: h, s: s, r: r, reg: s.reg, svc: r.svc, interval: s.opts.interval,
-		ttl: []registry.RegisterOption{registry.WithTTL(s.opts.ttl)}, next: time.Now().Add(s.opts.interval)}
+		ttl: []registry.RegisterOption{registry.WithTTL(s.opts.ttl), registry.Renewal()}, next: time.Now().Add(s.opts.interval)}
 	if h.epoch.IsZero() {
 		h.epoch = b.next
 	}
