@@ -22,3 +22,6 @@ func rawListener(l transport.Listener) *listener {
 func AcceptOne(ctx context.Context, l transport.Listener) (transport.Socket, error) {
 	return rawListener(l).accept(ctx)
 }
+
+// HeldHosts is the network's count of hosts down or paused.
+func HeldHosts(n *Network) int64 { return n.held.Load() }

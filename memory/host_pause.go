@@ -45,14 +45,17 @@ func (p *pauseState) current() chan struct{} {
 	return nil
 }
 
-// begin starts a pause unless one is on. It does not block.
-func (p *pauseState) begin() {
+// begin starts a pause unless one is on, and reports whether it started
+// one. It does not block.
+func (p *pauseState) begin() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.resumed.Load() == nil {
-		ch := make(chan struct{})
-		p.resumed.Store(&ch)
+	if p.resumed.Load() != nil {
+		return false
 	}
+	ch := make(chan struct{})
+	p.resumed.Store(&ch)
+	return true
 }
 
 // end ends the pause, if any. It does not block. Idempotent.
@@ -76,12 +79,18 @@ func (h *Host) Pause() {
 	if !h.Up() {
 		return
 	}
-	h.pause.begin()
+	if h.pause.begin() {
+		h.net.held.Add(1)
+	}
 }
 
 // Resume ends a pause: everything that waited goes on. It does not block.
 // Idempotent.
-func (h *Host) Resume() { h.pause.end() }
+func (h *Host) Resume() {
+	if h.pause.end() {
+		h.net.held.Add(-1)
+	}
+}
 
 // Paused reports whether the host is paused.
 func (h *Host) Paused() bool { return h.pause.current() != nil }
@@ -172,10 +181,13 @@ type pauseListener struct {
 // it reaches handle. One that was waiting when the listener closed or the
 // host crashed is closed: the process never saw it.
 func (l *pauseListener) Serve(handle func(transport.Socket)) error {
+	net := l.h.net
 	return l.Listener.Serve(func(s transport.Socket) {
-		if err := l.h.awaitRunning(l.ctx); err != nil || !l.h.Up() {
-			_ = s.Close()
-			return
+		if !net.allRun() {
+			if err := l.h.awaitRunning(l.ctx); err != nil || !l.h.Up() {
+				_ = s.Close()
+				return
+			}
 		}
 		handle(wrapPauseSocket(s))
 	})
@@ -207,10 +219,19 @@ type heldRecv struct {
 }
 
 func (s *pauseSocket) Send(ctx context.Context, m *transport.Message) error {
-	if err := s.host().awaitRunning(ctx); err != nil {
+	if err := s.awaitHost(ctx); err != nil {
 		return err
 	}
 	return s.socket.Send(ctx, m)
+}
+
+// awaitHost blocks while the socket's host is paused (awaitRunning). It
+// reads the host only when some host of the network is down or paused.
+func (s *pauseSocket) awaitHost(ctx context.Context) error {
+	if s.network().allRun() {
+		return nil
+	}
+	return s.host().awaitRunning(ctx)
 }
 
 func (s *pauseSocket) Recv(ctx context.Context) (*transport.Message, error) {
@@ -220,6 +241,9 @@ func (s *pauseSocket) Recv(ctx context.Context) (*transport.Message, error) {
 		m, err, s.held = h.m, h.err, nil
 	} else if m, err = s.socket.Recv(ctx); err != nil && ctx.Err() != nil {
 		return nil, err // the caller's own ctx ended: nothing was received
+	}
+	if s.network().allRun() {
+		return m, err
 	}
 	h := s.host()
 	if werr := h.awaitRunning(ctx); werr != nil {
@@ -237,14 +261,18 @@ func (s *pauseSocket) Recv(ctx context.Context) (*transport.Message, error) {
 // pauseRegistry is a host's registry view, held while the host is paused.
 type pauseRegistry struct {
 	h   *Host
+	net *Network // h's: read while every host runs, where h is not
 	reg registry.Registry
 }
 
 func newPauseRegistry(h *Host, reg registry.Registry) registry.Registry {
-	return &pauseRegistry{h: h, reg: reg}
+	return &pauseRegistry{h: h, net: h.net, reg: reg}
 }
 
 func (r *pauseRegistry) await(ctx context.Context) error {
+	if r.net.allRun() {
+		return nil
+	}
 	if err := r.h.awaitRunning(ctx); err != nil {
 		return r.h.pausedErr(registry.ErrUnavailable, err)
 	}

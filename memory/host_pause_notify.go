@@ -38,6 +38,7 @@ type pauseNotifySocket struct {
 // pauseNotify is the state of a pauseNotifySocket's notification.
 type pauseNotify struct {
 	h      *Host
+	net    *Network // h's: read while every host runs, where h is not
 	fireFn func(error) // fire, bound once
 
 	// mu guards the armed notification and serialises its call with
@@ -54,7 +55,7 @@ func (s *pauseNotifySocket) notify() *pauseNotify {
 	if n := s.n.Load(); n != nil {
 		return n
 	}
-	n := &pauseNotify{h: s.host(), done: true}
+	n := &pauseNotify{h: s.host(), net: s.network(), done: true}
 	n.fireFn = n.fire
 	if !s.n.CompareAndSwap(nil, n) {
 		return s.n.Load()
@@ -86,7 +87,10 @@ func (n *pauseNotify) fire(err error) {
 	if n.done {
 		return
 	}
-	resumed := n.h.pause.current()
+	var resumed chan struct{}
+	if !n.net.allRun() {
+		resumed = n.h.pause.current()
+	}
 	if resumed == nil {
 		n.done = true
 		n.f(err)
@@ -143,7 +147,7 @@ func (s *pauseNotifySocket) StopNotify() bool {
 
 // SendClose waits while the host is paused, then sends m and closes.
 func (s *pauseSocket) SendClose(ctx context.Context, m *transport.Message) error {
-	if err := s.host().awaitRunning(ctx); err != nil {
+	if err := s.awaitHost(ctx); err != nil {
 		return err
 	}
 	return s.socket.SendClose(ctx, m)

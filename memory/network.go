@@ -69,7 +69,17 @@ type Network struct {
 	tr  *transportState
 	reg *registryState
 	brk *brokerState
+
+	// held counts the hosts that are down, and those paused: while it is
+	// 0 every host runs, and the checks on a call's path (is the host
+	// paused? down?) need not read the host. In a world of many hosts the
+	// host of a call's server is out of the CPU's cache.
+	held atomic.Int64
 }
+
+// allRun reports whether every host of n is up and not paused. When it
+// is false, a caller checks the host it is about.
+func (n *Network) allRun() bool { return n.held.Load() == 0 }
 
 // NewNetwork returns an empty network.
 func NewNetwork(opts ...Option) (*Network, error) {
@@ -118,6 +128,9 @@ func (n *Network) Host(name string) *Host {
 		// A host created after Close is born down, like the rest of the network.
 		h = &Host{net: n, name: name}
 		h.up.Store(!n.closed)
+		if n.closed {
+			n.held.Add(1)
+		}
 		h.tr = newPauseTransport(h, newHostTransport(h))
 		h.reg = newPauseRegistry(h, newHostRegistry(h))
 		n.hosts[name] = h
@@ -207,13 +220,20 @@ func (h *Host) Crash() {
 	if !h.up.Swap(false) {
 		return
 	}
+	h.net.held.Add(1)
 	h.net.tr.crashHost(h.name)
 	h.net.brk.crashHost(h.name)
-	h.pause.end() // a crashed process is no longer paused
+	if h.pause.end() { // a crashed process is no longer paused
+		h.net.held.Add(-1)
+	}
 }
 
 // Restart brings a crashed host back up with nothing running on it.
-func (h *Host) Restart() { h.up.Store(true) }
+func (h *Host) Restart() {
+	if !h.up.Swap(true) {
+		h.net.held.Add(-1)
+	}
+}
 
 // errHostDown wraps sentinel with the host's name.
 func (h *Host) errDown(sentinel error) error {

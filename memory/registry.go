@@ -27,6 +27,7 @@ import (
 
 // registryState is the registry all hosts of a Network share.
 type registryState struct {
+	net      *Network
 	mu       sync.Mutex
 	closed   bool
 	services map[string]map[string]*regNode // service name -> node ID -> node
@@ -74,8 +75,9 @@ type regNode struct {
 	queued time.Time
 }
 
-func newRegistryState(_ *Network) *registryState {
+func newRegistryState(n *Network) *registryState {
 	return &registryState{
+		net:      n,
 		services: make(map[string]map[string]*regNode),
 		renewals: make(map[*registry.Service]*regNode),
 		watchers: make(map[*regWatcher]struct{}),
@@ -358,7 +360,7 @@ func (r *hostRegistry) check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if !r.h.Up() {
+	if !r.s.net.allRun() && !r.h.Up() {
 		return r.h.errDown(registry.ErrUnavailable)
 	}
 	return nil

@@ -120,10 +120,8 @@ func (l *listener) accept(ctx context.Context) (transport.Socket, error) {
 		if err != nil {
 			return nil, err
 		}
-		select {
-		case <-s.conn.done:
+		if s.conn.broken.Load() {
 			continue // nobody is left to talk to
-		default:
 		}
 		return &s.server, nil
 	}
@@ -370,6 +368,10 @@ type conn struct {
 	// until a pool has nothing to give (the GC emptied it: the connection
 	// was quiet). Read by every copy, written seldom.
 	pooled atomic.Bool
+	// broken is set once the connection is closed or reset, before done
+	// is closed: what opening a stream reads, where done is a channel of
+	// its own, another cache line to fetch.
+	broken atomic.Bool
 
 	once      sync.Once
 	done      chan struct{} // closed when the connection is closed or reset
@@ -520,10 +522,8 @@ func (c *conn) open(ctx context.Context, first *transport.Message) (transport.So
 
 // newStreamErr reports why no stream can be opened now, or nil.
 func (c *conn) newStreamErr() error {
-	select {
-	case <-c.done:
+	if c.broken.Load() {
 		return c.newErr
-	default:
 	}
 	if c.l.isClosed() {
 		return fmt.Errorf("memory: new stream to %s: %w: listener closed", c.l.addr, transport.ErrRefused)
@@ -557,6 +557,7 @@ func (c *conn) resetWith(clientErr, serverErr, newErr error) {
 	first := false
 	c.once.Do(func() {
 		c.clientErr, c.serverErr, c.newErr = clientErr, serverErr, newErr
+		c.broken.Store(true)
 		close(c.done)
 		first = true
 	})

@@ -102,10 +102,8 @@ func (p *servePool) work(j serveJob) {
 // ended while it waited (nobody is left to talk to).
 func (j serveJob) run() {
 	defer j.l.inFlight.Done()
-	select {
-	case <-j.s.conn.done:
+	if j.s.conn.broken.Load() {
 		return
-	default:
 	}
 	j.l.handle(transport.Socket(&j.s.server))
 }

@@ -135,6 +135,9 @@ type socket struct {
 	closed atomic.Bool // Close was called
 }
 
+// network is the network of the socket's hosts.
+func (s *socket) network() *Network { return s.st.conn.l.st.net }
+
 // host is the host the socket belongs to: the listener's on the server
 // side, the dialler's on the client side.
 func (s *socket) host() *Host {
