@@ -38,7 +38,7 @@ type pauseNotifySocket struct {
 // pauseNotify is the state of a pauseNotifySocket's notification.
 type pauseNotify struct {
 	h      *Host
-	net    *Network // h's: read while every host runs, where h is not
+	net    *Network    // h's: read while every host runs, where h is not
 	fireFn func(error) // fire, bound once
 
 	// mu guards the armed notification and serialises its call with

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/microsim/microsim/framework/registry"
-	"github.com/microsim/microsim/internal/minheap"
+	"github.com/microsim/microsim/internal/tickq"
 )
 
 // Heartbeater runs the heartbeats of servers: it registers each server's
@@ -30,10 +30,17 @@ import (
 // A Heartbeater holds no goroutine while no beat runs; it needs no
 // closing. It serves servers of one synctest bubble (or of none).
 type Heartbeater struct {
-	mu      sync.Mutex
-	sched   beatHeap  // the running servers' heartbeats by their next tick, and removed ones' until it comes
+	mu sync.Mutex
+
+	// sched holds the running servers' heartbeats, and removed ones'
+	// until they come up, by their next tick (in nanoseconds since epoch),
+	// then by their order of adding. The servers of a world start at one
+	// instant and share their ticks: a tickq.Queue takes a beat and queues
+	// it again in O(1), where a heap of 1,000 beats costs ~20 compares.
+	sched tickq.Queue[*beats]
+
 	live    int       // running servers' heartbeats in sched
-	epoch   time.Time // the first add: the origin of beatAt.at
+	epoch   time.Time // the first add: the origin of sched's instants
 	seq     uint64    // adds, to order the beats of one instant
 	tick    *time.Timer
 	tickAt  time.Time // when tick fires; zero when it is stopped
@@ -130,12 +137,12 @@ func (h *Heartbeater) add(s *server, r *running) *beats {
 		h.epoch = b.next
 	}
 	h.live++
-	h.sched.push(beatAt{at: h.at(b.next), seq: h.seq, b: b})
+	h.sched.Push(h.at(b.next), h.seq, b)
 	h.armTick()
 	return b
 }
 
-// at is t on the scale of beatAt.at.
+// at is t on the scale of sched's instants: nanoseconds since epoch.
 func (h *Heartbeater) at(t time.Time) int64 { return int64(t.Sub(h.epoch)) }
 
 // remove stops b's heartbeat: it cancels the beat running, if any, and
@@ -146,8 +153,7 @@ func (h *Heartbeater) remove(b *beats) {
 	h.mu.Lock()
 	b.stopped = true
 	if h.live--; h.live == 0 {
-		clear(h.sched)
-		h.sched = h.sched[:0]
+		h.sched.Clear()
 		h.armTick()
 	}
 	var idle chan struct{}
@@ -165,14 +171,15 @@ func (h *Heartbeater) remove(b *beats) {
 // armTick sets the timer to the earliest tick, or stops it when no
 // heartbeat is scheduled. Called under h.mu.
 func (h *Heartbeater) armTick() {
-	if len(h.sched) == 0 {
+	first, ok := h.sched.First()
+	if !ok {
 		if h.tick != nil && !h.tickAt.IsZero() {
 			h.tick.Stop()
 			h.tickAt = time.Time{}
 		}
 		return
 	}
-	at := h.sched[0].b.next
+	at := first.V.next
 	if at.Equal(h.tickAt) {
 		return
 	}
@@ -190,18 +197,21 @@ func (h *Heartbeater) armTick() {
 func (h *Heartbeater) onTick() {
 	h.mu.Lock()
 	now := time.Now()
-	for len(h.sched) > 0 && !h.sched[0].b.next.After(now) {
-		b := h.sched[0].b
+	for {
+		first, ok := h.sched.First()
+		if !ok || first.V.next.After(now) {
+			break
+		}
+		h.sched.Pop()
+		b := first.V
 		if b.stopped {
-			h.sched.pop()
 			continue
 		}
 		// Like a Ticker, the phase is kept and ticks missed are dropped.
 		for !b.next.After(now) {
 			b.next = b.next.Add(b.interval)
 		}
-		h.sched[0].at = h.at(b.next)
-		h.sched.down(0)
+		h.sched.Push(h.at(b.next), first.Seq, b)
 		switch {
 		case b.running:
 			// Its beat's bound (this tick) has come.
@@ -328,30 +338,6 @@ func (b *beats) beat(c *beatCtx) {
 		s.opts.log.Info("server: heartbeat recovered", "service", s.name, "node", r.svc.Nodes[0].ID)
 	}
 }
-
-// beatAt is a heartbeat in the schedule: the time of its next tick (its
-// beats' next, in nanoseconds since the Heartbeater's epoch) and its
-// order of adding, held in the heap's array so that ordering the
-// schedule touches no beats.
-type beatAt struct {
-	at  int64
-	seq uint64
-	b   *beats
-}
-
-func (x *beatAt) before(y *beatAt) bool { return x.at < y.at || x.at == y.at && x.seq < y.seq }
-
-// beatHeap orders heartbeats by their next tick, then by when they were
-// added: a binary min-heap (package minheap).
-type beatHeap []beatAt
-
-func (q *beatHeap) push(x beatAt) { *q = minheap.Push(*q, x, (*beatAt).before) }
-
-// pop removes the first heartbeat.
-func (q *beatHeap) pop() { *q, _ = minheap.Pop(*q, (*beatAt).before) }
-
-// down moves the heartbeat at i, whose tick moved later, to its place.
-func (q beatHeap) down(i int) { minheap.Down(q, i, (*beatAt).before) }
 
 // beatCtx is a beat's ctx: the heartbeat's values, the beat's deadline
 // (the server's next tick), and done when the heartbeat cancels it (at
