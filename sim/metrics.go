@@ -86,11 +86,12 @@ type instStats struct {
 	win      []uint32 // attempts of instance id in window k: win[k*n+id]
 	failures []uint64 // failed attempts by instance
 	// page is the page of instance id's counters from p*histPage on:
-	// page[id*perHist+p] is 0 if none was made, else 1 + its index in
-	// pages.
+	// page[id*perHist+p] is 0 if none was made, else 1 + its number
+	// (pageOf).
 	page    []int32
-	perHist int      // pages of a histogram
-	pages   []uint32 // the pages, one after another
+	perHist int        // pages of a histogram
+	chunks  [][]uint32 // the pages, chunkPages in each chunk
+	npages  int        // pages made
 	// spill counts what a full uint32 counter could not.
 	spill   map[instBucket]uint64
 	pending []instBucket // latencies not yet counted
@@ -295,10 +296,23 @@ func (s *instStats) countPending() {
 func (s *instStats) counter(id, idx int) *uint32 {
 	slot := &s.page[id*s.perHist+idx/histPage]
 	if *slot == 0 {
-		s.pages = append(s.pages, make([]uint32, histPage)...)
-		*slot = int32(len(s.pages) / histPage)
+		if s.npages%chunkPages == 0 {
+			s.chunks = append(s.chunks, make([]uint32, chunkPages*histPage))
+		}
+		s.npages++
+		*slot = int32(s.npages)
 	}
-	return &s.pages[int(*slot-1)*histPage+idx%histPage]
+	return &s.pageOf(*slot)[idx%histPage]
+}
+
+// chunkPages is the number of pages made at once (16 KiB).
+const chunkPages = 64
+
+// pageOf returns the page of a slot of page.
+func (s *instStats) pageOf(slot int32) []uint32 {
+	p := int(slot - 1)
+	off := p % chunkPages * histPage
+	return s.chunks[p/chunkPages][off : off+histPage]
 }
 
 // instWindow returns the attempts of instance id in window k.
@@ -335,7 +349,7 @@ func (m *metrics) instHistogram(id int, h *hdr.Histogram) *hdr.Histogram {
 		if slot == 0 {
 			continue
 		}
-		for i, c := range s.pages[int(slot-1)*histPage : int(slot)*histPage] {
+		for i, c := range s.pageOf(slot) {
 			if c > 0 {
 				_ = h.RecordValues(s.layout.value(p*histPage+i), int64(c))
 			}

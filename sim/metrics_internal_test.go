@@ -101,11 +101,11 @@ func TestInstanceHistogramPages(t *testing.T) {
 		m.attempt(1, time.Unix(0, 0), time.Duration(4096+32*i)*time.Microsecond, false)
 	}
 	m.inst.countPending()
-	assert.Equal(t, 1, len(m.inst.pages)/histPage, "pages after the latencies of one page")
+	assert.Equal(t, 1, m.inst.npages, "pages after the latencies of one page")
 	m.attempt(2, time.Unix(0, 0), 30*time.Second, false)
 	m.attempt(1, time.Unix(0, 0), 5*time.Second, false)
 	h := m.instHistogram(1, m.newInstHistogram())
-	assert.Equal(t, 3, len(m.inst.pages)/histPage)
+	assert.Equal(t, 3, m.inst.npages)
 	assert.Equal(t, int64(65), h.TotalCount())
 	assert.Nil(t, m.instHistogram(0, m.newInstHistogram()))
 }
