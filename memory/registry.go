@@ -51,19 +51,10 @@ type registryState struct {
 	timerAt time.Time
 }
 
-// regNode is one registered node.
+// regNode is one registered node. The fields a heartbeat reads and
+// writes come first: in a world of many nodes a node is out of the CPU's
+// cache by its next heartbeat.
 type regNode struct {
-	// svc is the node's own copy of its service holding exactly this node.
-	svc *registry.Service
-	// seen is svc laid out for heartbeats to be compared with.
-	seen regSeen
-	// from is the *Service the node was last registered from, its key in
-	// renewals; nil if that registration held other nodes too.
-	from *registry.Service
-	// seq is the registry's write counter when the node was last
-	// registered; the latest node of a version gives the version its
-	// metadata and endpoints.
-	seq uint64
 	// expires is when the node expires; zero without a TTL.
 	expires time.Time
 	// queued is the time of the node's live entry in the expiry queue;
@@ -73,6 +64,20 @@ type regNode struct {
 	// (registered anew at the instant of the last) come up together, and
 	// the second finds the first handled the node.
 	queued time.Time
+	// seq is the registry's write counter when the node was last
+	// registered; the latest node of a version gives the version its
+	// metadata and endpoints.
+	seq uint64
+	// from is the *Service the node was last registered from, its key in
+	// renewals; nil if that registration held other nodes too.
+	from *registry.Service
+	// id is the node's ID (svc's), which a renewal must still name.
+	id string
+
+	// svc is the node's own copy of its service holding exactly this node.
+	svc *registry.Service
+	// seen is svc laid out for heartbeats to be compared with.
+	seen regSeen
 }
 
 func newRegistryState(n *Network) *registryState {
@@ -125,7 +130,7 @@ func (s *registryState) register(svc *registry.Service, opts []registry.Register
 	}
 	if ttl > 0 && svc != nil && len(svc.Nodes) == 1 && svc.Nodes[0] != nil {
 		n := svc.Nodes[0]
-		if e := s.renewals[svc]; s.opts.Renewal && e != nil && !e.expires.IsZero() && e.seen.id == n.ID {
+		if e := s.renewals[svc]; s.opts.Renewal && e != nil && !e.expires.IsZero() && e.id == n.ID {
 			s.seq++
 			s.refreshLocked(e, ttl)
 			return nil
@@ -161,7 +166,7 @@ func (s *registryState) register(svc *registry.Service, opts []registry.Register
 		case !reflect.DeepEqual(e.svc, one):
 			s.emitLocked(registry.Update, one)
 		}
-		e.svc, e.seq = one, s.seq
+		e.svc, e.seq, e.id = one, s.seq, n.ID
 		e.seen.set(one)
 		s.keepFromLocked(e, svc)
 		e.expires, e.queued = time.Time{}, time.Time{}

@@ -339,9 +339,19 @@ func (l *listener) shutdown() {
 
 func (l *listener) isClosed() bool { return l.closed.Load() }
 
-func (l *listener) errClosed() error {
-	return fmt.Errorf("memory: accept on %s: %w", l.addr, transport.ErrClosed)
+func (l *listener) errClosed() error { return &acceptClosedError{addr: l.addr} }
+
+// acceptClosedError is what accepting on a closed listener returns: it
+// wraps transport.ErrClosed, and its message is written only when asked
+// for (a world's teardown closes every listener, and its servers look
+// only at errors.Is).
+type acceptClosedError struct{ addr string }
+
+func (e *acceptClosedError) Error() string {
+	return "memory: accept on " + e.addr + ": " + transport.ErrClosed.Error()
 }
+
+func (e *acceptClosedError) Unwrap() error { return transport.ErrClosed }
 
 // conn is a transport.Conn: the client side of a connection to one listener.
 // It owns no goroutine; a reset closes done and wakes every stream that

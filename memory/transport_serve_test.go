@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -86,6 +87,32 @@ func TestServePoolShared(t *testing.T) {
 		serves.Wait()
 		if got := idle(); got != 0 {
 			t.Errorf("once no listener serves, %d goroutines wait, want 0", got)
+		}
+	})
+}
+
+// Serve on a listener that closes returns an error that wraps
+// transport.ErrClosed and names the listener's address.
+func TestServeReturnsClosed(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := MustNetwork()
+		defer n.Close()
+		l, err := n.Host("srv").Transport().Listen("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := make(chan error, 1)
+		go func() { served <- l.Serve(func(s transport.Socket) { _ = s.Close() }) }()
+		synctest.Wait()
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		err = <-served
+		if !errors.Is(err, transport.ErrClosed) {
+			t.Fatalf("Serve returned %v, want one that wraps transport.ErrClosed", err)
+		}
+		if want := "memory: accept on " + l.Addr() + ": " + transport.ErrClosed.Error(); err.Error() != want {
+			t.Fatalf("Serve returned %q, want %q", err, want)
 		}
 	})
 }

@@ -20,6 +20,17 @@ import (
 // network and the real framework server on it, whose handlers sleep their
 // latency and fail at their error rate.
 type instance struct {
+	// What every call reads comes first: in a world of many instances an
+	// instance is out of the CPU's cache by its next call.
+	seed uint64
+	w    *world
+	// eps are the synthetic endpoints' behaviours; the instances of a
+	// service without overrides share one slice (world.sharedEps).
+	eps []endpointBehaviour
+	// effects holds the active handler faults (slow, errors); replaced
+	// whole on every change, so handlers read it without a lock.
+	effects atomic.Pointer[effects]
+
 	id      int // index in world.instances and metrics
 	name    string
 	service string
@@ -27,9 +38,6 @@ type instance struct {
 	zone    string
 	meta    map[string]string
 	host    *memory.Host
-	seed    uint64
-	w       *world
-	eps     []endpointBehaviour
 	subs    []subscriberBehaviour
 	svc     *scenario.Service
 
@@ -42,10 +50,6 @@ type instance struct {
 	// goLatency is a Go service's latency per endpoint: virtual time
 	// spent before the handler runs.
 	goLatency map[string]endpointBehaviour
-
-	// effects holds the active handler faults (slow, errors); replaced
-	// whole on every change, so handlers read it without a lock.
-	effects atomic.Pointer[effects]
 
 	mu   sync.Mutex // guards srv, addr and state; never held across a wait
 	srv  server.Server

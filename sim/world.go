@@ -39,6 +39,9 @@ type world struct {
 	services  map[string]*scenario.Service // the scenario's, by name
 	byAddr    map[string]int               // instance ids by address; fixed once every instance started
 	byName    map[string]*instance
+	// sharedEps are the endpoint behaviours of each service's instances
+	// without overrides, which they share (read only once built).
+	sharedEps map[string][]endpointBehaviour
 	clients   map[string]*simClient
 	order     []string // client names in scenario order
 	hedges    uint64   // counted by the clients, read at the end of the run
@@ -217,6 +220,12 @@ func (w *world) newInstance(s *scenario.Service, i int) *instance {
 		}
 		return in
 	}
+	in.subs = newSubscribers(s, factor)
+	plain := latency == nil && factor == 1 && errRate == nil
+	if eps, ok := w.sharedEps[s.Name]; ok && plain {
+		in.eps = eps
+		return in
+	}
 	for _, e := range s.Endpoints {
 		b := endpointBehaviour{name: e.Name, latency: newSampler(e.Latency), factor: factor, errRate: e.ErrorRate, errCode: fwerrors.Internal}
 		if latency != nil {
@@ -232,7 +241,12 @@ func (w *world) newInstance(s *scenario.Service, i int) *instance {
 		b.stream = e.Stream
 		in.eps = append(in.eps, b)
 	}
-	in.subs = newSubscribers(s, factor)
+	if plain {
+		if w.sharedEps == nil {
+			w.sharedEps = map[string][]endpointBehaviour{}
+		}
+		w.sharedEps[s.Name] = in.eps
+	}
 	return in
 }
 

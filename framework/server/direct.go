@@ -33,13 +33,13 @@ type UnaryHandler interface {
 
 // unaryBinding is what a unary endpoint calls, however registered.
 type unaryBinding struct {
-	req, rsp reflect.Type // the request and response pointer types
 	// call checks req and rsp's dynamic types (nil is a nil pointer) and
 	// calls the handler.
 	call func(ctx context.Context, req, rsp any) error
 	// args returns a new request and response value (pointers) and the
 	// call's state, in one allocation.
-	args func() (req, rsp any, st *callState)
+	args     func() (req, rsp any, st *callState)
+	req, rsp reflect.Type // the request and response pointer types
 }
 
 // Unary returns fn, a unary endpoint function, for HandleFunc:

@@ -39,6 +39,8 @@ type Heartbeater struct {
 	// it again in O(1), where a heap of 1,000 beats costs ~20 compares.
 	sched tickq.Queue[*beats]
 
+	renewals map[time.Duration][]registry.RegisterOption // a beat's options by TTL (renewal)
+
 	live    int       // running servers' heartbeats in sched
 	epoch   time.Time // the first add: the origin of sched's instants
 	seq     uint64    // adds, to order the beats of one instant
@@ -132,7 +134,7 @@ func (h *Heartbeater) add(s *server, r *running) *beats {
 	defer h.mu.Unlock()
 	h.seq++
 	b := &beats{h: h, s: s, r: r, reg: s.reg, svc: r.svc, interval: s.opts.interval,
-		ttl: []registry.RegisterOption{registry.WithTTL(s.opts.ttl), registry.Renewal()}, next: time.Now().Add(s.opts.interval)}
+		ttl: h.renewal(s.opts.ttl), next: time.Now().Add(s.opts.interval)}
 	if h.epoch.IsZero() {
 		h.epoch = b.next
 	}
@@ -140,6 +142,21 @@ func (h *Heartbeater) add(s *server, r *running) *beats {
 	h.sched.Push(h.at(b.next), h.seq, b)
 	h.armTick()
 	return b
+}
+
+// renewal returns the options of a beat of TTL ttl: the servers of a TTL
+// share them, so that a beat reads no options of its own server's. Called
+// under h.mu.
+func (h *Heartbeater) renewal(ttl time.Duration) []registry.RegisterOption {
+	opts, ok := h.renewals[ttl]
+	if !ok {
+		if h.renewals == nil {
+			h.renewals = make(map[time.Duration][]registry.RegisterOption)
+		}
+		opts = []registry.RegisterOption{registry.WithTTL(ttl), registry.Renewal()}
+		h.renewals[ttl] = opts
+	}
+	return opts
 }
 
 // at is t on the scale of sched's instants: nanoseconds since epoch.
