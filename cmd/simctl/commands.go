@@ -21,7 +21,12 @@ const (
 
 // execute runs simctl with args and returns its exit code.
 func execute(args []string, stdout, stderr io.Writer, run sim.Runner) int {
-	return executeApp(&app{stdout: stdout, stderr: stderr, run: run, isTerminal: isTerminal, termWidth: termWidth}, args)
+	return executeApp(newApp(stdout, stderr, run), args)
+}
+
+// newApp returns simctl's environment writing to stdout and stderr.
+func newApp(stdout, stderr io.Writer, run sim.Runner) *app {
+	return &app{stdout: stdout, stderr: stderr, run: run, isTerminal: isTerminal, termWidth: termWidth}
 }
 
 // executeApp runs simctl with args in app's environment.

@@ -24,6 +24,8 @@ func main() {
 	// sim.Main hosts the synctest bubbles the runs need and exits with
 	// execute's code.
 	sim.Main(func(run sim.Runner) int {
-		return execute(os.Args[1:], os.Stdout, os.Stderr, run)
+		a := newApp(os.Stdout, os.Stderr, run)
+		a.oneCore = useOneCore
+		return executeApp(a, os.Args[1:])
 	})
 }

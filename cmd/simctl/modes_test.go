@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -209,4 +210,42 @@ func TestProgressOnTerminal(t *testing.T) {
 	assert.Contains(t, bar, "  short")
 	assert.True(t, strings.HasSuffix(bar, "\r\x1b[K"), "erased at the end: %q", bar)
 	assert.True(t, strings.HasPrefix(out.String(), "PASS  short"))
+}
+
+// TestOneCoreForASingleRun: a single run in virtual time runs on one core
+// (the command's oneCore), restored after the run; runs of several seeds
+// at once keep every core.
+func TestOneCoreForASingleRun(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		args  []string
+		calls int
+	}{
+		{"single run", nil, 1},
+		{"seeds", []string{"--seeds", "1-2"}, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			calls, restored := 0, 0
+			a := newApp(&out, &errb, sim.TestRunner(t))
+			a.oneCore = func() func() {
+				calls++
+				return func() { restored++ }
+			}
+			code := executeApp(a, append([]string{"run", "--quiet", writeFile(t, "s.yaml", short)}, c.args...))
+			require.Equal(t, 0, code, errb.String())
+			assert.Equal(t, c.calls, calls)
+			assert.Equal(t, c.calls, restored)
+		})
+	}
+}
+
+// useOneCore leaves GOMAXPROCS as the environment sets it.
+func TestUseOneCoreRespectsGOMAXPROCS(t *testing.T) {
+	t.Setenv("GOMAXPROCS", "3")
+	before := runtime.GOMAXPROCS(0)
+	restore := useOneCore()
+	assert.Equal(t, before, runtime.GOMAXPROCS(0))
+	restore()
+	assert.Equal(t, before, runtime.GOMAXPROCS(0))
 }
