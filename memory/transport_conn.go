@@ -366,11 +366,13 @@ type conn struct {
 	// (TestSpareSlotsOwnCacheLines).
 	slots [2]spareSlot
 
+	// The fields every call reads follow, in two cache lines: in a world
+	// of many instances a connection is out of the CPU's cache by its
+	// next call (TestConnHotFields).
 	from      *Host
 	l         *listener
-	local     string // the dialling side's pseudo address
-	maxMsg    int    // the network's message size limit
-	streamBuf int    // the network's stream buffer: messages a pipe queues before Send blocks
+	maxMsg    int // the network's message size limit
+	streamBuf int // the network's stream buffer: messages a pipe queues before Send blocks
 	// pooled is set once a copy found its spare slot empty (the
 	// connection carries several messages a way at once): copies then
 	// leave the slots alone, whose cache lines the processors would pass
@@ -379,23 +381,24 @@ type conn struct {
 	// was quiet). Read by every copy, written seldom.
 	pooled atomic.Bool
 	// broken is set once the connection is closed or reset, before done
-	// is closed: what opening a stream reads, where done is a channel of
-	// its own, another cache line to fetch.
+	// is closed: what the calls on its streams check, where done is a
+	// channel of its own, another cache line to fetch.
 	broken atomic.Bool
 
+	wakeMu sync.Mutex
+	woken  bool            // the reset sent its tokens: a channel taken later gets one at once
+	spare  []chan struct{} // wake channels of ended streams, empty, for reuse
+	made   []chan struct{} // every wake channel made: a reset sends each a token
+
+	notifyMu sync.Mutex
+	notified map[*socket]struct{} // sockets with a NotifyRecv callback
+
+	local     string // the dialling side's pseudo address
 	once      sync.Once
 	done      chan struct{} // closed when the connection is closed or reset
 	clientErr error         // what client-side streams report once done is closed
 	serverErr error         // what server-side streams report once done is closed
 	newErr    error         // what NewStream reports once done is closed
-
-	notifyMu sync.Mutex
-	notified map[*socket]struct{} // sockets with a NotifyRecv callback
-
-	wakeMu sync.Mutex
-	spare  []chan struct{} // wake channels of ended streams, empty, for reuse
-	made   []chan struct{} // every wake channel made: a reset sends each a token
-	woken  bool            // the reset sent its tokens: a channel taken later gets one at once
 
 	// Of messages whose lease ended (transport_lease.go): header maps and
 	// body buffers, each in a bodyBuf (bodyBufs keeps the empty bodyBufs),

@@ -97,10 +97,8 @@ func newStream(c *conn) *stream {
 // refuse ends a stream no server accepted, unless its connection already
 // ended it. It does not block.
 func (s *stream) refuse(addr string) {
-	select {
-	case <-s.conn.done:
+	if s.conn.broken.Load() {
 		return
-	default:
 	}
 	s.up.mu.Lock()
 	first := !s.refusedFlag.Load()
@@ -428,13 +426,11 @@ func (s *socket) failure() error {
 	if err := s.st.refused(); err != nil {
 		return err
 	}
-	select {
-	case <-s.st.conn.done:
+	if c := s.st.conn; c.broken.Load() {
 		if s.server {
-			return s.st.conn.serverErr
+			return c.serverErr
 		}
-		return s.st.conn.clientErr
-	default:
+		return c.clientErr
 	}
 	return nil
 }

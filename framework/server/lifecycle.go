@@ -16,31 +16,10 @@ import (
 
 // running is the state of a started server.
 type running struct {
-	addr string
-	svc  *registry.Service // the registered entry; never modified
-	l    transport.Listener
-	subs []broker.Subscription
-
-	// ctx bounds everything the server does while running; cancelled at
-	// the end of Stop. base has its values but is never cancelled: it
-	// bounds socket operations (Stop's drain closes the sockets of the
-	// calls it abandons) and roots each call's ctx, so that a call costs its
-	// parent no bookkeeping.
-	ctx    context.Context
-	cancel context.CancelFunc
-	base   context.Context
-	// hbase is base with empty metadata, the root of every handler's ctx:
-	// a request with metadata adds its own on top.
-	hbase context.Context
-	// hbCtx bounds the heartbeat; hbCancel stops it.
-	hbCtx    context.Context
-	hbCancel context.CancelFunc
-
-	stopping atomic.Bool   // set by Stop before it closes the listener
-	beats    *beats        // the heartbeat (startHeartbeat)
-	hbDone   chan struct{} // closed once listenerFailed deregistered the node
-	served   chan struct{} // closed when Serve returned: every stream was served
-	failed   bool          // Serve returned without Stop; guarded by server.mu
+	// What every call reads and writes comes first, in two cache lines
+	// (TestServerHotFields).
+	stopping atomic.Bool // set by Stop before it closes the listener
+	failed   bool        // Serve returned without Stop; guarded by server.mu
 
 	// slots and free keep the call state of finished calls for reuse; the
 	// server's own, never shared. A call takes one from slots (per P,
@@ -51,8 +30,36 @@ type running struct {
 	// called now and then (one of many in a simulated world) finds its
 	// pool emptied by the GC and reuses a slot from free instead of
 	// making one.
-	slots sync.Pool
 	free  []*callSlot
+	slots sync.Pool
+	// poolEmpty is set when a Get found slots empty, and cleared by the
+	// next Put: read by every call, written seldom.
+	poolEmpty atomic.Bool
+
+	// base has ctx's values but is never cancelled: it bounds socket
+	// operations (Stop's drain closes the sockets of the calls it
+	// abandons) and roots each call's ctx, so that a call costs its
+	// parent no bookkeeping. hbase is base with empty metadata, the root
+	// of every handler's ctx: a request with metadata adds its own on top.
+	base  context.Context
+	hbase context.Context
+
+	addr string
+	svc  *registry.Service // the registered entry; never modified
+	l    transport.Listener
+	subs []broker.Subscription
+
+	// ctx bounds everything the server does while running; cancelled at
+	// the end of Stop.
+	ctx    context.Context
+	cancel context.CancelFunc
+	// hbCtx bounds the heartbeat; hbCancel stops it.
+	hbCtx    context.Context
+	hbCancel context.CancelFunc
+
+	beats  *beats        // the heartbeat (startHeartbeat)
+	hbDone chan struct{} // closed once listenerFailed deregistered the node
+	served chan struct{} // closed when Serve returned: every stream was served
 }
 
 // maxFreeSlots bounds running.free.

@@ -23,17 +23,20 @@ const (
 type Option func(*options) error
 
 type options struct {
+	// What every call reads first (server keeps them on its second
+	// cache line).
+	hWrappers   []HandlerWrapper
+	maxInFlight int
+	codecs      *codec.Table
+
 	address     string
 	id          string
 	version     string
 	metadata    map[string]string
 	ttl         time.Duration
 	interval    time.Duration // 0: ttl/3
-	codecs      *codec.Table
 	broker      broker.Broker
-	hWrappers   []HandlerWrapper
 	sWrappers   []SubscriberWrapper
-	maxInFlight int
 	log         *slog.Logger
 	heartbeater *Heartbeater // nil: the server's own
 }

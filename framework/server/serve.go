@@ -84,13 +84,21 @@ func (s *server) serveLoop(r *running) {
 // the client may retry elsewhere).
 func (s *server) handleStream(r *running, sock transport.Socket) {
 	// A slot from the pool first: on a busy server it is one this P used
-	// last, still in its cache.
-	slot, _ := r.slots.Get().(*callSlot)
+	// last, still in its cache. A quiet server's pool was emptied by the
+	// GC; once a Get found it empty, the calls leave it alone (its
+	// per-processor lists are more memory to fetch) until a slot is put
+	// back.
+	var slot *callSlot
+	if !r.poolEmpty.Load() {
+		if slot, _ = r.slots.Get().(*callSlot); slot == nil {
+			r.poolEmpty.Store(true)
+		}
+	}
 	s.mu.Lock()
 	if r.stopping.Load() || r.failed {
 		s.mu.Unlock()
 		if slot != nil {
-			r.slots.Put(slot)
+			r.putSlot(slot)
 		}
 		s.refuseStopping(r.base, sock)
 		return
@@ -121,7 +129,15 @@ func (s *server) handleStream(r *running, sock transport.Socket) {
 	}
 	s.mu.Unlock()
 	if slot != nil {
-		r.slots.Put(slot)
+		r.putSlot(slot)
+	}
+}
+
+// putSlot puts a finished call's slot into the pool.
+func (r *running) putSlot(slot *callSlot) {
+	r.slots.Put(slot)
+	if r.poolEmpty.Load() {
+		r.poolEmpty.Store(false)
 	}
 }
 

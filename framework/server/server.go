@@ -142,25 +142,29 @@ const (
 
 // server is the Server that New returns.
 type server struct {
+	// What every call reads and writes comes first, in two cache lines
+	// with the options that lead opts: a server of a world of many is out
+	// of the CPU's cache by its next call (TestServerHotFields).
 	name string
-	tr   transport.Transport
-	reg  registry.Registry
-	opts options
+	mu   sync.Mutex
+	run  *running // while state == stateRunning
+	// Request tracking, guarded by mu.
+	calls   []*call // in flight; a call's idx is its place here
+	limited int     // calls counted against MaxConcurrent
+	opts    options
+
+	tr  transport.Transport
+	reg registry.Registry
 
 	// life serialises Start and Stop; it is a channel, not a mutex, so that
 	// a waiting Stop can give up with its ctx and never stalls a synctest bubble.
 	life chan struct{}
 
-	mu        sync.Mutex
 	state     state
 	endpoints map[string]*endpoint // by "Name.Method"; read-only after Start
 	names     map[string]bool      // names given to Handle
 	subs      []*subscriber
-	run       *running // while state == stateRunning
 
-	// Request tracking, guarded by mu.
-	calls   []*call       // in flight; a call's idx is its place here
-	limited int           // calls counted against MaxConcurrent
 	drained chan struct{} // closed when calls becomes empty; set by Stop
 	refused atomic.Uint64 // requests refused for overload (Stats)
 
