@@ -226,6 +226,7 @@ func (in *instance) newServer(ctx context.Context, tr transport.Transport, extra
 		server.WithRegisterTTL(ttl),
 		server.WithRegisterInterval(hb),
 		server.WithHeartbeater(in.w.beats),
+		server.WithCodecs(in.w.codecs),
 		server.WithMaxConcurrent(in.w.capacity[in.service]),
 	}
 	opts = append(opts, in.w.obs.serverOptions()...)

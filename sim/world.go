@@ -34,6 +34,7 @@ type world struct {
 	metrics  *metrics
 	capacity map[string]int
 	beats    *server.Heartbeater // runs every instance's heartbeat
+	codecs   *codec.Table        // the standard codecs: one table for every server and client
 
 	instances []*instance
 	services  map[string]*scenario.Service // the scenario's, by name
@@ -140,7 +141,7 @@ func newWorld(sc *scenario.Scenario, seed uint64) (*world, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &world{sc: sc, seed: seed, net: net, capacity: map[string]int{}, tasks: newTaskPool(), beats: server.NewHeartbeater(),
+	w := &world{sc: sc, seed: seed, net: net, capacity: map[string]int{}, tasks: newTaskPool(), beats: server.NewHeartbeater(), codecs: codec.Standard(),
 		byAddr: map[string]int{}, byName: map[string]*instance{}, clients: map[string]*simClient{}}
 	w.window = sc.Window.Std()
 	if w.window == 0 {
@@ -312,6 +313,7 @@ func (w *world) buildClient(name string, c *scenario.Client, zone, prefix string
 		client.WithContentType(ct),
 		client.WithRand(newRand(w.seed, prefix+"/client")),
 		client.WithAttemptWrapper(w.recordAttempt),
+		client.WithCodecs(w.codecs),
 	}
 	timeout := c.Timeout.Std()
 	if timeout == 0 {

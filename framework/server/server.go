@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"sync"
 	"sync/atomic"
 
@@ -250,7 +249,7 @@ func (s *server) service(addr string) *registry.Service {
 		Nodes: []*registry.Node{{
 			ID:       id,
 			Address:  addr,
-			Metadata: maps.Clone(s.opts.metadata),
+			Metadata: s.opts.metadata, // the server's own copy, never modified
 		}},
 	}
 	for _, name := range sortedKeys(s.endpoints) {
