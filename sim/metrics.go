@@ -363,6 +363,58 @@ func (m *metrics) instHistogram(id int, h *hdr.Histogram) *hdr.Histogram {
 	return h
 }
 
+// instPercentile returns the q-th percentile of instance id's attempt
+// latencies (0 when it had none): hdr.Histogram's ValueAtQuantile of
+// instHistogram, q > 0, found in the instance's pages alone, without
+// building the histogram and walking all of its counters (a report of
+// 1,000 instances did that 2,000 times). ok is false when the instance
+// has latencies in the spill, which only instHistogram counts.
+func (m *metrics) instPercentile(id int, q float64) (d time.Duration, ok bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := &m.inst
+	s.countPending()
+	for b := range s.spill {
+		if int(b.id) == id {
+			return 0, false
+		}
+	}
+	pages := s.page[id*s.perHist : (id+1)*s.perHist]
+	var total int64
+	for _, slot := range pages {
+		if slot != 0 {
+			for _, c := range s.pageOf(slot) {
+				total += int64(c)
+			}
+		}
+	}
+	if total == 0 {
+		return 0, true
+	}
+	// As hdr: the first counter at which the count reaches the
+	// percentile's, and the highest value it counts (the next counter's
+	// lowest, less one).
+	want := int64(((min(q, 100) / 100) * float64(total)) + 0.5)
+	if want <= 0 {
+		// hdr's walk stops before its first counter: the highest value
+		// of counter 0.
+		return time.Duration(s.layout.value(1)-1) * time.Microsecond, true
+	}
+	var sum int64
+	for p, slot := range pages {
+		if slot == 0 {
+			continue
+		}
+		for i, c := range s.pageOf(slot) {
+			if sum += int64(c); c > 0 && sum >= want {
+				idx := p*histPage + i
+				return time.Duration(s.layout.value(idx+1)-1) * time.Microsecond, true
+			}
+		}
+	}
+	return 0, true
+}
+
 // newInstHistogram returns a histogram for instHistogram.
 func (m *metrics) newInstHistogram() *hdr.Histogram { return hdr.New(1, m.highest, windowHistDigits) }
 

@@ -109,3 +109,44 @@ func TestInstanceHistogramPages(t *testing.T) {
 	assert.Equal(t, int64(65), h.TotalCount())
 	assert.Nil(t, m.instHistogram(0, m.newInstHistogram()))
 }
+
+// An instance's percentile, read from its pages, is hdr.Histogram's
+// ValueAtQuantile of the same latencies, for every percentile from 0.1
+// to 100 and for latencies of several spreads: a few values, one value,
+// a lognormal spread, values across the whole range. An instance with a
+// full counter (its count in the spill) is left to the histogram.
+func TestInstancePercentileIsHdrs(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	spreads := map[string]func() int64{
+		"one value":  func() int64 { return 5000 },
+		"few values": func() int64 { return []int64{7, 300, 301, 90000}[r.IntN(4)] },
+		"lognormal":  func() int64 { return int64(math.Exp(8.5 + r.NormFloat64())) },
+		"everywhere": func() int64 { return r.Int64N(31_000_000) },
+	}
+	for name, draw := range spreads {
+		for _, n := range []int{1, 2, 7, 1000, 20000} {
+			m := newMetrics(time.Unix(0, 0), time.Second, 10*time.Second, 31*time.Second)
+			m.addInstances(2)
+			for range n {
+				m.attempt(1, time.Unix(0, 0), time.Duration(draw())*time.Microsecond, false)
+			}
+			h := m.instHistogram(1, m.newInstHistogram())
+			for q := 0.1; q <= 100; q += 0.1 {
+				got, ok := m.instPercentile(1, q)
+				require.True(t, ok)
+				require.Equal(t, percentile(h, q), got, "%s, %d latencies, percentile %v", name, n, q)
+			}
+			got, ok := m.instPercentile(0, 50)
+			assert.True(t, ok)
+			assert.Zero(t, got, "an instance without attempts")
+		}
+	}
+	m := newMetrics(time.Unix(0, 0), time.Second, 10*time.Second, time.Second)
+	m.addInstances(1)
+	m.attempt(0, time.Unix(0, 0), 5*time.Millisecond, false)
+	m.inst.countPending()
+	*m.inst.counter(0, m.inst.layout.index(5000)) = math.MaxUint32
+	m.attempt(0, time.Unix(0, 0), 5*time.Millisecond, false)
+	_, ok := m.instPercentile(0, 50)
+	assert.False(t, ok, "a count in the spill")
+}

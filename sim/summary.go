@@ -42,11 +42,20 @@ func (w *world) report(sc *scenario.Scenario, file string, seed uint64, virtual 
 	for _, in := range w.instances {
 		perService[in.service] += m.instAttempts(in.id)
 	}
-	scratch := m.newInstHistogram()
+	var scratch *hdr.Histogram
 	for _, in := range w.instances {
-		attempts, hist := m.instAttempts(in.id), m.instHistogram(in.id, scratch)
+		attempts := m.instAttempts(in.id)
+		p50, ok50 := m.instPercentile(in.id, 50)
+		p99, ok99 := m.instPercentile(in.id, 99)
+		if !ok50 || !ok99 {
+			if scratch == nil {
+				scratch = m.newInstHistogram()
+			}
+			hist := m.instHistogram(in.id, scratch)
+			p50, p99 = percentile(hist, 50), percentile(hist, 99)
+		}
 		ir := InstanceReport{Name: in.name, Service: in.service, Zone: in.zone, Attempts: attempts, Failures: m.instFailures(in.id),
-			P50: msOf(percentile(hist, 50)), P99: msOf(percentile(hist, 99))}
+			P50: msOf(p50), P99: msOf(p99)}
 		if t := perService[in.service]; t > 0 {
 			ir.Share = float64(attempts) / float64(t)
 		}
