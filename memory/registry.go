@@ -71,8 +71,6 @@ type regNode struct {
 	// from is the *Service the node was last registered from, its key in
 	// renewals; nil if that registration held other nodes too.
 	from *registry.Service
-	// id is the node's ID (svc's), which a renewal must still name.
-	id string
 
 	// svc is the node's own copy of its service holding exactly this node.
 	svc *registry.Service
@@ -128,13 +126,16 @@ func (s *registryState) register(svc *registry.Service, opts []registry.Register
 	if s.closed {
 		return errRegistryClosed
 	}
-	if ttl > 0 && svc != nil && len(svc.Nodes) == 1 && svc.Nodes[0] != nil {
-		n := svc.Nodes[0]
-		if e := s.renewals[svc]; s.opts.Renewal && e != nil && !e.expires.IsZero() && e.id == n.ID {
+	if ttl > 0 && s.opts.Renewal {
+		// Found by the pointer alone: svc is not read.
+		if e := s.renewals[svc]; e != nil && !e.expires.IsZero() {
 			s.seq++
 			s.refreshLocked(e, ttl)
 			return nil
 		}
+	}
+	if ttl > 0 && svc != nil && len(svc.Nodes) == 1 && svc.Nodes[0] != nil {
+		n := svc.Nodes[0]
 		if e := s.services[svc.Name][n.ID]; e != nil && !e.expires.IsZero() && e.seen.same(svc, n) {
 			s.seq++
 			s.refreshLocked(e, ttl)
@@ -166,7 +167,7 @@ func (s *registryState) register(svc *registry.Service, opts []registry.Register
 		case !reflect.DeepEqual(e.svc, one):
 			s.emitLocked(registry.Update, one)
 		}
-		e.svc, e.seq, e.id = one, s.seq, n.ID
+		e.svc, e.seq = one, s.seq
 		e.seen.set(one)
 		s.keepFromLocked(e, svc)
 		e.expires, e.queued = time.Time{}, time.Time{}

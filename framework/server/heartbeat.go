@@ -76,22 +76,23 @@ const (
 // copied here: a beat comes once a second, when the server's data is out
 // of the CPU's cache.
 type beats struct {
-	h        *Heartbeater
-	s        *server
-	r        *running
+	// What every beat reads and writes comes first, in two cache lines.
+	next     time.Time // the next tick
+	interval time.Duration
+	stopped  bool
+	queued   bool     // in h.due
+	running  bool     // a beat is in Register
+	late     bool     // a tick came while a beat ran: another beat follows it at once
+	failing  bool     // the last beat failed; touched by the beat running only
+	ctx      *beatCtx // the beat's ctx; reused until it is cancelled
 	reg      registry.Registry
 	svc      *registry.Service
-	interval time.Duration
-	ttl      []registry.RegisterOption // the TTL and Renewal, made once: a beat allocates nothing
+	ttl      []registry.RegisterOption // the TTL and Renewal, shared by the Heartbeater's servers of a TTL
 
-	next    time.Time // the next tick
-	stopped bool
-	queued  bool          // in h.due
-	running bool          // a beat is in Register
-	late    bool          // a tick came while a beat ran: another beat follows it at once
-	ctx     *beatCtx      // the beat's ctx; reused until it is cancelled
-	idle    chan struct{} // set by stop while a beat runs; closed when it returns
-	failing bool          // the last beat failed; touched by the beat running only
+	h    *Heartbeater
+	s    *server
+	r    *running
+	idle chan struct{} // set by stop while a beat runs; closed when it returns
 }
 
 // startHeartbeat schedules r's heartbeat: the node is registered again
