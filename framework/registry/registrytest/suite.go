@@ -51,6 +51,7 @@ func (s Suite) Run(t *testing.T) {
 		{"Invalid", testInvalid, false},
 		{"TTLRefresh", testTTLRefresh, true},
 		{"TTLExpiry", testTTLExpiry, true},
+		{"TTLRenewal", testTTLRenewal, true},
 		{"WatchBurst", testWatchBurst, false},
 		{"WatchService", testWatchService, false},
 		{"WatchStop", testWatchStop, false},

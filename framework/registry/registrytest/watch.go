@@ -181,6 +181,37 @@ func testTTLRefresh(w *world) {
 	w.requireNotFound(name)
 }
 
+// testTTLRenewal: heartbeats marked registry.Renewal, of the very Service
+// registered, keep the node alive without events as plain ones do; once
+// they stop it expires, no sooner than TTL after the last; a renewal of
+// the expired node registers it again (a Create). A registry may take a
+// renewal as a registration in full: the outcome is the same.
+func testTTLRenewal(w *world) {
+	t := w.t
+	ttl := w.s.TTL
+	name := w.name("greeter")
+	s := service(name, "1.0", node("a"))
+	wt := w.watch(registry.WatchService(name))
+	renew := []registry.RegisterOption{registry.WithTTL(ttl), registry.Renewal()}
+
+	start := time.Now()
+	w.register(s, registry.WithTTL(ttl))
+	w.requireEvent(wt, registry.Create, name, "a")
+	var last time.Time
+	for time.Since(start) < 2*ttl {
+		time.Sleep(ttl / 3) // the heartbeat's pace, not a wait for a result
+		last = time.Now()
+		require.NoError(t, w.r.Register(w.ctx, s, renew...), "renewal")
+		require.Equal(t, []*registry.Service{s}, w.get(name), "alive after %v", time.Since(start))
+	}
+	w.requireEventWithin(wt, ttl+w.wait, registry.Delete, name, "a")
+	require.GreaterOrEqual(t, time.Since(last), ttl, "expired early")
+
+	require.NoError(t, w.r.Register(w.ctx, s, renew...), "renewal of the expired node")
+	w.requireEvent(wt, registry.Create, name, "a")
+	require.Equal(t, []*registry.Service{s}, w.get(name))
+}
+
 // testTTLExpiry: a node whose TTL passes is removed with a Delete event,
 // no sooner than its TTL; a node without TTL stays.
 func testTTLExpiry(w *world) {
