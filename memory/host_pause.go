@@ -34,6 +34,7 @@ import (
 type pauseState struct {
 	mu      sync.Mutex
 	resumed atomic.Pointer[chan struct{}] // non-nil while paused; its channel is closed when the pause ends
+	held    *atomic.Int64                 // the network's count of hosts held (Network.held), which a pause is one of
 }
 
 // current returns the channel closed when the pause ends, or nil when the
@@ -45,17 +46,15 @@ func (p *pauseState) current() chan struct{} {
 	return nil
 }
 
-// begin starts a pause unless one is on, and reports whether it started
-// one. It does not block.
-func (p *pauseState) begin() bool {
+// begin starts a pause unless one is on. It does not block.
+func (p *pauseState) begin() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.resumed.Load() != nil {
-		return false
+	if p.resumed.Load() == nil {
+		ch := make(chan struct{})
+		p.resumed.Store(&ch)
+		p.held.Add(1)
 	}
-	ch := make(chan struct{})
-	p.resumed.Store(&ch)
-	return true
 }
 
 // end ends the pause, if any. It does not block. Idempotent.
@@ -68,6 +67,7 @@ func (p *pauseState) end() bool {
 	}
 	p.resumed.Store(nil)
 	close(*ch)
+	p.held.Add(-1)
 	return true
 }
 
@@ -79,18 +79,12 @@ func (h *Host) Pause() {
 	if !h.Up() {
 		return
 	}
-	if h.pause.begin() {
-		h.net.held.Add(1)
-	}
+	h.pause.begin()
 }
 
 // Resume ends a pause: everything that waited goes on. It does not block.
 // Idempotent.
-func (h *Host) Resume() {
-	if h.pause.end() {
-		h.net.held.Add(-1)
-	}
-}
+func (h *Host) Resume() { h.pause.end() }
 
 // Paused reports whether the host is paused.
 func (h *Host) Paused() bool { return h.pause.current() != nil }

@@ -125,12 +125,12 @@ func (n *Network) Host(name string) *Host {
 	defer n.mu.Unlock()
 	h, ok := n.hosts[name]
 	if !ok {
-		// A host created after Close is born down, like the rest of the network.
-		h = &Host{net: n, name: name}
-		h.up.Store(!n.closed)
-		if n.closed {
-			n.held.Add(1)
-		}
+		// A host starts down, counted as held, and comes up unless the
+		// network is closed: one created after Close is born down, like
+		// the rest of the network.
+		h = &Host{net: n, name: name, pause: pauseState{held: &n.held}}
+		n.held.Add(1)
+		h.setUp(!n.closed)
 		h.tr = newPauseTransport(h, newHostTransport(h))
 		h.reg = newPauseRegistry(h, newHostRegistry(h))
 		n.hosts[name] = h
@@ -217,22 +217,29 @@ func (h *Host) Up() bool { return h.up.Load() }
 // registry entries stay until their TTL passes. It ends a pause
 // (host_pause.go). Idempotent.
 func (h *Host) Crash() {
-	if !h.up.Swap(false) {
+	if !h.setUp(false) {
 		return
 	}
-	h.net.held.Add(1)
 	h.net.tr.crashHost(h.name)
 	h.net.brk.crashHost(h.name)
-	if h.pause.end() { // a crashed process is no longer paused
-		h.net.held.Add(-1)
-	}
+	h.pause.end() // a crashed process is no longer paused
 }
 
 // Restart brings a crashed host back up with nothing running on it.
-func (h *Host) Restart() {
-	if !h.up.Swap(true) {
-		h.net.held.Add(-1)
+func (h *Host) Restart() { h.setUp(true) }
+
+// setUp brings the host up or down, and reports whether it was not so
+// already; the network's count of held hosts follows.
+func (h *Host) setUp(up bool) bool {
+	if h.up.Swap(up) == up {
+		return false
 	}
+	if up {
+		h.net.held.Add(-1)
+	} else {
+		h.net.held.Add(1)
+	}
+	return true
 }
 
 // errHostDown wraps sentinel with the host's name.
