@@ -1,8 +1,8 @@
 package sim
 
 import (
+	"iter"
 	"math"
-	"slices"
 	"sync"
 	"time"
 
@@ -340,20 +340,14 @@ func (m *metrics) instHistogram(id int, h *hdr.Histogram) *hdr.Histogram {
 	defer m.mu.Unlock()
 	s := &m.inst
 	s.countPending()
-	pages := s.page[id*s.perHist : (id+1)*s.perHist]
-	if !slices.ContainsFunc(pages, func(p int32) bool { return p != 0 }) {
-		return nil
-	}
 	h.Reset()
-	for p, slot := range pages {
-		if slot == 0 {
-			continue
-		}
-		for i, c := range s.pageOf(slot) {
-			if c > 0 {
-				_ = h.RecordValues(s.layout.value(p*histPage+i), int64(c))
-			}
-		}
+	counted := false
+	for idx, c := range s.counts(id) {
+		_ = h.RecordValues(s.layout.value(idx), int64(c))
+		counted = true
+	}
+	if !counted {
+		return nil // a full counter has a page: no spill either
 	}
 	for b, c := range s.spill {
 		if int(b.id) == id {
@@ -363,56 +357,70 @@ func (m *metrics) instHistogram(id int, h *hdr.Histogram) *hdr.Histogram {
 	return h
 }
 
-// instPercentile returns the q-th percentile of instance id's attempt
-// latencies (0 when it had none): hdr.Histogram's ValueAtQuantile of
-// instHistogram, q > 0, found in the instance's pages alone, without
-// building the histogram and walking all of its counters (a report of
-// 1,000 instances did that 2,000 times). ok is false when the instance
-// has latencies in the spill, which only instHistogram counts.
-func (m *metrics) instPercentile(id int, q float64) (d time.Duration, ok bool) {
+// instPercentiles sets out[k] to the qs[k]-th percentile of instance
+// id's attempt latencies (0 when it had none), for percentiles qs above 0
+// in increasing order: hdr.Histogram's ValueAtQuantile of instHistogram,
+// found in one walk of the instance's pages, without building the
+// histogram and walking all of its counters (a report of 1,000 instances
+// did that 2,000 times). It reports false, and leaves the work to
+// instHistogram, when the instance has latencies in the spill.
+func (m *metrics) instPercentiles(id int, qs []float64, out []time.Duration) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := &m.inst
 	s.countPending()
 	for b := range s.spill {
 		if int(b.id) == id {
-			return 0, false
+			return false
 		}
 	}
-	pages := s.page[id*s.perHist : (id+1)*s.perHist]
 	var total int64
-	for _, slot := range pages {
-		if slot != 0 {
-			for _, c := range s.pageOf(slot) {
-				total += int64(c)
-			}
-		}
+	for _, c := range s.counts(id) {
+		total += int64(c)
 	}
+	clear(out)
 	if total == 0 {
-		return 0, true
+		return true
 	}
 	// As hdr: the first counter at which the count reaches the
 	// percentile's, and the highest value it counts (the next counter's
-	// lowest, less one).
-	want := int64(((min(q, 100) / 100) * float64(total)) + 0.5)
-	if want <= 0 {
-		// hdr's walk stops before its first counter: the highest value
-		// of counter 0.
-		return time.Duration(s.layout.value(1)-1) * time.Microsecond, true
+	// lowest, less one); a count of 0 stops hdr's walk before its first
+	// counter.
+	want := func(k int) int64 { return int64(((min(qs[k], 100) / 100) * float64(total)) + 0.5) }
+	highest := func(idx int) time.Duration { return time.Duration(s.layout.value(idx+1)-1) * time.Microsecond }
+	k := 0
+	for ; k < len(qs) && want(k) <= 0; k++ {
+		out[k] = highest(0)
 	}
 	var sum int64
-	for p, slot := range pages {
-		if slot == 0 {
-			continue
+	for idx, c := range s.counts(id) {
+		if k == len(qs) {
+			break
 		}
-		for i, c := range s.pageOf(slot) {
-			if sum += int64(c); c > 0 && sum >= want {
-				idx := p*histPage + i
-				return time.Duration(s.layout.value(idx+1)-1) * time.Microsecond, true
+		sum += int64(c)
+		for ; k < len(qs) && sum >= want(k); k++ {
+			out[k] = highest(idx)
+		}
+	}
+	return true
+}
+
+// counts yields instance id's counters that are not zero, in index
+// order: the counter's index in the histogram's layout and its count.
+// Called under m.mu, once pending latencies are counted.
+func (s *instStats) counts(id int) iter.Seq2[int, uint32] {
+	return func(yield func(int, uint32) bool) {
+		for p, slot := range s.page[id*s.perHist : (id+1)*s.perHist] {
+			if slot == 0 {
+				continue
+			}
+			for i, c := range s.pageOf(slot) {
+				if c > 0 && !yield(p*histPage+i, c) {
+					return
+				}
 			}
 		}
 	}
-	return 0, true
 }
 
 // newInstHistogram returns a histogram for instHistogram.

@@ -110,9 +110,9 @@ func TestInstanceHistogramPages(t *testing.T) {
 	assert.Nil(t, m.instHistogram(0, m.newInstHistogram()))
 }
 
-// An instance's percentile, read from its pages, is hdr.Histogram's
-// ValueAtQuantile of the same latencies, for every percentile from 0.1
-// to 100 and for latencies of several spreads: a few values, one value,
+// An instance's percentiles, read from its pages in one walk, are
+// hdr.Histogram's ValueAtQuantile of the same latencies, for every
+// percentile from 0.1 to 100 and for latencies of several spreads: a few values, one value,
 // a lognormal spread, values across the whole range. An instance with a
 // full counter (its count in the spill) is left to the histogram.
 func TestInstancePercentileIsHdrs(t *testing.T) {
@@ -131,14 +131,18 @@ func TestInstancePercentileIsHdrs(t *testing.T) {
 				m.attempt(1, time.Unix(0, 0), time.Duration(draw())*time.Microsecond, false)
 			}
 			h := m.instHistogram(1, m.newInstHistogram())
+			var qs []float64
 			for q := 0.1; q <= 100; q += 0.1 {
-				got, ok := m.instPercentile(1, q)
-				require.True(t, ok)
-				require.Equal(t, percentile(h, q), got, "%s, %d latencies, percentile %v", name, n, q)
+				qs = append(qs, q)
 			}
-			got, ok := m.instPercentile(0, 50)
-			assert.True(t, ok)
-			assert.Zero(t, got, "an instance without attempts")
+			got := make([]time.Duration, len(qs))
+			require.True(t, m.instPercentiles(1, qs, got))
+			for k, q := range qs {
+				require.Equal(t, percentile(h, q), got[k], "%s, %d latencies, percentile %v", name, n, q)
+			}
+			one := []time.Duration{time.Hour}
+			assert.True(t, m.instPercentiles(0, []float64{50}, one))
+			assert.Zero(t, one[0], "an instance without attempts")
 		}
 	}
 	m := newMetrics(time.Unix(0, 0), time.Second, 10*time.Second, time.Second)
@@ -147,6 +151,5 @@ func TestInstancePercentileIsHdrs(t *testing.T) {
 	m.inst.countPending()
 	*m.inst.counter(0, m.inst.layout.index(5000)) = math.MaxUint32
 	m.attempt(0, time.Unix(0, 0), 5*time.Millisecond, false)
-	_, ok := m.instPercentile(0, 50)
-	assert.False(t, ok, "a count in the spill")
+	assert.False(t, m.instPercentiles(0, []float64{50}, make([]time.Duration, 1)), "a count in the spill")
 }

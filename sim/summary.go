@@ -43,19 +43,18 @@ func (w *world) report(sc *scenario.Scenario, file string, seed uint64, virtual 
 		perService[in.service] += m.instAttempts(in.id)
 	}
 	var scratch *hdr.Histogram
+	qs, p := []float64{50, 99}, make([]time.Duration, 2)
 	for _, in := range w.instances {
 		attempts := m.instAttempts(in.id)
-		p50, ok50 := m.instPercentile(in.id, 50)
-		p99, ok99 := m.instPercentile(in.id, 99)
-		if !ok50 || !ok99 {
+		if !m.instPercentiles(in.id, qs, p) {
 			if scratch == nil {
 				scratch = m.newInstHistogram()
 			}
 			hist := m.instHistogram(in.id, scratch)
-			p50, p99 = percentile(hist, 50), percentile(hist, 99)
+			p[0], p[1] = percentile(hist, qs[0]), percentile(hist, qs[1])
 		}
 		ir := InstanceReport{Name: in.name, Service: in.service, Zone: in.zone, Attempts: attempts, Failures: m.instFailures(in.id),
-			P50: msOf(p50), P99: msOf(p99)}
+			P50: msOf(p[0]), P99: msOf(p[1])}
 		if t := perService[in.service]; t > 0 {
 			ir.Share = float64(attempts) / float64(t)
 		}
