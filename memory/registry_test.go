@@ -16,6 +16,19 @@ import (
 	"github.com/microsim/microsim/memory"
 )
 
+// watchedRegistry returns the registry of a new network and a watcher of
+// all its events, both closed when the test ends.
+func watchedRegistry(t *testing.T) (registry.Registry, registry.Watcher) {
+	t.Helper()
+	n := memory.MustNetwork()
+	t.Cleanup(func() { _ = n.Close() })
+	r := n.Registry()
+	w, err := r.Watch(t.Context())
+	require.NoError(t, err)
+	t.Cleanup(w.Stop)
+	return r, w
+}
+
 func newRegistrySuite(synctest bool) registrytest.Suite {
 	return registrytest.Suite{
 		New: func(t *testing.T) registry.Registry {
@@ -206,12 +219,8 @@ func TestRegistryTotalOrder(t *testing.T) {
 // refresh, not an update.
 func TestRegistryUpdateOnlyOnChange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := memory.MustNetwork()
-		defer n.Close()
-		ctx, r := t.Context(), n.Registry()
-		w, err := r.Watch(ctx)
-		require.NoError(t, err)
-		defer w.Stop()
+		ctx := t.Context()
+		r, w := watchedRegistry(t)
 		s := regService("greeter", "1.0", "a")
 		require.NoError(t, r.Register(ctx, s))
 		require.Equal(t, registry.Create, nextEvent(t, w).Type)
@@ -243,7 +252,7 @@ func TestRegistryUpdateOnlyOnChange(t *testing.T) {
 		time.Sleep(time.Hour)
 		requireNoEvent(t, w)
 
-		err = r.Register(ctx, s, registry.WithTTL(-time.Second))
+		err := r.Register(ctx, s, registry.WithTTL(-time.Second))
 		require.ErrorIs(t, err, registry.ErrInvalid)
 		require.ErrorIs(t, r.Deregister(ctx, nil), registry.ErrInvalid)
 	})
@@ -252,18 +261,13 @@ func TestRegistryUpdateOnlyOnChange(t *testing.T) {
 // A call whose ctx is done returns exactly ctx.Err().
 func TestRegistryContextDone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := memory.MustNetwork()
-		defer n.Close()
-		r := n.Registry()
-		w, err := r.Watch(t.Context())
-		require.NoError(t, err)
-		defer w.Stop()
+		r, w := watchedRegistry(t)
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		s := regService("greeter", "1.0", "a")
 		require.Equal(t, context.Canceled, r.Register(ctx, s))
 		require.Equal(t, context.Canceled, r.Deregister(ctx, s))
-		_, err = r.GetService(ctx, "greeter")
+		_, err := r.GetService(ctx, "greeter")
 		require.Equal(t, context.Canceled, err)
 		_, err = r.ListServices(ctx)
 		require.Equal(t, context.Canceled, err)
@@ -344,12 +348,8 @@ func TestRegistryHeartbeatSeesChangesInPlace(t *testing.T) {
 	for name, change := range changes {
 		t.Run(name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				n := memory.MustNetwork()
-				defer n.Close()
-				ctx, r := t.Context(), n.Host("a").Registry()
-				w, err := r.Watch(ctx)
-				require.NoError(t, err)
-				defer w.Stop()
+				ctx := t.Context()
+				r, w := watchedRegistry(t)
 				svc := &registry.Service{Name: "greeter", Version: "1", Metadata: map[string]string{"team": "x"},
 					Endpoints: []*registry.Endpoint{
 						{Name: "G.Hello", Request: "Req", Response: "Rsp", RequestShape: &registry.Shape{Type: "object",
@@ -374,12 +374,8 @@ func TestRegistryHeartbeatSeesChangesInPlace(t *testing.T) {
 	}
 	t.Run("nil and empty", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
-			n := memory.MustNetwork()
-			defer n.Close()
-			ctx, r := t.Context(), n.Host("a").Registry()
-			w, err := r.Watch(ctx)
-			require.NoError(t, err)
-			defer w.Stop()
+			ctx := t.Context()
+			r, w := watchedRegistry(t)
 			svc := &registry.Service{Name: "greeter", Nodes: []*registry.Node{{ID: "a-1", Address: "a:1"}}}
 			ttl := registry.WithTTL(3 * time.Second)
 			require.NoError(t, r.Register(ctx, svc, ttl))
@@ -399,13 +395,8 @@ func TestRegistryHeartbeatSeesChangesInPlace(t *testing.T) {
 // without a TTL stays.
 func TestRegistryExpiresEachNodeOnTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := memory.MustNetwork()
-		defer n.Close()
 		ctx := t.Context()
-		r := n.Host("h").Registry()
-		w, err := r.Watch(ctx)
-		require.NoError(t, err)
-		defer w.Stop()
+		r, w := watchedRegistry(t)
 
 		start := time.Now()
 		const nodes = 40
@@ -476,13 +467,8 @@ func drainDeletes(t *testing.T, w registry.Watcher, start time.Time, gone map[st
 // registration's TTL.
 func TestRegistryExpiryFollowsTheLastRegistration(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := memory.MustNetwork()
-		defer n.Close()
 		ctx := t.Context()
-		r := n.Host("h").Registry()
-		w, err := r.Watch(ctx)
-		require.NoError(t, err)
-		defer w.Stop()
+		r, w := watchedRegistry(t)
 		ttl := registry.WithTTL(3 * time.Second)
 		changed := func(id string) *registry.Service {
 			s := regService("svc", "1.0", id)
@@ -523,13 +509,8 @@ func TestRegistryExpiryFollowsTheLastRegistration(t *testing.T) {
 // until the value is registered without Renewal.
 func TestRegistryRenewal(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		n := memory.MustNetwork()
-		defer n.Close()
 		ctx := t.Context()
-		r := n.Host("h").Registry()
-		w, err := r.Watch(ctx)
-		require.NoError(t, err)
-		defer w.Stop()
+		r, w := watchedRegistry(t)
 		renew := []registry.RegisterOption{registry.WithTTL(3 * time.Second), registry.Renewal()}
 		start := time.Now()
 

@@ -157,27 +157,8 @@ func testWatchContext(w *world) {
 // past its first TTL without emitting events; once the heartbeats stop it
 // expires, no sooner than TTL after the last one.
 func testTTLRefresh(w *world) {
-	t := w.t
-	ttl := w.s.TTL
 	name := w.name("greeter")
-	s := service(name, "1.0", node("a"))
-	wt := w.watch(registry.WatchService(name))
-
-	start := time.Now()
-	w.register(s, registry.WithTTL(ttl))
-	w.requireEvent(wt, registry.Create, name, "a")
-	var last time.Time
-	for time.Since(start) < 2*ttl {
-		time.Sleep(ttl / 3) // the heartbeat's pace, not a wait for a result
-		last = time.Now()
-		require.NoError(t, w.r.Register(w.ctx, s, registry.WithTTL(ttl)), "heartbeat")
-		require.Equal(t, []*registry.Service{s}, w.get(name), "alive after %v", time.Since(start))
-	}
-	require.GreaterOrEqual(t, time.Since(start), 2*ttl)
-
-	// No Update for an unchanged heartbeat: the next event is the expiry.
-	w.requireEventWithin(wt, ttl+w.wait, registry.Delete, name, "a")
-	require.GreaterOrEqual(t, time.Since(last), ttl, "expired early")
+	w.beatUntilExpired(name, service(name, "1.0", node("a")), registry.WithTTL(w.s.TTL))
 	w.requireNotFound(name)
 }
 
@@ -187,29 +168,43 @@ func testTTLRefresh(w *world) {
 // the expired node registers it again (a Create). A registry may take a
 // renewal as a registration in full: the outcome is the same.
 func testTTLRenewal(w *world) {
-	t := w.t
-	ttl := w.s.TTL
 	name := w.name("greeter")
 	s := service(name, "1.0", node("a"))
+	renew := []registry.RegisterOption{registry.WithTTL(w.s.TTL), registry.Renewal()}
+	wt := w.beatUntilExpired(name, s, renew...)
+
+	require.NoError(w.t, w.r.Register(w.ctx, s, renew...), "renewal of the expired node")
+	w.requireEvent(wt, registry.Create, name, "a")
+	require.Equal(w.t, []*registry.Service{s}, w.get(name))
+}
+
+// beatUntilExpired registers s, service name with one node, with the
+// suite's TTL, registers it again with beat every third of a TTL for two
+// TTLs, checking it is alive each time, then requires its expiry (a
+// Delete, the only event after the Create) no sooner than a TTL after the
+// last beat. It returns the watcher of name's events.
+func (w *world) beatUntilExpired(name string, s *registry.Service, beat ...registry.RegisterOption) registry.Watcher {
+	t := w.t
+	ttl := w.s.TTL
+	id := s.Nodes[0].ID
 	wt := w.watch(registry.WatchService(name))
-	renew := []registry.RegisterOption{registry.WithTTL(ttl), registry.Renewal()}
 
 	start := time.Now()
 	w.register(s, registry.WithTTL(ttl))
-	w.requireEvent(wt, registry.Create, name, "a")
+	w.requireEvent(wt, registry.Create, name, id)
 	var last time.Time
 	for time.Since(start) < 2*ttl {
 		time.Sleep(ttl / 3) // the heartbeat's pace, not a wait for a result
 		last = time.Now()
-		require.NoError(t, w.r.Register(w.ctx, s, renew...), "renewal")
+		require.NoError(t, w.r.Register(w.ctx, s, beat...), "heartbeat")
 		require.Equal(t, []*registry.Service{s}, w.get(name), "alive after %v", time.Since(start))
 	}
-	w.requireEventWithin(wt, ttl+w.wait, registry.Delete, name, "a")
-	require.GreaterOrEqual(t, time.Since(last), ttl, "expired early")
+	require.GreaterOrEqual(t, time.Since(start), 2*ttl)
 
-	require.NoError(t, w.r.Register(w.ctx, s, renew...), "renewal of the expired node")
-	w.requireEvent(wt, registry.Create, name, "a")
-	require.Equal(t, []*registry.Service{s}, w.get(name))
+	// No Update for an unchanged heartbeat: the next event is the expiry.
+	w.requireEventWithin(wt, ttl+w.wait, registry.Delete, name, id)
+	require.GreaterOrEqual(t, time.Since(last), ttl, "expired early")
+	return wt
 }
 
 // testTTLExpiry: a node whose TTL passes is removed with a Delete event,
