@@ -224,7 +224,7 @@ func (in *instance) edgeCall(ctx context.Context, c *edgeCall, seq uint64, depth
 	if c.goCallee {
 		cs = &callState{Context: ctx, seq: child}
 	} else {
-		call = newSynthCall(ctx, child, depth, true)
+		call = in.w.newSynthCall(ctx, child, depth, true)
 		cs = &call.callState
 	}
 	var cctx context.Context = cs
@@ -245,6 +245,9 @@ func (in *instance) edgeCall(ctx context.Context, c *edgeCall, seq uint64, depth
 	// by the step, not failed by the callee.
 	cancelled := err != nil && outer != nil && ctx.Err() != nil && outer.Err() == nil
 	in.w.metrics.edgeCall(c.edge, start, time.Since(start), err, cs.attempts.Load(), cancelled)
+	// call is not reused (freeSynthCall): cs is the parent of contexts
+	// derived from the step's ctx, whose cancellation may still read it
+	// on another goroutine (a deadline's timer) once Call returned.
 	return err
 }
 

@@ -306,7 +306,7 @@ func (c *detachedCtx) String() string            { return "sim.callCtx" }
 
 // call makes one call and records it.
 func (w *world) call(ctx context.Context, wl *workload, k int, seq uint64) {
-	call := newSynthCall(ctx, seq, 0, false)
+	call := w.newSynthCall(ctx, seq, 0, false)
 	cs := &call.callState
 	start := time.Now()
 	opts := wl.opts
@@ -328,6 +328,13 @@ func (w *world) call(ctx context.Context, wl *workload, k int, seq uint64) {
 		err = wl.cli.cli.Call(cs, wl.spec.Service, wl.eps[k], &call.req, &call.rsp, opts...)
 	}
 	w.metrics.call(wl.series[k], start, time.Since(start), err, cs.attempts.Load())
+	if wl.topic == "" && wl.spec.Stream == nil {
+		// A call leaves nothing behind that holds its ctx: cs's parent is
+		// never cancelled (callCtx), so the client derives nothing from
+		// cs but its own deadline ctx, which only forwards Value. A publish
+		// or a stream may leave work behind (a delivery, a stream's watch).
+		w.freeSynthCall(call)
+	}
 }
 
 // sleepUntil sleeps until t; it returns false when ctx ended first.

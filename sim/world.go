@@ -20,6 +20,7 @@ import (
 	"github.com/microsim/microsim/framework/server"
 	"github.com/microsim/microsim/framework/transport"
 	"github.com/microsim/microsim/internal/ctxwake"
+	"github.com/microsim/microsim/internal/poison"
 	"github.com/microsim/microsim/memory"
 	"github.com/microsim/microsim/sim/scenario"
 )
@@ -65,6 +66,16 @@ type world struct {
 	tasks *taskPool // runs the calls of parallel steps
 
 	sleepers sync.Pool // of idle *ctxwake.Sleeper: the latency waits of synthetic handlers (sleep)
+	// synthCalls holds the *synthCall of calls that returned, for the
+	// next (newSynthCall): reused, each is in the CPU's cache, where a
+	// new one would be memory the call is the first to touch, which in a
+	// world of many instances costs more than the rest of the call's
+	// state.
+	synthCalls sync.Pool
+	// args keeps the arguments of the calls of synthetic endpoints that
+	// call nothing downstream (server.UnaryPooled), shared by every
+	// server of the world.
+	args server.ArgPool[[]byte, []byte]
 
 	obs *Observation // nil: the run is not observed
 }
@@ -425,7 +436,9 @@ func (w *world) sleep(ctx context.Context, d time.Duration) error {
 // sequence number, then the depth in the call graph) and the reply. The
 // request and reply go to the client as *[]byte (which the bytes codec
 // takes as it takes a []byte), so that neither is boxed into an interface
-// of its own.
+// of its own. Once the client's Call returned, nothing holds it (the
+// client's attempts, hedges included, have ended, and the server side has
+// a ctx of its own), and freeSynthCall keeps it for the next call.
 type synthCall struct {
 	callState
 	body     [9]byte
@@ -433,9 +446,14 @@ type synthCall struct {
 }
 
 // newSynthCall returns the state of a call with sequence number seq under
-// ctx; depth is its depth in the call graph, sent when withDepth.
-func newSynthCall(ctx context.Context, seq uint64, depth int, withDepth bool) *synthCall {
-	sc := &synthCall{callState: callState{Context: ctx, seq: seq}}
+// ctx; depth is its depth in the call graph, sent when withDepth. The
+// reply buffer of a reused one keeps its capacity.
+func (w *world) newSynthCall(ctx context.Context, seq uint64, depth int, withDepth bool) *synthCall {
+	sc, _ := w.synthCalls.Get().(*synthCall)
+	if sc == nil {
+		sc = new(synthCall)
+	}
+	*sc = synthCall{callState: callState{Context: ctx, seq: seq}, rsp: sc.rsp[:0]}
 	binary.LittleEndian.PutUint64(sc.body[:], seq)
 	sc.req = sc.body[:8]
 	if withDepth {
@@ -444,6 +462,24 @@ func newSynthCall(ctx context.Context, seq uint64, depth int, withDepth bool) *s
 	}
 	return sc
 }
+
+// freeSynthCall keeps sc, whose Call returned, for newSynthCall. Built
+// with microsim_poison, it is left to the GC instead, its reply
+// overwritten: whatever read it after the call reads garbage.
+func (w *world) freeSynthCall(sc *synthCall) {
+	if poison.On {
+		poison.Bytes(sc.rsp)
+		return
+	}
+	if cap(sc.rsp) > maxKeptReply {
+		sc.rsp = nil
+	}
+	sc.Context = nil
+	w.synthCalls.Put(sc)
+}
+
+// maxKeptReply bounds the reply buffer a free synthCall keeps.
+const maxKeptReply = 4 << 10
 
 // Value implements context.Context.
 func (cs *callState) Value(key any) any {

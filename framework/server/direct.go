@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+
+	"github.com/microsim/microsim/internal/poison"
 )
 
 // A unary endpoint is called in one of two ways.
@@ -57,11 +59,79 @@ func Unary[Req, Rsp any](fn func(ctx context.Context, req *Req, rsp *Rsp) error)
 // unaryFunc is a unary function of known types (Unary).
 type unaryFunc[Req, Rsp any] func(ctx context.Context, req *Req, rsp *Rsp) error
 
-// typedArgs is what a call of a Unary endpoint allocates.
+// typedArgs is what a call of a Unary endpoint allocates (or, of a
+// UnaryPooled one, takes from its ArgPool).
 type typedArgs[Req, Rsp any] struct {
 	req  Req
 	rsp  Rsp
 	call callState
+}
+
+// ArgPool keeps the arguments of the calls of UnaryPooled endpoints (the
+// request and response values, the Request and the handler's ctx) once
+// the calls ended, for later calls. One pool may serve the endpoints of
+// many servers, of its request and response types: a call then takes what
+// the last call to end left, wherever that ran, which is still in the
+// CPU's cache. A simulated world of a thousand servers shares one. The
+// zero value is ready to use; an ArgPool must not be copied once used.
+type ArgPool[Req, Rsp any] struct{ p sync.Pool }
+
+// UnaryPooled is Unary for a handler that keeps nothing: a call takes its
+// request and response values, its Request and its ctx from pool, zeroed,
+// and gives them back once it has ended (the handler returned and the
+// reply was sent). A call then allocates nothing of its own.
+//
+// fn, the server's handler wrappers and whatever they start must keep none
+// of req, rsp, the Request and ctx once fn has returned, nor any context
+// derived from ctx: a later call reuses them. The simulator serves its
+// synthetic endpoints that call nothing downstream this way. Built with
+// the microsim_poison tag (package internal/poison), nothing is reused: a
+// call's arguments are zeroed when it ends and left to the GC, so that a
+// handler that kept them finds zero values.
+//
+// A nil pool makes HandleFunc fail.
+func UnaryPooled[Req, Rsp any](fn func(ctx context.Context, req *Req, rsp *Rsp) error, pool *ArgPool[Req, Rsp]) UnaryHandler {
+	return pooledFunc[Req, Rsp]{fn: fn, pool: pool}
+}
+
+// pooledFunc is a unary function of known types whose arguments come from
+// an ArgPool (UnaryPooled).
+type pooledFunc[Req, Rsp any] struct {
+	fn   unaryFunc[Req, Rsp]
+	pool *ArgPool[Req, Rsp]
+}
+
+func (f pooledFunc[Req, Rsp]) bind() (unaryBinding, error) {
+	b, err := f.fn.bind()
+	if err != nil {
+		return b, err
+	}
+	if f.pool == nil {
+		return unaryBinding{}, fmt.Errorf("nil ArgPool")
+	}
+	pool := f.pool
+	b.args = func() (req, rsp any, st *callState) {
+		a, _ := pool.p.Get().(*typedArgs[Req, Rsp])
+		if a == nil {
+			a = new(typedArgs[Req, Rsp])
+			// Made once per set of arguments, kept by reset.
+			a.call.free = func() {
+				a.reset()
+				if !poison.On {
+					pool.p.Put(a)
+				}
+			}
+		}
+		return &a.req, &a.rsp, &a.call
+	}
+	return b, nil
+}
+
+// reset zeroes a, but for what its call state keeps across calls.
+func (a *typedArgs[Req, Rsp]) reset() {
+	free, gone := a.call.free, a.call.h.goneFn
+	*a = typedArgs[Req, Rsp]{}
+	a.call.free, a.call.h.goneFn = free, gone
 }
 
 func (f unaryFunc[Req, Rsp]) bind() (unaryBinding, error) {

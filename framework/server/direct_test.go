@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/microsim/microsim/internal/poison"
 )
 
 type directReq struct{ N int }
@@ -197,4 +199,33 @@ func BenchmarkUnaryCall(b *testing.B) {
 			}
 		})
 	}
+}
+
+// UnaryPooled's arguments come zeroed, whatever the last call left in
+// them; once a call's are freed, what it kept reads zero; built with
+// microsim_poison, none is reused. A nil pool is refused.
+func TestUnaryPooledArgs(t *testing.T) {
+	var pool ArgPool[directReq, directRsp]
+	b := bindFunc(t, UnaryPooled(valueHandler{add: 1}.Add, &pool))
+	var last *directReq
+	for i := range 100 {
+		req, rsp, st := b.args()
+		r, p := req.(*directReq), rsp.(*directRsp)
+		require.Zero(t, *r, "call %d", i)
+		require.Zero(t, *p, "call %d", i)
+		require.Zero(t, st.req, "call %d", i)
+		require.False(t, st.h.ended, "call %d", i)
+		if poison.On {
+			require.NotSame(t, last, r, "built with microsim_poison, nothing is reused")
+		}
+		last = r
+		r.N, p.N, st.req.Service, st.h.ended = i+1, i+2, "svc", true
+		st.free()
+		require.Zero(t, *r, "call %d, freed", i)
+		require.Zero(t, *p, "call %d, freed", i)
+		require.Zero(t, st.req, "call %d, freed", i)
+		require.False(t, st.h.ended, "call %d, freed", i)
+	}
+	_, err := UnaryPooled(valueHandler{}.Add, nil).bind()
+	require.ErrorContains(t, err, "nil ArgPool")
 }

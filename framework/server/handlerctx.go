@@ -52,6 +52,9 @@ type handlerCtx struct {
 	stop  context.CancelFunc // the deadline's; nil without one
 	ended bool               // the handler returned
 	armed bool               // NotifyRecv was called on sock
+	// goneFn is gone, bound when first armed: a ctx reused by a later
+	// call (UnaryPooled) keeps it, and its arming allocates nothing.
+	goneFn func(error)
 
 	// wmu guards what a cancellation sets. The socket's callback (gone)
 	// takes it, not mu: end holds mu while StopNotify waits for a running
@@ -158,7 +161,10 @@ func (h *handlerCtx) use() context.Context {
 // arm starts the caller-gone watch. Called under h.mu.
 func (h *handlerCtx) arm() {
 	h.armed = true
-	h.sock.NotifyRecv(h.gone)
+	if h.goneFn == nil {
+		h.goneFn = h.gone
+	}
+	h.sock.NotifyRecv(h.goneFn)
 }
 
 // gone cancels the handler: its caller went away (err is what Recv saw).

@@ -185,6 +185,7 @@ func TestHandleFuncRejectsBadFunctions(t *testing.T) {
 		{name: "nil func", endpoint: "G.Hello", fn: nilFn, want: []string{"nil function"}},
 		{name: "not a func", endpoint: "G.Hello", fn: 42, want: []string{`HandleFunc("G.Hello")`, "int", "accepted signatures"}},
 		{name: "wrong args", endpoint: "G.Hello", fn: func(ctx context.Context, s string) error { return nil }, want: []string{"func(context.Context, string) error", "accepted signatures"}},
+		{name: "nil pool", endpoint: "G.Hello", fn: server.UnaryPooled((&Greeter{}).Hello, nil), want: []string{`HandleFunc("G.Hello")`, "nil ArgPool"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -115,12 +115,18 @@ func (s *server) handleStream(r *running, sock transport.Socket) {
 	c := &slot.c
 	s.admitLocked(c, sock)
 	s.mu.Unlock()
+	var st *callState
 	if c.refusal {
 		s.refuse(r.base, c)
 	} else {
-		s.serve(r, &slot.w, c)
+		st = s.serve(r, &slot.w, c)
 	}
 	c.end()
+	if st != nil && st.free != nil {
+		// The handler ended (c.end waited for the caller-gone watch's
+		// callback) and nothing of the server refers to its ctx.
+		st.free()
+	}
 	s.mu.Lock()
 	s.forgetLocked(c)
 	if len(r.free) < maxFreeSlots {
@@ -254,24 +260,25 @@ func (s *server) refuseStopping(ctx context.Context, sock transport.Socket) {
 
 // serve reads a request, dispatches it and replies. r.base bounds the
 // socket (Stop's drain closes the socket of an abandoned call); the
-// handler's ctx (handlerCtx) derives from r.hbase.
-func (s *server) serve(r *running, w *serving, c *call) {
+// handler's ctx (handlerCtx) derives from r.hbase. It returns the call's
+// state, if it made one, for its free once the call has ended.
+func (s *server) serve(r *running, w *serving, c *call) *callState {
 	ctx := r.base
 	m, err := c.sock.Recv(ctx)
 	if err != nil {
 		s.opts.log.Debug("server: stream ended before a request arrived", "service", s.name, "remote", c.sock.RemoteAddr(), "err", err)
-		return
+		return nil
 	}
 	rt, e := s.route(m, &w.last)
 	if e != nil {
 		s.replyError(ctx, c, e)
-		return
+		return nil
 	}
 	ep, cd := rt.ep, rt.cd
 	if rt.hasTimeout && rt.timeout <= 0 {
 		s.replyError(ctx, c, errors.New(s.name, errors.DeadlineExceeded,
 			"deadline of the request to %s passed before it arrived (Micro-Timeout %v)", ep.name, rt.timeout))
-		return
+		return nil
 	}
 	// The Request and the handler's ctx live as long as each other: one
 	// allocation, which for a unary endpoint also holds the request and
@@ -305,9 +312,10 @@ func (s *server) serve(r *running, w *serving, c *call) {
 	}
 	if ep.stream {
 		s.serveStream(ctx, hctx, c, ep, cd, req, m)
-		return
+	} else {
+		s.serveUnary(ctx, hctx, w, c, ep, cd, req, m, body, rsp)
 	}
-	s.serveUnary(ctx, hctx, w, c, ep, cd, req, m, body, rsp)
+	return st
 }
 
 // callState is what a call allocates for its handler: the Request and the
@@ -315,6 +323,9 @@ func (s *server) serve(r *running, w *serving, c *call) {
 type callState struct {
 	req Request
 	h   handlerCtx
+	// free, when not nil, gives the call's arguments back to their pool
+	// once the call has ended (UnaryPooled).
+	free func()
 }
 
 // hasMetadata reports whether h holds a header that is not reserved;

@@ -501,3 +501,52 @@ func TestHandlerMayKeepItsArguments(t *testing.T) {
 		}
 	})
 }
+
+// pooledReq and pooledRsp have a field the JSON codec leaves alone when
+// the request has none: a reused value would keep the last call's.
+type pooledReq struct {
+	N    int    `json:"n,omitempty"`
+	Note string `json:"note,omitempty"`
+}
+type pooledRsp struct {
+	Sum  int    `json:"sum"`
+	Seen string `json:"seen"`
+}
+
+// Calls of a UnaryPooled endpoint, on two servers sharing one pool, each
+// get zeroed arguments and an unended ctx, whatever the calls before left
+// in them, and their replies carry their own values: a call's arguments
+// go back to the pool only once its reply was sent.
+func TestUnaryPooledServesEachCallFresh(t *testing.T) {
+	w := newWorld(t)
+	var pool server.ArgPool[pooledReq, pooledRsp]
+	handler := func(ctx context.Context, req *pooledReq, rsp *pooledRsp) error {
+		if rsp.Sum != 0 || rsp.Seen != "" {
+			return fmt.Errorf("response not zeroed: %+v", *rsp)
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("ctx already ended: %w", err)
+		}
+		rsp.Sum, rsp.Seen = req.N+1, req.Note
+		return nil
+	}
+	var clients []*rawClient
+	for _, name := range []string{"a", "b"} {
+		h := w.net.Host(name)
+		s, err := server.New("pooled", h.Transport(), w.reg(h))
+		require.NoError(t, err)
+		require.NoError(t, s.HandleFunc("Pool.Add", server.UnaryPooled(handler, &pool)))
+		require.NoError(t, s.Start(t.Context()))
+		t.Cleanup(func() { _ = s.Stop(context.Background()) })
+		clients = append(clients, w.dial(t, s.Addr()))
+	}
+	for i := range 200 {
+		req := pooledReq{N: i}
+		if i%2 == 0 {
+			req.Note = fmt.Sprintf("call %d", i)
+		}
+		var rsp pooledRsp
+		require.NoError(t, clients[i%3%2].call(t.Context(), "pooled", "Pool.Add", &req, &rsp), "call %d", i)
+		require.Equal(t, pooledRsp{Sum: i + 1, Seen: req.Note}, rsp, "call %d", i)
+	}
+}
