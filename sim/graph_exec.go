@@ -245,9 +245,9 @@ func (in *instance) edgeCall(ctx context.Context, c *edgeCall, seq uint64, depth
 	// by the step, not failed by the callee.
 	cancelled := err != nil && outer != nil && ctx.Err() != nil && outer.Err() == nil
 	in.w.metrics.edgeCall(c.edge, start, time.Since(start), err, cs.attempts.Load(), cancelled)
-	// call is not reused (freeSynthCall): cs is the parent of contexts
-	// derived from the step's ctx, whose cancellation may still read it
-	// on another goroutine (a deadline's timer) once Call returned.
+	// call is not reused (freeSynthCall): a context derived from cs (the
+	// edge's timeout, the client's own when the step's ctx can end) may
+	// still read it on its timer's goroutine once Call returned.
 	return err
 }
 

@@ -546,6 +546,7 @@ func TestUnaryPooledServesEachCallFresh(t *testing.T) {
 			req.Note = fmt.Sprintf("call %d", i)
 		}
 		var rsp pooledRsp
+		// Both servers get calls with and without a note, in turn.
 		require.NoError(t, clients[i%3%2].call(t.Context(), "pooled", "Pool.Add", &req, &rsp), "call %d", i)
 		require.Equal(t, pooledRsp{Sum: i + 1, Seen: req.Note}, rsp, "call %d", i)
 	}
