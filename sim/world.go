@@ -325,6 +325,9 @@ func (w *world) buildClient(name string, c *scenario.Client, zone, prefix string
 		client.WithRand(newRand(w.seed, prefix+"/client")),
 		client.WithAttemptWrapper(w.recordAttempt),
 		client.WithCodecs(w.codecs),
+		// Its wrappers (recordAttempt, the observability ones) keep
+		// nothing of a call once it returned.
+		client.WithCallReuse(),
 	}
 	timeout := c.Timeout.Std()
 	if timeout == 0 {

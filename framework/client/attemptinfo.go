@@ -107,6 +107,15 @@ func (c *attemptCtx) WakeOnEnd(ch chan struct{}) bool {
 	return ok && w.WakeOnEnd(ch)
 }
 
+// AfterFunc ties f to the parent, as context.AfterFunc(c, f) would tie it
+// to c: the context package then registers contexts derived from c (a
+// transport's AfterFunc on an attempt's ctx) with the parent instead of
+// starting a goroutine that waits on c, which would also read c (the
+// Request's own, with WithCallReuse) after the call returned.
+func (c *attemptCtx) AfterFunc(f func()) (stop func() bool) {
+	return context.AfterFunc(c.Context, f)
+}
+
 // StopWake implements ctxwake.Waker.
 func (c *attemptCtx) StopWake(ch chan struct{}) {
 	if w, ok := c.Context.(ctxwake.Waker); ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -81,4 +82,29 @@ func TestAttemptCtxAllocations(t *testing.T) {
 	})
 	assert.Equal(t, 1.0, later)
 	_ = kept
+}
+
+// TestAttemptCtxAfterFunc: what is derived from an attempt's ctx (a
+// transport's context.AfterFunc, a wrapper's WithCancel) is registered
+// with its parent, a call's deadlineCtx, rather than watched by a
+// goroutine that would read the attempt's ctx after the call: it runs
+// when the parent ends, and its stop takes it back from the parent.
+func TestAttemptCtxAfterFunc(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var pool sync.Pool
+		var d deadlineCtx
+		d.start(context.Background(), time.Second, &pool)
+		ac := &attemptCtx{Context: &d}
+		ran := make(chan struct{})
+		context.AfterFunc(ac, func() { close(ran) })
+		stop := context.AfterFunc(ac, func() { t.Error("a stopped func ran") })
+		child, cancel := context.WithCancel(ac)
+		require.Len(t, d.after, 3, "registered with the parent")
+		require.True(t, stop())
+		cancel()
+		require.Len(t, d.after, 1, "taken back by stop and cancel")
+		require.ErrorIs(t, child.Err(), context.Canceled)
+		d.end(&pool)
+		<-ran
+	})
 }

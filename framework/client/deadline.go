@@ -12,10 +12,33 @@ import (
 
 // callFrame is what a unary call allocates up front: its Request and, for
 // a caller that set no deadline, the context carrying the client's default
-// timeout, in one allocation.
+// timeout, in one allocation. With WithCallReuse, the client keeps a frame
+// once its call returned and nothing can touch it any more (reusable),
+// for a later call.
 type callFrame struct {
 	req Request
 	ctx deadlineCtx
+}
+
+// reusable reports whether nothing can touch f any more, now that its call
+// returned: its deadline's timer was stopped before it fired, and no
+// context derived from its ctx is still tied to it (every AfterFunc
+// registration was stopped, and none of their stops is under way, see
+// deadlineCtx.AfterFunc).
+func (f *callFrame) reusable() bool { return !f.ctx.tainted.Load() }
+
+// reset makes f a frame for a new call. Its Request's timeout buffer is
+// neither written nor used again: a string over it may be held by
+// whoever received the call's headers (a server's wrapper may keep them),
+// so its later calls format their Micro-Timeout afresh.
+func (f *callFrame) reset() {
+	f.ctx = deadlineCtx{}
+	r := &f.req
+	r.Service, r.Endpoint, r.ContentType, r.Body, r.Idempotent = "", "", "", nil, false
+	r.opts, r.codec, r.body = CallOptions{}, nil, nil
+	r.timeoutClaimed.Store(true)
+	r.firstAttempt = attemptCtx{}
+	r.firstAttemptClaimed.Store(false)
 }
 
 // deadlineCtx is the context of a call whose caller's ctx has no deadline
@@ -49,6 +72,10 @@ type deadlineCtx struct {
 	// under mu; Err, asked several times by every call, reads it without
 	// the lock.
 	ended atomic.Uint32
+	// tainted is set once something may touch c after its call returned:
+	// its timer fired, or an AfterFunc func was started or a stop was
+	// under way when it ended. Its frame is then not reused.
+	tainted atomic.Bool
 }
 
 // The values of deadlineCtx.ended.
@@ -58,8 +85,13 @@ const (
 	endedDeadline
 )
 
-// afterFunc is one AfterFunc registration.
-type afterFunc struct{ f func() }
+// afterFunc is one AfterFunc registration. claimed is set by whichever
+// comes first, its stop or the end of its ctx, which then alone deals with
+// it (see deadlineCtx.AfterFunc).
+type afterFunc struct {
+	f       func()
+	claimed atomic.Bool
+}
 
 // expiry is a reusable timer that ends the deadlineCtx it is lent to when
 // the deadline passes. It is lent again only after a Stop that reported
@@ -105,7 +137,11 @@ func (c *deadlineCtx) end(pool *sync.Pool) {
 		if e.t.Stop() {
 			e.target.Store(nil)
 			pool.Put(e)
-		} // else it fired (or is firing): left to the GC
+		} else {
+			// It fired (or is firing: its cancel may still run). Left to
+			// the GC, with c.
+			c.tainted.Store(true)
+		}
 	}
 	c.cancel(context.Canceled)
 }
@@ -135,9 +171,17 @@ func (c *deadlineCtx) cancel(err error) {
 	}
 	after := c.after
 	c.after = nil
+	if len(after) > 0 {
+		// A func started here reads c (the context package's asks its
+		// Err and Cause); a registration already claimed has a stop under
+		// way, which takes mu once this returns.
+		c.tainted.Store(true)
+	}
 	c.mu.Unlock()
 	for _, a := range after {
-		go a.f()
+		if a.claimed.CompareAndSwap(false, true) {
+			go a.f()
+		}
 	}
 }
 
@@ -198,10 +242,18 @@ func (c *deadlineCtx) Value(key any) any { return c.parent.Value(key) }
 // context.AfterFunc does; stop deregisters f and reports whether it did so
 // before f was started. The context package uses it to tie contexts
 // derived from c to c without a goroutine each.
+//
+// stop may be called late and more than once (a derived timer's cancel
+// calls it from its own goroutine, and again when the deriving code
+// cancels): only its first call, when it comes before c ended, touches c,
+// and it is done with c once it released mu. So once c has ended with no
+// registration left (none claimed by a stop still to take mu), nothing
+// touches c any more; otherwise c is tainted.
 func (c *deadlineCtx) AfterFunc(f func()) (stop func() bool) {
 	a := &afterFunc{f: f}
 	c.mu.Lock()
 	if c.ended.Load() != endedNot {
+		c.tainted.Store(true)
 		c.mu.Unlock()
 		go f()
 		return func() bool { return false }
@@ -209,13 +261,14 @@ func (c *deadlineCtx) AfterFunc(f func()) (stop func() bool) {
 	c.after = append(c.after, a)
 	c.mu.Unlock()
 	return func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		i := slices.Index(c.after, a)
-		if i < 0 {
-			return false
+		if !a.claimed.CompareAndSwap(false, true) {
+			return false // stopped before, or started by the end of c
 		}
-		c.after = slices.Delete(c.after, i, i+1)
+		c.mu.Lock()
+		if i := slices.Index(c.after, a); i >= 0 {
+			c.after = slices.Delete(c.after, i, i+1)
+		}
+		c.mu.Unlock()
 		return true
 	}
 }

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"reflect"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/microsim/microsim/framework/codec"
 )
 
 type ctxKey struct{}
@@ -153,4 +156,93 @@ func TestDeadlineCtxWakes(t *testing.T) {
 		assert.ErrorIs(t, e.Err(), context.DeadlineExceeded)
 		e.end(&pool)
 	})
+}
+
+// TestDeadlineCtxTaint: a deadlineCtx's frame may be reused once its call
+// returned only when nothing can touch it any more. It can when every
+// context derived from it was cancelled before the end (their stops took
+// back their registrations); it cannot when its timer fired, when a
+// derived context was still tied to it at the end (its func then starts
+// and reads the ctx), when a stop was under way at the end (it takes the
+// ctx's lock after), or when a func was registered after the end.
+func TestDeadlineCtxTaint(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var pool sync.Pool
+		parent := context.Background()
+		run := func(name string, tainted bool, during func(c *deadlineCtx)) {
+			t.Helper()
+			var f callFrame
+			f.ctx.start(parent, time.Second, &pool)
+			during(&f.ctx)
+			f.ctx.end(&pool)
+			synctest.Wait()
+			assert.Equal(t, !tainted, f.reusable(), name)
+		}
+		run("nothing derived", false, func(*deadlineCtx) {})
+		run("derived and cancelled before the end", false, func(c *deadlineCtx) {
+			_, cancel := context.WithCancel(c)
+			_, cancelT := context.WithTimeout(c, time.Millisecond)
+			time.Sleep(time.Millisecond) // the attempt timeout fires: its stop ran
+			cancelT()                    // and runs again, without touching c
+			cancel()
+			stop := context.AfterFunc(c, func() { t.Error("stopped func ran") })
+			stop()
+		})
+		run("timer fired", true, func(*deadlineCtx) { time.Sleep(time.Second) })
+		run("derived, not cancelled at the end", true, func(c *deadlineCtx) {
+			_, cancel := context.WithCancel(c)
+			t.Cleanup(cancel)
+		})
+		run("a stop under way at the end", true, func(c *deadlineCtx) {
+			c.AfterFunc(func() { t.Error("func of a stopped registration ran") })
+			c.after[0].claimed.Store(true) // what stop does before it takes mu
+		})
+		var f callFrame
+		f.ctx.start(parent, time.Second, &pool)
+		f.ctx.end(&pool)
+		ran := make(chan struct{})
+		f.ctx.AfterFunc(func() { close(ran) })
+		<-ran
+		assert.False(t, f.reusable(), "registered after the end")
+	})
+}
+
+// TestCallFrameReset: a reset frame is a new call's, every field of its
+// Request zero but for its timeout buffer, whose string a server may
+// still hold: the buffer is left as it was, and the next call formats its
+// Micro-Timeout afresh. A field added to Request fails the test until
+// reset clears it and the test sets it.
+func TestCallFrameReset(t *testing.T) {
+	var f callFrame
+	first := f.req.timeoutHeader(1500 * time.Millisecond)
+	r := &f.req
+	r.Service, r.Endpoint, r.ContentType, r.Body, r.Idempotent = "s", "e", "c", 1, true
+	r.opts, r.codec, r.body = CallOptions{ContentType: "c"}, codec.JSON(), []byte{1}
+	r.firstAttempt = attemptCtx{Context: context.Background()}
+	r.firstAttemptClaimed.Store(true)
+	f.ctx.tainted.Store(true)
+	f.ctx.deadline = time.Now()
+	rv := reflect.ValueOf(r).Elem()
+	require.Equal(t, 12, rv.NumField(), "Request's fields: reset and this test must know every one")
+	for i := range rv.NumField() {
+		if name := rv.Type().Field(i).Name; name != "timeoutBuf" {
+			require.False(t, rv.Field(i).IsZero(), "Request.%s is not set by the test", name)
+		}
+	}
+
+	f.reset()
+	for i := range rv.NumField() {
+		switch name := rv.Type().Field(i).Name; name {
+		case "timeoutBuf":
+		case "timeoutClaimed":
+			assert.True(t, r.timeoutClaimed.Load(), "the buffer stays claimed")
+		default:
+			assert.True(t, rv.Field(i).IsZero(), "Request.%s is not reset", name)
+		}
+	}
+	assert.True(t, f.reusable())
+	assert.True(t, f.ctx.deadline.IsZero())
+	again := r.timeoutHeader(2 * time.Second)
+	assert.Equal(t, "1500000000", first, "an earlier call's string is left alone")
+	assert.Equal(t, "2000000000", again)
 }

@@ -51,7 +51,11 @@
 // the request in one step (Conn.NewStream with a first message), and the
 // reply, lent by the transport until the attempt closes its socket, is
 // decoded with the codec's copying Unmarshal (errors decoded from its
-// header keep its strings, which are the client's).
+// header keep its strings, which are the client's). A call's Request and
+// its default-timeout ctx are one allocation; with WithCallReuse (for
+// wrappers that keep neither once the call returned, as the simulator's)
+// the client reuses them for a later call once nothing can touch them any
+// more, and a call allocates nothing of its own up front.
 //
 // Errors returned by the client are *errors.Error values (see
 // framework/errors); errors.Is matches the underlying transport, selector

@@ -37,6 +37,7 @@ type options struct {
 	streamWrappers  []StreamWrapper
 	budget          *RetryBudget // nil: no budget
 	hedge           *HedgePolicy // nil: no hedging
+	reuseCalls      bool
 }
 
 // WithCodecs sets the codec table (default codec.Standard()).
@@ -140,6 +141,22 @@ func WithPoolSize(n int) Option {
 			return fmt.Errorf("client: pool size must be positive, got %d", n)
 		}
 		o.poolSize = n
+		return nil
+	}
+}
+
+// WithCallReuse lets the client reuse the state of a unary call once Call
+// returned (the Request its wrappers see, and the context it makes for a
+// caller's ctx without a deadline), so that a call allocates nothing of
+// its own up front. The client's call and attempt wrappers, and whatever
+// they start, must keep neither a call's *Request nor its ctx (nor the
+// AttemptInfo in it) once the call returned: a later call reuses them.
+// The client itself reuses a call's state only when nothing of its own
+// can still touch it (a timer that fired, a context derived from the
+// call's that is still tied to it). The simulator's clients use it.
+func WithCallReuse() Option {
+	return func(o *options) error {
+		o.reuseCalls = true
 		return nil
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/microsim/microsim/framework/registry"
 	"github.com/microsim/microsim/framework/selector"
 	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/internal/poison"
 )
 
 // errorID is the ID of errors the client produces itself.
@@ -40,6 +41,7 @@ type rpcClient struct {
 	msgs     sync.Pool // of *transport.Message: request messages (requestMessage)
 	bufs     sync.Pool // of *[]byte: request encodings (encode)
 	expiries sync.Pool // of *expiry: the timers of default-timeout contexts
+	frames   sync.Pool // of *callFrame: those of returned calls (WithCallReuse)
 }
 
 // New returns a client that finds nodes with sel and reaches them over tr.
@@ -141,24 +143,64 @@ func (c *rpcClient) startCall(ctx context.Context, service, endpoint string, req
 		return errors.New(errorID, errors.BadRequest, "call needs a service and an endpoint, got service %q endpoint %q", service, endpoint)
 	}
 	// One allocation holds the Request and, if needed, the deadline ctx.
-	f := &callFrame{}
+	f := c.takeFrame()
 	r := &f.req
 	c.setCallOptions(&r.opts, opts)
 	r.Service, r.Endpoint, r.ContentType, r.Body, r.Idempotent = service, endpoint, r.opts.ContentType, req, r.opts.Idempotent
-	if _, ok := ctx.Deadline(); !ok {
-		if ctx.Done() == nil {
-			// Never cancelled: the default timeout is all there is to
-			// enforce, which deadlineCtx does for one allocation.
-			f.ctx.start(ctx, c.opts.defaultTimeout, &c.expiries)
-			defer f.ctx.end(&c.expiries)
-			ctx = &f.ctx
-		} else {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, c.opts.defaultTimeout)
-			defer cancel()
+	var err error
+	if _, ok := ctx.Deadline(); ok {
+		err = c.call(ctx, r, rsp)
+	} else if ctx.Done() == nil {
+		// Never cancelled: the default timeout is all there is to
+		// enforce, which deadlineCtx does for one allocation.
+		err = c.callUntilEnd(ctx, f, rsp)
+	} else {
+		err = c.callWithTimeout(ctx, r, rsp)
+	}
+	// Not reached when the call panicked: the frame is left to the GC.
+	c.freeFrame(f)
+	return err
+}
+
+// callUntilEnd makes the call of f under its deadline ctx, over parent,
+// and ends that ctx once the call returned (or panicked).
+func (c *rpcClient) callUntilEnd(parent context.Context, f *callFrame, rsp any) error {
+	f.ctx.start(parent, c.opts.defaultTimeout, &c.expiries)
+	defer f.ctx.end(&c.expiries)
+	return c.call(&f.ctx, &f.req, rsp)
+}
+
+// callWithTimeout makes the call of r under ctx bounded by the client's
+// default timeout.
+func (c *rpcClient) callWithTimeout(ctx context.Context, r *Request, rsp any) error {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.defaultTimeout)
+	defer cancel()
+	return c.call(ctx, r, rsp)
+}
+
+// takeFrame returns a frame for a call: one a returned call left, with
+// WithCallReuse, else a new one.
+func (c *rpcClient) takeFrame() *callFrame {
+	if c.opts.reuseCalls {
+		if f, _ := c.frames.Get().(*callFrame); f != nil {
+			return f
 		}
 	}
-	return c.call(ctx, r, rsp)
+	return &callFrame{}
+}
+
+// freeFrame keeps f, whose call returned, for a later call, with
+// WithCallReuse and when nothing can touch it any more. Built with
+// microsim_poison, it is overwritten instead (reset) and left to the GC,
+// so that whatever kept its Request or ctx finds them empty.
+func (c *rpcClient) freeFrame(f *callFrame) {
+	if !c.opts.reuseCalls || !f.reusable() {
+		return
+	}
+	f.reset()
+	if !poison.On {
+		c.frames.Put(f)
+	}
 }
 
 // doCall is the unwrapped call: encode once, then attempt until success,
