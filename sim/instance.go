@@ -307,10 +307,11 @@ func (in *instance) restart(ctx context.Context) error {
 	return in.start(ctx)
 }
 
-// close stops the instance at the end of the run. A host still paused
-// then is resumed first: a frozen server cannot stop (its listener and
-// registry calls wait for the resume).
-func (in *instance) close(drain time.Duration) {
+// close stops the instance at the end of the run, its server drained
+// until ctx ends. A host still paused then is resumed first: a frozen
+// server cannot stop (its listener and registry calls wait for the
+// resume).
+func (in *instance) close(ctx context.Context) {
 	in.host.Resume()
 	in.mu.Lock()
 	srv, down := in.srv, in.down
@@ -319,11 +320,8 @@ func (in *instance) close(drain time.Duration) {
 		return
 	}
 	if down {
-		_ = srv.Stop(doneContext())
-		return
+		ctx = doneContext()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), drain)
-	defer cancel()
 	_ = srv.Stop(ctx)
 }
 

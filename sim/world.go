@@ -532,11 +532,14 @@ func (w *world) stopAll() {
 		_ = c.cli.Close()
 		_ = c.sel.Close()
 	}
+	// One drain deadline for all: a timer, not one per instance.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	var wg sync.WaitGroup
 	for _, in := range w.instances {
-		wg.Go(func() { in.close(10 * time.Second) })
+		wg.Go(func() { in.close(ctx) })
 	}
 	wg.Wait()
+	cancel()
 	w.tasks.close() // every handler has returned: no step runs any more
 	for _, in := range w.instances {
 		if c := in.caller; c != nil {
