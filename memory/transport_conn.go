@@ -555,12 +555,54 @@ func (c *conn) Done() <-chan struct{} { return c.done }
 // not block. Idempotent.
 func (c *conn) Close() error {
 	c.l.st.forgetConn(c)
-	c.resetWith(
-		fmt.Errorf("memory: connection to %s closed: %w, %w", c.l.addr, transport.ErrClosed, transport.ErrReset),
-		fmt.Errorf("memory: connection from %s: %w by peer", c.local, transport.ErrReset),
-		fmt.Errorf("memory: new stream to %s: %w", c.l.addr, transport.ErrClosed),
-	)
+	e := &closeErrors{addr: c.l.addr, local: c.local}
+	e.client.e, e.server.e, e.newStream.e = e, e, e
+	e.server.side, e.newStream.side = closedServer, closedNewStream
+	c.resetWith(&e.client, &e.server, &e.newStream)
 	return nil
+}
+
+// closeErrors are what the streams of a closed connection report, in one
+// allocation, their messages written only when asked for: a world's
+// teardown closes every client's connections, whose errors nobody reads.
+type closeErrors struct {
+	addr, local               string // the dialled address, the dialling side's
+	client, server, newStream closedError
+}
+
+// closedError is one of a closed connection's errors (closeErrors).
+type closedError struct {
+	e    *closeErrors
+	side int // closedClient, closedServer, closedNewStream
+}
+
+// The sides of a closed connection's errors.
+const (
+	closedClient    = iota // a client-side stream: ErrClosed and ErrReset
+	closedServer           // a server-side stream: ErrReset
+	closedNewStream        // NewStream: ErrClosed
+)
+
+func (e *closedError) Error() string {
+	switch e.side {
+	case closedClient:
+		return "memory: connection to " + e.e.addr + " closed: " + transport.ErrClosed.Error() + ", " + transport.ErrReset.Error()
+	case closedServer:
+		return "memory: connection from " + e.e.local + ": " + transport.ErrReset.Error() + " by peer"
+	default:
+		return "memory: new stream to " + e.e.addr + ": " + transport.ErrClosed.Error()
+	}
+}
+
+func (e *closedError) Unwrap() []error {
+	switch e.side {
+	case closedClient:
+		return []error{transport.ErrClosed, transport.ErrReset}
+	case closedServer:
+		return []error{transport.ErrReset}
+	default:
+		return []error{transport.ErrClosed}
+	}
 }
 
 // reset breaks the connection with the given errors for each side.

@@ -1,6 +1,8 @@
 package memory
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 	"testing/synctest"
 
@@ -88,5 +90,38 @@ func TestNewStreamQueuesTheMessageFirst(t *testing.T) {
 		got, err := ss.Recv(ctx)
 		require.NoError(t, err)
 		require.Equal(t, &transport.Message{Header: map[string]string{"K": "v"}, Body: []byte("first")}, got)
+	})
+}
+
+// A closed connection's errors, made for every stream at once and written
+// out only when asked for, say what fmt.Errorf said of them and wrap the
+// same sentinels: the client side's ErrClosed and ErrReset, the server
+// side's ErrReset, NewStream's ErrClosed.
+func TestClosedConnErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := MustNetwork()
+		defer n.Close()
+		l, err := n.Host("srv").Transport().Listen("")
+		require.NoError(t, err)
+		defer l.Close()
+		tc, err := n.Host("cli").Transport().Dial(t.Context(), l.Addr())
+		require.NoError(t, err)
+		c := tc.(*pauseConn).Conn.(*conn)
+		require.NoError(t, c.Close())
+		for _, tc := range []struct {
+			got  error
+			want error
+		}{
+			{c.clientErr, fmt.Errorf("memory: connection to %s closed: %w, %w", l.Addr(), transport.ErrClosed, transport.ErrReset)},
+			{c.serverErr, fmt.Errorf("memory: connection from %s: %w by peer", c.local, transport.ErrReset)},
+			{c.newErr, fmt.Errorf("memory: new stream to %s: %w", l.Addr(), transport.ErrClosed)},
+		} {
+			require.Equal(t, tc.want.Error(), tc.got.Error())
+			for _, s := range []error{transport.ErrClosed, transport.ErrReset, transport.ErrRefused} {
+				require.Equal(t, errors.Is(tc.want, s), errors.Is(tc.got, s), "%q is %v", tc.got, s)
+			}
+		}
+		_, err = tc.NewStream(t.Context(), nil)
+		require.ErrorIs(t, err, transport.ErrClosed)
 	})
 }
