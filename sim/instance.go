@@ -241,15 +241,17 @@ func (in *instance) newServer(ctx context.Context, tr transport.Transport, extra
 		return nil, fmt.Errorf("instance %s: %w", in.name, err)
 	}
 	for k := range in.eps {
-		var fn any = server.Unary(in.handler(k))
-		if len(in.eps[k].steps) == 0 {
+		var fn any
+		switch {
+		case in.eps[k].stream:
+			fn = in.streamHandler(k)
+		case len(in.eps[k].steps) == 0:
 			// A handler that only waits and answers keeps nothing, nor
 			// derives a ctx: its calls reuse their arguments, wherever
 			// in the world the last call to end left them.
 			fn = server.UnaryPooled(in.handler(k), &in.w.args)
-		}
-		if in.eps[k].stream {
-			fn = in.streamHandler(k)
+		default:
+			fn = server.Unary(in.handler(k))
 		}
 		if err := srv.HandleFunc(in.eps[k].name, fn); err != nil {
 			return nil, fmt.Errorf("instance %s: %w", in.name, err)
