@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/microsim/microsim/framework/codec"
@@ -282,6 +283,26 @@ func (c *rawClient) call(ctx context.Context, service, endpoint string, req, rsp
 		return fmt.Errorf("reply content type %q, want %q", ct, c.codec.ContentType())
 	}
 	return c.codec.Unmarshal(reply.Body, rsp)
+}
+
+// overrun asks the greeter's endpoint to sleep 5s with 2s left of the
+// request's deadline (the client itself waits longer) and returns the
+// error the server replied with, once it checked that the reply came at
+// the deadline, with DeadlineExceeded naming the endpoint.
+func (c *rawClient) overrun(t *testing.T, endpoint string) *errors.Error {
+	t.Helper()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	m := &transport.Message{Header: c.request(ctx, "greeter", endpoint), Body: []byte(`{"delay":5000000000}`)}
+	reply, err := c.roundTrip(t.Context(), m)
+	require.NoError(t, err)
+	e := errors.FromHeader(reply.Header)
+	require.NotNil(t, e)
+	assert.Equal(t, errors.DeadlineExceeded, e.Code)
+	assert.Contains(t, e.Detail, endpoint)
+	assert.Equal(t, 2*time.Second, time.Since(start))
+	return e
 }
 
 // openStream opens a streaming call.
