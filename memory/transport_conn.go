@@ -405,10 +405,10 @@ type conn struct {
 	// and the Messages themselves. Pools, not lists under a lock: every
 	// stream of the connection takes from them and gives back, from every
 	// processor.
-	freeHeaders [2]sync.Pool // by direction (dirUp, dirDown): the same kind of message comes back
-	freeBodies  sync.Pool
-	bodyBufs    sync.Pool
-	freeMsgs    sync.Pool
+	freeHeaders [2]freePool // by direction (dirUp, dirDown): the same kind of message comes back
+	freeBodies  freePool
+	bodyBufs    freePool
+	freeMsgs    freePool
 }
 
 // takeWake returns an empty wake channel (cap 1): a spare one, or a new

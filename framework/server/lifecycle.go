@@ -33,7 +33,10 @@ type running struct {
 	free  []*callSlot
 	slots sync.Pool
 	// poolEmpty is set when a Get found slots empty, and cleared by the
-	// next Put: read by every call, written seldom.
+	// next Put: read by every call, written seldom. It starts set: a
+	// sync.Pool's first Get allocates its per-processor storage, which a
+	// server that never has more than maxFreeSlots calls at once (most of
+	// a simulated world's) would pay to find it empty.
 	poolEmpty atomic.Bool
 
 	// base has ctx's values but is never cancelled: it bounds socket
@@ -122,6 +125,7 @@ func (s *server) start(ctx context.Context, subs []*subscriber) (*running, error
 		hbDone: make(chan struct{}),
 		served: make(chan struct{}),
 	}
+	r.poolEmpty.Store(true)
 	r.hbCtx, r.hbCancel = context.WithCancel(rctx)
 	for _, sub := range subs {
 		bs, err := s.subscribe(rctx, sub)
