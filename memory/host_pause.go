@@ -202,7 +202,7 @@ type pauseSocket struct {
 	// held is what Recv received while paused and could not hand out
 	// because its ctx ended; Recv is never concurrent with itself, so only
 	// Recv touches it. A pointer: the decorator is part of every memory
-	// stream's allocation, and few ever hold anything.
+	// socket, and few ever hold anything.
 	held *heldRecv
 }
 

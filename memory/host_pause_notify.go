@@ -10,18 +10,14 @@ import (
 
 // wrapPauseSocket returns s, a socket of the host's memory transport (the
 // only transport a pause transport wraps: newPauseTransport's one caller),
-// under its host's pause switch. The decorator lives in the socket's
-// stream (each side is wrapped once, by the host it belongs to), and gives
+// under its host's pause switch. The decorator lives in the socket (each
+// side is wrapped once, by the host it belongs to), and gives
 // NotifyRecv the pause's semantics (host_pause_notify.go): a server
 // watches every unary call's socket for its caller going away through it.
 func wrapPauseSocket(s transport.Socket) transport.Socket {
 	ms := s.(*socket)
-	ps := &ms.st.paused[0]
-	if ms.server {
-		ps = &ms.st.paused[1]
-	}
-	*ps = pauseNotifySocket{pauseSocket: pauseSocket{socket: ms}}
-	return ps
+	ms.deco = pauseNotifySocket{pauseSocket: pauseSocket{socket: ms}}
+	return &ms.deco
 }
 
 // pauseNotifySocket is a pauseSocket with its host's NotifyRecv. A
@@ -29,7 +25,7 @@ func wrapPauseSocket(s transport.Socket) transport.Socket {
 // gets it only when the pause ends (as a Recv would return only then); a
 // crash ends the pause and delivers it too. Its state is made by the first
 // NotifyRecv: most sockets never get one, and the decorator of the memory
-// transport's sockets is part of every stream's allocation.
+// transport's sockets is part of every socket's allocation.
 type pauseNotifySocket struct {
 	pauseSocket
 	n atomic.Pointer[pauseNotify]
@@ -65,7 +61,7 @@ func (s *pauseNotifySocket) notify() *pauseNotify {
 
 // NotifyRecv implements transport.Socket. It does not block.
 func (s *pauseNotifySocket) NotifyRecv(f func(error)) {
-	if s.closed.Load() {
+	if s.isClosed() {
 		return // as the memory socket: nothing after a local Close
 	}
 	n := s.notify()

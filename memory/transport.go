@@ -16,9 +16,12 @@ package memory
 // ctx they wait with ends. A stream holds a bounded
 // queue of copied *transport.Message each way (WithStreamBuffer messages
 // each) behind a mutex, and the copy of the first message each way (so a
-// unary call's request and reply need no Message of their own). Streams
-// come from slabs (internal/slab: one allocation per sixteen streams) and
-// are never reused, so a socket used after Close stays closed. A listener
+// unary call's request and reply need no Message of their own). A stream
+// whose two sockets are closed goes back to its connection for the next
+// stream it opens; its sockets are never reused, so a socket used after
+// Close stays closed and acts on nothing (transport_stream.go). Streams
+// and sockets come from slabs (internal/slab: one allocation per sixteen).
+// A listener
 // nobody serves yet is a bounded queue of opened streams
 // (WithAcceptBacklog) and a stack of parked takers, to which an opener
 // hands its stream directly. A call
@@ -92,6 +95,8 @@ type transportState struct {
 	// of the caches, which the call then writes. (A slab is freed once
 	// none of its streams is reachable, whichever connections they are of.)
 	streams slab.Source[stream]
+	// socks makes the sockets of every stream's use (newStream).
+	socks slab.Source[sockets]
 }
 
 func newTransportState(n *Network) *transportState {

@@ -123,7 +123,7 @@ func (l *listener) accept(ctx context.Context) (transport.Socket, error) {
 		if s.conn.broken.Load() {
 			continue // nobody is left to talk to
 		}
-		return &s.server, nil
+		return &s.socks.server, nil
 	}
 }
 
@@ -409,6 +409,10 @@ type conn struct {
 	freeBodies  freePool
 	bodyBufs    freePool
 	freeMsgs    freePool
+
+	// spareStream is the stream the connection's last use recycled, for
+	// its next NewStream (stream.recycle); nil when there is none.
+	spareStream atomic.Pointer[stream]
 }
 
 // takeWake returns an empty wake channel (cap 1): a spare one, or a new
@@ -530,7 +534,7 @@ func (c *conn) open(ctx context.Context, first *transport.Message) (transport.So
 	if err := c.l.push(ctx, s); err != nil {
 		return nil, err
 	}
-	return &s.client, nil
+	return &s.socks.client, nil
 }
 
 // newStreamErr reports why no stream can be opened now, or nil.

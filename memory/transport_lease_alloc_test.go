@@ -18,10 +18,10 @@ import (
 // TestColdConnectionAllocations: a connection that waited long between
 // two calls (as most of a large world's do; here, two GC cycles, which
 // empty every sync.Pool) copies the next call's request and reply into
-// its last call's, as a busy one does: a unary exchange allocates
-// nothing, cold or warm (but for the stream slab's one allocation per
-// slab.Size streams, which testing.AllocsPerRun's whole-number average
-// leaves out). A connection that carried several messages a way at once
+// its last call's, as a busy one does, on the stream its last call
+// recycled: a unary exchange allocates nothing, cold or warm, but for its
+// pair of sockets, made slab.Size pairs at a time (which
+// testing.AllocsPerRun's whole-number average leaves out). A connection that carried several messages a way at once
 // uses the free pools (pooled) until a pool comes back empty, then the
 // spare slots again. Allocation counts mean nothing under the race
 // detector (sync.Pool drops items at random there), so this file is built

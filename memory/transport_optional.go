@@ -15,17 +15,20 @@ import (
 
 // NotifyRecv implements transport.Socket. It does not block.
 func (s *socket) NotifyRecv(f func(error)) {
-	if s.closed.Load() {
+	if s.isClosed() {
 		return
 	}
 	s.st.conn.watch(s)
 	p := s.in()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if s.stale() {
+		return // closed meanwhile, and the stream went on to another use
+	}
 	p.onRecv = f
 	// An event that happened before is reported at once.
 	switch err := s.failure(); {
-	case s.closed.Load():
+	case s.isClosed():
 		p.onRecv = nil
 	case err != nil:
 		p.notifyLocked(err)
@@ -40,6 +43,10 @@ func (s *socket) NotifyRecv(f func(error)) {
 func (s *socket) StopNotify() bool {
 	p := s.in()
 	p.mu.Lock()
+	if s.stale() {
+		p.mu.Unlock()
+		return false // the stream went on to another use: nothing of ours is armed
+	}
 	stopped := p.onRecv != nil
 	p.onRecv = nil
 	p.mu.Unlock()
@@ -87,7 +94,9 @@ func (c *conn) notifyReset() {
 		err := s.failure()
 		in := s.in()
 		in.mu.Lock()
-		in.notifyLocked(err)
+		if !s.stale() {
+			in.notifyLocked(err)
+		}
 		in.mu.Unlock()
 	}
 }

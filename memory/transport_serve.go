@@ -105,5 +105,5 @@ func (j serveJob) run() {
 	if j.s.conn.broken.Load() {
 		return
 	}
-	j.l.handle(transport.Socket(&j.s.server))
+	j.l.handle(transport.Socket(&j.s.socks.server))
 }

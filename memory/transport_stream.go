@@ -12,33 +12,47 @@ import (
 	"github.com/microsim/microsim/internal/ctxwake"
 )
 
-// stream is one stream of a conn: a pipe each way and its two ends, in one
-// allocation. Its state is in the pipes, guarded by their mutexes; a
-// goroutine that has to wait takes (making it on first use) its pipe's
-// wake channel, releases the lock and waits on that channel and its ctx.
-// Every event that can end a wait (a reset of the connection included)
-// sends a token to the wake channels it concerns, so no mutex is held
-// across a wait.
+// stream is one stream of a conn: a pipe each way. Its state is in the
+// pipes, guarded by their mutexes; a goroutine that has to wait takes
+// (making it on first use) its pipe's wake channel, releases the lock and
+// waits on that channel and its ctx. Every event that can end a wait (a
+// reset of the connection included) sends a token to the wake channels it
+// concerns, so no mutex is held across a wait.
+//
+// A stream is reused, its sockets never. Each use of a stream has a pair
+// of sockets of its own (sockets), which the caller holds; once both are
+// closed and nothing of either can still touch the stream, the stream
+// goes back to its connection for the next NewStream (recycle), and its
+// generation (gen) moves on. A socket remembers the generation it was
+// made for, and every method that takes a pipe's lock checks it there: a
+// socket used after Close, however much later, finds itself closed and
+// never acts on the stream's next use. What runs outside the locks is the
+// closed check, which a closed socket fails before it touches the stream,
+// and Send's copy of the message, which the socket's count of Sends keeps
+// the stream from being recycled under.
 type stream struct {
-	conn           *conn
-	client, server socket
-	up, down       pipe // up: client to server; down: server to client
+	conn     *conn
+	socks    *sockets // the current use's sockets
+	up, down pipe     // up: client to server; down: server to client
 
 	refusedFlag atomic.Bool // the listener closed before accepting the stream
-	// ends counts the sockets closed: at 2 the wake channels are recycled.
+	// ends counts the sockets of this use closed: at 2 the stream is
+	// recycled.
 	ends      atomic.Int32
 	refuseErr error // written before refusedFlag is set
 
-	// paused holds the host pause decorators of client and server (in
-	// that order; host_pause_notify.go), so that they cost no allocation
-	// of their own.
-	paused [2]pauseNotifySocket
+	// gen counts the stream's uses: written by recycle under both pipes'
+	// locks, read under either.
+	gen uint64
+}
+
+// sockets are the two sockets of one use of a stream, made together.
+type sockets struct {
+	client, server socket
 }
 
 // pipe is one direction of a stream: a bounded queue of copied messages
-// (at most its connection's streamBuffer). Its fields are sized and
-// ordered so that a stream, which every call allocates, fits the 352-byte
-// size class.
+// (at most its connection's streamBuffer).
 type pipe struct {
 	mu        sync.Mutex
 	head      int32 // q[head:] are queued
@@ -81,16 +95,21 @@ func (p *pipe) wakeAll() {
 // queued is how many messages wait in p. Called under p.mu.
 func (p *pipe) queued() int { return len(p.q) - int(p.head) }
 
-// newStream returns a new stream of c. Streams come from the network's
-// slab source (transportState.streams): one allocation per slab.Size
-// streams, and a stream is never reused, so a socket used after Close
-// finds itself closed (ErrClosed), never another stream.
+// newStream returns a stream of c with a new pair of sockets: the stream
+// the connection's last use recycled (conn.spareStream), or else a new one.
+// Streams and sockets come from the network's slab sources
+// (transportState.streams and socks: one allocation per slab.Size).
 func newStream(c *conn) *stream {
-	s := c.l.st.streams.New()
-	s.conn = c
-	s.up.q, s.down.q = s.up.q0[:0], s.down.q0[:0]
-	s.client = socket{st: s}
-	s.server = socket{st: s, server: true}
+	s := c.spareStream.Swap(nil)
+	if s == nil {
+		s = c.l.st.streams.New()
+		s.conn = c
+		s.up.q, s.down.q = s.up.q0[:0], s.down.q0[:0]
+	}
+	ss := c.l.st.socks.New()
+	ss.client = socket{st: s, gen: s.gen}
+	ss.server = socket{st: s, gen: s.gen, server: true}
+	s.socks = ss
 	return s
 }
 
@@ -126,12 +145,34 @@ func (s *stream) refused() error {
 	return nil
 }
 
-// socket is one end of a stream: a transport.Socket.
+// socket is one end of one use of a stream: a transport.Socket.
 type socket struct {
-	st     *stream
-	server bool        // the accepting side
-	closed atomic.Bool // Close was called
+	st *stream
+	// deco is the host pause decorator of the socket (host_pause_notify.go),
+	// so that it costs no allocation of its own.
+	deco pauseNotifySocket
+
+	gen    uint64 // the stream's use this socket belongs to (stream.gen)
+	state  atomic.Int32
+	server bool // the accepting side
 }
+
+// A socket's state: closedBit once Close was called, and below it the
+// Sends under way (in their copy, outside the pipe's lock, where the
+// stream must not be recycled under them). A Send counts itself and sees
+// whether the socket is closed in one step.
+const (
+	closedBit   = 1 << 30
+	sendingMask = closedBit - 1
+)
+
+// isClosed reports whether Close was called.
+func (s *socket) isClosed() bool { return s.state.Load()&closedBit != 0 }
+
+// stale reports whether the stream has gone on to another use since the
+// socket was made: the socket was closed, and so was its peer. Called
+// under either of the stream's pipe locks.
+func (s *socket) stale() bool { return s.st.gen != s.gen }
 
 // network is the network of the socket's hosts.
 func (s *socket) network() *Network { return s.st.conn.l.st.net }
@@ -187,6 +228,13 @@ var errNilMessage = errors.New("memory: send of a nil message")
 func (s *socket) Send(ctx context.Context, m *transport.Message) error {
 	if m == nil {
 		return errNilMessage
+	}
+	// Counted as it checks for a Close: a Send that finds the socket open
+	// keeps the stream from being recycled until it returns, one that
+	// finds it closed touches nothing of the stream.
+	defer s.state.Add(-1)
+	if s.state.Add(1)&closedBit != 0 {
+		return s.errClosed()
 	}
 	// The copy counts the size as it goes (one pass over the header); a
 	// body over the limit on its own is refused before it is copied.
@@ -344,34 +392,75 @@ func (p *pipe) wait(ctx context.Context, wake *chan struct{}, c *conn) error {
 	return err
 }
 
-// recycle gives the wake channels of a stream whose two sides are closed
-// back to its connection. Nothing can wait on the stream any more (every
-// Send and Recv of a closed socket fails first), and nobody still in a
-// wait holds them (waiters), so they are free; a wake after this finds nil
-// channels. It does not block.
+// recycle is called once both sockets of the stream's use are closed. It
+// gives the wake channels back to the connection when nobody still in a
+// wait holds them (waiters), and the stream itself, for the connection's
+// next NewStream, when nothing of either socket can touch it any more: no
+// goroutine waits in a pipe and no Send is copying (socket.state). Every Send
+// and Recv of a closed socket fails before it touches the stream, and
+// every other method checks the generation under the pipe's lock, which
+// this changes under both locks. What the peer sent that nobody read goes
+// back as a read message's lease does. A stream still in use somewhere is
+// left to the GC. It does not block.
 func (s *stream) recycle() {
-	for _, p := range [2]*pipe{&s.up, &s.down} {
-		p.mu.Lock()
+	up, down := &s.up, &s.down
+	up.mu.Lock()
+	down.mu.Lock()
+	quiet := up.waiters == 0 && down.waiters == 0 &&
+		s.socks.client.state.Load()&sendingMask == 0 && s.socks.server.state.Load()&sendingMask == 0
+	for _, p := range [2]*pipe{up, down} {
 		if p.waiters == 0 {
 			s.conn.putWake(p.recvWake)
 			s.conn.putWake(p.sendWake)
 			p.recvWake, p.sendWake = nil, nil
 		}
-		p.mu.Unlock()
 	}
+	if quiet {
+		s.gen++
+		up.resetLocked(s.conn, dirUp)
+		down.resetLocked(s.conn, dirDown)
+		s.refusedFlag.Store(false)
+		s.refuseErr = nil
+		s.ends.Store(0)
+		s.socks = nil
+	}
+	down.mu.Unlock()
+	up.mu.Unlock()
+	if quiet {
+		s.conn.spareStream.CompareAndSwap(nil, s) // else left to the GC
+	}
+}
+
+// resetLocked empties p for the stream's next use, giving back what it
+// still queues (sent the way dir and never read) and what its reader
+// last read. Called under p.mu by recycle.
+func (p *pipe) resetLocked(c *conn, dir int) {
+	p.reclaimLocked(c, dir)
+	for i := int(p.head); i < len(p.q); i++ {
+		p.last = p.q[i]
+		p.reclaimLocked(c, dir)
+	}
+	clear(p.q0[:])
+	p.q, p.head = p.q0[:0], 0
+	p.eof, p.rclosed, p.firstUsed = false, false, false
+	p.onRecv = nil
+	p.first = transport.Message{}
 }
 
 // CloseSend tells the peer no more messages will be sent; its Recv returns
 // io.EOF once it has the earlier ones. It does not block. Idempotent.
 func (s *socket) CloseSend() error {
-	s.out().end()
+	if !s.isClosed() { // Close has ended the pipe already
+		s.out().end(s)
+	}
 	return nil
 }
 
-// end marks the writer's end of p and wakes both ends. Idempotent.
-func (p *pipe) end() {
+// end marks the writer's end of p, the pipe s writes, and wakes both ends.
+// Idempotent; it does nothing once the stream went on to another use.
+func (p *pipe) end(s *socket) {
 	p.mu.Lock()
-	if !p.eof {
+	if !p.eof && !s.stale() {
 		p.eof = true
 		p.wakeAll()
 		if p.queued() > 0 {
@@ -396,7 +485,7 @@ func (s *socket) RemoteAddr() string {
 // ErrClosed, the peer receives what was sent before and then io.EOF, and
 // the peer's Send fails with ErrClosed. It does not block. Idempotent.
 func (s *socket) Close() error {
-	if s.closed.Swap(true) {
+	if s.state.Or(closedBit)&closedBit != 0 {
 		return nil
 	}
 	in := s.in()
@@ -410,18 +499,23 @@ func (s *socket) Close() error {
 	if watched {
 		s.st.conn.unwatch(s)
 	}
-	s.out().end() // our pending Send; the peer's Recv drains, then io.EOF
+	s.out().end(s) // our pending Send; the peer's Recv drains, then io.EOF
 	if s.st.ends.Add(1) == 2 {
 		s.st.recycle()
 	}
 	return nil
 }
 
+// errClosed is the error of a call on a closed socket.
+func (s *socket) errClosed() error {
+	return fmt.Errorf("memory: stream with %s: %w", s.RemoteAddr(), transport.ErrClosed)
+}
+
 // failure reports why the socket can carry nothing more, or nil. A local
 // Close wins over a refusal, which wins over a reset.
 func (s *socket) failure() error {
-	if s.closed.Load() {
-		return fmt.Errorf("memory: stream with %s: %w", s.RemoteAddr(), transport.ErrClosed)
+	if s.isClosed() {
+		return s.errClosed()
 	}
 	if err := s.st.refused(); err != nil {
 		return err
