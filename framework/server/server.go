@@ -148,8 +148,9 @@ type server struct {
 	mu   sync.Mutex
 	run  *running // while state == stateRunning
 	// Request tracking, guarded by mu.
-	calls   []*call // in flight; a call's idx is its place here
-	limited int     // calls counted against MaxConcurrent
+	calls   []*call       // in flight; a call's idx is its place here
+	limited int           // calls counted against MaxConcurrent
+	drained chan struct{} // closed when calls becomes empty; set by Stop
 	opts    options
 
 	tr  transport.Transport
@@ -164,7 +165,6 @@ type server struct {
 	names     map[string]bool      // names given to Handle
 	subs      []*subscriber
 
-	drained chan struct{} // closed when calls becomes empty; set by Stop
 	refused atomic.Uint64 // requests refused for overload (Stats)
 
 	logs *lograte.Limiter // rate-limits the logs of per-request failures
