@@ -96,7 +96,6 @@ func (r *regFault) register(a *activeSet) {
 }
 
 // WrapRegistry returns reg as node sees it under the registry faults. It
-// does not block; the registry's calls block as reg's do. It
 // does not block; the registry's calls block as reg's do.
 // Watchers it returns run one goroutine each (to time their events);
 // Stop stops it.

@@ -137,11 +137,9 @@ func (s *pauseNotifySocket) StopNotify() bool {
 	return n.cancelLocked()
 }
 
-// SendClose passes through a paused host's decorators as one step, as the
-// memory transport does it; it waits while the host is paused, as its two
-// steps would.
-
-// SendClose waits while the host is paused, then sends m and closes.
+// SendClose waits while the host is paused, then sends m and closes: one
+// step, as the memory transport takes it, which waits as its two steps
+// would.
 func (s *pauseSocket) SendClose(ctx context.Context, m *transport.Message) error {
 	if err := s.awaitHost(ctx); err != nil {
 		return err
