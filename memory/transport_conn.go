@@ -393,6 +393,10 @@ type conn struct {
 	notifyMu sync.Mutex
 	notified map[*socket]struct{} // sockets with a NotifyRecv callback
 
+	// spareStream is the stream the connection's last use recycled, for
+	// its next NewStream (stream.recycle); nil when there is none.
+	spareStream atomic.Pointer[stream]
+
 	local     string // the dialling side's pseudo address
 	once      sync.Once
 	done      chan struct{} // closed when the connection is closed or reset
@@ -409,10 +413,6 @@ type conn struct {
 	freeBodies  freePool
 	bodyBufs    freePool
 	freeMsgs    freePool
-
-	// spareStream is the stream the connection's last use recycled, for
-	// its next NewStream (stream.recycle); nil when there is none.
-	spareStream atomic.Pointer[stream]
 }
 
 // takeWake returns an empty wake channel (cap 1): a spare one, or a new

@@ -36,12 +36,12 @@ func TestSpareSlotsOwnCacheLines(t *testing.T) {
 }
 
 // TestConnHotFields: the fields of a conn that every call reads (its
-// listener, limits, flags, wake channels and notifications) are the two
-// cache lines after the slots, so that a call on a connection out of the
-// CPU's cache fetches two lines for them, not the conn's nine.
+// listener, limits, flags, wake channels, notifications and spare stream)
+// are the two cache lines after the slots, so that a call on a connection
+// out of the CPU's cache fetches two lines for them, not the conn's nine.
 func TestConnHotFields(t *testing.T) {
 	var c conn
-	first, end := unsafe.Offsetof(c.from), unsafe.Offsetof(c.notified)+unsafe.Sizeof(c.notified)
+	first, end := unsafe.Offsetof(c.from), unsafe.Offsetof(c.spareStream)+unsafe.Sizeof(c.spareStream)
 	if first != 128 || end > 256 {
 		t.Errorf("the hot fields of a conn are at bytes %d to %d, not within 128 to 256", first, end)
 	}
