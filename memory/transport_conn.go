@@ -29,25 +29,12 @@ import (
 // handed over any more. A stream whose connection ends while it waits
 // keeps its slot until accept discards it.
 type listener struct {
-	st      *transportState
-	host    *Host
-	addr    string
-	backlog int
-	done    chan struct{} // closed by shutdown
-	serving atomic.Bool   // Serve was called
-
-	mu          sync.Mutex
-	closed      atomic.Bool // set under mu; read without it
-	pending     []*stream   // pending[head:] wait for accept, oldest first
-	head        int
-	parked      []*acceptor
-	room        chan struct{} // closed (and replaced) when a full backlog frees a slot and roomWaiters > 0
-	roomWaiters int
-	// watchedDone is the Done channel of the ctx whose end an AfterFunc
-	// reports to the parked accepts (watch), and unwatch deregisters it.
-	watchedDone <-chan struct{}
-	unwatch     func() bool
-
+	// What every stream opened reads and writes comes first, in one cache
+	// line (TestListenerHotFields): in a world of many instances a
+	// listener is out of the CPU's cache by its next stream.
+	st     *transportState
+	mu     sync.Mutex
+	closed atomic.Bool // set under mu; read without it
 	// handle is Serve's function, set (under mu) once Serve began and the
 	// listener is open: from then on push hands every stream to the
 	// network's serving goroutines instead of queueing it. inFlight counts
@@ -56,6 +43,22 @@ type listener struct {
 	// for it once done is closed.
 	handle   func(transport.Socket)
 	inFlight sync.WaitGroup
+
+	host    *Host
+	addr    string
+	backlog int
+	done    chan struct{} // closed by shutdown
+	serving atomic.Bool   // Serve was called
+
+	pending     []*stream // pending[head:] wait for accept, oldest first
+	head        int
+	parked      []*acceptor
+	room        chan struct{} // closed (and replaced) when a full backlog frees a slot and roomWaiters > 0
+	roomWaiters int
+	// watchedDone is the Done channel of the ctx whose end an AfterFunc
+	// reports to the parked accepts (watch), and unwatch deregisters it.
+	watchedDone <-chan struct{}
+	unwatch     func() bool
 
 	// acceptors keeps acceptors, with empty channels, between accepts; it
 	// is the listener's own because a channel made in a testing/synctest

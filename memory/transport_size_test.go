@@ -46,3 +46,17 @@ func TestConnHotFields(t *testing.T) {
 		t.Errorf("the hot fields of a conn are at bytes %d to %d, not within 128 to 256", first, end)
 	}
 }
+
+// TestListenerHotFields: what opening a stream reads and writes of its
+// listener (the network's state, the lock, the closed flag, Serve's
+// function and its count of streams in flight) is the listener's first
+// cache line (a listener, of 256 bytes, starts on one).
+func TestListenerHotFields(t *testing.T) {
+	var l listener
+	if end := unsafe.Offsetof(l.inFlight) + unsafe.Sizeof(l.inFlight); end > 64 {
+		t.Errorf("the hot fields of a listener end at byte %d, past its first cache line", end)
+	}
+	if n := unsafe.Sizeof(l); n > 256 && unsafe.Sizeof(uintptr(0)) == 8 {
+		t.Errorf("a listener is %d bytes: over 256, its size class may not start on a cache line", n)
+	}
+}
