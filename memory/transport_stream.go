@@ -86,6 +86,16 @@ func wake(ch chan struct{}) {
 	}
 }
 
+// drain takes the token out of ch (cap 1) if it holds one and exists.
+func drain(ch chan struct{}) {
+	if ch != nil {
+		select {
+		case <-ch:
+		default:
+		}
+	}
+}
+
 // wakeAll wakes both ends of p. Called under p.mu.
 func (p *pipe) wakeAll() {
 	wake(p.recvWake)
@@ -393,10 +403,11 @@ func (p *pipe) wait(ctx context.Context, wake *chan struct{}, c *conn) error {
 }
 
 // recycle is called once both sockets of the stream's use are closed. It
-// gives the wake channels back to the connection when nobody still in a
-// wait holds them (waiters), and the stream itself, for the connection's
-// next NewStream, when nothing of either socket can touch it any more: no
-// goroutine waits in a pipe and no Send is copying (socket.state). Every Send
+// gives the stream back to the connection, for its next NewStream, when
+// nothing of either socket can touch it any more: no goroutine waits in a
+// pipe and no Send is copying (socket.state); the stream keeps its wake
+// channels. Otherwise it gives the connection the wake channels nobody
+// still in a wait holds (waiters). Every Send
 // and Recv of a closed socket fails before it touches the stream, and
 // every other method checks the generation under the pipe's lock, which
 // this changes under both locks. What the peer sent that nobody read goes
@@ -408,13 +419,6 @@ func (s *stream) recycle() {
 	down.mu.Lock()
 	quiet := up.waiters == 0 && down.waiters == 0 &&
 		s.socks.client.state.Load()&sendingMask == 0 && s.socks.server.state.Load()&sendingMask == 0
-	for _, p := range [2]*pipe{up, down} {
-		if p.waiters == 0 {
-			s.conn.putWake(p.recvWake)
-			s.conn.putWake(p.sendWake)
-			p.recvWake, p.sendWake = nil, nil
-		}
-	}
 	if quiet {
 		s.gen++
 		up.resetLocked(s.conn, dirUp)
@@ -423,12 +427,28 @@ func (s *stream) recycle() {
 		s.refuseErr = nil
 		s.ends.Store(0)
 		s.socks = nil
+	} else {
+		for _, p := range [2]*pipe{up, down} {
+			if p.waiters == 0 {
+				p.putWakes(s.conn)
+			}
+		}
 	}
 	down.mu.Unlock()
 	up.mu.Unlock()
-	if quiet {
-		s.conn.spareStream.CompareAndSwap(nil, s) // else left to the GC
+	if quiet && !s.conn.spareStream.CompareAndSwap(nil, s) {
+		// Another stream has the slot: this one is left to the GC, and
+		// nobody waits on its channels (quiet).
+		up.putWakes(s.conn)
+		down.putWakes(s.conn)
 	}
+}
+
+// putWakes gives p's wake channels back to c.
+func (p *pipe) putWakes(c *conn) {
+	c.putWake(p.recvWake)
+	c.putWake(p.sendWake)
+	p.recvWake, p.sendWake = nil, nil
 }
 
 // resetLocked empties p for the stream's next use, giving back what it
@@ -442,6 +462,10 @@ func (p *pipe) resetLocked(c *conn, dir int) {
 	}
 	clear(p.q0[:])
 	p.q, p.head = p.q0[:0], 0
+	// The wake channels stay, emptied of a token nobody waited for: the
+	// next use's waits take no channel from the connection's spares.
+	drain(p.recvWake)
+	drain(p.sendWake)
 	p.eof, p.rclosed, p.firstUsed = false, false, false
 	p.onRecv = nil
 	p.first = transport.Message{}
