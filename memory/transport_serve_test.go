@@ -66,6 +66,7 @@ func TestServePoolShared(t *testing.T) {
 			served.Add(1)
 			open(conns[i%2], nil)
 			served.Wait()
+			synctest.Wait() // the goroutine that served it is back among the idle
 		}
 		if got := idle(); got != 1 {
 			t.Errorf("after 100 streams one at a time on two listeners, %d goroutines wait, want 1", got)
