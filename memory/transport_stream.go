@@ -405,14 +405,15 @@ func (p *pipe) wait(ctx context.Context, wake *chan struct{}, c *conn) error {
 // recycle is called once both sockets of the stream's use are closed. It
 // gives the stream back to the connection, for its next NewStream, when
 // nothing of either socket can touch it any more: no goroutine waits in a
-// pipe and no Send is copying (socket.state); the stream keeps its wake
-// channels. Otherwise it gives the connection the wake channels nobody
-// still in a wait holds (waiters). Every Send
-// and Recv of a closed socket fails before it touches the stream, and
-// every other method checks the generation under the pipe's lock, which
-// this changes under both locks. What the peer sent that nobody read goes
-// back as a read message's lease does. A stream still in use somewhere is
-// left to the GC. It does not block.
+// pipe and no Send is copying (socket.state). Every Send and Recv of a
+// closed socket fails before it touches the stream, and every other
+// method checks the generation under the pipe's lock, which this changes
+// under both locks. What was sent and never read goes back as a read
+// message's lease does, and the stream keeps its wake channels. A stream
+// still in use somewhere, or one for which the connection has no room
+// (its spare stream is another), is left to the GC, and gives the
+// connection the wake channels nobody still in a wait holds (waiters). It
+// does not block.
 func (s *stream) recycle() {
 	up, down := &s.up, &s.down
 	up.mu.Lock()
@@ -427,7 +428,10 @@ func (s *stream) recycle() {
 		s.refuseErr = nil
 		s.ends.Store(0)
 		s.socks = nil
-	} else {
+	}
+	// (Once in the slot, the stream may be taken at once; its next use
+	// waits for these locks before it touches the pipes.)
+	if !quiet || !s.conn.spareStream.CompareAndSwap(nil, s) {
 		for _, p := range [2]*pipe{up, down} {
 			if p.waiters == 0 {
 				p.putWakes(s.conn)
@@ -436,12 +440,6 @@ func (s *stream) recycle() {
 	}
 	down.mu.Unlock()
 	up.mu.Unlock()
-	if quiet && !s.conn.spareStream.CompareAndSwap(nil, s) {
-		// Another stream has the slot: this one is left to the GC, and
-		// nobody waits on its channels (quiet).
-		up.putWakes(s.conn)
-		down.putWakes(s.conn)
-	}
 }
 
 // putWakes gives p's wake channels back to c.
