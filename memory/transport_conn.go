@@ -394,7 +394,7 @@ type conn struct {
 	made   []chan struct{} // every wake channel made: a reset sends each a token
 
 	notifyMu sync.Mutex
-	notified map[*socket]struct{} // sockets with a NotifyRecv callback
+	notified map[*stream]struct{} // streams a NotifyRecv armed a callback on
 
 	// spareStream is the stream the connection's last use recycled, for
 	// its next NewStream (stream.recycle); nil when there is none.

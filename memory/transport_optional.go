@@ -10,15 +10,20 @@ import (
 // NotifyRecv: the callback lives in the socket's incoming pipe and is
 // called under the pipe's lock by whoever causes an event that ends a Recv
 // wait, on their own goroutine: the peer's Send, CloseSend or Close, a
-// refusal, or the reset of the connection (which finds the sockets to call
-// through conn.notified).
+// refusal, or the reset of the connection, which finds the callbacks to
+// call in the streams its NotifyRecv calls registered (conn.notified). A
+// stream stays registered as long as the connection keeps it (it is
+// reused), so that a NotifyRecv of each call does not write the
+// connection's map again.
 
 // NotifyRecv implements transport.Socket. It does not block.
 func (s *socket) NotifyRecv(f func(error)) {
 	if s.isClosed() {
 		return
 	}
-	s.st.conn.watch(s)
+	if st := s.st; !st.watched.Load() {
+		st.conn.watch(st)
+	}
 	p := s.in()
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -50,9 +55,6 @@ func (s *socket) StopNotify() bool {
 	stopped := p.onRecv != nil
 	p.onRecv = nil
 	p.mu.Unlock()
-	if stopped {
-		s.st.conn.unwatch(s)
-	}
 	return stopped
 }
 
@@ -64,40 +66,50 @@ func (p *pipe) notifyLocked(err error) {
 	}
 }
 
-// watch registers a socket with a callback, so that a reset reaches it.
-func (c *conn) watch(s *socket) {
+// watch registers st, a stream one of whose sockets arms a callback, so
+// that a reset reaches it.
+func (c *conn) watch(st *stream) {
 	c.notifyMu.Lock()
 	if c.notified == nil {
-		c.notified = make(map[*socket]struct{})
+		c.notified = make(map[*stream]struct{})
 	}
-	c.notified[s] = struct{}{}
+	c.notified[st] = struct{}{}
+	st.watched.Store(true)
 	c.notifyMu.Unlock()
 }
 
-func (c *conn) unwatch(s *socket) {
+// unwatch forgets st, a stream the connection no longer keeps.
+func (c *conn) unwatch(st *stream) {
 	c.notifyMu.Lock()
-	delete(c.notified, s)
+	delete(c.notified, st)
 	c.notifyMu.Unlock()
 }
 
-// notifyReset calls the callbacks of the connection's sockets once its done
-// channel is closed.
+// notifyReset calls the callbacks armed on the connection's streams once
+// its done channel is closed, with what the reading socket's Recv would
+// return. (A closed socket has none armed.)
 func (c *conn) notifyReset() {
 	c.notifyMu.Lock()
-	socks := make([]*socket, 0, len(c.notified))
-	for s := range c.notified {
-		socks = append(socks, s)
+	streams := make([]*stream, 0, len(c.notified))
+	for st := range c.notified {
+		streams = append(streams, st)
 	}
-	clear(c.notified)
 	c.notifyMu.Unlock()
-	for _, s := range socks {
-		err := s.failure()
-		in := s.in()
-		in.mu.Lock()
-		if !s.stale() {
-			in.notifyLocked(err)
+	for _, st := range streams {
+		for _, p := range [2]*pipe{&st.up, &st.down} {
+			p.mu.Lock()
+			if p.onRecv != nil {
+				err := st.refused()
+				if err == nil {
+					err = c.clientErr
+					if p == &st.up { // the server reads it
+						err = c.serverErr
+					}
+				}
+				p.notifyLocked(err)
+			}
+			p.mu.Unlock()
 		}
-		in.mu.Unlock()
 	}
 }
 

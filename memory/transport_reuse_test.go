@@ -227,3 +227,35 @@ func TestStreamReuseRace(t *testing.T) {
 func numbered(id, seq string) *transport.Message {
 	return &transport.Message{Header: map[string]string{"Stream": id, "Seq": seq}, Body: []byte(id + "/" + seq)}
 }
+
+// TestReusedStreamHearsReset: a stream a callback was armed on stays
+// registered with its connection as it is reused, so that the reset of
+// the connection reaches a callback armed by a later use without that use
+// registering it again.
+func TestReusedStreamHearsReset(t *testing.T) {
+	ctx, l, tc := reuseFixture(t)
+	call := func() (transport.Socket, transport.Socket) {
+		cs, err := tc.NewStream(ctx, msgOf("req"))
+		require.NoError(t, err)
+		ss, err := AcceptOne(ctx, l)
+		require.NoError(t, err)
+		return cs, ss
+	}
+	cs1, ss1 := call()
+	ss1.NotifyRecv(func(error) {}) // a request is waiting: called at once
+	require.NoError(t, ss1.Close())
+	require.NoError(t, cs1.Close())
+	cs2, ss2 := call()
+	require.Same(t, streamOf(cs1), streamOf(cs2))
+	_, err := ss2.Recv(ctx)
+	require.NoError(t, err)
+	got := make(chan error, 1)
+	ss2.NotifyRecv(func(err error) { got <- err })
+	require.NoError(t, tc.Close())
+	select {
+	case err := <-got:
+		require.ErrorIs(t, err, transport.ErrReset)
+	default:
+		t.Fatal("the reset did not reach the callback armed on the reused stream")
+	}
+}

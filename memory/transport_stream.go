@@ -44,6 +44,10 @@ type stream struct {
 	// gen counts the stream's uses: written by recycle under both pipes'
 	// locks, read under either.
 	gen uint64
+	// watched is set once a NotifyRecv registered the stream with its
+	// connection (conn.watch), which keeps it registered until the stream
+	// is dropped.
+	watched atomic.Bool
 }
 
 // sockets are the two sockets of one use of a stream, made together.
@@ -431,7 +435,8 @@ func (s *stream) recycle() {
 	}
 	// (Once in the slot, the stream may be taken at once; its next use
 	// waits for these locks before it touches the pipes.)
-	if !quiet || !s.conn.spareStream.CompareAndSwap(nil, s) {
+	dropped := !quiet || !s.conn.spareStream.CompareAndSwap(nil, s)
+	if dropped {
 		for _, p := range [2]*pipe{up, down} {
 			if p.waiters == 0 {
 				p.putWakes(s.conn)
@@ -440,6 +445,9 @@ func (s *stream) recycle() {
 	}
 	down.mu.Unlock()
 	up.mu.Unlock()
+	if dropped && s.watched.Load() {
+		s.conn.unwatch(s) // both sockets closed: no callback is armed
+	}
 }
 
 // putWakes gives p's wake channels back to c.
@@ -512,15 +520,11 @@ func (s *socket) Close() error {
 	}
 	in := s.in()
 	in.mu.Lock()
-	watched := in.onRecv != nil
 	in.onRecv = nil // a local Close is no event for NotifyRecv (StopNotify)
 	in.rclosed = true
 	in.reclaimLocked(s.st.conn, s.inDir()) // the lease of the last message ends
 	in.wakeAll()                           // our pending Recv, the peer's pending Send
 	in.mu.Unlock()
-	if watched {
-		s.st.conn.unwatch(s)
-	}
 	s.out().end(s) // our pending Send; the peer's Recv drains, then io.EOF
 	if s.st.ends.Add(1) == 2 {
 		s.st.recycle()
