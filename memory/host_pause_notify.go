@@ -23,9 +23,12 @@ func wrapPauseSocket(s transport.Socket) transport.Socket {
 // pauseNotifySocket is a pauseSocket with its host's NotifyRecv. A
 // notification is an observation by the host's process, so a paused host
 // gets it only when the pause ends (as a Recv would return only then); a
-// crash ends the pause and delivers it too. Its state is made by the first
-// NotifyRecv: most sockets never get one, and the decorator of the memory
-// transport's sockets is part of every socket's allocation.
+// crash ends the pause and delivers it too. Its state is the stream's, for
+// the socket's side, made by the first NotifyRecv on that side of the
+// stream and kept while the stream is reused (most sockets never get one,
+// and a server arms one on every call): a NotifyRecv records the use it
+// was armed for, and the StopNotify of a socket of an earlier use cancels
+// nothing of a later one.
 type pauseNotifySocket struct {
 	pauseSocket
 	n atomic.Pointer[pauseNotify]
@@ -42,20 +45,30 @@ type pauseNotify struct {
 	mu      sync.Mutex
 	f       func(error)
 	gen     uint64        // counts NotifyRecv calls: a deferred call of an older one is dropped
+	use     uint64        // the stream's use (stream.gen) f was armed for
 	done    bool          // f was called or cancelled (or none is armed)
 	stopped chan struct{} // closed to cancel a call deferred to the resume; nil: none waits
 }
 
-// notify returns the socket's notification state, making it the first time.
+// notify returns the socket's notification state: its side of the
+// stream's, made the first time that side arms one.
 func (s *pauseNotifySocket) notify() *pauseNotify {
 	if n := s.n.Load(); n != nil {
 		return n
 	}
-	n := &pauseNotify{h: s.host(), net: s.network(), done: true}
-	n.fireFn = n.fire
-	if !s.n.CompareAndSwap(nil, n) {
-		return s.n.Load()
+	side := &s.st.notes[0]
+	if s.server {
+		side = &s.st.notes[1]
 	}
+	n := side.Load()
+	if n == nil {
+		n = &pauseNotify{h: s.host(), net: s.network(), done: true}
+		n.fireFn = n.fire
+		if !side.CompareAndSwap(nil, n) {
+			n = side.Load()
+		}
+	}
+	s.n.CompareAndSwap(nil, n)
 	return n
 }
 
@@ -69,6 +82,7 @@ func (s *pauseNotifySocket) NotifyRecv(f func(error)) {
 	n.cancelLocked()
 	n.f, n.done = f, false
 	n.gen++
+	n.use = s.gen
 	n.mu.Unlock()
 	s.socket.NotifyRecv(n.fireFn)
 }
@@ -134,6 +148,9 @@ func (s *pauseNotifySocket) StopNotify() bool {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if n.use != s.gen {
+		return false // a later use of the stream armed it: not ours
+	}
 	return n.cancelLocked()
 }
 

@@ -42,7 +42,9 @@ func reuseFixture(t *testing.T) (context.Context, transport.Listener, transport.
 // sockets stay closed however they are used, and nothing they do reaches
 // the stream's new use: not a CloseSend either way, a NotifyRecv that
 // would replace the new reader's callback, a StopNotify that would cancel
-// it, or a message left unread in the old use.
+// it (in the memory socket, or in the host pause layer's notification
+// state, which the stream keeps for the next use of its side), or a
+// message left unread in the old use.
 func TestStreamReuse(t *testing.T) {
 	ctx, l, tc := reuseFixture(t)
 	recv := func(s transport.Socket) string {
@@ -54,6 +56,7 @@ func TestStreamReuse(t *testing.T) {
 
 	cs1, err := tc.NewStream(ctx, msgOf("req1"))
 	require.NoError(t, err)
+	cs1.NotifyRecv(func(error) {}) // the side's notification state, which the stream keeps
 	ss1, err := AcceptOne(ctx, l)
 	require.NoError(t, err)
 	require.Equal(t, "req1", recv(ss1))

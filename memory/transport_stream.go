@@ -48,6 +48,9 @@ type stream struct {
 	// connection (conn.watch), which keeps it registered until the stream
 	// is dropped.
 	watched atomic.Bool
+	// notes are the host pause layer's notification state of the client
+	// and the server side (host_pause_notify.go), kept across uses.
+	notes [2]atomic.Pointer[pauseNotify]
 }
 
 // sockets are the two sockets of one use of a stream, made together.
