@@ -88,8 +88,9 @@
 //
 // The memory transport (package memory) copies a message into the
 // receiver's queue at Send and takes it back at the receiver's next Recv
-// or Close; its streams come from slabs (one allocation per sixteen) and
-// are never reused. The TCP transport (package tcp) decodes a message
+// or Close. A connection reuses a stream once both its sockets are
+// closed; each use of a stream has sockets of its own (from slabs, one
+// allocation per sixteen), which are never reused. The TCP transport (package tcp) decodes a message
 // into a pooled buffer and header map, taken back the same way; header
 // strings come from a per-connection table, so they never share the
 // buffer. Neither starts a goroutine per stream: a listener's Serve runs
