@@ -13,23 +13,23 @@ package memory
 // last, or a new one when none waits; nothing else here starts a
 // goroutine, but for the context.AfterFunc that wakes the parked takers of
 // a listener nobody serves (tests take its streams one at a time) once a
-// ctx they wait with ends. A stream holds a bounded
-// queue of copied *transport.Message each way (WithStreamBuffer messages
-// each) behind a mutex, and the copy of the first message each way (so a
+// ctx they wait with ends. A stream holds a bounded queue of copied
+// *transport.Message each way (WithStreamBuffer messages each) behind a
+// mutex, and the copy of the first message each way (so a
 // unary call's request and reply need no Message of their own). A stream
 // whose two sockets are closed goes back to its connection for the next
 // stream it opens; its sockets are never reused, so a socket used after
 // Close stays closed and acts on nothing (transport_stream.go). Streams
 // and sockets come from slabs (internal/slab: one allocation per sixteen).
-// A listener
-// nobody serves yet is a bounded queue of opened streams
+// A listener nobody serves yet is a bounded queue of opened streams
 // (WithAcceptBacklog) and a stack of parked takers, to which an opener
-// hands its stream directly. A call
-// that must wait selects on a wake channel of its stream (taken the first
-// time one waits from the connection's spares, to which a stream whose
-// two sides are closed gives them back) and its ctx; every event that can
-// end a wait (a message, room, a half-close, a close, a refusal, a reset
-// of the connection) sends a token to the channels it concerns. No waiter
+// hands its stream directly. A call that must wait selects on a wake
+// channel of its stream (taken the first time one waits from the
+// connection's spares; a stream keeps its channels while the connection
+// reuses it, and gives them back when it is dropped) and its ctx; every
+// event that can end a wait (a message, room, a half-close, a close, a
+// refusal, a reset of the connection) sends a token to the channels it
+// concerns. No waiter
 // selects on a channel all the others share, and every mutex is released
 // before any channel operation that can block. A message keeps a nil
 // Header or Body nil, as the TCP transport does.
