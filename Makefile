@@ -38,11 +38,11 @@ unit: consul prometheus chromium
 	PATH="$(CURDIR)/bin:$$PATH" MICROSIM_REQUIRE_CONSUL=1 MICROSIM_REQUIRE_PROMETHEUS=1 MICROSIM_REQUIRE_CHROMIUM=1 $(GO) test $(TESTFLAGS) ./...
 
 # Allocation-count tests (TestCallAllocations, the selector's pick path,
-# the memory transport's reuse on a cold connection): counts mean nothing
-# under the race detector, so those tests are built without it (or skip
-# under it) and run here, race detector off.
+# the memory transport's reuse on a cold connection, a lazy pool's Get):
+# counts mean nothing under the race detector, so those tests are built
+# without it (or skip under it) and run here, race detector off.
 allocs:
-	$(GO) test -count=1 -p 1 -run 'Alloc' ./bench/ ./framework/... ./memory/
+	$(GO) test -count=1 -p 1 -run 'Alloc' ./bench/ ./framework/... ./memory/ ./internal/lazypool/
 
 # Misuse of lent memory made visible: built with the microsim_poison tag
 # (internal/poison), the transports overwrite a received message when its

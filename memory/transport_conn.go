@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/internal/lazypool"
 )
 
 // listener is a transport.Listener: a bounded FIFO of opened streams
@@ -411,11 +412,14 @@ type conn struct {
 	// body buffers, each in a bodyBuf (bodyBufs keeps the empty bodyBufs),
 	// and the Messages themselves. Pools, not lists under a lock: every
 	// stream of the connection takes from them and gives back, from every
-	// processor.
-	freeHeaders [2]freePool // by direction (dirUp, dirDown): the same kind of message comes back
-	freeBodies  freePool
-	bodyBufs    freePool
-	freeMsgs    freePool
+	// processor. Lazy ones: most connections of a large world carry one
+	// call at a time and never use them (their messages go round through
+	// the spare slots), but a first copy, from a seed message with no
+	// header map or body, would look in them.
+	freeHeaders [2]lazypool.Pool // by direction (dirUp, dirDown): the same kind of message comes back
+	freeBodies  lazypool.Pool
+	bodyBufs    lazypool.Pool
+	freeMsgs    lazypool.Pool
 }
 
 // takeWake returns an empty wake channel (cap 1): a spare one, or a new

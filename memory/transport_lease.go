@@ -2,7 +2,6 @@ package memory
 
 import (
 	"maps"
-	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -132,33 +131,6 @@ func (c *conn) release(m *transport.Message, inline bool, dir int) {
 		// would write its slot's cache line wherever it went.)
 		c.freeMsgs.Put(m)
 	}
-}
-
-// freePool is a sync.Pool that Get leaves alone until something was Put
-// in it. A sync.Pool's first use on a processor allocates its storage for
-// every processor (and registers the pool with the runtime, which empties
-// it at each GC), so a Get from a pool that was never given anything
-// costs an allocation to find it empty. Most connections of a large world
-// carry one call at a time and never use their pools (their messages go
-// round through the spare slots), but their first copy, from a seed
-// message with no header map or body, would look in them.
-type freePool struct {
-	given atomic.Bool
-	p     sync.Pool
-}
-
-func (f *freePool) Get() any {
-	if !f.given.Load() {
-		return nil
-	}
-	return f.p.Get()
-}
-
-func (f *freePool) Put(x any) {
-	if !f.given.Load() {
-		f.given.Store(true)
-	}
-	f.p.Put(x)
 }
 
 // bodyBuf carries a free body buffer in a pool (a []byte put there as it

@@ -141,22 +141,3 @@ func TestColdConnectionAllocations(t *testing.T) {
 	require.False(t, c.pooled.Load(), "a pool came back empty: the spare slots again")
 	require.NoError(t, callErr)
 }
-
-// TestFreePoolAllocatesNothingUntilGiven: a Get from a connection's free
-// pool that was never given anything finds it empty without allocating
-// (a sync.Pool's first Get on a processor allocates its per-processor
-// storage), and a pool that was given something gives it back.
-func TestFreePoolAllocatesNothingUntilGiven(t *testing.T) {
-	pools := make([]freePool, 201)
-	i := 0
-	require.Equal(t, 0.0, testing.AllocsPerRun(200, func() {
-		if pools[i].Get() != nil {
-			t.Fatal("a pool never given anything gave something")
-		}
-		i++
-	}))
-	var p freePool
-	x := new(bodyBuf)
-	p.Put(x)
-	require.Same(t, x, p.Get())
-}

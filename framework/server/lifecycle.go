@@ -5,13 +5,13 @@ import (
 	stderrors "errors"
 	"fmt"
 	"slices"
-	"sync"
 	"sync/atomic"
 
 	"github.com/microsim/microsim/framework/broker"
 	"github.com/microsim/microsim/framework/metadata"
 	"github.com/microsim/microsim/framework/registry"
 	"github.com/microsim/microsim/framework/transport"
+	"github.com/microsim/microsim/internal/lazypool"
 )
 
 // running is the state of a started server.
@@ -29,15 +29,12 @@ type running struct {
 	// full and still, and the slots cycle through the pool; a server
 	// called now and then (one of many in a simulated world) finds its
 	// pool emptied by the GC and reuses a slot from free instead of
-	// making one.
+	// making one. slots is a lazy pool: it is not asked (its
+	// per-processor storage is not fetched, nor made at a first Get)
+	// while it is empty, so a server that never has more than
+	// maxFreeSlots calls at once never touches it.
 	free  []*callSlot
-	slots sync.Pool
-	// poolEmpty is set when a Get found slots empty, and cleared by the
-	// next Put: read by every call, written seldom. It starts set: a
-	// sync.Pool's first Get allocates its per-processor storage, which a
-	// server that never has more than maxFreeSlots calls at once (most of
-	// a simulated world's) would pay to find it empty.
-	poolEmpty atomic.Bool
+	slots lazypool.Pool
 
 	// base has ctx's values but is never cancelled: it bounds socket
 	// operations (Stop's drain closes the sockets of the calls it
@@ -125,7 +122,6 @@ func (s *server) start(ctx context.Context, subs []*subscriber) (*running, error
 		hbDone: make(chan struct{}),
 		served: make(chan struct{}),
 	}
-	r.poolEmpty.Store(true)
 	r.hbCtx, r.hbCancel = context.WithCancel(rctx)
 	for _, sub := range subs {
 		bs, err := s.subscribe(rctx, sub)

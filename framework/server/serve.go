@@ -85,20 +85,13 @@ func (s *server) serveLoop(r *running) {
 func (s *server) handleStream(r *running, sock transport.Socket) {
 	// A slot from the pool first: on a busy server it is one this P used
 	// last, still in its cache. A quiet server's pool was emptied by the
-	// GC; once a Get found it empty, the calls leave it alone (its
-	// per-processor lists are more memory to fetch) until a slot is put
-	// back.
-	var slot *callSlot
-	if !r.poolEmpty.Load() {
-		if slot, _ = r.slots.Get().(*callSlot); slot == nil {
-			r.poolEmpty.Store(true)
-		}
-	}
+	// GC, and is left alone (running.slots).
+	slot, _ := r.slots.Get().(*callSlot)
 	s.mu.Lock()
 	if r.stopping.Load() || r.failed {
 		s.mu.Unlock()
 		if slot != nil {
-			r.putSlot(slot)
+			r.slots.Put(slot)
 		}
 		s.refuseStopping(r.base, sock)
 		return
@@ -135,15 +128,7 @@ func (s *server) handleStream(r *running, sock transport.Socket) {
 	}
 	s.mu.Unlock()
 	if slot != nil {
-		r.putSlot(slot)
-	}
-}
-
-// putSlot puts a finished call's slot into the pool.
-func (r *running) putSlot(slot *callSlot) {
-	r.slots.Put(slot)
-	if r.poolEmpty.Load() {
-		r.poolEmpty.Store(false)
+		r.slots.Put(slot)
 	}
 }
 
