@@ -457,10 +457,7 @@ func (c *conn) putWake(ch chan struct{}) {
 		return
 	}
 	c.wakeMu.Lock()
-	select {
-	case <-ch: // a token nobody waited for
-	default:
-	}
+	drain(ch) // a token nobody waited for
 	c.spare = append(c.spare, ch)
 	c.wakeMu.Unlock()
 }
