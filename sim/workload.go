@@ -315,24 +315,29 @@ func (w *world) call(ctx context.Context, wl *workload, k int, seq uint64) {
 		opts = append(opts[:len(opts):len(opts)], client.WithSelectOption(selector.WithHashKey(key)))
 	}
 	var err error
-	if wl.topic != "" {
+	// A publish or a stream may leave work behind that holds cs (a
+	// delivery, a stream's watch); a call leaves nothing: cs's parent is
+	// never cancelled (callCtx), so the client derives nothing from cs but
+	// its own deadline ctx, which only forwards Value. Only a call's state
+	// is reused (freeSynthCall).
+	reuse := false
+	switch {
+	case wl.topic != "":
 		err = w.publish(cs, wl.cli.cli, wl.topic, wl.stream, seq, wl.size)
 		cs.attempts.Store(1)
-	} else if wl.spec.Stream != nil {
+	case wl.spec.Stream != nil:
 		err = w.stream(cs, wl, k, seq)
 		cs.attempts.Store(1)
-	} else if wl.request != nil {
+	case wl.request != nil:
 		var out json.RawMessage
 		err = wl.cli.cli.Call(cs, wl.spec.Service, wl.eps[k], scenario.ExpandRequest(wl.request, seq), &out, opts...)
-	} else {
+		reuse = true
+	default:
 		err = wl.cli.cli.Call(cs, wl.spec.Service, wl.eps[k], &call.req, &call.rsp, opts...)
+		reuse = true
 	}
 	w.metrics.call(wl.series[k], start, time.Since(start), err, cs.attempts.Load())
-	if wl.topic == "" && wl.spec.Stream == nil {
-		// A call leaves nothing behind that holds its ctx: cs's parent is
-		// never cancelled (callCtx), so the client derives nothing from
-		// cs but its own deadline ctx, which only forwards Value. A publish
-		// or a stream may leave work behind (a delivery, a stream's watch).
+	if reuse {
 		w.freeSynthCall(call)
 	}
 }
