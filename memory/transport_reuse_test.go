@@ -37,6 +37,17 @@ func reuseFixture(t *testing.T) (context.Context, transport.Listener, transport.
 	return ctx, l, tc
 }
 
+// openStream opens a stream on tc with first (nil: none) and accepts it
+// on l: its client and server sockets.
+func openStream(t *testing.T, ctx context.Context, l transport.Listener, tc transport.Conn, first *transport.Message) (cs, ss transport.Socket) {
+	t.Helper()
+	cs, err := tc.NewStream(ctx, first)
+	require.NoError(t, err)
+	ss, err = AcceptOne(ctx, l)
+	require.NoError(t, err)
+	return cs, ss
+}
+
 // TestStreamReuse: once both sockets of a stream are closed, the
 // connection's next stream is the same stream with new sockets. The old
 // sockets stay closed however they are used, and nothing they do reaches
@@ -54,22 +65,16 @@ func TestStreamReuse(t *testing.T) {
 		return string(m.Body)
 	}
 
-	cs1, err := tc.NewStream(ctx, msgOf("req1"))
-	require.NoError(t, err)
+	cs1, ss1 := openStream(t, ctx, l, tc, msgOf("req1"))
 	cs1.NotifyRecv(func(error) {}) // the side's notification state, which the stream keeps
-	ss1, err := AcceptOne(ctx, l)
-	require.NoError(t, err)
 	require.Equal(t, "req1", recv(ss1))
 	require.NoError(t, ss1.SendClose(ctx, msgOf("rsp1")))
 	require.Equal(t, "rsp1", recv(cs1))
 	require.NoError(t, cs1.Close())
 
-	cs2, err := tc.NewStream(ctx, msgOf("req2"))
-	require.NoError(t, err)
+	cs2, ss2 := openStream(t, ctx, l, tc, msgOf("req2"))
 	require.Same(t, streamOf(cs1), streamOf(cs2), "the stream both sides closed is the next one's")
 	require.NotSame(t, cs1, cs2, "a socket is never reused")
-	ss2, err := AcceptOne(ctx, l)
-	require.NoError(t, err)
 	notified := make(chan error, 1)
 	cs2.NotifyRecv(func(err error) { notified <- err })
 
@@ -96,7 +101,7 @@ func TestStreamReuse(t *testing.T) {
 	require.NoError(t, cs2.Send(ctx, msgOf("more")), "the old client socket's CloseSend ended nothing")
 	require.NoError(t, cs2.CloseSend())
 	require.Equal(t, "more", recv(ss2))
-	_, err = ss2.Recv(ctx)
+	_, err := ss2.Recv(ctx)
 	require.ErrorIs(t, err, io.EOF)
 	require.NoError(t, ss2.Close())
 	_, err = cs2.Recv(ctx)
@@ -104,18 +109,12 @@ func TestStreamReuse(t *testing.T) {
 	require.NoError(t, cs2.Close())
 
 	// A request nobody read is not the next use's.
-	cs3, err := tc.NewStream(ctx, msgOf("unread"))
-	require.NoError(t, err)
+	cs3, ss3 := openStream(t, ctx, l, tc, msgOf("unread"))
 	require.Same(t, streamOf(cs1), streamOf(cs3))
-	ss3, err := AcceptOne(ctx, l)
-	require.NoError(t, err)
 	require.NoError(t, ss3.Close())
 	require.NoError(t, cs3.Close())
-	cs4, err := tc.NewStream(ctx, msgOf("req4"))
-	require.NoError(t, err)
+	cs4, ss4 := openStream(t, ctx, l, tc, msgOf("req4"))
 	require.Same(t, streamOf(cs1), streamOf(cs4))
-	ss4, err := AcceptOne(ctx, l)
-	require.NoError(t, err)
 	require.Equal(t, "req4", recv(ss4))
 	require.NoError(t, ss4.Close())
 	require.NoError(t, cs4.Close())
@@ -126,10 +125,7 @@ func TestStreamReuse(t *testing.T) {
 // from its next use: the next stream is another one.
 func TestStreamNotReusedUnderASend(t *testing.T) {
 	ctx, l, tc := reuseFixture(t)
-	cs, err := tc.NewStream(ctx, nil)
-	require.NoError(t, err)
-	ss, err := AcceptOne(ctx, l)
-	require.NoError(t, err)
+	cs, ss := openStream(t, ctx, l, tc, nil)
 	sock := cs.(*pauseNotifySocket).socket
 	sock.state.Add(1) // a Send between its check and its return
 	require.NoError(t, cs.Close())
@@ -237,18 +233,11 @@ func numbered(id, seq string) *transport.Message {
 // registering it again.
 func TestReusedStreamHearsReset(t *testing.T) {
 	ctx, l, tc := reuseFixture(t)
-	call := func() (transport.Socket, transport.Socket) {
-		cs, err := tc.NewStream(ctx, msgOf("req"))
-		require.NoError(t, err)
-		ss, err := AcceptOne(ctx, l)
-		require.NoError(t, err)
-		return cs, ss
-	}
-	cs1, ss1 := call()
+	cs1, ss1 := openStream(t, ctx, l, tc, msgOf("req"))
 	ss1.NotifyRecv(func(error) {}) // a request is waiting: called at once
 	require.NoError(t, ss1.Close())
 	require.NoError(t, cs1.Close())
-	cs2, ss2 := call()
+	cs2, ss2 := openStream(t, ctx, l, tc, msgOf("req"))
 	require.Same(t, streamOf(cs1), streamOf(cs2))
 	_, err := ss2.Recv(ctx)
 	require.NoError(t, err)
