@@ -132,7 +132,7 @@ func (n *Network) Host(name string) *Host {
 		n.held.Add(1)
 		h.setUp(!n.closed)
 		h.tr = newPauseTransport(h, newHostTransport(h))
-		h.reg = newPauseRegistry(h, newHostRegistry(h))
+		h.reg = newRegistryViews(h)
 		n.hosts[name] = h
 	}
 	return h

@@ -364,8 +364,6 @@ type hostRegistry struct {
 	s *registryState
 }
 
-func newHostRegistry(h *Host) registry.Registry { return &hostRegistry{h: h, s: h.net.reg} }
-
 // check fails a call whose ctx is done or whose host is down.
 func (r *hostRegistry) check(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {

@@ -60,3 +60,13 @@ func TestListenerHotFields(t *testing.T) {
 		t.Errorf("a listener is %d bytes: over 256, its size class may not start on a cache line", n)
 	}
 }
+
+// TestRegistryViewsOneLine: a host's registry view and its pause layer,
+// which every heartbeat of a server on the host goes through, are made
+// together in one cache line (64 bytes, a size class whose objects start
+// on a line).
+func TestRegistryViewsOneLine(t *testing.T) {
+	if n := unsafe.Sizeof(registryViews{}); n != 64 {
+		t.Errorf("a host's registry views are %d bytes, not 64", n)
+	}
+}

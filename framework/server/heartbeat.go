@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/microsim/microsim/framework/registry"
 	"github.com/microsim/microsim/internal/tickq"
@@ -74,25 +75,36 @@ const (
 // beats is one running server's heartbeat. Its fields but failing are
 // guarded by the Heartbeater's mu. What a beat needs of its server is
 // copied here: a beat comes once a second, when the server's data is out
-// of the CPU's cache.
+// of the CPU's cache. It is 256 bytes, a size class whose objects start
+// on a cache line, so that its first 128 bytes are two lines.
 type beats struct {
-	// What every beat reads and writes comes first, in two cache lines.
+	beatsState
+	_ [256 - unsafe.Sizeof(beatsState{})]byte
+}
+
+// beatsState is the state of a beats.
+type beatsState struct {
+	// What every beat reads and writes comes first, in two cache lines
+	// (TestBeatsHotFields): the schedule, the registration, and the
+	// fields of the beat's ctx that a beat touches (own, the ctx of the
+	// beats as long as none was cancelled).
 	next     time.Time // the next tick
 	interval time.Duration
 	stopped  bool
-	queued   bool     // in h.due
-	running  bool     // a beat is in Register
-	late     bool     // a tick came while a beat ran: another beat follows it at once
-	failing  bool     // the last beat failed; touched by the beat running only
-	ctx      *beatCtx // the beat's ctx; reused until it is cancelled
+	queued   bool // in h.due
+	running  bool // a beat is in Register
+	late     bool // a tick came while a beat ran: another beat follows it at once
+	failing  bool // the last beat failed; touched by the beat running only
 	reg      registry.Registry
 	svc      *registry.Service
 	ttl      []registry.RegisterOption // the TTL and Renewal, shared by the Heartbeater's servers of a TTL
+	idle     chan struct{}             // set by stop while a beat runs; closed when it returns
+	own      beatCtx                   // the beats' ctx until it is cancelled
 
-	h    *Heartbeater
-	s    *server
-	r    *running
-	idle chan struct{} // set by stop while a beat runs; closed when it returns
+	later *beatCtx // once own was cancelled, the ctx of the beats (current); reused until it is cancelled
+	h     *Heartbeater
+	s     *server
+	r     *running
 }
 
 // startHeartbeat schedules r's heartbeat: the node is registered again
@@ -134,8 +146,8 @@ func (h *Heartbeater) add(s *server, r *running) *beats {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.seq++
-	b := &beats{h: h, s: s, r: r, reg: s.reg, svc: r.svc, interval: s.opts.interval,
-		ttl: h.renewal(s.opts.ttl), next: time.Now().Add(s.opts.interval)}
+	b := &beats{beatsState: beatsState{h: h, s: s, r: r, reg: s.reg, svc: r.svc, interval: s.opts.interval,
+		ttl: h.renewal(s.opts.ttl), next: time.Now().Add(s.opts.interval), own: beatCtx{Context: r.hbCtx}}}
 	if h.epoch.IsZero() {
 		h.epoch = b.next
 	}
@@ -176,7 +188,7 @@ func (h *Heartbeater) remove(b *beats) {
 	}
 	var idle chan struct{}
 	if b.running {
-		b.ctx.cancel(context.Canceled)
+		b.current().cancel(context.Canceled)
 		idle = make(chan struct{})
 		b.idle = idle
 	}
@@ -233,7 +245,7 @@ func (h *Heartbeater) onTick() {
 		switch {
 		case b.running:
 			// Its beat's bound (this tick) has come.
-			b.ctx.cancel(context.DeadlineExceeded)
+			b.current().cancel(context.DeadlineExceeded)
 			b.late = true
 		case !b.queued:
 			b.queued = true
@@ -335,17 +347,33 @@ func (h *Heartbeater) onWatchdog() {
 // beatCtx returns the ctx of b's next beat, ending at the next tick: the
 // previous beat's unless it was cancelled. Called under h.mu.
 func (b *beats) beatCtx() *beatCtx {
-	if b.ctx == nil || b.ctx.Err() != nil {
-		b.ctx = &beatCtx{Context: b.r.hbCtx}
+	c := &b.own
+	if c.ended.Load() {
+		if c = b.later; c == nil || c.Err() != nil {
+			c = &beatCtx{Context: b.r.hbCtx}
+			b.later = c
+		}
 	}
-	b.ctx.deadline = b.next
-	return b.ctx
+	c.deadline = b.next
+	return c
+}
+
+// current returns the ctx of b's beats: own until it was cancelled, then
+// the latest made. Called under h.mu.
+func (b *beats) current() *beatCtx {
+	if b.own.ended.Load() && b.later != nil {
+		return b.later
+	}
+	return &b.own
 }
 
 // beat registers the node again and logs a failure, and the recovery
 // after one.
 func (b *beats) beat(c *beatCtx) {
 	err := b.reg.Register(c, b.svc, b.ttl...)
+	if err == nil && !b.failing {
+		return // the server's fields, past the beats' first two lines, stay unread
+	}
 	s, r := b.s, b.r
 	switch {
 	case err != nil && r.hbCtx.Err() == nil:
@@ -363,11 +391,11 @@ func (b *beats) beat(c *beatCtx) {
 // beat it needs no timer of its own and, as long as no beat overran, no
 // allocation.
 type beatCtx struct {
+	// What every beat touches comes first.
+	ended    atomic.Bool // err is set: Err, read on every beat, takes no lock until then
+	deadline time.Time   // written under Heartbeater.mu between beats
+
 	context.Context // the heartbeat's ctx, for its values
-
-	deadline time.Time // written under Heartbeater.mu between beats
-
-	ended atomic.Bool // err is set: Err, read on every beat, takes no lock until then
 
 	mu   sync.Mutex
 	done chan struct{} // made on demand

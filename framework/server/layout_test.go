@@ -27,3 +27,25 @@ func TestServerHotFields(t *testing.T) {
 		t.Errorf("an endpoint's hot fields end at byte %d, past its first cache line", end)
 	}
 }
+
+// TestBeatsHotFields: what a heartbeat's beat reads and writes of its
+// beats (the schedule, the registration, and its ctx's deadline and end
+// while the ctx is the beats' own) is in its first two cache lines, and a
+// beats is 256 bytes, a size class whose objects start on a line: a beat
+// comes once an interval, when they are out of the CPU's cache.
+func TestBeatsHotFields(t *testing.T) {
+	var b beats
+	if n := unsafe.Sizeof(b); n != 256 {
+		t.Errorf("a beats is %d bytes, not 256", n)
+	}
+	for name, end := range map[string]uintptr{
+		"ttl":          unsafe.Offsetof(b.ttl) + unsafe.Sizeof(b.ttl),
+		"idle":         unsafe.Offsetof(b.idle) + unsafe.Sizeof(b.idle),
+		"own.ended":    unsafe.Offsetof(b.own) + unsafe.Offsetof(b.own.ended) + unsafe.Sizeof(b.own.ended),
+		"own.deadline": unsafe.Offsetof(b.own) + unsafe.Offsetof(b.own.deadline) + unsafe.Sizeof(b.own.deadline),
+	} {
+		if end > 128 {
+			t.Errorf("a beats' %s ends at byte %d, past its second cache line", name, end)
+		}
+	}
+}
