@@ -30,7 +30,7 @@ type pool struct {
 	// until the next one, which is taken once such misses, counted under
 	// mu, outnumber a quarter of the snapshot: a client dialling N
 	// addresses copies O(N) map entries in all, not O(N) on each dial.
-	full   atomic.Pointer[map[string][]transport.Conn]
+	full   atomic.Pointer[map[string]fullConns]
 	misses int
 	rr     atomic.Uint32 // rotates over an address's connections
 }
@@ -44,6 +44,15 @@ type poolEntry struct {
 	pub []transport.Conn
 }
 
+// fullConns is an address's connections in the snapshot (pool.full): the
+// first kept in the map's slot, so that an address of one connection (the
+// default size) is served by reading the map alone, not also a slice's
+// array, out of the CPU's cache when the client calls many addresses.
+type fullConns struct {
+	first transport.Conn
+	all   []transport.Conn // the entry's pub
+}
+
 func newPool(tr transport.Transport, size int) *pool {
 	return &pool{tr: tr, size: size, entries: make(map[string]*poolEntry)}
 }
@@ -52,12 +61,12 @@ func newPool(tr transport.Transport, size int) *pool {
 // than size. It blocks while dialling.
 func (p *pool) get(ctx context.Context, addr string) (transport.Conn, error) {
 	if full := p.full.Load(); full != nil {
-		switch cs := (*full)[addr]; len(cs) {
+		switch fc := (*full)[addr]; len(fc.all) {
 		case 0:
 		case 1:
-			return cs[0], nil
+			return fc.first, nil
 		default:
-			return cs[int(p.rr.Add(1))%len(cs)], nil
+			return fc.all[int(p.rr.Add(1))%len(fc.all)], nil
 		}
 	}
 	for {
@@ -228,10 +237,10 @@ func (p *pool) missLocked() {
 
 // snapshotLocked replaces full with the entries' pub. Called under mu.
 func (p *pool) snapshotLocked() {
-	full := make(map[string][]transport.Conn, len(p.entries))
+	full := make(map[string]fullConns, len(p.entries))
 	for addr, e := range p.entries {
-		if e.pub != nil {
-			full[addr] = e.pub
+		if len(e.pub) > 0 {
+			full[addr] = fullConns{first: e.pub[0], all: e.pub}
 		}
 	}
 	p.full.Store(&full)
