@@ -32,6 +32,12 @@ const (
 type svcHealth struct {
 	mu    sync.RWMutex
 	nodes map[string]*nodeState // by node ID; created on a node's first attempt
+	// byNode holds the states of nodes by the cached entry's *Node, so
+	// that an attempt finds its node's without reading the node's ID (to
+	// hash and compare it), out of the CPU's cache when the service has
+	// many nodes; rebuilt when the entry changes (resizeLocked). A node of
+	// an older entry is found by its ID, and added.
+	byNode map[*registry.Node]*nodeState
 	size  int                   // nodes of the service in the cache
 	// excluded are the nodes ejected or probing, which Select skips.
 	excluded []*nodeState
@@ -71,7 +77,9 @@ type nodeState struct {
 	probeBegun   bool
 }
 
-func newSvcHealth() *svcHealth { return &svcHealth{nodes: make(map[string]*nodeState)} }
+func newSvcHealth() *svcHealth {
+	return &svcHealth{nodes: make(map[string]*nodeState), byNode: make(map[*registry.Node]*nodeState)}
+}
 
 // nodeFor returns the state of node in the cached service, creating it on
 // the node's first attempt; it returns nils if the service is not cached
@@ -85,20 +93,22 @@ func (s *defaultSelector) nodeFor(service string, node *registry.Node) (*svcHeal
 	}
 	h := e.health
 	h.mu.RLock()
-	ns := h.nodes[node.ID]
+	ns := h.byNode[node]
 	h.mu.RUnlock()
 	if ns != nil {
 		return h, ns
 	}
-	if !e.has(node.ID) {
-		return nil, nil
-	}
+	// By its ID: a node of an older entry, or one without a state yet.
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if ns = h.nodes[node.ID]; ns == nil {
+		if !e.has(node.ID) {
+			return nil, nil
+		}
 		ns = &nodeState{id: node.ID, address: node.Address}
 		h.nodes[node.ID] = ns
 	}
+	h.byNode[node] = ns
 	return h, ns
 }
 
@@ -109,9 +119,11 @@ func (h *svcHealth) resizeLocked(e *entry) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.size = len(e.nodes)
+	clear(h.byNode)
 	for id, ns := range h.nodes {
 		if n := findNode(e.nodes, id); n != nil {
 			ns.address = n.Address
+			h.byNode[n] = ns
 			continue
 		}
 		delete(h.nodes, id)

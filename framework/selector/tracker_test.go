@@ -173,3 +173,71 @@ func TestConcurrentTrackingWithEjectionsAndEvents(t *testing.T) {
 		assert.Zero(t, st.InFlight, st.ID)
 	}
 }
+
+// TestTrackerStatsAcrossEntries: a node's state is the same whichever
+// value of the node an attempt names (the selector's own, one of an
+// entry an event replaced, the caller's), and a node that left the
+// service has none, whichever value names it.
+func TestTrackerStatsAcrossEntries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := newFakeRegistry()
+		ns := nodes("n", 2)
+		register(t, reg, service("svc", "v1", ns...))
+		s := newSelector(t, reg)
+		tr := s.(selector.Tracker)
+		sr := s.(selector.StatsReporter)
+		picked := func() map[string]*registry.Node {
+			p, err := s.Select(context.Background(), "svc")
+			require.NoError(t, err)
+			defer p.Release()
+			out := map[string]*registry.Node{}
+			for {
+				n, err := p.Next()
+				if err != nil {
+					return out
+				}
+				out[n.ID] = n
+			}
+		}
+		requests := func(id string) uint64 {
+			for _, st := range sr.Stats("svc") {
+				if st.ID == id {
+					return st.Requests
+				}
+			}
+			return 0
+		}
+		first := picked()
+		require.Len(t, first, 2)
+		tr.Begin("svc", first["n-0000"])(nil)
+		tr.Begin("svc", first["n-0000"])(nil)
+		tr.Begin("svc", ns[0])(nil)
+
+		// An update of n-0000 replaces the entry and its node values.
+		moved := &registry.Node{ID: "n-0000", Address: "n-0000:2"}
+		register(t, reg, service("svc", "v1", moved))
+		synctest.Wait()
+		second := picked()
+		require.NotSame(t, first["n-0000"], second["n-0000"], "the entry holds new node values")
+		tr.Begin("svc", second["n-0000"])(nil)
+		tr.Begin("svc", first["n-0000"])(nil)
+		assert.Equal(t, uint64(5), requests("n-0000"), "one state for every value of the node")
+
+		// n-0000 leaves: no value of it is tracked any more.
+		require.NoError(t, reg.Deregister(context.Background(), service("svc", "v1", moved)))
+		synctest.Wait()
+		for _, n := range []*registry.Node{first["n-0000"], second["n-0000"], ns[0]} {
+			tr.Begin("svc", n)(nil)
+		}
+		assert.Zero(t, requests("n-0000"), "a node that left has no state")
+		tr.Begin("svc", first["n-0001"])(nil)
+		assert.Equal(t, uint64(1), requests("n-0001"))
+
+		// n-0000 comes back: a new state, which every value of it names.
+		register(t, reg, service("svc", "v1", moved))
+		synctest.Wait()
+		picked()
+		tr.Begin("svc", first["n-0000"])(nil)
+		assert.Equal(t, uint64(1), requests("n-0000"), "the state of the node back, not the one it left with")
+	})
+}
