@@ -38,7 +38,7 @@ type svcHealth struct {
 	// many nodes; rebuilt when the entry changes (resizeLocked). A node of
 	// an older entry is found by its ID, and added.
 	byNode map[*registry.Node]*nodeState
-	size  int                   // nodes of the service in the cache
+	size   int // nodes of the service in the cache
 	// excluded are the nodes ejected or probing, which Select skips.
 	excluded []*nodeState
 
