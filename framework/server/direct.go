@@ -35,13 +35,20 @@ type UnaryHandler interface {
 
 // unaryBinding is what a unary endpoint calls, however registered.
 type unaryBinding struct {
+	impl     unaryCaller
+	req, rsp reflect.Type // the request and response pointer types
+}
+
+// unaryCaller calls a unary handler and makes its arguments. It is one
+// object for both, which a call reads once: in a world of many servers,
+// each endpoint's is out of the CPU's cache by its next call.
+type unaryCaller interface {
 	// call checks req and rsp's dynamic types (nil is a nil pointer) and
 	// calls the handler.
-	call func(ctx context.Context, req, rsp any) error
+	call(ctx context.Context, req, rsp any) error
 	// args returns a new request and response value (pointers) and the
-	// call's state, in one allocation.
-	args     func() (req, rsp any, st *callState)
-	req, rsp reflect.Type // the request and response pointer types
+	// call's state, in one allocation (or from an ArgPool).
+	args() (req, rsp any, st *callState)
 }
 
 // Unary returns fn, a unary endpoint function, for HandleFunc:
@@ -102,29 +109,36 @@ type pooledFunc[Req, Rsp any] struct {
 }
 
 func (f pooledFunc[Req, Rsp]) bind() (unaryBinding, error) {
-	b, err := f.fn.bind()
-	if err != nil {
-		return b, err
+	if f.fn == nil {
+		return unaryBinding{}, fmt.Errorf("nil function")
 	}
 	if f.pool == nil {
 		return unaryBinding{}, fmt.Errorf("nil ArgPool")
 	}
-	pool := f.pool
-	b.args = func() (req, rsp any, st *callState) {
-		a, _ := pool.p.Get().(*typedArgs[Req, Rsp])
-		if a == nil {
-			a = new(typedArgs[Req, Rsp])
-			// Made once per set of arguments, kept by reset.
-			a.call.free = func() {
-				a.reset()
-				if !poison.On {
-					pool.p.Put(a)
-				}
+	c := &pooledCaller[Req, Rsp]{typedCaller: *newTypedCaller(f.fn), pool: f.pool}
+	return unaryBinding{impl: c, req: c.reqT, rsp: c.rspT}, nil
+}
+
+// pooledCaller calls a pooledFunc.
+type pooledCaller[Req, Rsp any] struct {
+	typedCaller[Req, Rsp]
+	pool *ArgPool[Req, Rsp]
+}
+
+func (c *pooledCaller[Req, Rsp]) args() (req, rsp any, st *callState) {
+	pool := c.pool
+	a, _ := pool.p.Get().(*typedArgs[Req, Rsp])
+	if a == nil {
+		a = new(typedArgs[Req, Rsp])
+		// Made once per set of arguments, kept by reset.
+		a.call.free = func() {
+			a.reset()
+			if !poison.On {
+				pool.p.Put(a)
 			}
 		}
-		return &a.req, &a.rsp, &a.call
 	}
-	return b, nil
+	return &a.req, &a.rsp, &a.call
 }
 
 // reset zeroes a, but for what its call state keeps across calls.
@@ -138,26 +152,35 @@ func (f unaryFunc[Req, Rsp]) bind() (unaryBinding, error) {
 	if f == nil {
 		return unaryBinding{}, fmt.Errorf("nil function")
 	}
-	reqT, rspT := reflect.TypeFor[*Req](), reflect.TypeFor[*Rsp]()
-	return unaryBinding{
-		req: reqT,
-		rsp: rspT,
-		call: func(ctx context.Context, req, rsp any) error {
-			in, ok := req.(*Req)
-			if !ok && req != nil {
-				return argError("request", req, reqT)
-			}
-			out, ok := rsp.(*Rsp)
-			if !ok && rsp != nil {
-				return argError("response", rsp, rspT)
-			}
-			return f(ctx, in, out)
-		},
-		args: func() (req, rsp any, st *callState) {
-			a := new(typedArgs[Req, Rsp])
-			return &a.req, &a.rsp, &a.call
-		},
-	}, nil
+	c := newTypedCaller(f)
+	return unaryBinding{impl: c, req: c.reqT, rsp: c.rspT}, nil
+}
+
+// typedCaller calls a unaryFunc.
+type typedCaller[Req, Rsp any] struct {
+	fn         unaryFunc[Req, Rsp]
+	reqT, rspT reflect.Type
+}
+
+func newTypedCaller[Req, Rsp any](fn unaryFunc[Req, Rsp]) *typedCaller[Req, Rsp] {
+	return &typedCaller[Req, Rsp]{fn: fn, reqT: reflect.TypeFor[*Req](), rspT: reflect.TypeFor[*Rsp]()}
+}
+
+func (c *typedCaller[Req, Rsp]) call(ctx context.Context, req, rsp any) error {
+	in, ok := req.(*Req)
+	if !ok && req != nil {
+		return argError("request", req, c.reqT)
+	}
+	out, ok := rsp.(*Rsp)
+	if !ok && rsp != nil {
+		return argError("response", rsp, c.rspT)
+	}
+	return c.fn(ctx, in, out)
+}
+
+func (c *typedCaller[Req, Rsp]) args() (req, rsp any, st *callState) {
+	a := new(typedArgs[Req, Rsp])
+	return &a.req, &a.rsp, &a.call
 }
 
 // argError reports an argument of the wrong type: a wrapper that replaced
@@ -179,24 +202,21 @@ type reflectUnary struct {
 	fn       reflect.Value // the function, or the method's func (receiver first)
 	recv     reflect.Value // the receiver of a method; invalid for a function
 	req, rsp reflect.Type
-	pool     sync.Pool // *reflectArgs
+	pair     reflect.Type // argPair(req, rsp)
+	pool     sync.Pool    // *reflectArgs
 }
 
 // bindReflect returns the unary binding of fn, a function whose signature
 // newEndpoint accepted (recv invalid), or of a method's func taking recv
 // first.
 func bindReflect(fn, recv reflect.Value, req, rsp reflect.Type) unaryBinding {
-	r := &reflectUnary{fn: fn, recv: recv, req: req, rsp: rsp}
-	pair := argPair(req, rsp)
-	return unaryBinding{
-		req:  req,
-		rsp:  rsp,
-		call: r.call,
-		args: func() (req, rsp any, st *callState) {
-			p := reflect.New(pair).Elem()
-			return p.Field(0).Addr().Interface(), p.Field(1).Addr().Interface(), p.Field(2).Addr().Interface().(*callState)
-		},
-	}
+	r := &reflectUnary{fn: fn, recv: recv, req: req, rsp: rsp, pair: argPair(req, rsp)}
+	return unaryBinding{impl: r, req: req, rsp: rsp}
+}
+
+func (r *reflectUnary) args() (req, rsp any, st *callState) {
+	p := reflect.New(r.pair).Elem()
+	return p.Field(0).Addr().Interface(), p.Field(1).Addr().Interface(), p.Field(2).Addr().Interface().(*callState)
 }
 
 func (r *reflectUnary) call(ctx context.Context, req, rsp any) error {
@@ -240,5 +260,5 @@ func argPair(req, rsp reflect.Type) reflect.Type {
 // newArgs returns a new request and response value (pointers) for ep, and
 // the call's state, in one allocation.
 func (e *endpoint) newArgs() (req, rsp any, st *callState) {
-	return e.unary.args()
+	return e.unary.impl.args()
 }

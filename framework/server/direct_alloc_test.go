@@ -19,9 +19,9 @@ func TestUnaryCallAllocations(t *testing.T) {
 	ctx := context.WithValue(context.Background(), ctxKey{}, 1)
 	var req, rsp any = &directReq{N: 1}, &directRsp{}
 	typed := bindFunc(t, Unary(valueHandler{add: 1}.Add))
-	require.Equal(t, 0.0, testing.AllocsPerRun(1000, func() { _ = typed.call(ctx, req, rsp) }), "Unary")
+	require.Equal(t, 0.0, testing.AllocsPerRun(1000, func() { _ = typed.impl.call(ctx, req, rsp) }), "Unary")
 	refl := bindMethod(t, valueHandler{add: 1}, "Add")
-	require.Equal(t, 2.0, testing.AllocsPerRun(1000, func() { _ = refl.call(ctx, req, rsp) }), "reflective")
+	require.Equal(t, 2.0, testing.AllocsPerRun(1000, func() { _ = refl.impl.call(ctx, req, rsp) }), "reflective")
 }
 
 // TestUnaryPooledAllocations: a UnaryPooled call's arguments cost no
@@ -36,7 +36,7 @@ func TestUnaryPooledAllocations(t *testing.T) {
 		want = 2
 	}
 	require.Equal(t, want, testing.AllocsPerRun(1000, func() {
-		_, _, st := b.args()
+		_, _, st := b.impl.args()
 		st.free()
 	}))
 }

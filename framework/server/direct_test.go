@@ -78,7 +78,7 @@ func callBinding(t *testing.T, b unaryBinding, ctx context.Context, req *directR
 	if req != nil {
 		in = req
 	}
-	err := b.call(ctx, in, rsp)
+	err := b.impl.call(ctx, in, rsp)
 	return rsp, err
 }
 
@@ -140,7 +140,7 @@ func TestUnaryBindings(t *testing.T) {
 				seen = ctx
 				return nil
 			})
-			require.NoError(t, b.call(nil, nil, nil)) // a wrapper may pass a nil ctx
+			require.NoError(t, b.impl.call(nil, nil, nil)) // a wrapper may pass a nil ctx
 			require.Nil(t, seen, "a nil ctx reaches the handler as nil")
 		})
 	}
@@ -152,10 +152,10 @@ func TestUnaryArgumentTypes(t *testing.T) {
 	fn := func(_ context.Context, _ *directReq, _ *directRsp) error { return nil }
 	for _, b := range []unaryBinding{bindFunc(t, fn), bindFunc(t, Unary(fn))} {
 		ctx := context.Background()
-		require.EqualError(t, b.call(ctx, "x", &directRsp{}), "server: request is a string, the handler takes a *server.directReq")
-		require.EqualError(t, b.call(ctx, directReq{}, &directRsp{}), "server: request is a server.directReq, the handler takes a *server.directReq")
-		require.EqualError(t, b.call(ctx, &directReq{}, &directReq{}), "server: response is a *server.directReq, the handler takes a *server.directRsp")
-		require.NoError(t, b.call(ctx, (*directReq)(nil), (*directRsp)(nil)), "typed nil pointers")
+		require.EqualError(t, b.impl.call(ctx, "x", &directRsp{}), "server: request is a string, the handler takes a *server.directReq")
+		require.EqualError(t, b.impl.call(ctx, directReq{}, &directRsp{}), "server: request is a server.directReq, the handler takes a *server.directReq")
+		require.EqualError(t, b.impl.call(ctx, &directReq{}, &directReq{}), "server: response is a *server.directReq, the handler takes a *server.directRsp")
+		require.NoError(t, b.impl.call(ctx, (*directReq)(nil), (*directRsp)(nil)), "typed nil pointers")
 	}
 	_, err := Unary[directReq, directRsp](nil).bind()
 	require.EqualError(t, err, "nil function")
@@ -166,14 +166,14 @@ func TestUnaryArgumentTypes(t *testing.T) {
 func TestUnaryArgs(t *testing.T) {
 	fn := func(_ context.Context, _ *directReq, _ *directRsp) error { return nil }
 	for _, b := range []unaryBinding{bindFunc(t, fn), bindFunc(t, Unary(fn))} {
-		req, rsp, st := b.args()
+		req, rsp, st := b.impl.args()
 		require.IsType(t, &directReq{}, req)
 		require.IsType(t, &directRsp{}, rsp)
 		require.NotNil(t, st)
 		req.(*directReq).N, rsp.(*directRsp).N = 1, 2
 		require.Equal(t, 1, req.(*directReq).N)
 		require.Equal(t, 2, rsp.(*directRsp).N)
-		allocs := testing.AllocsPerRun(100, func() { b.args() })
+		allocs := testing.AllocsPerRun(100, func() { b.impl.args() })
 		require.Equal(t, 1.0, allocs, "one allocation for the three")
 	}
 }
@@ -193,7 +193,7 @@ func BenchmarkUnaryCall(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := bc.b.call(ctx, req, rsp); err != nil {
+				if err := bc.b.impl.call(ctx, req, rsp); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -209,7 +209,7 @@ func TestUnaryPooledArgs(t *testing.T) {
 	b := bindFunc(t, UnaryPooled(valueHandler{add: 1}.Add, &pool))
 	var last *directReq
 	for i := range 100 {
-		req, rsp, st := b.args()
+		req, rsp, st := b.impl.args()
 		r, p := req.(*directReq), rsp.(*directRsp)
 		require.Zero(t, *r, "call %d", i)
 		require.Zero(t, *p, "call %d", i)

@@ -73,7 +73,7 @@
 // simulator's synthetic endpoints do) is woken by the ctx's cancellation
 // without building it either. The caller-gone watch is a callback of the
 // socket (NotifyRecv), no goroutine. A unary endpoint
-// registered with HandleFunc(name, Unary(fn)) is called through a closure
+// registered with HandleFunc(name, Unary(fn)) is called through code
 // typed at compile time, with no reflection per call; one registered
 // reflectively (Handle, HandleFunc of a plain function) goes through
 // reflect.Value.Call, two allocations and ~200 ns more per call (see

@@ -447,6 +447,9 @@ func (s *server) invoke(ctx context.Context, ep *endpoint, req *Request, rsp any
 			err = errors.NewInternal(s.name, "handler %s panicked: %v", ep.name, p)
 		}
 	}()
+	if ep.h == nil {
+		return ep.unary.impl.call(ctx, req.Body, rsp)
+	}
 	return ep.h(ctx, req, rsp)
 }
 
@@ -488,6 +491,10 @@ func (s *server) sendError(ctx context.Context, sock transport.Socket, e *errors
 
 // wrap applies the handler wrappers to ep's innermost HandlerFunc.
 func (s *server) wrap(ep *endpoint) {
+	if len(s.opts.hWrappers) == 0 && !ep.stream {
+		ep.h = nil // invoke calls ep.unary.impl itself
+		return
+	}
 	h := ep.handlerFunc()
 	for i := len(s.opts.hWrappers) - 1; i >= 0; i-- {
 		h = s.opts.hWrappers[i](h)
