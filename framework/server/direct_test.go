@@ -54,7 +54,7 @@ func bindMethod(t testing.TB, h any, name string) unaryBinding {
 	require.True(t, ok)
 	ep, err := newEndpoint("H."+name, v.Method(m.Index), name)
 	require.NoError(t, err)
-	return bindReflect(m.Func, v, ep.req, ep.rsp)
+	return bindReflect(m.Func, v, ep.unary.req, ep.unary.rsp)
 }
 
 // bindFunc binds fn as HandleFunc does.
@@ -68,7 +68,7 @@ func bindFunc(t testing.TB, fn any) unaryBinding {
 	v := reflect.ValueOf(fn)
 	ep, err := newEndpoint("H.F", v, "fn")
 	require.NoError(t, err)
-	return bindReflect(v, reflect.Value{}, ep.req, ep.rsp)
+	return bindReflect(v, reflect.Value{}, ep.unary.req, ep.unary.rsp)
 }
 
 func callBinding(t *testing.T, b unaryBinding, ctx context.Context, req *directReq) (*directRsp, error) {

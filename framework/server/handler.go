@@ -33,9 +33,7 @@ type endpoint struct {
 	h     HandlerFunc
 	unary unaryBinding // unary: how the handler is called (direct.go)
 
-	fn  reflect.Value // stream: the method value or function
-	req reflect.Type  // unary: the request pointer type
-	rsp reflect.Type  // unary: the response pointer type
+	fn reflect.Value // stream: the method value or function
 	// unary: the JSON shapes of the request and response (describe.Type)
 	reqShape, rspShape *registry.Shape
 }
@@ -45,7 +43,7 @@ func (e *endpoint) describe() *registry.Endpoint {
 	if e.stream {
 		return &registry.Endpoint{Name: e.name, Metadata: map[string]string{"stream": "true"}}
 	}
-	return &registry.Endpoint{Name: e.name, Request: typeName(e.req), Response: typeName(e.rsp),
+	return &registry.Endpoint{Name: e.name, Request: typeName(e.unary.req), Response: typeName(e.unary.rsp),
 		RequestShape: e.reqShape, ResponseShape: e.rspShape}
 }
 
@@ -77,7 +75,7 @@ func newEndpoint(name string, fn reflect.Value, what string) (*endpoint, error) 
 
 // unaryEndpoint returns the unary endpoint name bound to b.
 func unaryEndpoint(name string, b unaryBinding) *endpoint {
-	return &endpoint{name: name, req: b.req, rsp: b.rsp, unary: b,
+	return &endpoint{name: name, unary: b,
 		reqShape: describe.Type(b.req), rspShape: describe.Type(b.rsp)}
 }
 
@@ -138,7 +136,7 @@ func (s *server) Handle(h any, opts ...HandleOption) error {
 			return err
 		}
 		if !ep.stream {
-			ep.unary = bindReflect(m.Func, v, ep.req, ep.rsp)
+			ep.unary = bindReflect(m.Func, v, ep.unary.req, ep.unary.rsp)
 		}
 		eps[ep.name] = ep
 	}
@@ -190,7 +188,7 @@ func (s *server) HandleFunc(endpointName string, fn any) error {
 			return err
 		}
 		if !ep.stream {
-			ep.unary = bindReflect(v, reflect.Value{}, ep.req, ep.rsp)
+			ep.unary = bindReflect(v, reflect.Value{}, ep.unary.req, ep.unary.rsp)
 		}
 	}
 	s.mu.Lock()

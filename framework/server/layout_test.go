@@ -8,23 +8,31 @@ import (
 // TestServerHotFields: what a call reads and writes of its server (the
 // name, mutex, running state, calls in flight, a Stop's drain signal
 // and the options every call reads) is in the server's first two cache
-// lines, and what it
-// reads of the running state (stopping, the call slots, the contexts
-// calls are rooted in) in that's first two; likewise an endpoint's in
-// its first line. In a world of many servers each is out of the CPU's
-// cache by its next call, and each line is one more fetch.
+// lines, and what it reads of the running state (stopping, the free call
+// slots, the contexts calls are rooted in) in that's first line; likewise
+// an endpoint's in its first line. In a world of many servers each is out
+// of the CPU's cache by its next call, and each line is one more fetch.
 func TestServerHotFields(t *testing.T) {
 	var s server
 	if end := unsafe.Offsetof(s.opts) + unsafe.Offsetof(s.opts.codecs) + unsafe.Sizeof(s.opts.codecs); end > 128 || unsafe.Offsetof(s.drained) > end {
 		t.Errorf("a server's hot fields end at byte %d, past its second cache line, or the drain signal is past them", end)
 	}
+	// A running server and an endpoint are in size classes of whole
+	// cache lines (256 and 128 bytes: over 192 and 112), so that their
+	// first line is one.
 	var r running
-	if end := unsafe.Offsetof(r.hbase) + unsafe.Sizeof(r.hbase); end > 128 {
-		t.Errorf("a running server's hot fields end at byte %d, past its second cache line", end)
+	if end := unsafe.Offsetof(r.hbase) + unsafe.Sizeof(r.hbase); end > 64 {
+		t.Errorf("a running server's hot fields end at byte %d, past its first cache line", end)
+	}
+	if n := unsafe.Sizeof(r); n <= 192 || n > 256 {
+		t.Errorf("a running server is %d bytes, not in the 256-byte size class", n)
 	}
 	var ep endpoint
 	if end := unsafe.Offsetof(ep.unary) + unsafe.Offsetof(ep.unary.impl) + unsafe.Sizeof(ep.unary.impl); end > 64 {
 		t.Errorf("an endpoint's hot fields end at byte %d, past its first cache line", end)
+	}
+	if n := unsafe.Sizeof(ep); n <= 112 || n > 128 {
+		t.Errorf("an endpoint is %d bytes, not in the 128-byte size class", n)
 	}
 }
 

@@ -16,25 +16,24 @@ import (
 
 // running is the state of a started server.
 type running struct {
-	// What every call reads and writes comes first, in two cache lines
-	// (TestServerHotFields).
+	// What every call reads and writes comes first, in one cache line
+	// (TestServerHotFields): a running server is 256 bytes, a size class
+	// whose objects start on a line.
 	stopping atomic.Bool // set by Stop before it closes the listener
 	failed   bool        // Serve returned without Stop; guarded by server.mu
 
-	// slots and free keep the call state of finished calls for reuse; the
-	// server's own, never shared. A call takes one from slots (per P,
-	// emptied by the GC) or else from free; a finished call goes back to
-	// free while it holds fewer than maxFreeSlots (under server.mu, which
-	// the call takes anyway), else to slots. On a busy server free stays
-	// full and still, and the slots cycle through the pool; a server
-	// called now and then (one of many in a simulated world) finds its
-	// pool emptied by the GC and reuses a slot from free instead of
-	// making one. slots is a lazy pool: it is not asked (its
-	// per-processor storage is not fetched, nor made at a first Get)
-	// while it is empty, so a server that never has more than
+	// free and slots keep the call state of finished calls for reuse; the
+	// server's own, never shared. A call takes one from free (under
+	// server.mu, which the call takes anyway), or else from slots (per P,
+	// emptied by the GC); a finished call goes back to free while it holds
+	// fewer than maxFreeSlots, else to slots. A server called now and then
+	// (one of many in a simulated world) finds a slot in free, which the GC
+	// leaves alone; a busy one with more than maxFreeSlots calls at once
+	// cycles the rest through the pool. slots is a lazy pool: it is not
+	// asked (its per-processor storage is not fetched, nor made at a first
+	// Get) while it is empty, so a server that never has more than
 	// maxFreeSlots calls at once never touches it.
-	free  []*callSlot
-	slots lazypool.Pool
+	free []*callSlot
 
 	// base has ctx's values but is never cancelled: it bounds socket
 	// operations (Stop's drain closes the sockets of the calls it
@@ -43,6 +42,8 @@ type running struct {
 	// of every handler's ctx: a request with metadata adds its own on top.
 	base  context.Context
 	hbase context.Context
+
+	slots lazypool.Pool
 
 	addr string
 	svc  *registry.Service // the registered entry; never modified

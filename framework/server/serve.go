@@ -83,27 +83,20 @@ func (s *server) serveLoop(r *running) {
 // waits for the call, or the call is refused (Unavailable: nothing ran,
 // the client may retry elsewhere).
 func (s *server) handleStream(r *running, sock transport.Socket) {
-	// A slot from the pool first: on a busy server it is one this P used
-	// last, still in its cache. A quiet server's pool was emptied by the
-	// GC, and is left alone (running.slots).
-	slot, _ := r.slots.Get().(*callSlot)
 	s.mu.Lock()
 	if r.stopping.Load() || r.failed {
 		s.mu.Unlock()
-		if slot != nil {
-			r.slots.Put(slot)
-		}
 		s.refuseStopping(r.base, sock)
 		return
 	}
-	if slot == nil {
-		if n := len(r.free); n > 0 {
-			slot = r.free[n-1]
-			r.free[n-1] = nil
-			r.free = r.free[:n-1]
-		} else {
-			slot = new(callSlot)
-		}
+	// A slot from free first, then from the pool (running.free).
+	var slot *callSlot
+	if n := len(r.free); n > 0 {
+		slot = r.free[n-1]
+		r.free[n-1] = nil
+		r.free = r.free[:n-1]
+	} else if slot, _ = r.slots.Get().(*callSlot); slot == nil {
+		slot = new(callSlot)
 	}
 	c := &slot.c
 	s.admitLocked(c, sock)
