@@ -118,12 +118,14 @@ func (s *server) start(ctx context.Context, subs []*subscriber) (*running, error
 		l:      l,
 		ctx:    rctx,
 		cancel: cancel,
-		base:   context.WithoutCancel(rctx),
-		hbase:  metadata.NewContext(context.WithoutCancel(rctx), nil),
 		hbDone: make(chan struct{}),
 		served: make(chan struct{}),
 	}
-	r.hbCtx, r.hbCancel = context.WithCancel(rctx)
+	r.base = context.WithoutCancel(rctx)
+	r.hbase = metadata.NewContext(r.base, nil)
+	// The heartbeat's ctx ends by hbCancel alone, which Stop calls first:
+	// over base, which never ends, it is no child for rctx to keep track of.
+	r.hbCtx, r.hbCancel = context.WithCancel(r.base)
 	for _, sub := range subs {
 		bs, err := s.subscribe(rctx, sub)
 		if err != nil {
@@ -134,6 +136,7 @@ func (s *server) start(ctx context.Context, subs []*subscriber) (*running, error
 				s.opts.log.Warn("server: deregister after failed start", "service", s.name, "err", derr)
 			}
 			_ = l.Close()
+			r.hbCancel()
 			cancel()
 			return nil, err
 		}
