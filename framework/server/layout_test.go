@@ -34,6 +34,13 @@ func TestServerHotFields(t *testing.T) {
 	if n := unsafe.Sizeof(ep); n <= 112 || n > 128 {
 		t.Errorf("an endpoint is %d bytes, not in the 128-byte size class", n)
 	}
+	// A pooled endpoint's caller (48 bytes) has what a call reads, its
+	// pool and function, in its first 16 bytes, which in a 48-byte object
+	// never cross a line.
+	var pc pooledCaller[[]byte, []byte]
+	if n, end := unsafe.Sizeof(pc), unsafe.Offsetof(pc.fn)+unsafe.Sizeof(pc.fn); n != 48 || end > 16 || unsafe.Offsetof(pc.pool) >= 16 {
+		t.Errorf("a pooled caller is %d bytes with its function ending at byte %d, not 48 with its pool and function in the first 16", n, end)
+	}
 }
 
 // TestBeatsHotFields: what a heartbeat's beat reads and writes of its
