@@ -14,14 +14,20 @@ import (
 	"github.com/microsim/microsim/framework/selector"
 )
 
+// tracked registers service "svc" of two nodes on a fake registry and
+// returns them, the registry and a selector over it as a Tracker and a
+// StatsReporter.
+func tracked(t *testing.T) (*fakeRegistry, []*registry.Node, selector.Selector, selector.Tracker, selector.StatsReporter) {
+	reg := newFakeRegistry()
+	ns := nodes("n", 2)
+	register(t, reg, service("svc", "v1", ns...))
+	s := newSelector(t, reg)
+	return reg, ns, s, s.(selector.Tracker), s.(selector.StatsReporter)
+}
+
 func TestTrackerStats(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		reg := newFakeRegistry()
-		ns := nodes("n", 2)
-		register(t, reg, service("svc", "v1", ns...))
-		s := newSelector(t, reg)
-		tr := s.(selector.Tracker)
-		sr := s.(selector.StatsReporter)
+		_, ns, s, tr, sr := tracked(t)
 		_, err := s.Select(context.Background(), "svc")
 		require.NoError(t, err)
 
@@ -180,12 +186,7 @@ func TestConcurrentTrackingWithEjectionsAndEvents(t *testing.T) {
 // service has none, whichever value names it.
 func TestTrackerStatsAcrossEntries(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		reg := newFakeRegistry()
-		ns := nodes("n", 2)
-		register(t, reg, service("svc", "v1", ns...))
-		s := newSelector(t, reg)
-		tr := s.(selector.Tracker)
-		sr := s.(selector.StatsReporter)
+		reg, ns, s, tr, sr := tracked(t)
 		picked := func() map[string]*registry.Node {
 			p, err := s.Select(context.Background(), "svc")
 			require.NoError(t, err)
