@@ -138,7 +138,7 @@ func (c *rpcClient) requestMessage(ctx context.Context, r *Request, left time.Du
 	h[wire.Endpoint] = r.Endpoint
 	h[wire.ContentType] = r.ContentType
 	if hasDL {
-		h[wire.Timeout] = r.timeoutHeader(left)
+		h[wire.Timeout] = c.timeoutValue(r, left)
 	}
 	return m
 }

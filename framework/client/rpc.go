@@ -13,6 +13,7 @@ import (
 
 	"github.com/microsim/microsim/framework/codec"
 	"github.com/microsim/microsim/framework/errors"
+	"github.com/microsim/microsim/framework/internal/wire"
 	"github.com/microsim/microsim/framework/registry"
 	"github.com/microsim/microsim/framework/selector"
 	"github.com/microsim/microsim/framework/transport"
@@ -42,6 +43,36 @@ type rpcClient struct {
 	bufs     sync.Pool // of *[]byte: request encodings (encode)
 	expiries sync.Pool // of *expiry: the timers of default-timeout contexts
 	frames   sync.Pool // of *callFrame: those of returned calls (WithCallReuse)
+
+	// timeout is the last Micro-Timeout value of whole milliseconds the
+	// client formatted, to give again (timeoutValue).
+	timeout atomic.Pointer[timeoutText]
+}
+
+// timeoutText is a Micro-Timeout value and the time left it encodes.
+type timeoutText struct {
+	d time.Duration
+	s string
+}
+
+// timeoutValue returns the Micro-Timeout value of an attempt of r with d
+// left. In virtual time (testing/synctest) an attempt that starts at once
+// has exactly its call's or its own timeout left, the same value call
+// after call: the client keeps the last one of whole milliseconds and
+// gives it again, so that such attempts format and allocate nothing. In
+// real time the time left is never a round figure (the clock has
+// nanoseconds), so nothing is kept and nothing written that other calls
+// read.
+func (c *rpcClient) timeoutValue(r *Request, d time.Duration) string {
+	if t := c.timeout.Load(); t != nil && t.d == d {
+		return t.s
+	}
+	if d%time.Millisecond != 0 {
+		return r.timeoutHeader(d)
+	}
+	t := &timeoutText{d: d, s: wire.FormatTimeout(d)}
+	c.timeout.Store(t)
+	return t.s
 }
 
 // New returns a client that finds nodes with sel and reaches them over tr.
