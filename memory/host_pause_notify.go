@@ -31,7 +31,6 @@ func wrapPauseSocket(s transport.Socket) transport.Socket {
 // nothing of a later one.
 type pauseNotifySocket struct {
 	pauseSocket
-	n atomic.Pointer[pauseNotify]
 }
 
 // pauseNotify is the state of a pauseNotifySocket's notification.
@@ -50,16 +49,18 @@ type pauseNotify struct {
 	stopped chan struct{} // closed to cancel a call deferred to the resume; nil: none waits
 }
 
+// side returns the stream's notification state of the socket's side.
+func (s *pauseNotifySocket) side() *atomic.Pointer[pauseNotify] {
+	if s.server {
+		return &s.st.notes[1]
+	}
+	return &s.st.notes[0]
+}
+
 // notify returns the socket's notification state: its side of the
 // stream's, made the first time that side arms one.
 func (s *pauseNotifySocket) notify() *pauseNotify {
-	if n := s.n.Load(); n != nil {
-		return n
-	}
-	side := &s.st.notes[0]
-	if s.server {
-		side = &s.st.notes[1]
-	}
+	side := s.side()
 	n := side.Load()
 	if n == nil {
 		n = &pauseNotify{h: s.host(), net: s.network(), done: true}
@@ -68,7 +69,6 @@ func (s *pauseNotifySocket) notify() *pauseNotify {
 			n = side.Load()
 		}
 	}
-	s.n.CompareAndSwap(nil, n)
 	return n
 }
 
@@ -142,14 +142,14 @@ func (n *pauseNotify) cancelLocked() bool {
 // a running callback.
 func (s *pauseNotifySocket) StopNotify() bool {
 	s.socket.StopNotify()
-	n := s.n.Load()
+	n := s.side().Load()
 	if n == nil {
-		return false // none was ever armed
+		return false // none was ever armed on this side of the stream
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.use != s.gen {
-		return false // a later use of the stream armed it: not ours
+		return false // armed by another use of the stream: not ours
 	}
 	return n.cancelLocked()
 }
