@@ -232,6 +232,10 @@ func (s *pauseSocket) awaitHost(ctx context.Context) error {
 func (s *pauseSocket) Recv(ctx context.Context) (*transport.Message, error) {
 	var m *transport.Message
 	var err error
+	if s.held != nil && s.isClosed() {
+		// What it held was lent until the Close, which ended the lease.
+		s.held = nil
+	}
 	if h := s.held; h != nil {
 		m, err, s.held = h.m, h.err, nil
 	} else if m, err = s.socket.Recv(ctx); err != nil && ctx.Err() != nil {

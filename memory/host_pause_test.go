@@ -186,3 +186,27 @@ func servedPair(t *testing.T, srv, cli *memory.Host, addr string) (transport.Lis
 	t.Cleanup(func() { _ = ss.Close() })
 	return l, acc, c, cs, ss
 }
+
+// TestPauseHeldRecvAfterClose: a socket closed while it holds what a Recv
+// that gave up during a pause received hands it out no more: a Recv after
+// Close fails as on any closed socket, and does not return a message
+// whose lease the Close ended.
+func TestPauseHeldRecvAfterClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hp := newHostPair(t)
+		ctx, srv, cs, ss := hp.ctx, hp.srv, hp.cs, hp.ss
+
+		srv.Pause()
+		require.NoError(t, cs.Send(ctx, msg(1)))
+		short, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := ss.Recv(short)
+		cancel()
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		srv.Resume()
+
+		require.NoError(t, ss.Close())
+		m, err := ss.Recv(ctx)
+		require.ErrorIs(t, err, transport.ErrClosed, "a Recv after Close")
+		require.Nil(t, m)
+	})
+}
