@@ -347,12 +347,10 @@ func (h *Heartbeater) onWatchdog() {
 // beatCtx returns the ctx of b's next beat, ending at the next tick: the
 // previous beat's unless it was cancelled. Called under h.mu.
 func (b *beats) beatCtx() *beatCtx {
-	c := &b.own
-	if c.ended.Load() {
-		if c = b.later; c == nil || c.Err() != nil {
-			c = &beatCtx{Context: b.r.hbCtx}
-			b.later = c
-		}
+	c := b.current()
+	if c.Err() != nil {
+		c = &beatCtx{Context: b.r.hbCtx}
+		b.later = c
 	}
 	c.deadline = b.next
 	return c
