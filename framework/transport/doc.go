@@ -90,10 +90,10 @@
 // receiver's queue at Send and takes it back at the receiver's next Recv
 // or Close. A connection reuses a stream once both its sockets are
 // closed; each use of a stream has sockets of its own (from slabs, one
-// allocation per sixteen), which are never reused. The TCP transport (package tcp) decodes a message
-// into a pooled buffer and header map, taken back the same way; header
-// strings come from a per-connection table, so they never share the
-// buffer. Neither starts a goroutine per stream: a listener's Serve runs
+// allocation per sixteen), which are never reused. The TCP transport
+// (package tcp) decodes a message into a pooled buffer and header map,
+// taken back the same way; header strings come from a per-connection
+// table, so they never share the buffer. Neither starts a goroutine per stream: a listener's Serve runs
 // a pool of goroutines (TCP's per listener, internal/workpool; memory's one
 // per network, shared by its listeners), and TCP serves a stream that
 // arrives alone on its connection on the goroutine that read it.
