@@ -47,15 +47,18 @@ func (p *pauseState) current() chan struct{} {
 	return nil
 }
 
-// begin starts a pause unless one is on. It does not block.
-func (p *pauseState) begin() {
+// begin starts a pause unless one is on, and reports whether it did. It
+// does not block.
+func (p *pauseState) begin() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.resumed.Load() == nil {
-		ch := make(chan struct{})
-		p.resumed.Store(&ch)
-		p.held.Add(1)
+	if p.resumed.Load() != nil {
+		return false
 	}
+	ch := make(chan struct{})
+	p.resumed.Store(&ch)
+	p.held.Add(1)
+	return true
 }
 
 // end ends the pause, if any. It does not block. Idempotent.
@@ -80,7 +83,9 @@ func (h *Host) Pause() {
 	if !h.Up() {
 		return
 	}
-	h.pause.begin()
+	if h.pause.begin() {
+		h.net.reg.breakHost(h) // its heartbeats' renewals now wait
+	}
 }
 
 // Resume ends a pause: everything that waited goes on. It does not block.

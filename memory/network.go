@@ -220,6 +220,7 @@ func (h *Host) Crash() {
 	if !h.setUp(false) {
 		return
 	}
+	h.net.reg.breakHost(h) // its heartbeats' renewals now fail
 	h.net.tr.crashHost(h.name)
 	h.net.brk.crashHost(h.name)
 	h.pause.end() // a crashed process is no longer paused

@@ -11,6 +11,8 @@ package memory
 // (registry_watch.go). A node with a TTL expires at a time a heartbeat
 // moves; the state keeps one queue of expiries under one timer (which runs
 // in virtual time inside a testing/synctest bubble), not a timer per node.
+// A heartbeat may leave its renewals to the registry (registry.Standing,
+// registry_stand.go) for as long as its host runs.
 
 import (
 	"cmp"
@@ -37,7 +39,7 @@ type registryState struct {
 	// comparison of a heartbeat.
 	renewals map[*registry.Service]*regNode
 	watchers map[*regWatcher]struct{}
-	seq      uint64 // counts node writes; orders them
+	seq      uint64 // counts node registrations; orders them
 	// opts are the options of the Register running, applied under mu:
 	// given to the options (functions), a RegisterOptions of Register's
 	// own would escape to the heap, an allocation per heartbeat.
@@ -49,6 +51,12 @@ type registryState struct {
 	expiry  expiryQueue
 	timer   *time.Timer
 	timerAt time.Time
+	// stands holds the nodes whose renewals the registry holds, by the
+	// host that asked: its pause or crash breaks them (registry_stand.go).
+	stands map[*Host][]*regStand
+	// broken are the calls due to the holders of renewals broken under
+	// mu; unlock makes them once mu is released.
+	broken []brokenCall
 }
 
 // regNode is one registered node. The fields a heartbeat reads and
@@ -58,19 +66,24 @@ type regNode struct {
 	// expires is when the node expires; zero without a TTL.
 	expires time.Time
 	// queued is the time of the node's live entry in the expiry queue;
-	// zero when it has none (no TTL, or removed). An entry of another time
-	// is stale: one of an earlier registration, or one a heartbeat with a
-	// shorter TTL replaced by an earlier one. Two entries of one time
-	// (registered anew at the instant of the last) come up together, and
-	// the second finds the first handled the node.
+	// zero when it has none (no TTL, removed, or renewed by the registry).
+	// An entry of another time is stale: one of an earlier registration,
+	// or one a heartbeat with a shorter TTL replaced by an earlier one.
+	// Two entries of one time (registered anew at the instant of the
+	// last) come up together, and the second finds the first handled the
+	// node.
 	queued time.Time
-	// seq is the registry's write counter when the node was last
-	// registered; the latest node of a version gives the version its
-	// metadata and endpoints.
-	seq uint64
+	// stand holds the node's renewals while the registry makes them
+	// (registry_stand.go); nil when its heartbeat makes them.
+	stand *regStand
 	// from is the *Service the node was last registered from, its key in
 	// renewals; nil if that registration held other nodes too.
 	from *registry.Service
+
+	// seq is the registry's counter of registrations when the node was
+	// last registered (not renewed); the latest node of a version gives
+	// the version its metadata and endpoints.
+	seq uint64
 
 	// svc is the node's own copy of its service holding exactly this node.
 	svc *registry.Service
@@ -91,6 +104,7 @@ func newRegistryState(n *Network) *registryState {
 // registry.ErrUnavailable. Called by Network.Close. Idempotent.
 func (s *registryState) close() {
 	s.mu.Lock()
+	s.breakAllLocked()
 	s.closed = true
 	if s.timer != nil {
 		s.timer.Stop()
@@ -98,7 +112,7 @@ func (s *registryState) close() {
 	s.expiry = expiryQueue{}
 	ws := s.watchers
 	s.watchers = make(map[*regWatcher]struct{})
-	s.mu.Unlock()
+	s.unlock()
 	for w := range ws {
 		w.Stop()
 	}
@@ -114,7 +128,7 @@ var errRegistryClosed = fmt.Errorf("%w: network closed", registry.ErrUnavailable
 // at its word: it is not compared.
 func (s *registryState) register(svc *registry.Service, opts []registry.RegisterOption) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	s.opts = registry.RegisterOptions{}
 	for _, opt := range opts {
 		opt(&s.opts)
@@ -129,7 +143,6 @@ func (s *registryState) register(svc *registry.Service, opts []registry.Register
 	if ttl > 0 && s.opts.Renewal {
 		// Found by the pointer alone: svc is not read.
 		if e := s.renewals[svc]; e != nil && !e.expires.IsZero() {
-			s.seq++
 			s.refreshLocked(e, ttl)
 			return nil
 		}
@@ -137,7 +150,6 @@ func (s *registryState) register(svc *registry.Service, opts []registry.Register
 	if ttl > 0 && svc != nil && len(svc.Nodes) == 1 && svc.Nodes[0] != nil {
 		n := svc.Nodes[0]
 		if e := s.services[svc.Name][n.ID]; e != nil && !e.expires.IsZero() && e.seen.same(svc, n) {
-			s.seq++
 			s.refreshLocked(e, ttl)
 			return nil
 		}
@@ -151,12 +163,15 @@ func (s *registryState) register(svc *registry.Service, opts []registry.Register
 		s.services[svc.Name] = nodes
 	}
 	for _, n := range svc.Nodes {
-		s.seq++
 		e, ok := nodes[n.ID]
 		if ok && ttl > 0 && !e.expires.IsZero() && e.seen.same(svc, n) {
 			s.refreshLocked(e, ttl)
 			continue
 		}
+		if ok && e.stand != nil {
+			s.breakLocked(e.stand, time.Now())
+		}
+		s.seq++
 		one := svc.CopyWithoutNodes()
 		one.Nodes = []*registry.Node{n.Copy()}
 		switch {
@@ -198,9 +213,12 @@ func (s *registryState) keepFromLocked(e *regNode, svc *registry.Service) {
 // refreshLocked handles a heartbeat of e, the same registration again:
 // only its expiry moves (its queued entry stays), so
 // a world of many instances pays no copy, allocation or timer per
-// heartbeat.
+// heartbeat. A renewal is not a registration: e stays as late in its
+// version's order (seq) as it was.
 func (s *registryState) refreshLocked(e *regNode, ttl time.Duration) {
-	e.seq = s.seq
+	if e.stand != nil {
+		s.breakLocked(e.stand, time.Now()) // renewed by another caller
+	}
 	e.expires = time.Now().Add(ttl)
 	if e.expires.Before(e.queued) {
 		s.queueLocked(e) // a shorter TTL than before
@@ -237,7 +255,7 @@ func (s *registryState) armLocked() {
 // whose time a heartbeat moved.
 func (s *registryState) expireDue() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if s.closed {
 		return
 	}
@@ -254,6 +272,10 @@ func (s *registryState) expireDue() {
 		case !x.at.Equal(e.queued):
 			// Registered anew or queued earlier (with an entry of its
 			// own), or removed.
+		case e.stand != nil:
+			// Renewed by the registry: it is queued again when that
+			// stops.
+			e.queued = time.Time{}
 		case e.expires.After(now):
 			e.queued = e.expires
 			s.expiry.push(expiryEntry{at: e.expires, e: e})
@@ -267,7 +289,7 @@ func (s *registryState) expireDue() {
 // deregister removes the nodes of svc that are registered.
 func (s *registryState) deregister(svc *registry.Service) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.unlock()
 	if s.closed {
 		return errRegistryClosed
 	}
@@ -285,6 +307,9 @@ func (s *registryState) removeLocked(name, id string) {
 	e, ok := nodes[id]
 	if !ok {
 		return
+	}
+	if e.stand != nil {
+		s.breakLocked(e.stand, time.Now())
 	}
 	e.expires, e.queued = time.Time{}, time.Time{}
 	s.keepFromLocked(e, nil)
@@ -399,7 +424,8 @@ func (r *hostRegistry) Deregister(ctx context.Context, s *registry.Service) erro
 
 // GetService returns copies of the live nodes of the named service, one
 // Service per version sorted by version, nodes sorted by ID. A version's
-// metadata and endpoints are those of its most recently registered node.
+// metadata and endpoints are those of its most recently registered node
+// (a renewal of a node, its heartbeat, is not a registration).
 // It does not block.
 func (r *hostRegistry) GetService(ctx context.Context, name string) ([]*registry.Service, error) {
 	if err := r.check(ctx); err != nil {

@@ -167,6 +167,33 @@ func TestRegistryDeterministicOrder(t *testing.T) {
 	})
 }
 
+// A renewal (a heartbeat) is not a registration: the node a version
+// takes its metadata from stays the one registered last, as a Consul
+// service's data stays that of its last modification while its checks
+// pass, rather than flapping with every node's heartbeat.
+func TestRegistryRenewalIsNotTheLatest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memory.MustNetwork()
+		defer n.Close()
+		ctx, r := t.Context(), n.Registry()
+		ttl := registry.WithTTL(3 * time.Second)
+		first := regService("svc", "1.0", "a")
+		first.Metadata["from"] = "a"
+		second := regService("svc", "1.0", "b")
+		second.Metadata["from"] = "b"
+		require.NoError(t, r.Register(ctx, first, ttl))
+		require.NoError(t, r.Register(ctx, second, ttl))
+		for _, opts := range [][]registry.RegisterOption{{ttl, registry.Renewal()}, {ttl}} {
+			time.Sleep(time.Second)
+			require.NoError(t, r.Register(ctx, first, opts...))
+			got, err := r.GetService(ctx, "svc")
+			require.NoError(t, err)
+			require.Len(t, got[0].Nodes, 2)
+			assert.Equal(t, "b", got[0].Metadata["from"], "a renewal of a, with Renewal %v", len(opts) == 2)
+		}
+	})
+}
+
 // Every watcher sees the same total order of events, across services and
 // registering goroutines.
 func TestRegistryTotalOrder(t *testing.T) {

@@ -127,6 +127,30 @@ func WithTTL(d time.Duration) RegisterOption { return func(o *RegisterOptions) {
 // changes its service registers it without Renewal.
 func Renewal() RegisterOption { return func(o *RegisterOptions) { o.Renewal = true } }
 
+// Standing is implemented by a Registry that can keep renewing a node on
+// a fixed schedule by itself, so that a heartbeat costs nothing while
+// nothing could make it fail: the in-memory registry does, for as long as
+// its host runs. A heartbeat (server.Heartbeater) asks for it after a
+// renewal succeeded, stops its beats while the registry holds them, and
+// beats again from the next tick once the registry breaks them.
+type Standing interface {
+	// Stand holds the renewals of svc, a one-node service the caller
+	// has just registered again (with Renewal) at the tick at with TTL
+	// ttl: the registry acts as if the caller renewed it at at+every,
+	// at+2*every... each renewal succeeding, until it breaks them or
+	// the caller calls stop. It breaks them at the instant a renewal
+	// would start to fail, or when anything else writes the node, and
+	// then calls broken, holding no lock of its own, with the last tick
+	// it held: the node expires
+	// ttl after that tick unless renewed. A tick at the very instant of
+	// the break is not held. After stop the node expires ttl after the
+	// last tick held, and broken is not called. ok is false when the
+	// registry cannot hold svc now (not registered from svc with a TTL,
+	// ttl not longer than every, a renewal would fail); the caller then
+	// goes on renewing it itself.
+	Stand(svc *Service, at time.Time, every, ttl time.Duration, broken func(last time.Time)) (stop func(), ok bool)
+}
+
 // WatchOptions are the options of Watch.
 type WatchOptions struct {
 	// Service restricts events to one service; empty means all.

@@ -28,6 +28,12 @@ import (
 // goroutine of the bubble waits (1ns of virtual time after the beat that
 // hangs began), in real time after at most ~0.5ms.
 //
+// A server whose registry can renew its node by itself
+// (registry.Standing, as the in-memory registry does while the host runs)
+// hands its renewals over after a beat succeeded, and beats no more until
+// the registry gives them back: a world of many idle instances then costs
+// nothing per interval.
+//
 // A Heartbeater holds no goroutine while no beat runs; it needs no
 // closing. It serves servers of one synctest bubble (or of none).
 type Heartbeater struct {
@@ -95,6 +101,9 @@ type beatsState struct {
 	running  bool // a beat is in Register
 	late     bool // a tick came while a beat ran: another beat follows it at once
 	failing  bool // the last beat failed; touched by the beat running only
+	standing bool // the registry makes the renewals (stand); no beat runs
+	canStand bool // reg is a registry.Standing and the TTL longer than the interval
+	insched  bool // in h.sched
 	reg      registry.Registry
 	svc      *registry.Service
 	ttl      []registry.RegisterOption // the TTL and Renewal, shared by the Heartbeater's servers of a TTL
@@ -105,6 +114,9 @@ type beatsState struct {
 	h     *Heartbeater
 	s     *server
 	r     *running
+
+	seq   uint64      // the order of the beats among those of one instant
+	stand *beatsStand // the standing, while standing
 }
 
 // startHeartbeat schedules r's heartbeat: the node is registered again
@@ -147,12 +159,15 @@ func (h *Heartbeater) add(s *server, r *running) *beats {
 	defer h.mu.Unlock()
 	h.seq++
 	b := &beats{beatsState: beatsState{h: h, s: s, r: r, reg: s.reg, svc: r.svc, interval: s.opts.interval,
-		ttl: h.renewal(s.opts.ttl), next: time.Now().Add(s.opts.interval), own: beatCtx{Context: r.hbCtx}}}
+		ttl: h.renewal(s.opts.ttl), next: time.Now().Add(s.opts.interval), own: beatCtx{Context: r.hbCtx},
+		seq: h.seq, insched: true}}
+	_, standing := s.reg.(registry.Standing)
+	b.canStand = standing && s.opts.ttl > s.opts.interval
 	if h.epoch.IsZero() {
 		h.epoch = b.next
 	}
 	h.live++
-	h.sched.Push(h.at(b.next), h.seq, b)
+	h.sched.Push(h.at(b.next), b.seq, b)
 	h.armTick()
 	return b
 }
@@ -182,6 +197,11 @@ func (h *Heartbeater) at(t time.Time) int64 { return int64(t.Sub(h.epoch)) }
 func (h *Heartbeater) remove(b *beats) {
 	h.mu.Lock()
 	b.stopped = true
+	if b.standing {
+		b.standing = false
+		b.stand.stop() // the node expires a TTL after the last tick held
+		b.stand = nil
+	}
 	if h.live--; h.live == 0 {
 		h.sched.Clear()
 		h.armTick()
@@ -237,6 +257,10 @@ func (h *Heartbeater) onTick() {
 		if b.stopped {
 			continue
 		}
+		if b.standing {
+			b.insched = false // the registry renews it; back when that breaks
+			continue
+		}
 		// Like a Ticker, the phase is kept and ticks missed are dropped.
 		for !b.next.After(now) {
 			b.next = b.next.Add(b.interval)
@@ -279,11 +303,12 @@ func (h *Heartbeater) runLocked() {
 			h.armWatchdog()
 		}
 		b.running = true
+		var ok bool
 		for {
 			h.started++
 			c := b.beatCtx()
 			h.mu.Unlock()
-			b.beat(c)
+			ok = b.beat(c)
 			h.mu.Lock()
 			if !b.late || b.stopped {
 				break
@@ -294,6 +319,9 @@ func (h *Heartbeater) runLocked() {
 		if b.idle != nil {
 			close(b.idle)
 			b.idle = nil
+		}
+		if ok && b.canStand && !b.stopped {
+			h.standLocked(b)
 		}
 	}
 	h.due, h.head = h.due[:0], 0
@@ -365,12 +393,49 @@ func (b *beats) current() *beatCtx {
 	return &b.own
 }
 
-// beat registers the node again and logs a failure, and the recovery
-// after one.
-func (b *beats) beat(c *beatCtx) {
+// standLocked asks b's registry to hold its renewals from the tick of
+// the beat that just succeeded, unless the next tick has come. Called
+// under h.mu, with no beat of b running.
+func (h *Heartbeater) standLocked(b *beats) {
+	if !time.Now().Before(b.next) {
+		return
+	}
+	st := &beatsStand{}
+	stop, ok := b.reg.(registry.Standing).Stand(b.svc, b.next.Add(-b.interval), b.interval, b.s.opts.ttl,
+		func(last time.Time) { h.broken(b, st, last) })
+	if ok {
+		st.stop = stop
+		b.standing, b.stand = true, st
+	}
+}
+
+// beatsStand is a standing of a beats: the registry's stop.
+type beatsStand struct{ stop func() }
+
+// broken is called by b's registry when it no longer holds b's renewals:
+// b beats again from the tick after last, the last tick held.
+func (h *Heartbeater) broken(b *beats, st *beatsStand, last time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if b.stopped || !b.standing || b.stand != st {
+		return
+	}
+	b.standing, b.stand = false, nil
+	if b.insched {
+		return // its next tick, the one after last, has not come
+	}
+	b.next = last.Add(b.interval)
+	b.insched = true
+	h.sched.Push(h.at(b.next), b.seq, b)
+	h.armTick()
+}
+
+// beat registers the node again, logs a failure, and the recovery after
+// one, and reports whether it succeeded.
+func (b *beats) beat(c *beatCtx) bool {
 	err := b.reg.Register(c, b.svc, b.ttl...)
 	if err == nil && !b.failing {
-		return // the server's fields, past the beats' first two lines, stay unread
+		return true // the server's fields, past the beats' first two lines, stay unread
 	}
 	s, r := b.s, b.r
 	switch {
@@ -381,6 +446,7 @@ func (b *beats) beat(c *beatCtx) {
 		b.failing = false
 		s.opts.log.Info("server: heartbeat recovered", "service", s.name, "node", r.svc.Nodes[0].ID)
 	}
+	return err == nil
 }
 
 // beatCtx is a beat's ctx: the heartbeat's values, the beat's deadline

@@ -1,0 +1,173 @@
+package memory
+
+// Renewals the registry holds (registry.Standing).
+//
+// In a world of many instances each node is renewed by its heartbeat every
+// interval, and each renewal reads the node's state when it is out of the
+// CPU's caches. Yet in memory a renewal can only fail for a few reasons,
+// all of them known to the network: the host is paused or crashed, or the
+// network closed. So a heartbeat may hand its renewals to the registry:
+// the node then simply does not expire, and its heartbeat stops beating.
+// The registry breaks the standing at the instant a renewal would start to
+// fail (Host.Pause, Host.Crash, Network.Close), or when anything else
+// writes the node (a registration, a renewal from another caller, a
+// deregistration, which the heartbeat's beats would have met). The node
+// then expires one TTL after the last tick it held, exactly as if every
+// beat had been made, and the heartbeat beats again from the next tick.
+// A tick at the instant of the break is not held: the pause or crash
+// comes first.
+
+import (
+	"time"
+
+	"github.com/microsim/microsim/framework/registry"
+)
+
+// regStand is the standing of one node: its renewals at at+every,
+// at+2*every... are held until it breaks.
+type regStand struct {
+	s      *registryState
+	e      *regNode // nil once broken or stopped
+	h      *Host    // the host that asked; its pause or crash breaks it
+	at     time.Time
+	every  time.Duration
+	ttl    time.Duration
+	broken func(last time.Time)
+}
+
+// brokenCall is a call due to the holder of a broken standing.
+type brokenCall struct {
+	fn   func(last time.Time)
+	last time.Time
+}
+
+// lastHeld returns the last tick held before p: the latest of at+k*every
+// (k >= 0) before p, or at itself if p is at.
+func (st *regStand) lastHeld(p time.Time) time.Time {
+	if !p.After(st.at) {
+		return st.at
+	}
+	k := (p.Sub(st.at) - 1) / st.every
+	return st.at.Add(k * st.every)
+}
+
+// stand holds the renewals of the node registered from svc for h (see
+// registry.Standing).
+func (s *registryState) stand(h *Host, svc *registry.Service, at time.Time, every, ttl time.Duration, broken func(time.Time)) (func(), bool) {
+	s.mu.Lock()
+	defer s.unlock()
+	if s.closed || every <= 0 || ttl <= every || broken == nil || !h.Up() || h.Paused() {
+		return nil, false
+	}
+	e := s.renewals[svc]
+	if e == nil || e.stand != nil || e.expires.IsZero() || e.expires.Before(at.Add(ttl)) {
+		return nil, false
+	}
+	st := &regStand{s: s, e: e, h: h, at: at, every: every, ttl: ttl, broken: broken}
+	e.stand = st
+	if s.stands == nil {
+		s.stands = make(map[*Host][]*regStand)
+	}
+	s.stands[h] = append(s.stands[h], st)
+	return st.stop, true
+}
+
+// stop ends the standing: the node expires one TTL after the last tick
+// held, unless renewed.
+func (st *regStand) stop() {
+	s := st.s
+	s.mu.Lock()
+	defer s.unlock()
+	if st.e != nil {
+		s.endLocked(st, time.Now())
+		s.dropLocked(st)
+	}
+}
+
+// breakLocked breaks st at p and has its holder called once mu is
+// released.
+func (s *registryState) breakLocked(st *regStand, p time.Time) {
+	last := s.endLocked(st, p)
+	s.dropLocked(st)
+	s.broken = append(s.broken, brokenCall{fn: st.broken, last: last})
+}
+
+// endLocked ends st at p: its node's expiry is set from the last tick
+// held, which it returns, and queued. It leaves st in s.stands.
+func (s *registryState) endLocked(st *regStand, p time.Time) time.Time {
+	e := st.e
+	st.e, e.stand = nil, nil
+	last := st.lastHeld(p)
+	if last.After(st.at) {
+		e.expires = last.Add(st.ttl)
+	} // else the registration at at, which set e.expires, was the last
+	if e.queued.IsZero() || e.expires.Before(e.queued) {
+		s.queueLocked(e)
+	}
+	return last
+}
+
+// dropLocked removes the ended st from s.stands.
+func (s *registryState) dropLocked(st *regStand) {
+	l := s.stands[st.h]
+	i := 0
+	for l[i] != st {
+		i++
+	}
+	l = append(l[:i], l[i+1:]...)
+	if len(l) == 0 {
+		delete(s.stands, st.h)
+		return
+	}
+	s.stands[st.h] = l
+}
+
+// breakHost breaks the standings of h, in the order they were made: a
+// renewal from h would now fail (h paused or crashed).
+func (s *registryState) breakHost(h *Host) {
+	s.mu.Lock()
+	defer s.unlock()
+	s.breakHostLocked(h, time.Now())
+}
+
+func (s *registryState) breakHostLocked(h *Host, now time.Time) {
+	l := s.stands[h]
+	if len(l) == 0 {
+		return
+	}
+	delete(s.stands, h)
+	for _, st := range l {
+		last := s.endLocked(st, now)
+		s.broken = append(s.broken, brokenCall{fn: st.broken, last: last})
+	}
+}
+
+// breakAllLocked breaks every standing (the network closes).
+func (s *registryState) breakAllLocked() {
+	now := time.Now()
+	for h := range s.stands {
+		s.breakHostLocked(h, now)
+	}
+}
+
+// unlock releases mu, then calls the holders of the standings broken
+// while it was held.
+func (s *registryState) unlock() {
+	if len(s.broken) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	calls := s.broken
+	s.broken = nil
+	s.mu.Unlock()
+	for _, c := range calls {
+		c.fn(c.last)
+	}
+}
+
+// Stand holds the renewals of svc while h runs (registry.Standing).
+func (r *pauseRegistry) Stand(svc *registry.Service, at time.Time, every, ttl time.Duration, broken func(last time.Time)) (func(), bool) {
+	return r.net.reg.stand(r.h, svc, at, every, ttl, broken)
+}
+
+var _ registry.Standing = (*pauseRegistry)(nil)
