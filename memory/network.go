@@ -188,6 +188,11 @@ type Host struct {
 
 	up    atomic.Bool // read on every accept: no lock
 	pause pauseState  // host_pause.go
+
+	// stands is the first of the standings the host asked for, in the
+	// order they were made (registry_stand.go); guarded by the
+	// registry's mu.
+	stands *regStand
 }
 
 // Name is the host's name, the part of its addresses before the colon.

@@ -51,10 +51,10 @@ type registryState struct {
 	expiry  expiryQueue
 	timer   *time.Timer
 	timerAt time.Time
-	// stands holds the nodes whose renewals the registry holds, by the
-	// host that asked: its pause or crash breaks them (registry_stand.go).
-	stands map[*Host][]*regStand
-	// broken are the calls due to the holders of renewals broken under
+	// hosts are the hosts that hold standings (Host.stands), whose
+	// renewals the registry makes (registry_stand.go).
+	hosts map[*Host]struct{}
+	// broken are the calls due to the holders of standings broken under
 	// mu; unlock makes them once mu is released.
 	broken []brokenCall
 }

@@ -24,7 +24,7 @@ import (
 )
 
 // regStand is the standing of one node: its renewals at at+every,
-// at+2*every... are held until it breaks.
+// at+2*every... are held until it breaks or is stopped.
 type regStand struct {
 	s      *registryState
 	e      *regNode // nil once broken or stopped
@@ -32,13 +32,15 @@ type regStand struct {
 	at     time.Time
 	every  time.Duration
 	ttl    time.Duration
-	broken func(last time.Time)
+	holder registry.StandHolder
+
+	prev, next *regStand // in h.stands
 }
 
 // brokenCall is a call due to the holder of a broken standing.
 type brokenCall struct {
-	fn   func(last time.Time)
-	last time.Time
+	holder registry.StandHolder
+	last   time.Time
 }
 
 // lastHeld returns the last tick held before p: the latest of at+k*every
@@ -53,47 +55,53 @@ func (st *regStand) lastHeld(p time.Time) time.Time {
 
 // stand holds the renewals of the node registered from svc for h (see
 // registry.Standing).
-func (s *registryState) stand(h *Host, svc *registry.Service, at time.Time, every, ttl time.Duration, broken func(time.Time)) (func(), bool) {
+func (s *registryState) stand(h *Host, svc *registry.Service, at time.Time, every, ttl time.Duration, holder registry.StandHolder) (registry.Stand, bool) {
 	s.mu.Lock()
 	defer s.unlock()
-	if s.closed || every <= 0 || ttl <= every || broken == nil || !h.Up() || h.Paused() {
+	if s.closed || every <= 0 || ttl <= every || holder == nil || !h.Up() || h.Paused() {
 		return nil, false
 	}
 	e := s.renewals[svc]
 	if e == nil || e.stand != nil || e.expires.IsZero() || e.expires.Before(at.Add(ttl)) {
 		return nil, false
 	}
-	st := &regStand{s: s, e: e, h: h, at: at, every: every, ttl: ttl, broken: broken}
+	st := &regStand{s: s, e: e, h: h, at: at, every: every, ttl: ttl, holder: holder}
 	e.stand = st
-	if s.stands == nil {
-		s.stands = make(map[*Host][]*regStand)
+	if h.stands == nil {
+		if s.hosts == nil {
+			s.hosts = make(map[*Host]struct{})
+		}
+		s.hosts[h] = struct{}{}
+		h.stands = st
+	} else {
+		last := h.stands.prev
+		last.next, st.prev = st, last
 	}
-	s.stands[h] = append(s.stands[h], st)
-	return st.stop, true
+	h.stands.prev = st // the first's prev is the last
+	return st, true
 }
 
-// stop ends the standing: the node expires one TTL after the last tick
+// Stop ends the standing: the node expires one TTL after the last tick
 // held, unless renewed.
-func (st *regStand) stop() {
+func (st *regStand) Stop() {
 	s := st.s
 	s.mu.Lock()
 	defer s.unlock()
 	if st.e != nil {
 		s.endLocked(st, time.Now())
-		s.dropLocked(st)
+		s.unlinkLocked(st)
 	}
 }
 
-// breakLocked breaks st at p and has its holder called once mu is
-// released.
+// breakLocked breaks st at p and has its holder told once mu is released.
 func (s *registryState) breakLocked(st *regStand, p time.Time) {
 	last := s.endLocked(st, p)
-	s.dropLocked(st)
-	s.broken = append(s.broken, brokenCall{fn: st.broken, last: last})
+	s.unlinkLocked(st)
+	s.broken = append(s.broken, brokenCall{holder: st.holder, last: last})
 }
 
 // endLocked ends st at p: its node's expiry is set from the last tick
-// held, which it returns, and queued. It leaves st in s.stands.
+// held, which it returns, and queued. It leaves st in its host's list.
 func (s *registryState) endLocked(st *regStand, p time.Time) time.Time {
 	e := st.e
 	st.e, e.stand = nil, nil
@@ -107,19 +115,25 @@ func (s *registryState) endLocked(st *regStand, p time.Time) time.Time {
 	return last
 }
 
-// dropLocked removes the ended st from s.stands.
-func (s *registryState) dropLocked(st *regStand) {
-	l := s.stands[st.h]
-	i := 0
-	for l[i] != st {
-		i++
+// unlinkLocked removes st from its host's list. The list is circular
+// through prev only: the first's prev is the last, the last's next nil.
+func (s *registryState) unlinkLocked(st *regStand) {
+	h := st.h
+	first := h.stands
+	switch {
+	case st == first && st.next == nil:
+		h.stands = nil
+		delete(s.hosts, h)
+	case st == first:
+		st.next.prev = st.prev
+		h.stands = st.next
+	case st.next == nil: // the last
+		st.prev.next = nil
+		first.prev = st.prev
+	default:
+		st.prev.next, st.next.prev = st.next, st.prev
 	}
-	l = append(l[:i], l[i+1:]...)
-	if len(l) == 0 {
-		delete(s.stands, st.h)
-		return
-	}
-	s.stands[st.h] = l
+	st.prev, st.next = nil, nil
 }
 
 // breakHost breaks the standings of h, in the order they were made: a
@@ -131,26 +145,30 @@ func (s *registryState) breakHost(h *Host) {
 }
 
 func (s *registryState) breakHostLocked(h *Host, now time.Time) {
-	l := s.stands[h]
-	if len(l) == 0 {
+	st := h.stands
+	if st == nil {
 		return
 	}
-	delete(s.stands, h)
-	for _, st := range l {
+	h.stands = nil
+	delete(s.hosts, h)
+	for st != nil {
+		next := st.next
+		st.prev, st.next = nil, nil
 		last := s.endLocked(st, now)
-		s.broken = append(s.broken, brokenCall{fn: st.broken, last: last})
+		s.broken = append(s.broken, brokenCall{holder: st.holder, last: last})
+		st = next
 	}
 }
 
 // breakAllLocked breaks every standing (the network closes).
 func (s *registryState) breakAllLocked() {
 	now := time.Now()
-	for h := range s.stands {
+	for h := range s.hosts {
 		s.breakHostLocked(h, now)
 	}
 }
 
-// unlock releases mu, then calls the holders of the standings broken
+// unlock releases mu, then tells the holders of the standings broken
 // while it was held.
 func (s *registryState) unlock() {
 	if len(s.broken) == 0 {
@@ -161,13 +179,13 @@ func (s *registryState) unlock() {
 	s.broken = nil
 	s.mu.Unlock()
 	for _, c := range calls {
-		c.fn(c.last)
+		c.holder.StandBroken(c.last)
 	}
 }
 
 // Stand holds the renewals of svc while h runs (registry.Standing).
-func (r *pauseRegistry) Stand(svc *registry.Service, at time.Time, every, ttl time.Duration, broken func(last time.Time)) (func(), bool) {
-	return r.net.reg.stand(r.h, svc, at, every, ttl, broken)
+func (r *pauseRegistry) Stand(svc *registry.Service, at time.Time, every, ttl time.Duration, holder registry.StandHolder) (registry.Stand, bool) {
+	return r.net.reg.stand(r.h, svc, at, every, ttl, holder)
 }
 
 var _ registry.Standing = (*pauseRegistry)(nil)

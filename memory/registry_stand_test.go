@@ -46,12 +46,14 @@ func newStandWorld(t *testing.T) *standWorld {
 
 // stand asks the registry to hold the renewals of sw.svc from start,
 // every second.
-func (sw *standWorld) stand() (func(), bool) {
-	return sw.r.(registry.Standing).Stand(sw.svc, sw.start, time.Second, 3*time.Second, func(last time.Time) {
-		sw.mu.Lock()
-		sw.breaks = append(sw.breaks, last.Sub(sw.start))
-		sw.mu.Unlock()
-	})
+func (sw *standWorld) stand() (registry.Stand, bool) {
+	return sw.r.(registry.Standing).Stand(sw.svc, sw.start, time.Second, 3*time.Second, sw)
+}
+
+func (sw *standWorld) StandBroken(last time.Time) {
+	sw.mu.Lock()
+	sw.breaks = append(sw.breaks, last.Sub(sw.start))
+	sw.mu.Unlock()
 }
 
 func (sw *standWorld) broken() []time.Duration {
@@ -72,7 +74,7 @@ func (sw *standWorld) sleepTo(d time.Duration) {
 func TestStandHoldsRenewals(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sw := newStandWorld(t)
-		stop, ok := sw.stand()
+		st, ok := sw.stand()
 		require.True(t, ok)
 		sw.sleepTo(60*time.Second + 500*time.Millisecond)
 		requireNoEvent(t, sw.w)
@@ -80,15 +82,17 @@ func TestStandHoldsRenewals(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, got[0].Nodes, 1)
 
-		stop()
+		st.Stop()
 		sw.sleepTo(63*time.Second - time.Nanosecond)
-		requireNoEvent(t, sw.w)
+		got, err = sw.r.GetService(t.Context(), "svc")
+		require.NoError(t, err, "still listed 1ns before it expires")
+		require.Len(t, got[0].Nodes, 1)
 		sw.sleepTo(63 * time.Second)
 		ev := nextEvent(t, sw.w)
 		require.Equal(t, registry.Delete, ev.Type)
 		assert.Equal(t, 63*time.Second, ev.Timestamp.Sub(sw.start), "one TTL after the 60s tick, the last held")
-		assert.Empty(t, sw.broken(), "stop does not call broken")
-		stop() // a second stop does nothing
+		assert.Empty(t, sw.broken(), "Stop does not tell the holder")
+		st.Stop() // a second Stop does nothing
 	})
 }
 
@@ -166,28 +170,80 @@ func TestStandRefused(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sw := newStandWorld(t)
 		st := sw.r.(registry.Standing)
-		nop := func(time.Time) {}
 
-		_, ok := st.Stand(sw.svc, sw.start, time.Second, time.Second, nop)
+		_, ok := st.Stand(sw.svc, sw.start, time.Second, time.Second, sw)
 		assert.False(t, ok, "a TTL no longer than the interval")
-		_, ok = st.Stand(regService("svc", "1.0", "a"), sw.start, time.Second, 3*time.Second, nop)
+		_, ok = st.Stand(regService("svc", "1.0", "a"), sw.start, time.Second, 3*time.Second, sw)
 		assert.False(t, ok, "an equal value the node was not registered from")
-		_, ok = st.Stand(sw.svc, sw.start.Add(time.Second), time.Second, 3*time.Second, nop)
+		_, ok = st.Stand(sw.svc, sw.start.Add(time.Second), time.Second, 3*time.Second, sw)
 		assert.False(t, ok, "a tick after the registration")
 
 		sw.h.Pause()
 		_, ok = sw.stand()
 		assert.False(t, ok, "a paused host")
 		sw.h.Resume()
-		stop, ok := sw.stand()
+		held, ok := sw.stand()
 		require.True(t, ok)
 		_, ok = sw.stand()
 		assert.False(t, ok, "held already")
-		stop()
+		held.Stop()
 
 		sw.h.Crash()
 		_, ok = sw.stand()
 		assert.False(t, ok, "a crashed host")
 		assert.Empty(t, sw.broken())
+	})
+}
+
+// recHolder records, in order, the names of the holders told.
+type recHolder struct {
+	name string
+	mu   *sync.Mutex
+	told *[]string
+}
+
+func (r recHolder) StandBroken(time.Time) {
+	r.mu.Lock()
+	*r.told = append(*r.told, r.name)
+	r.mu.Unlock()
+}
+
+// A host's standings break in the order they were made, whichever of
+// them were stopped (first, last, in between) or made since.
+func TestStandBreakOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memory.MustNetwork()
+		defer n.Close()
+		h := n.Host("h")
+		r := h.Registry()
+		var mu sync.Mutex
+		var told []string
+		held := map[string]registry.Stand{}
+		stand := func(name string) {
+			svc := regService(name, "1.0", name)
+			require.NoError(t, r.Register(t.Context(), svc, standRenew[0]))
+			st, ok := r.(registry.Standing).Stand(svc, time.Now(), time.Second, 3*time.Second, recHolder{name, &mu, &told})
+			require.True(t, ok)
+			held[name] = st
+		}
+		for _, name := range []string{"a", "b", "c", "d", "e"} {
+			stand(name)
+		}
+		held["c"].Stop() // in between
+		held["a"].Stop() // the first
+		held["e"].Stop() // the last
+		stand("f")
+		h.Pause()
+		synctest.Wait()
+		assert.Equal(t, []string{"b", "d", "f"}, told)
+
+		h.Resume()
+		told = nil
+		stand("g")
+		held["g"].Stop() // the only one
+		stand("h")
+		h.Crash()
+		synctest.Wait()
+		assert.Equal(t, []string{"h"}, told)
 	})
 }

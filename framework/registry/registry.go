@@ -138,17 +138,30 @@ type Standing interface {
 	// has just registered again (with Renewal) at the tick at with TTL
 	// ttl: the registry acts as if the caller renewed it at at+every,
 	// at+2*every... each renewal succeeding, until it breaks them or
-	// the caller calls stop. It breaks them at the instant a renewal
-	// would start to fail, or when anything else writes the node, and
-	// then calls broken, holding no lock of its own, with the last tick
-	// it held: the node expires
-	// ttl after that tick unless renewed. A tick at the very instant of
-	// the break is not held. After stop the node expires ttl after the
-	// last tick held, and broken is not called. ok is false when the
-	// registry cannot hold svc now (not registered from svc with a TTL,
-	// ttl not longer than every, a renewal would fail); the caller then
-	// goes on renewing it itself.
-	Stand(svc *Service, at time.Time, every, ttl time.Duration, broken func(last time.Time)) (stop func(), ok bool)
+	// the caller stops them (Stand.Stop). It breaks them at the instant
+	// a renewal would start to fail, or when anything else writes the
+	// node, and then tells holder, holding no lock of its own, the last
+	// tick it held: the node expires ttl after that tick unless renewed.
+	// A tick at the very instant of the break is not held. After Stop
+	// the node expires ttl after the last tick held, and holder is not
+	// told. ok is false when the registry cannot hold svc now (not
+	// registered from svc with a TTL, ttl not longer than every, a
+	// renewal would fail); the caller then goes on renewing it itself.
+	Stand(svc *Service, at time.Time, every, ttl time.Duration, holder StandHolder) (st Stand, ok bool)
+}
+
+// Stand is a Standing's hold of a node's renewals.
+type Stand interface {
+	// Stop ends the hold; the node expires one TTL after the last tick
+	// held unless renewed. It does nothing after the hold broke.
+	Stop()
+}
+
+// StandHolder is told when a Standing no longer holds its renewals.
+type StandHolder interface {
+	// StandBroken is called once the hold broke, with the last tick it
+	// held; the holder renews the node again from the next tick.
+	StandBroken(last time.Time)
 }
 
 // WatchOptions are the options of Watch.

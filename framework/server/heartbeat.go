@@ -115,8 +115,8 @@ type beatsState struct {
 	s     *server
 	r     *running
 
-	seq   uint64      // the order of the beats among those of one instant
-	stand *beatsStand // the standing, while standing
+	seq   uint64         // the order of the beats among those of one instant
+	stand registry.Stand // the registry's hold of the renewals, while standing
 }
 
 // startHeartbeat schedules r's heartbeat: the node is registered again
@@ -197,10 +197,10 @@ func (h *Heartbeater) at(t time.Time) int64 { return int64(t.Sub(h.epoch)) }
 func (h *Heartbeater) remove(b *beats) {
 	h.mu.Lock()
 	b.stopped = true
+	var stand registry.Stand
 	if b.standing {
-		b.standing = false
-		b.stand.stop() // the node expires a TTL after the last tick held
-		b.stand = nil
+		stand = b.stand
+		b.standing, b.stand = false, nil
 	}
 	if h.live--; h.live == 0 {
 		h.sched.Clear()
@@ -213,6 +213,9 @@ func (h *Heartbeater) remove(b *beats) {
 		b.idle = idle
 	}
 	h.mu.Unlock()
+	if stand != nil {
+		stand.Stop() // the node expires a TTL after the last tick held
+	}
 	if idle != nil {
 		<-idle
 	}
@@ -400,24 +403,20 @@ func (h *Heartbeater) standLocked(b *beats) {
 	if !time.Now().Before(b.next) {
 		return
 	}
-	st := &beatsStand{}
-	stop, ok := b.reg.(registry.Standing).Stand(b.svc, b.next.Add(-b.interval), b.interval, b.s.opts.ttl,
-		func(last time.Time) { h.broken(b, st, last) })
-	if ok {
-		st.stop = stop
+	if st, ok := b.reg.(registry.Standing).Stand(b.svc, b.next.Add(-b.interval), b.interval, b.s.opts.ttl, b); ok {
 		b.standing, b.stand = true, st
 	}
 }
 
-// beatsStand is a standing of a beats: the registry's stop.
-type beatsStand struct{ stop func() }
-
-// broken is called by b's registry when it no longer holds b's renewals:
-// b beats again from the tick after last, the last tick held.
-func (h *Heartbeater) broken(b *beats, st *beatsStand, last time.Time) {
+// StandBroken is called by b's registry when it no longer holds b's
+// renewals (registry.StandHolder): b beats again from the tick after
+// last, the last tick held. A hold breaks once, and b asks for another
+// only after a beat, which only this call brings back.
+func (b *beats) StandBroken(last time.Time) {
+	h := b.h
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if b.stopped || !b.standing || b.stand != st {
+	if b.stopped || !b.standing {
 		return
 	}
 	b.standing, b.stand = false, nil

@@ -32,8 +32,8 @@ func (r *callCountReg) Register(ctx context.Context, s *registry.Service, opts .
 // standingCountReg is a callCountReg that passes on its registry's Standing.
 type standingCountReg struct{ *callCountReg }
 
-func (r standingCountReg) Stand(svc *registry.Service, at time.Time, every, ttl time.Duration, broken func(time.Time)) (func(), bool) {
-	return r.Registry.(registry.Standing).Stand(svc, at, every, ttl, broken)
+func (r standingCountReg) Stand(svc *registry.Service, at time.Time, every, ttl time.Duration, holder registry.StandHolder) (registry.Stand, bool) {
+	return r.Registry.(registry.Standing).Stand(svc, at, every, ttl, holder)
 }
 
 // beatHistory is what the rest of the world sees of a server's heartbeat
