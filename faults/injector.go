@@ -47,6 +47,13 @@ type Injector struct {
 	// changed is closed, and replaced, whenever a fault starts or stops;
 	// waits that depend on the active set select on it.
 	changed chan struct{}
+
+	// holds are the holds of renewals WrapRegistry's registries passed on
+	// (registry.Standing), by the order they were made: a registry fault
+	// that starts for their node breaks them (registry_stand.go).
+	holdMu   sync.Mutex
+	holds    map[*faultHold]uint64
+	holdsSeq uint64
 }
 
 // activeSet is the faults in effect, by kind.
@@ -237,11 +244,11 @@ func (inj *Injector) isClosed() bool {
 	return inj.closed
 }
 
-// rebuild recomputes the active set from the faults' state and wakes the
-// waits that depend on it.
+// rebuild recomputes the active set from the faults' state, wakes the
+// waits that depend on it, and breaks the holds of renewals of the nodes
+// a registry fault is in effect for (registry_stand.go).
 func (inj *Injector) rebuild() {
 	inj.mu.Lock()
-	defer inj.mu.Unlock()
 	a := &activeSet{}
 	if !inj.closed {
 		for _, f := range inj.order {
@@ -253,6 +260,10 @@ func (inj *Injector) rebuild() {
 	inj.active.Store(a)
 	close(inj.changed)
 	inj.changed = make(chan struct{})
+	inj.mu.Unlock()
+	if len(a.regs) > 0 {
+		inj.breakHolds(a)
+	}
 }
 
 // changes returns a channel closed at the next start or stop of a fault.

@@ -93,6 +93,16 @@ func (st *regStand) Stop() {
 	}
 }
 
+// Break breaks the standing now: its holder is told the last tick held.
+func (st *regStand) Break() {
+	s := st.s
+	s.mu.Lock()
+	defer s.unlock()
+	if st.e != nil {
+		s.breakLocked(st, time.Now())
+	}
+}
+
 // breakLocked breaks st at p and has its holder told once mu is released.
 func (s *registryState) breakLocked(st *regStand, p time.Time) {
 	last := s.endLocked(st, p)

@@ -155,6 +155,11 @@ type Stand interface {
 	// Stop ends the hold; the node expires one TTL after the last tick
 	// held unless renewed. It does nothing after the hold broke.
 	Stop()
+	// Break breaks the hold now, as a renewal that would fail does: the
+	// holder is told, as Standing says. A decorator whose renewals are
+	// about to fail (a fault injected) breaks the holds it passed on. It
+	// does nothing after the hold broke or was stopped.
+	Break()
 }
 
 // StandHolder is told when a Standing no longer holds its renewals.
