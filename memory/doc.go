@@ -14,6 +14,13 @@
 // and under faults' wrapper), ownership rule included: a received message
 // is lent until its socket's next Recv or Close.
 //
+// A host's registry makes a heartbeat's renewals by itself while nothing
+// could make them fail (registry.Standing): a world of many idle services
+// costs nothing per heartbeat. The host's pause or crash, the network's
+// close, or any other write of the node gives them back at that instant,
+// and the node expires exactly when it would have had every beat been
+// made.
+//
 // Everything blocks only on channels and timers, never on a mutex held
 // across a wait, so the whole network runs inside a testing/synctest bubble
 // in virtual time. Create the Network inside the bubble that uses it.

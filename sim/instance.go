@@ -327,6 +327,19 @@ func (in *instance) close(ctx context.Context) {
 	_ = srv.Stop(ctx)
 }
 
+// quiet reports whether the instance's server has no request in flight
+// and no subscription: its Stop then waits for no virtual time.
+func (in *instance) quiet() bool {
+	in.mu.Lock()
+	srv := in.srv
+	in.mu.Unlock()
+	if srv == nil {
+		return true
+	}
+	sr, ok := srv.(server.StatsReporter)
+	return ok && len(in.subs) == 0 && (in.svc == nil || !in.svc.IsGo()) && sr.Stats().InFlight == 0
+}
+
 // doneContext is a context that has already ended: a Stop given it takes
 // the server down without waiting for anything.
 func doneContext() context.Context {

@@ -86,8 +86,10 @@ type instStats struct {
 	win      []uint32 // attempts of instance id in window k: win[k*n+id]
 	failures []uint64 // failed attempts by instance
 	// page is the page of instance id's counters from p*histPage on:
-	// page[id*perHist+p] is 0 if none was made, else 1 + its number
-	// (pageOf).
+	// page[p*n+id] is 0 if none was made, else 1 + its number (pageOf).
+	// By page first: the latencies of a world's calls fall in few pages,
+	// whose slots for all instances then share a few cache lines, where a
+	// call to each of many instances would fetch a line of its own.
 	page    []int32
 	perHist int        // pages of a histogram
 	chunks  [][]uint32 // the pages, chunkPages in each chunk
@@ -294,7 +296,7 @@ func (s *instStats) countPending() {
 // counter returns instance id's counter idx, making its page if it has
 // none.
 func (s *instStats) counter(id, idx int) *uint32 {
-	slot := &s.page[id*s.perHist+idx/histPage]
+	slot := &s.page[idx/histPage*s.n+id]
 	if *slot == 0 {
 		if s.npages%chunkPages == 0 {
 			s.chunks = append(s.chunks, make([]uint32, chunkPages*histPage))
@@ -375,8 +377,12 @@ func (m *metrics) instPercentiles(id int, qs []float64, out []time.Duration) boo
 		}
 	}
 	var total int64
-	for _, c := range s.counts(id) {
-		total += int64(c)
+	for p := range s.perHist {
+		if slot := s.page[p*s.n+id]; slot != 0 {
+			for _, c := range s.pageOf(slot) {
+				total += int64(c)
+			}
+		}
 	}
 	clear(out)
 	if total == 0 {
@@ -386,20 +392,36 @@ func (m *metrics) instPercentiles(id int, qs []float64, out []time.Duration) boo
 	// percentile's, and the highest value it counts (the next counter's
 	// lowest, less one); a count of 0 stops hdr's walk before its first
 	// counter.
-	want := func(k int) int64 { return int64(((min(qs[k], 100) / 100) * float64(total)) + 0.5) }
 	highest := func(idx int) time.Duration { return time.Duration(s.layout.value(idx+1)-1) * time.Microsecond }
+	var want [4]int64
+	wants := want[:0]
+	if len(qs) > len(want) {
+		wants = make([]int64, 0, len(qs))
+	}
+	for _, q := range qs {
+		wants = append(wants, int64(((min(q, 100)/100)*float64(total))+0.5))
+	}
 	k := 0
-	for ; k < len(qs) && want(k) <= 0; k++ {
+	for ; k < len(wants) && wants[k] <= 0; k++ {
 		out[k] = highest(0)
 	}
 	var sum int64
-	for idx, c := range s.counts(id) {
-		if k == len(qs) {
-			break
+	for p := 0; p < s.perHist && k < len(wants); p++ {
+		slot := s.page[p*s.n+id]
+		if slot == 0 {
+			continue
 		}
-		sum += int64(c)
-		for ; k < len(qs) && sum >= want(k); k++ {
-			out[k] = highest(idx)
+		for i, c := range s.pageOf(slot) {
+			if c == 0 {
+				continue
+			}
+			sum += int64(c)
+			for ; k < len(wants) && sum >= wants[k]; k++ {
+				out[k] = highest(p*histPage + i)
+			}
+			if k == len(wants) {
+				break
+			}
 		}
 	}
 	return true
@@ -410,7 +432,8 @@ func (m *metrics) instPercentiles(id int, qs []float64, out []time.Duration) boo
 // Called under m.mu, once pending latencies are counted.
 func (s *instStats) counts(id int) iter.Seq2[int, uint32] {
 	return func(yield func(int, uint32) bool) {
-		for p, slot := range s.page[id*s.perHist : (id+1)*s.perHist] {
+		for p := range s.perHist {
+			slot := s.page[p*s.n+id]
 			if slot == 0 {
 				continue
 			}

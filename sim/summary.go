@@ -39,13 +39,15 @@ func (w *world) report(sc *scenario.Scenario, file string, seed uint64, virtual 
 	r.Clients = w.seriesReports(func(s *seriesStats) string { return s.client })
 
 	perService := map[string]uint64{}
-	for _, in := range w.instances {
-		perService[in.service] += m.instAttempts(in.id)
+	attempts := make([]uint64, len(w.instances))
+	for i, in := range w.instances {
+		attempts[i] = m.instAttempts(in.id)
+		perService[in.service] += attempts[i]
 	}
 	var scratch *hdr.Histogram
 	qs, p := []float64{50, 99}, make([]time.Duration, 2)
-	for _, in := range w.instances {
-		attempts := m.instAttempts(in.id)
+	for i, in := range w.instances {
+		attempts := attempts[i]
 		if !m.instPercentiles(in.id, qs, p) {
 			if scratch == nil {
 				scratch = m.newInstHistogram()

@@ -18,6 +18,10 @@
 //   - Deregister of a nil or unnamed service fails with ErrInvalid.
 //   - Every call honours its ctx; an unreachable registry returns an error
 //     wrapping ErrUnavailable.
+//
+// A registry may also make a node's renewals itself (Standing), for as
+// long as none of them could fail; a heartbeat then makes none, and the
+// world sees the same registry as if it had made them all.
 package registry
 
 //go:generate go tool mockgen -typed -destination=registrymock/registrymock.go -package=registrymock . Registry,Watcher

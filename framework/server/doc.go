@@ -31,7 +31,10 @@
 // crashed expires from the registry and a node whose registry recovered
 // comes back. A timer runs the beats, on a goroutine only while one runs;
 // servers that share a Heartbeater (WithHeartbeater) share its timer, and
-// the beats due at one instant run on one goroutine. Stop drains: it
+// the beats due at one instant run on one goroutine. A registry that can
+// make the renewals by itself until one would fail (registry.Standing, as
+// the in-memory one does) is left to, and the beats resume when it gives
+// them back. Stop drains: it
 // deregisters the node (within a quarter of its ctx's budget), closes the
 // listener, waits for in-flight requests (until a tenth of the budget
 // before its deadline; the rest are cancelled with cause ErrCallAbandoned
