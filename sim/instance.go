@@ -327,8 +327,9 @@ func (in *instance) close(ctx context.Context) {
 	_ = srv.Stop(ctx)
 }
 
-// quiet reports whether the instance's server has no request in flight
-// and no subscription: its Stop then waits for no virtual time.
+// quiet reports whether the instance's server has no request in flight,
+// no subscription and none of a user's code (a Go service, which may
+// wait on anything): its Stop then waits for no virtual time.
 func (in *instance) quiet() bool {
 	in.mu.Lock()
 	srv := in.srv

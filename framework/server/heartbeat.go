@@ -101,7 +101,7 @@ type beatsState struct {
 	running  bool // a beat is in Register
 	late     bool // a tick came while a beat ran: another beat follows it at once
 	failing  bool // the last beat failed; touched by the beat running only
-	standing bool // the registry makes the renewals (stand); no beat runs
+	standing bool // the registry makes the renewals (stand, past the hot lines); no beat runs
 	canStand bool // reg is a registry.Standing and the TTL longer than the interval
 	insched  bool // in h.sched
 	reg      registry.Registry
@@ -197,11 +197,8 @@ func (h *Heartbeater) at(t time.Time) int64 { return int64(t.Sub(h.epoch)) }
 func (h *Heartbeater) remove(b *beats) {
 	h.mu.Lock()
 	b.stopped = true
-	var stand registry.Stand
-	if b.standing {
-		stand = b.stand
-		b.standing, b.stand = false, nil
-	}
+	stand := b.stand // nil unless standing
+	b.standing, b.stand = false, nil
 	if h.live--; h.live == 0 {
 		h.sched.Clear()
 		h.armTick()
