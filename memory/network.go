@@ -225,10 +225,12 @@ func (h *Host) Crash() {
 	if !h.setUp(false) {
 		return
 	}
-	h.net.reg.breakHost(h) // its heartbeats' renewals now fail
 	h.net.tr.crashHost(h.name)
 	h.net.brk.crashHost(h.name)
 	h.pause.end() // a crashed process is no longer paused
+	// Its heartbeats' renewals now fail. Last: what the crash does to
+	// its connections and subscriptions comes first, as before holds.
+	h.net.reg.breakHost(h)
 }
 
 // Restart brings a crashed host back up with nothing running on it.
