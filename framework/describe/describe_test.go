@@ -219,3 +219,45 @@ func TestWideAndDeepTypeIsCheap(t *testing.T) {
 	require.True(t, s.Truncated, "fields were left out to fit")
 	require.Equal(t, "object", s.Fields[0].Type)
 }
+
+// sizeShape is a shape holding every kind of member, with s in each of
+// its strings.
+func sizeShape(s string, truncated bool) *registry.Shape {
+	leaf := &registry.Shape{Type: s, Format: s, Ref: s, Truncated: truncated}
+	return &registry.Shape{Type: "object", Ref: s, Fields: []*registry.Field{
+		{Name: s, Shape: *leaf},
+		nil,
+		{Name: "list", Shape: registry.Shape{Type: "array", Elem: leaf}},
+		{Name: "", Shape: registry.Shape{Type: ""}},
+	}, Elem: &registry.Shape{Type: "map", Elem: leaf}, Truncated: !truncated}
+}
+
+// Size counts exactly what json.Marshal writes: for described types, and
+// for strings that need every kind of escape.
+func TestSizeIsJSONLength(t *testing.T) {
+	shapes := []*registry.Shape{nil, {}, {Type: "string"}, {Type: "object", Fields: []*registry.Field{}}}
+	for _, v := range []any{Order{}, &Order{}, []byte(nil), map[string][]Item{}, time.Duration(0), &structpb.Struct{}, &descriptorpb.FileDescriptorProto{}} {
+		shapes = append(shapes, describe.Type(reflect.TypeOf(v)))
+	}
+	for _, s := range []string{"", "plain", `quote " and \ backslash`, "\b\f\n\r\t", "\x00\x01\x1f\x7f", "<a href='x'>&amp;</a>",
+		"\u2028\u2029", "héllo, 世界 🙂", "bad \xff\xfe utf-8 \xe2\x82", "\xed\xa0\x80 surrogate"} {
+		shapes = append(shapes, sizeShape(s, false), sizeShape(s, true))
+	}
+	for _, s := range shapes {
+		b, err := json.Marshal(s)
+		require.NoError(t, err)
+		require.Equal(t, len(b), describe.Size(s), "%s", b)
+	}
+}
+
+func FuzzSize(f *testing.F) {
+	f.Add("object", "Order", false)
+	f.Add("<\"\\\n\u2028\xff>", "\x00", true)
+	f.Fuzz(func(t *testing.T, a, b string, truncated bool) {
+		s := sizeShape(a, truncated)
+		s.Fields[0].Name = b
+		out, err := json.Marshal(s)
+		require.NoError(t, err)
+		require.Equal(t, len(out), describe.Size(s), "%s", out)
+	})
+}
