@@ -51,9 +51,6 @@ type registryState struct {
 	expiry  expiryQueue
 	timer   *time.Timer
 	timerAt time.Time
-	// hosts are the hosts that hold standings (Host.stands), whose
-	// renewals the registry makes (registry_stand.go).
-	hosts map[*Host]struct{}
 	// broken are the calls due to the holders of standings broken under
 	// mu; unlock makes them once mu is released.
 	broken []brokenCall
@@ -104,7 +101,8 @@ func newRegistryState(n *Network) *registryState {
 // registry.ErrUnavailable. Called by Network.Close. Idempotent.
 func (s *registryState) close() {
 	s.mu.Lock()
-	s.breakAllLocked()
+	// No host holds a standing: Network.Close crashed them all first,
+	// which broke theirs (registry_stand.go).
 	s.closed = true
 	if s.timer != nil {
 		s.timer.Stop()
@@ -112,7 +110,7 @@ func (s *registryState) close() {
 	s.expiry = expiryQueue{}
 	ws := s.watchers
 	s.watchers = make(map[*regWatcher]struct{})
-	s.unlock()
+	s.mu.Unlock()
 	for w := range ws {
 		w.Stop()
 	}

@@ -9,9 +9,10 @@ package memory
 // network closed. So a heartbeat may hand its renewals to the registry:
 // the node then simply does not expire, and its heartbeat stops beating.
 // The registry breaks the standing at the instant a renewal would start to
-// fail (Host.Pause, Host.Crash, Network.Close), or when anything else
-// writes the node (a registration, a renewal from another caller, a
-// deregistration, which the heartbeat's beats would have met). The node
+// fail (Host.Pause, Host.Crash, which Network.Close does to every host),
+// or when anything else writes the node (a registration, a renewal from
+// another caller, a deregistration, which the heartbeat's beats would
+// have met). The node
 // then expires one TTL after the last tick it held, exactly as if every
 // beat had been made, and the heartbeat beats again from the next tick.
 // A tick at the instant of the break is not held: the pause or crash
@@ -68,10 +69,6 @@ func (s *registryState) stand(h *Host, svc *registry.Service, at time.Time, ever
 	st := &regStand{s: s, e: e, h: h, at: at, every: every, ttl: ttl, holder: holder}
 	e.stand = st
 	if h.stands == nil {
-		if s.hosts == nil {
-			s.hosts = make(map[*Host]struct{})
-		}
-		s.hosts[h] = struct{}{}
 		h.stands = st
 	} else {
 		last := h.stands.prev
@@ -133,7 +130,6 @@ func (s *registryState) unlinkLocked(st *regStand) {
 	switch {
 	case st == first && st.next == nil:
 		h.stands = nil
-		delete(s.hosts, h)
 	case st == first:
 		st.next.prev = st.prev
 		h.stands = st.next
@@ -160,21 +156,12 @@ func (s *registryState) breakHostLocked(h *Host, now time.Time) {
 		return
 	}
 	h.stands = nil
-	delete(s.hosts, h)
 	for st != nil {
 		next := st.next
 		st.prev, st.next = nil, nil
 		last := s.endLocked(st, now)
 		s.broken = append(s.broken, brokenCall{holder: st.holder, last: last})
 		st = next
-	}
-}
-
-// breakAllLocked breaks every standing (the network closes).
-func (s *registryState) breakAllLocked() {
-	now := time.Now()
-	for h := range s.hosts {
-		s.breakHostLocked(h, now)
 	}
 }
 
