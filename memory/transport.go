@@ -29,10 +29,9 @@ package memory
 // reuses it, and gives them back when it is dropped) and its ctx; every
 // event that can end a wait (a message, room, a half-close, a close, a
 // refusal, a reset of the connection) sends a token to the channels it
-// concerns. No waiter
-// selects on a channel all the others share, and every mutex is released
-// before any channel operation that can block. A message keeps a nil
-// Header or Body nil, as the TCP transport does.
+// concerns. No waiter selects on a channel all the others share, and
+// every mutex is released before any channel operation that can block. A
+// message keeps a nil Header or Body nil, as the TCP transport does.
 //
 // Received messages follow the package transport's lease: Send copies the
 // message into the receiver's queue, in a Message, header map and body
