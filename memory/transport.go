@@ -35,11 +35,11 @@ package memory
 //
 // Received messages follow the package transport's lease: Send copies the
 // message into the receiver's queue, in a Message, header map and body
-// buffer the connection got back earlier (from its spare slot for that
-// direction, else its free pools), and the receiver's next Recv or Close
-// gives them back (transport_lease.go); the strings of a header are the
-// sender's, which nobody writes. Built with microsim_poison, a message
-// whose lease ended is overwritten instead.
+// buffer the network got back earlier (its spare messages for that
+// direction, shared by every connection), and the receiver's next Recv or
+// Close gives them back (transport_lease.go); the strings of a header are
+// the sender's, which nobody writes. Built with microsim_poison, a
+// message whose lease ended is overwritten instead.
 //
 // Errors:
 //   - Dial to an address nobody listens on, or to a host that is down:
@@ -96,6 +96,9 @@ type transportState struct {
 	streams slab.Source[stream]
 	// socks makes the sockets of every stream's use (newStream).
 	socks slab.Source[sockets]
+	// spares are the messages whose lease ended, by direction (dirUp,
+	// dirDown), for the copies of every connection (transport_lease.go).
+	spares [2]sync.Pool
 }
 
 func newTransportState(n *Network) *transportState {

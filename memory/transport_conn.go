@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 
 	"github.com/microsim/microsim/framework/transport"
-	"github.com/microsim/microsim/internal/lazypool"
 )
 
 // listener is a transport.Listener: a bounded FIFO of opened streams
@@ -361,29 +360,16 @@ func (e *acceptClosedError) Unwrap() error { return transport.ErrClosed }
 // It owns no goroutine; a reset closes done and wakes every stream that
 // waits (wakeWaits).
 type conn struct {
-	// slots are the connection's spare slots by direction (dirUp,
-	// dirDown; transport_lease.go), first in the struct: a conn, of more
-	// than 512 bytes, is in a size class of whole cache lines and starts
-	// on one, so each slot has a line of its own, which the copies and
-	// releases of its direction write (on the processors of both ends),
-	// and shares none with the fields below, which every message reads
-	// (TestSpareSlotsOwnCacheLines).
-	slots [2]spareSlot
-
-	// The fields every call reads follow, in two cache lines: in a world
-	// of many instances a connection is out of the CPU's cache by its
-	// next call (TestConnHotFields).
+	// The fields every call reads come first, in two cache lines: in a
+	// world of many instances a connection is out of the CPU's cache by
+	// its next call (TestConnHotFields).
 	from      *Host
 	l         *listener
 	maxMsg    int // the network's message size limit
 	streamBuf int // the network's stream buffer: messages a pipe queues before Send blocks
-	// pooled is set once a copy found its spare slot empty (the
-	// connection carries several messages a way at once): copies then
-	// leave the slots alone, whose cache lines the processors would pass
-	// to and fro, and use the pools, which keep free memory by processor,
-	// until a pool has nothing to give (the GC emptied it: the connection
-	// was quiet). Read by every copy, written seldom.
-	pooled atomic.Bool
+	// spares are the network's spare messages (transportState.spares),
+	// which every copy takes from and every release gives back to.
+	spares *[2]sync.Pool
 	// broken is set once the connection is closed or reset, before done
 	// is closed: what the calls on its streams check, where done is a
 	// channel of its own, another cache line to fetch.
@@ -408,18 +394,9 @@ type conn struct {
 	serverErr error         // what server-side streams report once done is closed
 	newErr    error         // what NewStream reports once done is closed
 
-	// Of messages whose lease ended (transport_lease.go): header maps and
-	// body buffers, each in a bodyBuf (bodyBufs keeps the empty bodyBufs),
-	// and the Messages themselves. Pools, not lists under a lock: every
-	// stream of the connection takes from them and gives back, from every
-	// processor. Lazy ones: most connections of a large world carry one
-	// call at a time and never use them (their messages go round through
-	// the spare slots), but a first copy, from a seed message with no
-	// header map or body, would look in them.
-	freeHeaders [2]lazypool.Pool // by direction (dirUp, dirDown): the same kind of message comes back
-	freeBodies  lazypool.Pool
-	bodyBufs    lazypool.Pool
-	freeMsgs    lazypool.Pool
+	// Pads a conn to 256 bytes, a size class whose objects start on a
+	// cache line, and so do the hot fields above (TestConnHotFields).
+	_ [40]byte
 }
 
 // takeWake returns an empty wake channel (cap 1): a spare one, or a new
@@ -479,12 +456,7 @@ func (c *conn) wakeWaits() {
 
 func newConn(from *Host, l *listener, local string) *conn {
 	cfg := &l.st.net.cfg
-	c := &conn{from: from, l: l, local: local, maxMsg: cfg.maxMessageSize, streamBuf: cfg.streamBuffer, done: make(chan struct{})}
-	for dir := range c.slots {
-		sp := &c.slots[dir]
-		sp.msg.Store(&sp.seed)
-	}
-	return c
+	return &conn{from: from, l: l, local: local, maxMsg: cfg.maxMessageSize, streamBuf: cfg.streamBuffer, spares: &l.st.spares, done: make(chan struct{})}
 }
 
 // NewStream opens a stream and queues it for the listener's Serve, with

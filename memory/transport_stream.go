@@ -297,25 +297,24 @@ func (s *socket) Send(ctx context.Context, m *transport.Message) error {
 
 // copyOf returns a copy of m that the reader owns, so that the sender may
 // reuse m, its header map and its body once Send returned, and m's size
-// (transport.Message.Size), counted while copying. The copy is the
-// message in cn's spare slot for dir when there is one, with its header
-// map and body buffer; else the first message of the pipe is copied into
-// p.first, and later ones into a free or new Message, with free header
-// maps and bodies of cn (transport_lease.go). A nil header or body stays
-// nil, as on a network transport. Only the writer calls it (Send, or open
-// before anyone sees the stream).
+// (transport.Message.Size), counted while copying. The copy is a spare
+// message of the network for dir when there is one, with its header map
+// and body buffer (transport_lease.go); else the first message of the
+// pipe is copied into p.first, and later ones into a new Message. A nil
+// header or body stays nil, as on a network transport. Only the writer
+// calls it (Send, or open before anyone sees the stream).
 func (p *pipe) copyOf(m *transport.Message, cn *conn, dir int) (*transport.Message, int) {
 	c := cn.takeSpare(dir)
 	if c == nil {
 		if !p.firstUsed {
 			p.firstUsed = true
 			c = &p.first
-		} else if c, _ = cn.freeMsgs.Get().(*transport.Message); c == nil {
+		} else {
 			c = new(transport.Message)
 		}
 	}
 	var size int
-	c.Header, c.Body, size = cn.copyFree(m.Header, m.Body, c.Header, c.Body, dir)
+	c.Header, c.Body, size = copyInto(m.Header, m.Body, c.Header, c.Body)
 	return c, size
 }
 
