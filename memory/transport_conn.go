@@ -360,7 +360,7 @@ func (e *acceptClosedError) Unwrap() error { return transport.ErrClosed }
 // It owns no goroutine; a reset closes done and wakes every stream that
 // waits (wakeWaits).
 type conn struct {
-	// The fields every call reads come first, in two cache lines: in a
+	// The fields every call reads come first, in one cache line: in a
 	// world of many instances a connection is out of the CPU's cache by
 	// its next call (TestConnHotFields).
 	from      *Host
@@ -374,7 +374,12 @@ type conn struct {
 	// is closed: what the calls on its streams check, where done is a
 	// channel of its own, another cache line to fetch.
 	broken atomic.Bool
+	// spareStream is the stream the connection's last use recycled, for
+	// its next NewStream (stream.recycle); nil when there is none.
+	spareStream atomic.Pointer[stream]
 
+	// What a stream's first wait, a reset and a stream's first NotifyRecv
+	// use.
 	wakeMu sync.Mutex
 	woken  bool            // the reset sent its tokens: a channel taken later gets one at once
 	spare  []chan struct{} // wake channels of ended streams, empty, for reuse
@@ -382,10 +387,6 @@ type conn struct {
 
 	notifyMu sync.Mutex
 	notified map[*stream]struct{} // streams a NotifyRecv armed a callback on
-
-	// spareStream is the stream the connection's last use recycled, for
-	// its next NewStream (stream.recycle); nil when there is none.
-	spareStream atomic.Pointer[stream]
 
 	local     string // the dialling side's pseudo address
 	once      sync.Once
@@ -396,7 +397,7 @@ type conn struct {
 
 	// Pads a conn to 256 bytes, a size class whose objects start on a
 	// cache line, and so do the hot fields above (TestConnHotFields).
-	_ [40]byte
+	_ [32]byte
 }
 
 // takeWake returns an empty wake channel (cap 1): a spare one, or a new

@@ -12,11 +12,10 @@ import (
 // takes it back (reclaimLocked), and the Message, with its header map and
 // body buffer, goes to the network's spare messages for its direction
 // (transportState.spares), from which the next copy Send makes that way,
-// on any connection of the network, takes all three at once. A pipe's
-// inline first Message stays with its stream: its header map and body
-// buffer go to the spares in a new Message. Built with microsim_poison,
-// the message is overwritten instead (package internal/poison) and left
-// to the GC.
+// on any connection of the network, takes all three at once; a copy that
+// finds no spare makes a new Message. Built with microsim_poison, the
+// message is overwritten instead (package internal/poison) and left to
+// the GC.
 //
 // The spares are the network's, not each connection's, because of where
 // their memory is. A large world's connections each carry a call now and
@@ -55,7 +54,7 @@ func (p *pipe) reclaimLocked(c *conn, dir int) {
 		poison.Header(m.Header)
 		return
 	}
-	c.release(m, m == &p.first, dir)
+	c.release(m, dir)
 }
 
 // takeSpare returns a spare message of direction dir, with the header
@@ -70,10 +69,8 @@ func (c *conn) takeSpare(dir int) *transport.Message {
 
 // release keeps m, a message of direction dir that nobody uses any more
 // (its lease ended, or it was never queued), with its header map and body
-// buffer (unless too large), for later copies. An inline m (a pipe's
-// first message, part of its stream) is emptied, and what it held kept
-// in a new Message.
-func (c *conn) release(m *transport.Message, inline bool, dir int) {
+// buffer (unless too large), for later copies.
+func (c *conn) release(m *transport.Message, dir int) {
 	if poison.On {
 		return
 	}
@@ -83,13 +80,6 @@ func (c *conn) release(m *transport.Message, inline bool, dir int) {
 	}
 	if cap(b) > maxFreeBody {
 		b = nil
-	}
-	if inline {
-		*m = transport.Message{}
-		if h == nil && b == nil {
-			return
-		}
-		m = new(transport.Message)
 	}
 	m.Header, m.Body = h, b[:0]
 	c.spares[dir].Put(m)

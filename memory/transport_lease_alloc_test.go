@@ -152,8 +152,8 @@ func TestColdConnectionAllocations(t *testing.T) {
 	require.NoError(t, callErr)
 
 	// Several requests at once: the first round takes what the spares
-	// have and copies the rest into the streams' inline messages, whose
-	// releases give the spares as many again.
+	// have and makes the rest, whose releases give the spares as many
+	// again.
 	for range 3 {
 		require.NoError(t, finish(open(4, nil, nil)))
 	}

@@ -51,6 +51,10 @@ type stream struct {
 	// notes are the host pause layer's notification state of the client
 	// and the server side (host_pause_notify.go), kept across uses.
 	notes [2]atomic.Pointer[pauseNotify]
+
+	// Pads a stream to 256 bytes, four cache lines, on which each of a
+	// slab's streams starts (TestStreamSize).
+	_ [8]byte
 }
 
 // sockets are the two sockets of one use of a stream, made together.
@@ -61,13 +65,12 @@ type sockets struct {
 // pipe is one direction of a stream: a bounded queue of copied messages
 // (at most its connection's streamBuffer).
 type pipe struct {
-	mu        sync.Mutex
-	head      int32 // q[head:] are queued
-	waiters   int32 // goroutines in wait, which may still use the channels
-	eof       bool  // the writer sent CloseSend or Close: nothing more will come
-	rclosed   bool  // the reader closed its socket: it reads nothing more
-	firstUsed bool  // see first
-	q         []*transport.Message
+	mu      sync.Mutex
+	head    int32 // q[head:] are queued
+	waiters int32 // goroutines in wait, which may still use the channels
+	eof     bool  // the writer sent CloseSend or Close: nothing more will come
+	rclosed bool  // the reader closed its socket: it reads nothing more
+	q       []*transport.Message
 
 	recvWake chan struct{} // cap 1: the reader waits for a message or an end
 	sendWake chan struct{} // cap 1: the writer waits for room or an end
@@ -75,12 +78,6 @@ type pipe struct {
 	onRecv func(error)        // the reader's NotifyRecv callback (transport_notify.go)
 	last   *transport.Message // what the reader's last Recv returned: lent until the next Recv or Close (transport_lease.go)
 	q0     [1]*transport.Message
-
-	// first holds the copy of the first message sent this way, so that a
-	// unary call's request and reply cost no Message allocation of their
-	// own. Only the writer (Send, never concurrent with itself) touches
-	// firstUsed, and first until it is queued.
-	first transport.Message
 }
 
 // wake sends a token to ch (cap 1) if it exists. Called under the pipe's lock.
@@ -299,19 +296,13 @@ func (s *socket) Send(ctx context.Context, m *transport.Message) error {
 // reuse m, its header map and its body once Send returned, and m's size
 // (transport.Message.Size), counted while copying. The copy is a spare
 // message of the network for dir when there is one, with its header map
-// and body buffer (transport_lease.go); else the first message of the
-// pipe is copied into p.first, and later ones into a new Message. A nil
-// header or body stays nil, as on a network transport. Only the writer
-// calls it (Send, or open before anyone sees the stream).
+// and body buffer (transport_lease.go), else a new one. A nil header or
+// body stays nil, as on a network transport. Only the writer calls it
+// (Send, or open before anyone sees the stream).
 func (p *pipe) copyOf(m *transport.Message, cn *conn, dir int) (*transport.Message, int) {
 	c := cn.takeSpare(dir)
 	if c == nil {
-		if !p.firstUsed {
-			p.firstUsed = true
-			c = &p.first
-		} else {
-			c = new(transport.Message)
-		}
+		c = new(transport.Message)
 	}
 	var size int
 	c.Header, c.Body, size = copyInto(m.Header, m.Body, c.Header, c.Body)
@@ -321,11 +312,7 @@ func (p *pipe) copyOf(m *transport.Message, cn *conn, dir int) (*transport.Messa
 // discard gives back a copy from copyOf that is not queued after all.
 // Only the writer calls it.
 func (p *pipe) discard(c *transport.Message, cn *conn, dir int) {
-	inline := c == &p.first
-	cn.release(c, inline, dir)
-	if inline {
-		p.firstUsed = false
-	}
+	cn.release(c, dir)
 }
 
 func (s *socket) errTooLarge(size int) error {
@@ -474,9 +461,8 @@ func (p *pipe) resetLocked(c *conn, dir int) {
 	// next use's waits take no channel from the connection's spares.
 	drain(p.recvWake)
 	drain(p.sendWake)
-	p.eof, p.rclosed, p.firstUsed = false, false, false
+	p.eof, p.rclosed = false, false
 	p.onRecv = nil
-	p.first = transport.Message{}
 }
 
 // CloseSend tells the peer no more messages will be sent; its Recv returns

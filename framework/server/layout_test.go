@@ -8,7 +8,8 @@ import (
 // TestServerHotFields: what a call reads and writes of its server (the
 // name, mutex, running state, calls in flight, a Stop's drain signal
 // and the options every call reads) is in the server's first two cache
-// lines, and what it reads of the running state (stopping, the free call
+// lines (a server is 384 bytes, a size class whose objects start on a
+// line), and what it reads of the running state (stopping, the free call
 // slots, the contexts calls are rooted in) in that's first line; likewise
 // an endpoint's in its first line. In a world of many servers each is out
 // of the CPU's cache by its next call, and each line is one more fetch.
@@ -16,6 +17,9 @@ func TestServerHotFields(t *testing.T) {
 	var s server
 	if end := unsafe.Offsetof(s.opts) + unsafe.Offsetof(s.opts.codecs) + unsafe.Sizeof(s.opts.codecs); end > 128 || unsafe.Offsetof(s.drained) > end {
 		t.Errorf("a server's hot fields end at byte %d, past its second cache line, or the drain signal is past them", end)
+	}
+	if n := unsafe.Sizeof(s); n != 384 && unsafe.Sizeof(uintptr(0)) == 8 {
+		t.Errorf("a server is %d bytes, not 384: its first line may not be one", n)
 	}
 	// A running server and an endpoint are in size classes of whole
 	// cache lines (256 and 128 bytes: over 192 and 112), so that their

@@ -12,9 +12,12 @@ import "sync/atomic"
 // Size is how many values one allocation makes.
 const Size = 16
 
+// block is one allocation's values. items comes first, so that a value
+// whose size is a multiple of 64 bytes starts on a cache line (the
+// runtime's size classes from 64 bytes on start their objects on one).
 type block[T any] struct {
-	next  atomic.Int32 // the index of the next value to hand out
 	items [Size]T
+	next  atomic.Int32 // the index of the next value to hand out
 }
 
 // Source hands out new zero values of T. Its zero value is ready to use;

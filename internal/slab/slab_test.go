@@ -3,6 +3,7 @@ package slab_test
 import (
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 
@@ -47,4 +48,16 @@ func TestNewAllocatesOncePerSize(t *testing.T) {
 		}
 	})
 	require.LessOrEqual(t, n, float64(blocks+1), "allocations for %d values", slab.Size*blocks)
+}
+
+// TestValuesStartOnCacheLines: the values of a type whose size is a
+// multiple of 64 bytes start on cache lines, so that each spans as few
+// lines as it can.
+func TestValuesStartOnCacheLines(t *testing.T) {
+	var s slab.Source[[256]byte]
+	for i := range 3 * slab.Size {
+		if p := uintptr(unsafe.Pointer(s.New())); p%64 != 0 {
+			t.Fatalf("value %d starts at byte %d of a cache line", i, p%64)
+		}
+	}
 }
