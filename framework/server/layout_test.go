@@ -6,20 +6,25 @@ import (
 )
 
 // TestServerHotFields: what a call reads and writes of its server (the
-// name, mutex, running state, calls in flight, a Stop's drain signal
-// and the options every call reads) is in the server's first two cache
-// lines (a server is 384 bytes, a size class whose objects start on a
-// line), and what it reads of the running state (stopping, the free call
+// name, mutex, calls in flight, the limit on them, a Stop's drain signal
+// and the running state) is in the server's first cache line (a server
+// is 384 bytes, a size class whose objects start on a line), and what it
+// reads of the running state (stopping, the free call
 // slots, the contexts calls are rooted in) in that's first line; likewise
 // an endpoint's in its first line. In a world of many servers each is out
 // of the CPU's cache by its next call, and each line is one more fetch.
 func TestServerHotFields(t *testing.T) {
 	var s server
-	if end := unsafe.Offsetof(s.opts) + unsafe.Offsetof(s.opts.codecs) + unsafe.Sizeof(s.opts.codecs); end > 128 || unsafe.Offsetof(s.drained) > end {
-		t.Errorf("a server's hot fields end at byte %d, past its second cache line, or the drain signal is past them", end)
+	if end := unsafe.Offsetof(s.run) + unsafe.Sizeof(s.run); end > 64 {
+		t.Errorf("a server's hot fields end at byte %d, past its first cache line", end)
 	}
 	if n := unsafe.Sizeof(s); n != 384 && unsafe.Sizeof(uintptr(0)) == 8 {
 		t.Errorf("a server is %d bytes, not 384: its first line may not be one", n)
+	}
+	// A call slot is three whole lines (192 bytes, a size class whose
+	// objects start on one).
+	if n := unsafe.Sizeof(callSlot{}); n != 192 && unsafe.Sizeof(uintptr(0)) == 8 {
+		t.Errorf("a call slot is %d bytes, not 192", n)
 	}
 	// A running server and an endpoint are in size classes of whole
 	// cache lines (256 and 128 bytes: over 192 and 112), so that their

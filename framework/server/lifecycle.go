@@ -223,7 +223,7 @@ func (s *server) Stop(ctx context.Context) error {
 // returns how many requests were abandoned (refusals are not counted).
 func (s *server) drain(plan stopPlan) int {
 	s.mu.Lock()
-	if len(s.calls) == 0 {
+	if s.calls == nil {
 		s.mu.Unlock()
 		return 0
 	}
@@ -239,9 +239,9 @@ func (s *server) drain(plan stopPlan) int {
 	}
 	s.mu.Lock()
 	abandoned := 0
-	calls := make([]*call, 0, len(s.calls))
-	socks := make([]transport.Socket, 0, len(s.calls))
-	for _, c := range s.calls {
+	var calls []*call
+	var socks []transport.Socket
+	for c := s.calls; c != nil; c = c.next {
 		if !c.refusal {
 			abandoned++
 		}
@@ -265,7 +265,7 @@ func (s *server) drain(plan stopPlan) int {
 	// closes it when the handler returns.
 	s.mu.Lock()
 	socks = socks[:0]
-	for _, c := range s.calls {
+	for c := s.calls; c != nil; c = c.next {
 		socks = append(socks, c.sock)
 	}
 	s.mu.Unlock()

@@ -19,13 +19,15 @@ import (
 // call is one stream being served (or refused). Its callSlot is reused
 // from one stream to the next.
 type call struct {
-	sock    transport.Socket
-	refusal bool // refused for overload; not counted against the limit
-	idx     int  // in server.calls, while registered (under the server's mu)
+	sock transport.Socket
+	// prev and next link the calls in flight (server.calls), under the
+	// server's mu.
+	prev, next *call
 
-	mu  sync.Mutex
-	h   *handlerCtx // the handler's ctx, once the request is routed
-	cut bool        // Stop abandoned the call
+	mu      sync.Mutex
+	h       *handlerCtx // the handler's ctx, once the request is routed
+	cut     bool        // Stop abandoned the call
+	refusal bool        // refused for overload; not counted against the limit
 }
 
 // setHandler records the handler ctx of the call, for Stop to cancel.
@@ -128,9 +130,9 @@ func (s *server) handleStream(r *running, sock transport.Socket) {
 // serving is a call slot's reusable state.
 type serving struct {
 	reply  transport.Message // the unary reply; Send copies it
-	header map[string]string
-	ct     string // header's content type
-	buf    []byte // the reply's encoding, when the codec is a codec.Appender
+	header map[string]string // the reply's header: the codec table's, read-only
+	ct     string            // header's content type
+	buf    []byte            // the reply's encoding, when the codec is a codec.Appender
 	last   lastRoute
 }
 
@@ -171,14 +173,17 @@ func (w *serving) keep(b []byte) {
 func (s *server) admitLocked(c *call, sock transport.Socket) {
 	c.sock = sock
 	c.refusal = false
-	if max := s.opts.maxInFlight; max > 0 && s.limited >= max {
+	if max := s.maxInFlight; max > 0 && s.limited >= max {
 		c.refusal = true
 		s.refused.Add(1)
 	} else {
 		s.limited++
 	}
-	c.idx = len(s.calls)
-	s.calls = append(s.calls, c)
+	c.prev, c.next = nil, s.calls
+	if s.calls != nil {
+		s.calls.prev = c
+	}
+	s.calls = c
 }
 
 // end ends a call's handler ctx and closes its socket.
@@ -196,15 +201,19 @@ func (c *call) end() {
 // forgetLocked forgets an ended call and signals a waiting Stop when the
 // last one is gone. Called under s.mu.
 func (s *server) forgetLocked(c *call) {
-	last := len(s.calls) - 1
-	moved := s.calls[last]
-	s.calls[c.idx], moved.idx = moved, c.idx
-	s.calls[last] = nil
-	s.calls = s.calls[:last]
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		s.calls = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	}
+	c.prev, c.next = nil, nil
 	if !c.refusal {
 		s.limited--
 	}
-	if len(s.calls) == 0 && s.drained != nil {
+	if s.calls == nil && s.drained != nil {
 		close(s.drained)
 		s.drained = nil
 	}
@@ -408,13 +417,14 @@ func (s *server) serveUnary(ctx context.Context, hctx *handlerCtx, w *serving, c
 		s.replyError(ctx, c, errors.NewInternal(s.name, "encode response of %s as %s: %v", ep.name, cd.ContentType(), err))
 		return
 	}
-	// The slot's reply header holds only the content type (Send copies
-	// it): set when it differs from the last reply's, no clear needed.
+	// The reply's header holds only the content type: the codec table's
+	// shared map for it (Send copies it; in a world of many servers,
+	// every server's replies read the same map, which stays in the CPU's
+	// cache), kept by the slot until a reply has another content type.
 	if ct := cd.ContentType(); w.header == nil || ct != w.ct {
-		if w.header == nil {
-			w.header = make(map[string]string, 1)
+		if w.header = s.opts.codecs.Header(ct); w.header == nil {
+			w.header = map[string]string{wire.ContentType: ct}
 		}
-		w.header[wire.ContentType] = ct
 		w.ct = ct
 	}
 	w.reply = transport.Message{Header: w.header, Body: b}

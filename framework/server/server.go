@@ -141,17 +141,19 @@ const (
 
 // server is the Server that New returns.
 type server struct {
-	// What every call reads and writes comes first, in two cache lines
-	// with the options that lead opts: a server of a world of many is out
-	// of the CPU's cache by its next call (TestServerHotFields).
+	// What every call reads and writes comes first, in one cache line: a
+	// server of a world of many is out of the CPU's cache by its next
+	// call (TestServerHotFields).
 	name string
 	mu   sync.Mutex
-	run  *running // while state == stateRunning
 	// Request tracking, guarded by mu.
-	calls   []*call       // in flight; a call's idx is its place here
-	limited int           // calls counted against MaxConcurrent
-	drained chan struct{} // closed when calls becomes empty; set by Stop
-	opts    options
+	calls       *call         // in flight: the first of a list (call.prev, call.next)
+	limited     int           // calls counted against MaxConcurrent
+	maxInFlight int           // opts.maxInFlight
+	drained     chan struct{} // closed when calls becomes empty; set by Stop
+	run         *running      // while state == stateRunning
+
+	opts options
 
 	tr  transport.Transport
 	reg registry.Registry
@@ -171,7 +173,7 @@ type server struct {
 
 	// Pads a server to 384 bytes, a size class whose objects start on a
 	// cache line, and so do its hot fields (TestServerHotFields).
-	_ [40]byte
+	_ [48]byte
 }
 
 // New returns a server for the service name that listens on tr and
@@ -192,14 +194,15 @@ func New(name string, tr transport.Transport, reg registry.Registry, opts ...Opt
 		return nil, fmt.Errorf("server %q: %w", name, err)
 	}
 	return &server{
-		name:      name,
-		tr:        tr,
-		reg:       reg,
-		opts:      o,
-		life:      make(chan struct{}, 1),
-		endpoints: make(map[string]*endpoint),
-		names:     make(map[string]bool),
-		logs:      lograte.New(lograte.DefaultInterval),
+		name:        name,
+		tr:          tr,
+		reg:         reg,
+		opts:        o,
+		maxInFlight: o.maxInFlight,
+		life:        make(chan struct{}, 1),
+		endpoints:   make(map[string]*endpoint),
+		names:       make(map[string]bool),
+		logs:        lograte.New(lograte.DefaultInterval),
 	}, nil
 }
 
