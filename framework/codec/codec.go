@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/proto"
+
+	"github.com/microsim/microsim/framework/internal/wire"
 )
 
 // Content types of the shipped codecs.
@@ -64,17 +66,33 @@ type AliasUnmarshaler interface {
 // Table maps content types to codecs. The zero value is empty and usable;
 // a Table must not be modified after it is shared between goroutines.
 type Table struct {
-	codecs map[string]Codec
+	codecs  map[string]Codec
+	headers map[string]map[string]string // by a codec's ContentType: Header's maps
 }
 
 // NewTable returns a table holding codecs; a later codec replaces an earlier
 // one with the same content type.
 func NewTable(codecs ...Codec) *Table {
-	t := &Table{codecs: make(map[string]Codec, len(codecs))}
+	t := &Table{codecs: make(map[string]Codec, len(codecs)), headers: make(map[string]map[string]string, len(codecs))}
 	for _, c := range codecs {
 		t.codecs[normalize(c.ContentType())] = c
+		ct := c.ContentType()
+		t.headers[ct] = map[string]string{wire.ContentType: ct}
 	}
 	return t
+}
+
+// Header returns a message header that holds only contentType, the
+// ContentType of one of the table's codecs, under the name a message
+// carries it by: one map per codec, made with the table and shared by
+// every caller, which must not modify it (a server's replies send it:
+// Send copies it or encodes it). It returns nil for a content type that
+// no codec of the table gives.
+func (t *Table) Header(contentType string) map[string]string {
+	if t == nil {
+		return nil
+	}
+	return t.headers[contentType]
 }
 
 // Standard returns a new table with the JSON, Proto and Bytes codecs.

@@ -2,6 +2,7 @@ package codec_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -26,6 +27,24 @@ func TestTableLookup(t *testing.T) {
 	var empty *codec.Table
 	_, err = empty.Lookup("application/json")
 	assert.ErrorIs(t, err, codec.ErrUnknownContentType)
+}
+
+// TestTableHeader: a table gives one shared header map per codec, holding
+// the codec's content type under the name messages carry it by, and nil
+// for a content type none of its codecs gives.
+func TestTableHeader(t *testing.T) {
+	tab := codec.Standard()
+	for _, c := range []codec.Codec{codec.JSON(), codec.Proto(), codec.Bytes()} {
+		h := tab.Header(c.ContentType())
+		require.Equal(t, map[string]string{"Micro-Content-Type": c.ContentType()}, h)
+		h2 := tab.Header(c.ContentType())
+		assert.Equal(t, fmt.Sprintf("%p", h), fmt.Sprintf("%p", h2), "one map per codec")
+	}
+	assert.Nil(t, tab.Header("text/xml"))
+	assert.Nil(t, tab.Header("Application/JSON"), "the codec's own content type, not a request's spelling of it")
+	var empty *codec.Table
+	assert.Nil(t, empty.Header(codec.ContentTypeJSON))
+	assert.Nil(t, new(codec.Table).Header(codec.ContentTypeJSON))
 }
 
 func TestTablesAreIndependent(t *testing.T) {
