@@ -97,14 +97,29 @@ type instStats struct {
 	// spill counts what a full uint32 counter could not.
 	spill   map[instBucket]uint64
 	pending []instBucket // latencies not yet counted
-	layout  histLayout
+	batch   int          // how many latencies pending are counted at once
+	// byInst and at are the scratch of grouped.
+	byInst []instBucket
+	at     []uint32
+	layout histLayout
 }
 
 // instBucket is a counter of an instance's histogram: id's counter idx.
 type instBucket struct{ id, idx uint32 }
 
-// instBatch is how many latencies wait in instStats.pending.
-const instBatch = 1024
+// instBatch is the least number of latencies counted at once;
+// instPerBatch the number a batch has for each instance in a world of
+// many, whose instances' counters are fetched once for a batch's
+// latencies of each (grouped) where the latencies in the order of the
+// attempts fetched them for each; maxInstBatch bounds a batch (512 KiB).
+const (
+	instBatch    = 1024
+	instPerBatch = 16
+	maxInstBatch = 1 << 16
+	// groupFrom is the least number of instances whose batches are
+	// grouped: the counters of fewer stay in the CPU's cache anyway.
+	groupFrom = 64
+)
 
 func newMetrics(t0 time.Time, window, length, highest time.Duration) *metrics {
 	nwin := int((length + window - 1) / window)
@@ -134,9 +149,13 @@ const histPage = 64
 func (m *metrics) addInstances(n int) {
 	layout := newHistLayout(m.highest, windowHistDigits)
 	per := (layout.counts + histPage - 1) / histPage
+	batch := instBatch
+	if n >= groupFrom {
+		batch = min(max(instBatch, instPerBatch*n), maxInstBatch)
+	}
 	m.inst = instStats{n: n, win: make([]uint32, m.nwin*n), failures: make([]uint64, n),
 		page: make([]int32, n*per), perHist: per,
-		pending: make([]instBucket, 0, instBatch), layout: layout}
+		pending: make([]instBucket, 0, batch), batch: batch, layout: layout}
 }
 
 // windowOf is the index of the window holding t, clamped to the run.
@@ -267,7 +286,7 @@ func (m *metrics) attempt(id int, start time.Time, latency time.Duration, failed
 		s.failures[id]++
 	}
 	s.pending = append(s.pending, instBucket{uint32(id), uint32(idx)})
-	if len(s.pending) == instBatch {
+	if len(s.pending) >= s.batch {
 		s.countPending()
 	}
 	m.mu.Unlock()
@@ -276,7 +295,11 @@ func (m *metrics) attempt(id int, start time.Time, latency time.Duration, failed
 // countPending counts the pending latencies into the histograms; m.mu is
 // held.
 func (s *instStats) countPending() {
-	for _, b := range s.pending {
+	pending := s.pending
+	if s.n >= groupFrom && len(pending) > s.n {
+		pending = s.grouped(pending)
+	}
+	for _, b := range pending {
 		if int(b.idx) >= s.layout.counts {
 			continue // as hdr.Histogram.RecordValue: too large (micros clamps it: none is)
 		}
@@ -291,6 +314,33 @@ func (s *instStats) countPending() {
 		}
 	}
 	s.pending = s.pending[:0]
+}
+
+// grouped returns the latencies of p by instance, in the order of the
+// attempts for each (a counting sort into s.byInst): their counting then
+// fetches the counters of an instance once for all its latencies of the
+// batch. The counts are the same in any order.
+func (s *instStats) grouped(p []instBucket) []instBucket {
+	if cap(s.at) < s.n+1 {
+		s.at = make([]uint32, s.n+1)
+	}
+	at := s.at[:s.n+1]
+	clear(at)
+	for _, b := range p {
+		at[b.id+1]++
+	}
+	for i := 1; i <= s.n; i++ {
+		at[i] += at[i-1]
+	}
+	if cap(s.byInst) < len(p) {
+		s.byInst = make([]instBucket, len(p))
+	}
+	out := s.byInst[:len(p)]
+	for _, b := range p {
+		out[at[b.id]] = b
+		at[b.id]++
+	}
+	return out
 }
 
 // counter returns instance id's counter idx, making its page if it has

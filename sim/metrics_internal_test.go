@@ -55,6 +55,47 @@ func TestInstanceHistogramIsHdrs(t *testing.T) {
 	}
 }
 
+// In a world of many instances the pending latencies are counted a large
+// batch at a time, grouped by instance: every instance's histogram is
+// still the hdr.Histogram of its own attempts, whether the batch was full
+// or counted early (by a report), and the batch is as large as the world
+// asks (16 latencies an instance).
+func TestInstanceHistogramsGrouped(t *testing.T) {
+	const n = 300
+	m := newMetrics(time.Unix(0, 0), time.Second, 10*time.Second, 31*time.Second)
+	m.addInstances(n)
+	require.Equal(t, instPerBatch*n, m.inst.batch)
+	want := make([]*hdr.Histogram, n)
+	for i := range want {
+		want[i] = hdr.New(1, m.highest, windowHistDigits)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	grouped := 0
+	for k := range 3*m.inst.batch + 777 {
+		id := r.IntN(n)
+		if k%5 == 0 {
+			id = 7 // one instance busier than the rest
+		}
+		us := int64(r.NormFloat64()*2000 + 5000)
+		us = min(max(us, 0), m.highest)
+		m.attempt(id, time.Unix(0, 0), time.Duration(us)*time.Microsecond, false)
+		require.NoError(t, want[id].RecordValue(us))
+		if len(m.inst.pending) == 0 {
+			grouped++
+		}
+	}
+	require.Equal(t, 3, grouped, "full batches counted")
+	h := m.newInstHistogram()
+	for id := range n {
+		got := m.instHistogram(id, h)
+		require.NotNil(t, got, "instance %d", id)
+		require.Equal(t, want[id].Export().Counts, got.Export().Counts, "instance %d", id)
+	}
+	small := newMetrics(time.Unix(0, 0), time.Second, 10*time.Second, time.Second)
+	small.addInstances(groupFrom - 1)
+	assert.Equal(t, instBatch, small.inst.batch, "a small world's batch")
+}
+
 // A bucket's counter that is full counts on in the spill: the histogram
 // has every attempt.
 func TestInstanceHistogramSpill(t *testing.T) {
