@@ -37,6 +37,9 @@ type UnaryHandler interface {
 type unaryBinding struct {
 	impl     unaryCaller
 	req, rsp reflect.Type // the request and response pointer types
+	// ep, when not nil, is the memory of the endpoint, part of impl
+	// (typedCaller); else the endpoint is made apart.
+	ep *endpoint
 }
 
 // unaryCaller calls a unary handler and makes its arguments. It is one
@@ -115,20 +118,15 @@ func (f pooledFunc[Req, Rsp]) bind() (unaryBinding, error) {
 	if f.pool == nil {
 		return unaryBinding{}, fmt.Errorf("nil ArgPool")
 	}
-	c := &pooledCaller[Req, Rsp]{typedCaller: *newTypedCaller(f.fn), pool: f.pool}
-	return unaryBinding{impl: c, req: c.reqT, rsp: c.rspT}, nil
+	return newTypedCaller(f.fn, f.pool).binding(), nil
 }
 
-// pooledCaller calls a pooledFunc.
-type pooledCaller[Req, Rsp any] struct {
-	// pool and the function, which every call reads, are the first 16
-	// bytes: a 48-byte object's never cross a cache line.
-	pool *ArgPool[Req, Rsp]
-	typedCaller[Req, Rsp]
-}
-
-func (c *pooledCaller[Req, Rsp]) args() (req, rsp any, st *callState) {
+func (c *typedCaller[Req, Rsp]) args() (req, rsp any, st *callState) {
 	pool := c.pool
+	if pool == nil {
+		a := new(typedArgs[Req, Rsp])
+		return &a.req, &a.rsp, &a.call
+	}
 	a, _ := pool.p.Get().(*typedArgs[Req, Rsp])
 	if a == nil {
 		a = new(typedArgs[Req, Rsp])
@@ -154,18 +152,32 @@ func (f unaryFunc[Req, Rsp]) bind() (unaryBinding, error) {
 	if f == nil {
 		return unaryBinding{}, fmt.Errorf("nil function")
 	}
-	c := newTypedCaller(f)
-	return unaryBinding{impl: c, req: c.reqT, rsp: c.rspT}, nil
+	return newTypedCaller(f, nil).binding(), nil
 }
 
-// typedCaller calls a unaryFunc.
+// typedCaller calls a unaryFunc, with arguments from its pool (UnaryPooled)
+// or new ones (Unary). Its endpoint is part of it: what a call reads of
+// both (the function, the pool, and the endpoint's kind, wrapped handler
+// and caller) is the first cache line of the typedCaller, which is 192
+// bytes, a size class whose objects start on one (TestServerHotFields).
+// In a world of many servers, each endpoint is out of the CPU's cache by
+// its next call, and an endpoint and a caller apart were two lines to
+// fetch.
 type typedCaller[Req, Rsp any] struct {
 	fn         unaryFunc[Req, Rsp]
+	pool       *ArgPool[Req, Rsp] // nil: a call's arguments are new
+	ep         endpoint           // the endpoint that calls it (binding)
 	reqT, rspT reflect.Type
+	_          [16]byte // pads it to 192 bytes
 }
 
-func newTypedCaller[Req, Rsp any](fn unaryFunc[Req, Rsp]) *typedCaller[Req, Rsp] {
-	return &typedCaller[Req, Rsp]{fn: fn, reqT: reflect.TypeFor[*Req](), rspT: reflect.TypeFor[*Rsp]()}
+func newTypedCaller[Req, Rsp any](fn unaryFunc[Req, Rsp], pool *ArgPool[Req, Rsp]) *typedCaller[Req, Rsp] {
+	return &typedCaller[Req, Rsp]{fn: fn, pool: pool, reqT: reflect.TypeFor[*Req](), rspT: reflect.TypeFor[*Rsp]()}
+}
+
+// binding returns the caller's binding, whose endpoint is the caller's.
+func (c *typedCaller[Req, Rsp]) binding() unaryBinding {
+	return unaryBinding{impl: c, req: c.reqT, rsp: c.rspT, ep: &c.ep}
 }
 
 func (c *typedCaller[Req, Rsp]) call(ctx context.Context, req, rsp any) error {
@@ -178,11 +190,6 @@ func (c *typedCaller[Req, Rsp]) call(ctx context.Context, req, rsp any) error {
 		return argError("response", rsp, c.rspT)
 	}
 	return c.fn(ctx, in, out)
-}
-
-func (c *typedCaller[Req, Rsp]) args() (req, rsp any, st *callState) {
-	a := new(typedArgs[Req, Rsp])
-	return &a.req, &a.rsp, &a.call
 }
 
 // argError reports an argument of the wrong type: a wrapper that replaced

@@ -75,8 +75,14 @@ func newEndpoint(name string, fn reflect.Value, what string) (*endpoint, error) 
 
 // unaryEndpoint returns the unary endpoint name bound to b.
 func unaryEndpoint(name string, b unaryBinding) *endpoint {
-	return &endpoint{name: name, unary: b,
+	ep := b.ep
+	if ep == nil {
+		ep = new(endpoint)
+	}
+	b.ep = nil // the endpoint does not point at itself
+	*ep = endpoint{name: name, unary: b,
 		reqShape: describe.Type(b.req), rspShape: describe.Type(b.rsp)}
+	return ep
 }
 
 func signatureError(what string, t reflect.Type) error {

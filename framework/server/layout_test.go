@@ -43,12 +43,17 @@ func TestServerHotFields(t *testing.T) {
 	if n := unsafe.Sizeof(ep); n <= 112 || n > 128 {
 		t.Errorf("an endpoint is %d bytes, not in the 128-byte size class", n)
 	}
-	// A pooled endpoint's caller (48 bytes) has what a call reads, its
-	// pool and function, in its first 16 bytes, which in a 48-byte object
-	// never cross a line.
-	var pc pooledCaller[[]byte, []byte]
-	if n, end := unsafe.Sizeof(pc), unsafe.Offsetof(pc.fn)+unsafe.Sizeof(pc.fn); n != 48 || end > 16 || unsafe.Offsetof(pc.pool) >= 16 {
-		t.Errorf("a pooled caller is %d bytes with its function ending at byte %d, not 48 with its pool and function in the first 16", n, end)
+	// A typed endpoint is part of its caller (192 bytes, a size class
+	// whose objects start on a line), whose function and pool, and the
+	// endpoint's hot fields after them, are its first line.
+	var tc typedCaller[[]byte, []byte]
+	first := unsafe.Offsetof(tc.ep)
+	end := first + unsafe.Offsetof(ep.unary) + unsafe.Offsetof(ep.unary.impl) + unsafe.Sizeof(ep.unary.impl)
+	if unsafe.Offsetof(tc.fn) >= first || unsafe.Offsetof(tc.pool) >= first || end > 64 {
+		t.Errorf("a typed caller's hot fields end at byte %d, past its first cache line", end)
+	}
+	if n := unsafe.Sizeof(tc); n != 192 && unsafe.Sizeof(uintptr(0)) == 8 {
+		t.Errorf("a typed caller is %d bytes, not 192", n)
 	}
 }
 
