@@ -30,6 +30,9 @@ type instance struct {
 	// effects holds the active handler faults (slow, errors); replaced
 	// whole on every change, so handlers read it without a lock.
 	effects atomic.Pointer[effects]
+	// ep0 serves the first synthetic endpoint (epHandler), in the line
+	// of what a call reads of the instance.
+	ep0 epHandler
 
 	id      int // index in world.instances and metrics
 	name    string
@@ -111,20 +114,37 @@ func (in *instance) removeEffect(e *effect) {
 	in.effects.Store(n)
 }
 
-// handler returns the handler function of endpoint k.
-func (in *instance) handler(k int) func(ctx context.Context, req *[]byte, rsp *[]byte) error {
-	b := &in.eps[k]
-	return func(ctx context.Context, req *[]byte, rsp *[]byte) error {
-		var seq uint64
-		if len(*req) >= 8 {
-			seq = binary.LittleEndian.Uint64(*req)
+// epHandler serves endpoint b of instance in: the server calls it as a
+// server.UnaryServer (server.UnaryWith). The first endpoint's is part of
+// the instance (ep0), so that a call reads no object of the handler's
+// own, as it would a closure's.
+type epHandler struct {
+	in *instance
+	b  *endpointBehaviour
+}
+
+// handler returns the handler of endpoint k.
+func (in *instance) handler(k int) *epHandler {
+	if k == 0 {
+		if in.ep0.in == nil { // set once: a restarted server's old handlers may still read it
+			in.ep0 = epHandler{in: in, b: &in.eps[0]}
 		}
-		depth := 0
-		if len(*req) >= 9 {
-			depth = int((*req)[8]) // how many hops below a top-level call
-		}
-		return in.serve(ctx, b, seq, depth)
+		return &in.ep0
 	}
+	return &epHandler{in: in, b: &in.eps[k]}
+}
+
+// ServeUnary implements server.UnaryServer.
+func (h *epHandler) ServeUnary(ctx context.Context, req *[]byte, rsp *[]byte) error {
+	var seq uint64
+	if len(*req) >= 8 {
+		seq = binary.LittleEndian.Uint64(*req)
+	}
+	depth := 0
+	if len(*req) >= 9 {
+		depth = int((*req)[8]) // how many hops below a top-level call
+	}
+	return h.in.serve(ctx, h.b, seq, depth)
 }
 
 // serve is a synthetic handler's work for the call (or event) with
@@ -249,9 +269,9 @@ func (in *instance) newServer(ctx context.Context, tr transport.Transport, extra
 			// A handler that only waits and answers keeps nothing, nor
 			// derives a ctx: its calls reuse their arguments, wherever
 			// in the world the last call to end left them.
-			fn = server.UnaryPooled(in.handler(k), &in.w.args)
+			fn = server.UnaryWith(in.handler(k), &in.w.args)
 		default:
-			fn = server.Unary(in.handler(k))
+			fn = server.UnaryWith[[]byte, []byte](in.handler(k), nil)
 		}
 		if err := srv.HandleFunc(in.eps[k].name, fn); err != nil {
 			return nil, fmt.Errorf("instance %s: %w", in.name, err)

@@ -69,6 +69,42 @@ func Unary[Req, Rsp any](fn func(ctx context.Context, req *Req, rsp *Rsp) error)
 // unaryFunc is a unary function of known types (Unary).
 type unaryFunc[Req, Rsp any] func(ctx context.Context, req *Req, rsp *Rsp) error
 
+// ServeUnary calls f: a unaryFunc is a UnaryServer.
+func (f unaryFunc[Req, Rsp]) ServeUnary(ctx context.Context, req *Req, rsp *Rsp) error {
+	return f(ctx, req, rsp)
+}
+
+// UnaryServer is a unary endpoint's handler as a value with a method,
+// for UnaryWith.
+type UnaryServer[Req, Rsp any] interface {
+	ServeUnary(ctx context.Context, req *Req, rsp *Rsp) error
+}
+
+// UnaryWith is Unary (pool nil) or UnaryPooled (under its rules) for a
+// handler that is a value with a ServeUnary method rather than a
+// function. The value may be a pointer into a larger struct: a call then
+// reads no object of the handler's own, where a function that captures
+// variables is an object of its own (a closure). In a world of many
+// servers that is one cache line less to fetch a call; the simulator's
+// instances serve their synthetic endpoints so, each from a field of the
+// instance. A nil h makes HandleFunc fail.
+func UnaryWith[Req, Rsp any](h UnaryServer[Req, Rsp], pool *ArgPool[Req, Rsp]) UnaryHandler {
+	return serverFunc[Req, Rsp]{h: h, pool: pool}
+}
+
+// serverFunc is UnaryWith's handler.
+type serverFunc[Req, Rsp any] struct {
+	h    UnaryServer[Req, Rsp]
+	pool *ArgPool[Req, Rsp]
+}
+
+func (f serverFunc[Req, Rsp]) bind() (unaryBinding, error) {
+	if f.h == nil {
+		return unaryBinding{}, fmt.Errorf("nil UnaryServer")
+	}
+	return newTypedCaller(f.h, f.pool).binding(), nil
+}
+
 // typedArgs is what a call of a Unary endpoint allocates (or, of a
 // UnaryPooled one, takes from its ArgPool).
 type typedArgs[Req, Rsp any] struct {
@@ -118,7 +154,7 @@ func (f pooledFunc[Req, Rsp]) bind() (unaryBinding, error) {
 	if f.pool == nil {
 		return unaryBinding{}, fmt.Errorf("nil ArgPool")
 	}
-	return newTypedCaller(f.fn, f.pool).binding(), nil
+	return newTypedCaller[Req, Rsp](f.fn, f.pool).binding(), nil
 }
 
 func (c *typedCaller[Req, Rsp]) args() (req, rsp any, st *callState) {
@@ -152,27 +188,27 @@ func (f unaryFunc[Req, Rsp]) bind() (unaryBinding, error) {
 	if f == nil {
 		return unaryBinding{}, fmt.Errorf("nil function")
 	}
-	return newTypedCaller(f, nil).binding(), nil
+	return newTypedCaller[Req, Rsp](f, nil).binding(), nil
 }
 
-// typedCaller calls a unaryFunc, with arguments from its pool (UnaryPooled)
-// or new ones (Unary). Its endpoint is part of it: what a call reads of
-// both (the function, the pool, and the endpoint's kind, wrapped handler
-// and caller) is the first cache line of the typedCaller, which is 192
-// bytes, a size class whose objects start on one (TestServerHotFields).
-// In a world of many servers, each endpoint is out of the CPU's cache by
-// its next call, and an endpoint and a caller apart were two lines to
-// fetch.
+// typedCaller calls a UnaryServer (a unaryFunc, or UnaryWith's), with
+// arguments from its pool (UnaryPooled) or new ones (Unary). Its endpoint
+// is part of it: what a call reads of both (the handler, the pool, and
+// the endpoint's kind, wrapped handler and caller) is the first cache line
+// of the typedCaller, which is 192 bytes, a size class whose objects start
+// on one (TestServerHotFields). In a world of many servers, each endpoint
+// is out of the CPU's cache by its next call, and an endpoint and a caller
+// apart were two lines to fetch.
 type typedCaller[Req, Rsp any] struct {
-	fn         unaryFunc[Req, Rsp]
+	h          UnaryServer[Req, Rsp]
 	pool       *ArgPool[Req, Rsp] // nil: a call's arguments are new
 	ep         endpoint           // the endpoint that calls it (binding)
 	reqT, rspT reflect.Type
-	_          [16]byte // pads it to 192 bytes
+	_          [8]byte // pads it to 192 bytes
 }
 
-func newTypedCaller[Req, Rsp any](fn unaryFunc[Req, Rsp], pool *ArgPool[Req, Rsp]) *typedCaller[Req, Rsp] {
-	return &typedCaller[Req, Rsp]{fn: fn, pool: pool, reqT: reflect.TypeFor[*Req](), rspT: reflect.TypeFor[*Rsp]()}
+func newTypedCaller[Req, Rsp any](h UnaryServer[Req, Rsp], pool *ArgPool[Req, Rsp]) *typedCaller[Req, Rsp] {
+	return &typedCaller[Req, Rsp]{h: h, pool: pool, reqT: reflect.TypeFor[*Req](), rspT: reflect.TypeFor[*Rsp]()}
 }
 
 // binding returns the caller's binding, whose endpoint is the caller's.
@@ -189,7 +225,7 @@ func (c *typedCaller[Req, Rsp]) call(ctx context.Context, req, rsp any) error {
 	if !ok && rsp != nil {
 		return argError("response", rsp, c.rspT)
 	}
-	return c.fn(ctx, in, out)
+	return c.h.ServeUnary(ctx, in, out)
 }
 
 // argError reports an argument of the wrong type: a wrapper that replaced

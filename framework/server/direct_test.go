@@ -230,3 +230,50 @@ func TestUnaryPooledArgs(t *testing.T) {
 	_, err := UnaryPooled(valueHandler{}.Add, nil).bind()
 	require.ErrorContains(t, err, "nil ArgPool")
 }
+
+// counterServer is a UnaryServer that is a field of a larger struct.
+type counterServer struct{ calls, add int }
+
+func (c *counterServer) ServeUnary(ctx context.Context, req *directReq, rsp *directRsp) error {
+	c.calls++
+	rsp.N = req.N + c.add
+	return nil
+}
+
+// UnaryWith serves from a value's ServeUnary, the value itself (a pointer
+// into a larger struct here) receiving every call; without a pool each
+// call's arguments are new, with one they are the pool's, zeroed. A nil
+// handler is refused.
+func TestUnaryWith(t *testing.T) {
+	ctx := context.Background()
+	var owner struct {
+		before int
+		srv    counterServer
+	}
+	owner.srv.add = 10
+	b := bindFunc(t, UnaryWith[directReq, directRsp](&owner.srv, nil))
+	require.Equal(t, reflect.TypeFor[*directReq](), b.req)
+	for i := 1; i <= 3; i++ {
+		rsp, err := callBinding(t, b, ctx, &directReq{N: i})
+		require.NoError(t, err)
+		require.Equal(t, i+10, rsp.N)
+	}
+	require.Equal(t, 3, owner.srv.calls, "the pointer into the struct is the handler")
+	r1, _, _ := b.impl.args()
+	r2, _, _ := b.impl.args()
+	require.NotSame(t, r1, r2, "without a pool, new arguments")
+
+	var pool ArgPool[directReq, directRsp]
+	pb := bindFunc(t, UnaryWith[directReq, directRsp](&owner.srv, &pool))
+	req, _, st := pb.impl.args()
+	req.(*directReq).N = 5
+	st.free()
+	again, _, _ := pb.impl.args()
+	require.Zero(t, *again.(*directReq), "a pooled call's arguments come zeroed")
+	if !poison.On {
+		require.Same(t, req, again, "with a pool, the last call's arguments")
+	}
+
+	_, err := UnaryWith[directReq, directRsp](nil, nil).bind()
+	require.ErrorContains(t, err, "nil UnaryServer")
+}

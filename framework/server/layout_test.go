@@ -44,12 +44,12 @@ func TestServerHotFields(t *testing.T) {
 		t.Errorf("an endpoint is %d bytes, not in the 128-byte size class", n)
 	}
 	// A typed endpoint is part of its caller (192 bytes, a size class
-	// whose objects start on a line), whose function and pool, and the
+	// whose objects start on a line), whose handler and pool, and the
 	// endpoint's hot fields after them, are its first line.
 	var tc typedCaller[[]byte, []byte]
 	first := unsafe.Offsetof(tc.ep)
 	end := first + unsafe.Offsetof(ep.unary) + unsafe.Offsetof(ep.unary.impl) + unsafe.Sizeof(ep.unary.impl)
-	if unsafe.Offsetof(tc.fn) >= first || unsafe.Offsetof(tc.pool) >= first || end > 64 {
+	if unsafe.Offsetof(tc.h) >= first || unsafe.Offsetof(tc.pool) >= first || end > 64 {
 		t.Errorf("a typed caller's hot fields end at byte %d, past its first cache line", end)
 	}
 	if n := unsafe.Sizeof(tc); n != 192 && unsafe.Sizeof(uintptr(0)) == 8 {

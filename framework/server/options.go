@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"time"
 
 	"github.com/microsim/microsim/framework/broker"
@@ -191,8 +192,8 @@ func WithSubscriberWrapper(w ...SubscriberWrapper) Option {
 // "server overloaded", which clients may retry on another node.
 func WithMaxConcurrent(n int) Option {
 	return func(o *options) error {
-		if n < 0 {
-			return fmt.Errorf("WithMaxConcurrent: limit must not be negative, got %d", n)
+		if n < 0 || n > math.MaxInt32 {
+			return fmt.Errorf("WithMaxConcurrent: limit must be from 0 to %d, got %d", math.MaxInt32, n)
 		}
 		o.maxInFlight = n
 		return nil

@@ -287,13 +287,13 @@ func (s *server) serve(r *running, w *serving, c *call) *callState {
 	// so with wrappers the Request gets a copy. Its strings are anyone's
 	// to keep.
 	header := m.Header
-	if len(s.opts.hWrappers) > 0 {
+	if s.wrapped {
 		header = maps.Clone(header)
 	}
 	req := &st.req
 	*req = Request{
 		Service:     s.name,
-		Endpoint:    ep.name,
+		Endpoint:    rt.name, // ep.name's value, without reading ep's second line
 		ContentType: rt.ct,
 		Header:      header,
 	}
@@ -332,6 +332,7 @@ func hasMetadata(h map[string]string, reserved int) bool {
 // routed is what route found in a request's headers.
 type routed struct {
 	ep         *endpoint
+	name       string // the endpoint's name, as the request gave it
 	cd         codec.Codec
 	ct         string        // the content type
 	timeout    time.Duration // when hasTimeout
@@ -371,7 +372,7 @@ func (s *server) route(m *transport.Message, last *lastRoute) (rt routed, e *err
 		}
 		last.ct, last.cd = ct, cd
 	}
-	rt.ep, rt.cd, rt.ct = ep, cd, ct
+	rt.ep, rt.name, rt.cd, rt.ct = ep, name, cd, ct
 	rt.reserved += count(hasOpen) + count(hasCT)
 	v, ok := h[wire.Timeout]
 	if !ok {

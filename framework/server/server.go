@@ -148,10 +148,11 @@ type server struct {
 	mu   sync.Mutex
 	// Request tracking, guarded by mu.
 	calls       *call         // in flight: the first of a list (call.prev, call.next)
-	limited     int           // calls counted against MaxConcurrent
-	maxInFlight int           // opts.maxInFlight
+	limited     int32         // calls counted against MaxConcurrent
+	maxInFlight int32         // opts.maxInFlight
 	drained     chan struct{} // closed when calls becomes empty; set by Stop
 	run         *running      // while state == stateRunning
+	wrapped     bool          // the server has handler wrappers (opts.hWrappers)
 
 	opts options
 
@@ -198,7 +199,8 @@ func New(name string, tr transport.Transport, reg registry.Registry, opts ...Opt
 		tr:          tr,
 		reg:         reg,
 		opts:        o,
-		maxInFlight: o.maxInFlight,
+		maxInFlight: int32(o.maxInFlight),
+		wrapped:     len(o.hWrappers) > 0,
 		life:        make(chan struct{}, 1),
 		endpoints:   make(map[string]*endpoint),
 		names:       make(map[string]bool),

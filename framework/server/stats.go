@@ -24,5 +24,5 @@ func (s *server) Stats() Stats {
 	s.mu.Lock()
 	inFlight := s.limited
 	s.mu.Unlock()
-	return Stats{InFlight: inFlight, Refused: s.refused.Load()}
+	return Stats{InFlight: int(inFlight), Refused: s.refused.Load()}
 }
