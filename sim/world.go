@@ -73,8 +73,8 @@ type world struct {
 	// state.
 	synthCalls sync.Pool
 	// args keeps the arguments of the calls of synthetic endpoints that
-	// call nothing downstream (server.UnaryPooled), shared by every
-	// server of the world.
+	// call nothing downstream (server.UnaryWith with a pool), shared by
+	// every server of the world.
 	args server.ArgPool[[]byte, []byte]
 
 	obs *Observation // nil: the run is not observed

@@ -84,8 +84,12 @@
 // handler that keeps nothing of its call: the request and response
 // values, the Request and the ctx come from pool, which many servers may
 // share, and go back once the reply was sent, so the call allocates
-// nothing of its own. The reply goes out with its end of stream in one
-// step (SendClose).
+// nothing of its own. HandleFunc(name, UnaryWith(h, pool)) is either of
+// them for a handler that is a value with a ServeUnary method (a
+// UnaryServer), which may be a pointer into a larger struct, where a
+// function that captures variables is an object of its own. The reply
+// goes out with its end of stream in one step (SendClose), with the
+// codec table's shared header for its content type.
 //
 // The request is lent by the transport until the call's socket is closed
 // (the package transport's ownership rule): the server decodes it with the
