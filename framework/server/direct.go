@@ -92,15 +92,23 @@ func UnaryWith[Req, Rsp any](h UnaryServer[Req, Rsp], pool *ArgPool[Req, Rsp]) U
 	return serverFunc[Req, Rsp]{h: h, pool: pool}
 }
 
-// serverFunc is UnaryWith's handler.
+// serverFunc is the handler of UnaryWith, and of UnaryPooled (pooled:
+// a pool is required).
 type serverFunc[Req, Rsp any] struct {
-	h    UnaryServer[Req, Rsp]
-	pool *ArgPool[Req, Rsp]
+	h      UnaryServer[Req, Rsp]
+	pool   *ArgPool[Req, Rsp]
+	pooled bool
 }
 
 func (f serverFunc[Req, Rsp]) bind() (unaryBinding, error) {
+	if fn, ok := f.h.(unaryFunc[Req, Rsp]); ok && fn == nil {
+		return unaryBinding{}, fmt.Errorf("nil function")
+	}
 	if f.h == nil {
 		return unaryBinding{}, fmt.Errorf("nil UnaryServer")
+	}
+	if f.pooled && f.pool == nil {
+		return unaryBinding{}, fmt.Errorf("nil ArgPool")
 	}
 	return newTypedCaller(f.h, f.pool).binding(), nil
 }
@@ -137,24 +145,7 @@ type ArgPool[Req, Rsp any] struct{ p sync.Pool }
 //
 // A nil pool makes HandleFunc fail.
 func UnaryPooled[Req, Rsp any](fn func(ctx context.Context, req *Req, rsp *Rsp) error, pool *ArgPool[Req, Rsp]) UnaryHandler {
-	return pooledFunc[Req, Rsp]{fn: fn, pool: pool}
-}
-
-// pooledFunc is a unary function of known types whose arguments come from
-// an ArgPool (UnaryPooled).
-type pooledFunc[Req, Rsp any] struct {
-	fn   unaryFunc[Req, Rsp]
-	pool *ArgPool[Req, Rsp]
-}
-
-func (f pooledFunc[Req, Rsp]) bind() (unaryBinding, error) {
-	if f.fn == nil {
-		return unaryBinding{}, fmt.Errorf("nil function")
-	}
-	if f.pool == nil {
-		return unaryBinding{}, fmt.Errorf("nil ArgPool")
-	}
-	return newTypedCaller[Req, Rsp](f.fn, f.pool).binding(), nil
+	return serverFunc[Req, Rsp]{h: unaryFunc[Req, Rsp](fn), pool: pool, pooled: true}
 }
 
 func (c *typedCaller[Req, Rsp]) args() (req, rsp any, st *callState) {

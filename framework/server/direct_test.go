@@ -229,6 +229,8 @@ func TestUnaryPooledArgs(t *testing.T) {
 	}
 	_, err := UnaryPooled(valueHandler{}.Add, nil).bind()
 	require.ErrorContains(t, err, "nil ArgPool")
+	_, err = UnaryPooled[directReq, directRsp](nil, &pool).bind()
+	require.ErrorContains(t, err, "nil function")
 }
 
 // counterServer is a UnaryServer that is a field of a larger struct.
