@@ -501,9 +501,9 @@ func (c *conn) open(ctx context.Context, first *transport.Message) (transport.So
 			return nil, errOpenTooLarge // refused before it is copied
 		}
 		// Nobody else sees s yet: no lock, and no wait (the pipe is empty).
-		m, size := s.up.copyOf(first, c, dirUp)
+		m, size := c.copyOf(first, dirUp)
 		if size > c.maxMsg {
-			s.up.discard(m, c, dirUp)
+			c.release(m, dirUp) // not queued after all
 			return nil, errOpenTooLarge
 		}
 		s.up.q = append(s.up.q, m)

@@ -57,6 +57,23 @@ func (p *pipe) reclaimLocked(c *conn, dir int) {
 	c.release(m, dir)
 }
 
+// copyOf returns a copy of m that the reader owns, so that the sender may
+// reuse m, its header map and its body once Send returned, and m's size
+// (transport.Message.Size), counted while copying. The copy is a spare
+// message of the network for dir when there is one, with its header map
+// and body buffer, else a new one. A nil header or body stays nil, as on
+// a network transport. A copy that is not queued after all goes back
+// with release.
+func (c *conn) copyOf(m *transport.Message, dir int) (*transport.Message, int) {
+	cp := c.takeSpare(dir)
+	if cp == nil {
+		cp = new(transport.Message)
+	}
+	var size int
+	cp.Header, cp.Body, size = copyInto(m.Header, m.Body, cp.Header, cp.Body)
+	return cp, size
+}
+
 // takeSpare returns a spare message of direction dir, with the header
 // map and body buffer it kept, or nil.
 func (c *conn) takeSpare(dir int) *transport.Message {

@@ -256,24 +256,24 @@ func (s *socket) Send(ctx context.Context, m *transport.Message) error {
 	if len(m.Body) > cn.maxMsg {
 		return s.errTooLarge(m.Size())
 	}
-	c, size := p.copyOf(m, cn, dir)
+	c, size := cn.copyOf(m, dir)
 	if size > cn.maxMsg {
-		p.discard(c, cn, dir)
+		cn.release(c, dir) // the copy, not queued after all
 		return s.errTooLarge(size)
 	}
 	if err := s.failure(); err != nil {
-		p.discard(c, cn, dir)
+		cn.release(c, dir)
 		return err
 	}
 	if err := ctx.Err(); err != nil {
-		p.discard(c, cn, dir)
+		cn.release(c, dir)
 		return err
 	}
 	p.mu.Lock()
 	for {
 		if err := s.sendErrLocked(); err != nil {
 			p.mu.Unlock()
-			p.discard(c, cn, dir)
+			cn.release(c, dir)
 			return err
 		}
 		if p.queued() < cn.streamBuf {
@@ -281,7 +281,7 @@ func (s *socket) Send(ctx context.Context, m *transport.Message) error {
 		}
 		if err := p.wait(ctx, &p.sendWake, s.st.conn); err != nil {
 			p.mu.Unlock()
-			p.discard(c, cn, dir)
+			cn.release(c, dir)
 			return err
 		}
 	}
@@ -290,29 +290,6 @@ func (s *socket) Send(ctx context.Context, m *transport.Message) error {
 	p.notifyLocked(nil)
 	p.mu.Unlock()
 	return nil
-}
-
-// copyOf returns a copy of m that the reader owns, so that the sender may
-// reuse m, its header map and its body once Send returned, and m's size
-// (transport.Message.Size), counted while copying. The copy is a spare
-// message of the network for dir when there is one, with its header map
-// and body buffer (transport_lease.go), else a new one. A nil header or
-// body stays nil, as on a network transport. Only the writer calls it
-// (Send, or open before anyone sees the stream).
-func (p *pipe) copyOf(m *transport.Message, cn *conn, dir int) (*transport.Message, int) {
-	c := cn.takeSpare(dir)
-	if c == nil {
-		c = new(transport.Message)
-	}
-	var size int
-	c.Header, c.Body, size = copyInto(m.Header, m.Body, c.Header, c.Body)
-	return c, size
-}
-
-// discard gives back a copy from copyOf that is not queued after all.
-// Only the writer calls it.
-func (p *pipe) discard(c *transport.Message, cn *conn, dir int) {
-	cn.release(c, dir)
 }
 
 func (s *socket) errTooLarge(size int) error {
