@@ -75,8 +75,8 @@ type Table struct {
 func NewTable(codecs ...Codec) *Table {
 	t := &Table{codecs: make(map[string]Codec, len(codecs)), headers: make(map[string]map[string]string, len(codecs))}
 	for _, c := range codecs {
-		t.codecs[normalize(c.ContentType())] = c
 		ct := c.ContentType()
+		t.codecs[normalize(ct)] = c
 		t.headers[ct] = map[string]string{wire.ContentType: ct}
 	}
 	return t

@@ -63,7 +63,7 @@ type unaryCaller interface {
 // HandleFunc of a plain function call through reflect.Value.Call instead
 // (see direct.go).
 func Unary[Req, Rsp any](fn func(ctx context.Context, req *Req, rsp *Rsp) error) UnaryHandler {
-	return unaryFunc[Req, Rsp](fn)
+	return serverFunc[Req, Rsp]{h: unaryFunc[Req, Rsp](fn)}
 }
 
 // unaryFunc is a unary function of known types (Unary).
@@ -92,7 +92,7 @@ func UnaryWith[Req, Rsp any](h UnaryServer[Req, Rsp], pool *ArgPool[Req, Rsp]) U
 	return serverFunc[Req, Rsp]{h: h, pool: pool}
 }
 
-// serverFunc is the handler of UnaryWith, and of UnaryPooled (pooled:
+// serverFunc is the handler of Unary, UnaryWith and UnaryPooled (pooled:
 // a pool is required).
 type serverFunc[Req, Rsp any] struct {
 	h      UnaryServer[Req, Rsp]
@@ -173,13 +173,6 @@ func (a *typedArgs[Req, Rsp]) reset() {
 	free, gone := a.call.free, a.call.h.goneFn
 	*a = typedArgs[Req, Rsp]{}
 	a.call.free, a.call.h.goneFn = free, gone
-}
-
-func (f unaryFunc[Req, Rsp]) bind() (unaryBinding, error) {
-	if f == nil {
-		return unaryBinding{}, fmt.Errorf("nil function")
-	}
-	return newTypedCaller[Req, Rsp](f, nil).binding(), nil
 }
 
 // typedCaller calls a UnaryServer (a unaryFunc, or UnaryWith's), with
